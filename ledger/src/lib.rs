@@ -1,0 +1,31 @@
+//! Chancery's pure domain core: records and their canonical encoding, domain-separated
+//! hashing, the per-block tx tree, the history tree, proof bundles and the offline
+//! verifier. Deterministic and free of I/O: no clock, randomness, threads, network or
+//! disk.
+
+#![warn(missing_docs)]
+
+pub mod bundle;
+pub mod chain;
+pub mod codec;
+pub mod crypto;
+pub mod digest;
+pub mod hash;
+pub mod history;
+pub mod limits;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+pub mod tx;
+pub mod tx_tree;
+pub mod validator;
+pub mod verify;
+
+pub use bundle::ProofBundle;
+pub use chain::{Block, ChainId, Commit, CommitSig, Header, Params, Timeouts, Vote, VoteKind};
+pub use codec::{decode, encode, Canonical, DecodeError};
+pub use crypto::{PublicKey, Signature};
+pub use digest::{Digest, DigestAlg};
+pub use hash::{Hash, HashContext};
+pub use tx::{Tx, TxBody};
+pub use validator::{Member, MemberRole, Role, Validator, ValidatorSet};
+pub use verify::{verify, Report, TrustRoot, VerifyError};

@@ -1,0 +1,246 @@
+//! Deterministic keys and a chain builder for tests and benchmarks (feature `testkit`).
+//! It signs with keys derived from fixed seeds, so it never ships in a product binary.
+
+use ed25519_dalek::{Signer as _, SigningKey};
+
+use crate::bundle::{Checkpoint, ProofBundle, ValidatorSetChange};
+use crate::chain::{Block, ChainId, Commit, CommitSig, Header};
+use crate::codec::BoundedVec;
+use crate::crypto::{PublicKey, Signature};
+use crate::digest::{Digest, DigestAlg};
+use crate::hash::{Hash, HashContext};
+use crate::history::{Blake3History, HistoryTree};
+use crate::tx::{Approval, Evidence, EvidenceKind, Governance, Proposal, Tx, TxBody};
+use crate::tx_tree::TxTree;
+use crate::validator::{Member, MemberRole, Name, Role, Validator, ValidatorSet};
+use crate::verify::TrustRoot;
+
+/// A signing key from a fixed seed: `seed` repeated 32 times, with a domain byte.
+pub fn key(domain: u8, seed: u16) -> SigningKey {
+    let mut bytes = [0u8; 32];
+    bytes[0] = domain;
+    bytes[1..3].copy_from_slice(&seed.to_le_bytes());
+    SigningKey::from_bytes(&blake3::derive_key("chancery testkit key", &bytes))
+}
+
+/// The public key of `key`.
+pub fn public(key: &SigningKey) -> PublicKey {
+    PublicKey(key.verifying_key().to_bytes())
+}
+
+/// Signs a 32-byte message.
+pub fn sign(key: &SigningKey, message: &Hash) -> Signature {
+    Signature(key.sign(message.as_bytes()).to_bytes())
+}
+
+/// Builds and signs a tx.
+pub fn signed_tx(key: &SigningKey, chain_id: &ChainId, body: TxBody, nonce: u64) -> Tx {
+    let signer = public(key);
+    let signature = sign(key, &Tx::signing_message(chain_id, &body, &signer, nonce));
+    Tx { chain_id: chain_id.clone(), body, signer, nonce, signature }
+}
+
+/// An evidence body for a document's SHA-256 digest.
+pub fn document_evidence(document: &[u8]) -> TxBody {
+    TxBody::Evidence(Evidence {
+        kind: EvidenceKind::Document,
+        digest: Digest::compute(DigestAlg::Sha256, document),
+        refs: BoundedVec::empty(),
+        meta: None,
+        claimed_time_ms: None,
+        cert: None,
+    })
+}
+
+const ROLES: [Role; 4] = [Role::Operator, Role::Notary, Role::Court, Role::Arbitration];
+
+fn name(text: &str) -> Name {
+    Name::new(text).expect("testkit names are valid")
+}
+
+/// A validator set of `keys.len()` validators with power 10 each, roles rotating
+/// operator, notary, court, arbitration.
+pub fn validator_set(keys: &[SigningKey], generation: u16) -> ValidatorSet {
+    let validators = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Validator {
+            name: name(&format!("{}-{}-{}", ROLES[i % 4].name(), generation, i)),
+            role: ROLES[i % 4],
+            consensus_key: public(k),
+            p2p_key: public(&key(2, (generation << 8) | i as u16)),
+            power: 10,
+        })
+        .collect();
+    ValidatorSet::new(validators).expect("testkit sets fit the limit")
+}
+
+/// A chain under construction: validators sign real commits over real blocks.
+pub struct TestChain {
+    /// Chain id.
+    pub chain_id: ChainId,
+    /// Genesis hash the chain starts from.
+    pub genesis_hash: Hash,
+    /// The genesis validator set.
+    pub genesis_validators: ValidatorSet,
+    /// Keys of the current validators.
+    pub validator_keys: Vec<SigningKey>,
+    /// The current set.
+    pub validators: ValidatorSet,
+    /// The set for the next height (differs after a change).
+    pub next_validators: ValidatorSet,
+    next_keys: Vec<SigningKey>,
+    /// The demo integrator.
+    pub integrator: SigningKey,
+    /// Genesis members.
+    pub members: Vec<Member>,
+    /// Committed blocks with their commits, by height.
+    pub blocks: Vec<(Block, Commit)>,
+    /// History tree over committed block hashes.
+    pub history: HistoryTree<Blake3History>,
+    /// Validator-set changes so far.
+    pub changes: Vec<ValidatorSetChange>,
+    /// Current block time.
+    pub time_ms: u64,
+    nonce: u64,
+    generation: u16,
+}
+
+impl TestChain {
+    /// A chain of `n` validators on chain id `test-chain` with a made-up genesis hash.
+    pub fn new(n: usize) -> Self {
+        let keys: Vec<_> = (0..n).map(|i| key(1, i as u16)).collect();
+        let set = validator_set(&keys, 0);
+        let chain_id = ChainId::new("test-chain").expect("valid chain id");
+        let integrator = key(3, 0);
+        let members = vec![Member {
+            name: name("demo-integrator"),
+            key: public(&integrator),
+            role: MemberRole::Integrator { kinds: BoundedVec::new(vec![EvidenceKind::Document, EvidenceKind::SigningEvent]).expect("two kinds") },
+        }];
+        Self::from_parts(chain_id, HashContext::Genesis.hash(b"testkit genesis"), keys, set, integrator, members, 1_767_225_600_000)
+    }
+
+    /// A chain from explicit parts (for example, a real genesis's).
+    pub fn from_parts(chain_id: ChainId, genesis_hash: Hash, validator_keys: Vec<SigningKey>, validators: ValidatorSet, integrator: SigningKey, members: Vec<Member>, genesis_time_ms: u64) -> Self {
+        TestChain {
+            chain_id,
+            genesis_hash,
+            genesis_validators: validators.clone(),
+            next_validators: validators.clone(),
+            next_keys: validator_keys.clone(),
+            validator_keys,
+            validators,
+            integrator,
+            members,
+            blocks: Vec::new(),
+            history: HistoryTree::new(),
+            changes: Vec::new(),
+            time_ms: genesis_time_ms,
+            nonce: 0,
+            generation: 0,
+        }
+    }
+
+    /// The trust root a verifier would derive from this chain's genesis.
+    pub fn trust_root(&self) -> TrustRoot {
+        TrustRoot { chain_id: self.chain_id.clone(), genesis_hash: self.genesis_hash, validators: self.genesis_validators.clone(), members: self.members.clone() }
+    }
+
+    /// A signed evidence tx from the integrator for `document`.
+    pub fn evidence_tx(&mut self, document: &[u8]) -> Tx {
+        self.nonce += 1;
+        signed_tx(&self.integrator, &self.chain_id, document_evidence(document), self.nonce)
+    }
+
+    /// A governance tx replacing the validators with `n` fresh keys, approved by the
+    /// current set; the change takes effect at the height after the block holding it.
+    pub fn validator_change_tx(&mut self, n: usize) -> Tx {
+        self.generation += 1;
+        let keys: Vec<_> = (0..n).map(|i| key(1, (self.generation << 8) | i as u16)).collect();
+        let set = validator_set(&keys, self.generation);
+        let proposal = Proposal::SetValidators(set.clone());
+        let message = Governance::approval_message(&self.chain_id, &self.validators.hash(), &proposal);
+        let approvals = self.validator_keys.iter().map(|k| Approval { validator: public(k), signature: sign(k, &message) }).collect();
+        let body = TxBody::Governance(Governance { proposal, approvals: BoundedVec::new(approvals).expect("fits") });
+        self.nonce += 1;
+        let tx = signed_tx(&self.validator_keys[0], &self.chain_id, body, self.nonce);
+        let approvals = match &tx.body {
+            TxBody::Governance(g) => g.approvals.to_vec(),
+            _ => Vec::new(),
+        };
+        self.next_validators = set.clone();
+        self.next_keys = keys;
+        self.changes.push(ValidatorSetChange::new(self.height() + 1, &set, approvals));
+        tx
+    }
+
+    /// Height of the next block.
+    pub fn height(&self) -> u64 {
+        self.blocks.len() as u64
+    }
+
+    /// Builds the next block over `txs`, 1 s after the previous one, and commits it with
+    /// every current validator's precommit.
+    pub fn commit_block(&mut self, txs: Vec<Tx>) -> (Block, Commit) {
+        let signer_count = self.validator_keys.len();
+        self.commit_block_signed_by(txs, signer_count)
+    }
+
+    /// Like [`TestChain::commit_block`], with only the first `signers` validators signing.
+    pub fn commit_block_signed_by(&mut self, txs: Vec<Tx>, signers: usize) -> (Block, Commit) {
+        self.time_ms += 1_000;
+        let height = self.height();
+        let prev_hash = self.blocks.last().map(|(b, _)| b.header.hash()).unwrap_or(self.genesis_hash);
+        let tx_hashes: Vec<_> = txs.iter().map(Tx::hash).collect();
+        let header = Header {
+            chain_id: self.chain_id.clone(),
+            height,
+            time_ms: self.time_ms,
+            prev_hash,
+            tx_root: TxTree::new(&tx_hashes).root(),
+            tx_count: txs.len() as u32,
+            history_root: self.history.bound_root_at(height).expect("tree holds every earlier block"),
+            validators_hash: self.validators.hash(),
+            next_validators_hash: self.next_validators.hash(),
+            state_root: HashContext::State.hash(&height.to_le_bytes()),
+            proposer: public(&self.validator_keys[height as usize % self.validator_keys.len()]),
+        };
+        let commit = self.sign_commit(&header, 0, signers);
+        let block = Block { header, txs: BoundedVec::new(txs).expect("block fits") };
+        self.history.append_block(&block.header.hash());
+        self.blocks.push((block.clone(), commit.clone()));
+        self.validators = self.next_validators.clone();
+        self.validator_keys = self.next_keys.clone();
+        (block, commit)
+    }
+
+    /// Precommits of the first `signers` current validators for `header`.
+    pub fn sign_commit(&self, header: &Header, round: u32, signers: usize) -> Commit {
+        let mut commit = Commit { height: header.height, round, block_hash: header.hash(), signatures: BoundedVec::empty() };
+        let message = commit.vote(&self.chain_id).signing_message();
+        let signatures = self.validator_keys.iter().take(signers).map(|k| CommitSig { validator: public(k), signature: sign(k, &message) }).collect();
+        commit.signatures = BoundedVec::new(signatures).expect("fits");
+        commit
+    }
+
+    /// The bundle for tx `index` of block `height`, optionally with a checkpoint at a later
+    /// committed height.
+    pub fn bundle(&self, height: u64, index: u32, checkpoint: Option<u64>) -> ProofBundle {
+        let (block, commit) = &self.blocks[height as usize];
+        let tx_hashes: Vec<_> = block.txs.iter().map(Tx::hash).collect();
+        let proof = TxTree::new(&tx_hashes).proof(index).expect("index in block");
+        let last = checkpoint.unwrap_or(height);
+        let changes = self.changes.iter().filter(|c| c.height <= last).cloned().collect();
+        let mut bundle = ProofBundle::new(&block.txs[index as usize], proof, &block.header, commit, self.genesis_hash, changes);
+        if let Some(at) = checkpoint {
+            let (later, later_commit) = &self.blocks[at as usize];
+            bundle.checkpoint = Some(Checkpoint {
+                header: crate::bundle::HexBytes::of(&later.header),
+                commit: crate::bundle::HexBytes::of(later_commit),
+                history_proof: self.history.inclusion_proof(height, at).expect("checkpoint after block"),
+            });
+        }
+        bundle
+    }
+}

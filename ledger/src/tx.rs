@@ -1,0 +1,249 @@
+//! Transactions: the signed envelope and the records it carries.
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::chain::{ChainId, Params};
+use crate::codec::{encode, BoundedBytes, BoundedVec, Canonical};
+use crate::crypto::{PublicKey, Signature, SignatureError};
+use crate::digest::Digest;
+use crate::hash::{Hash, HashContext};
+use crate::limits::{CERT_SERIAL_BYTES_MAX, EVIDENCE_REFS_MAX, TX_BYTES_MAX, VALIDATORS_MAX};
+use crate::validator::{CaId, Member, ValidatorSet};
+
+/// A certificate serial number, as the CA assigned it.
+pub type CertSerial = BoundedBytes<CERT_SERIAL_BYTES_MAX>;
+
+/// A signed transaction. The signature covers the canonical bytes of every other field
+/// (see [`Tx::signing_message`]).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tx {
+    /// The chain this tx is for; a tx never validates on another chain.
+    pub chain_id: ChainId,
+    /// The record.
+    pub body: TxBody,
+    /// The submitting member's key.
+    pub signer: PublicKey,
+    /// Greater than the signer's previous nonce on this chain.
+    pub nonce: u64,
+    /// Ed25519 signature by `signer` over [`Tx::signing_message`].
+    pub signature: Signature,
+}
+
+impl Canonical for Tx {
+    const KIND: &'static str = "tx";
+    const BYTES_MAX: usize = TX_BYTES_MAX;
+}
+
+impl Tx {
+    /// `BLAKE3-derive_key("chancery v1 tx signing", chain_id || body || signer || nonce)`.
+    pub fn signing_message(chain_id: &ChainId, body: &TxBody, signer: &PublicKey, nonce: u64) -> Hash {
+        HashContext::TxSigning.hash(&encode(&(chain_id, body, signer, nonce)))
+    }
+
+    /// This tx's own signing message.
+    pub fn message(&self) -> Hash {
+        Self::signing_message(&self.chain_id, &self.body, &self.signer, self.nonce)
+    }
+
+    /// `tx_hash`: the hash of the whole signed tx's canonical bytes.
+    pub fn hash(&self) -> Hash {
+        HashContext::Tx.hash(&encode(self))
+    }
+
+    /// Verifies the signature.
+    pub fn verify_signature(&self) -> Result<(), SignatureError> {
+        self.signer.verify(&self.message(), &self.signature)
+    }
+}
+
+/// What a transaction records.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TxBody {
+    /// A digest of signing evidence.
+    Evidence(Evidence),
+    /// A certificate lifecycle event.
+    CertEvent(CertEvent),
+    /// A membership, validator-set or parameter change approved by the validators.
+    Governance(Governance),
+}
+
+/// The kind of an evidence record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    /// A document (contract) as signed.
+    Document,
+    /// A signing event: who signed what, when, with which certificate.
+    SigningEvent,
+    /// An identity check of a signer (salted hash of the facts).
+    IdentityCheck,
+    /// A check of the signer's intent to sign.
+    IntentCheck,
+    /// A bundle of evidence for one transaction.
+    EvidencePackage,
+    /// An external timestamp token (for example RFC 3161).
+    TimestampToken,
+    /// A notarial act.
+    Notarization,
+    /// A forensic expert's opinion.
+    ForensicOpinion,
+    /// A filing in court.
+    CourtFiling,
+    /// A kind defined by the network's members.
+    Custom(u16),
+}
+
+impl EvidenceKind {
+    /// The kind's name as written in JSON and on the command line.
+    pub fn name(&self) -> String {
+        match self {
+            EvidenceKind::Document => "document".into(),
+            EvidenceKind::SigningEvent => "signing_event".into(),
+            EvidenceKind::IdentityCheck => "identity_check".into(),
+            EvidenceKind::IntentCheck => "intent_check".into(),
+            EvidenceKind::EvidencePackage => "evidence_package".into(),
+            EvidenceKind::TimestampToken => "timestamp_token".into(),
+            EvidenceKind::Notarization => "notarization".into(),
+            EvidenceKind::ForensicOpinion => "forensic_opinion".into(),
+            EvidenceKind::CourtFiling => "court_filing".into(),
+            EvidenceKind::Custom(n) => format!("custom:{n}"),
+        }
+    }
+}
+
+/// An evidence record. No personal data goes on chain: identity facts are anchored as
+/// salted hashes, so destroying the salt off chain honours an erasure request.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// What the digest is of.
+    pub kind: EvidenceKind,
+    /// The document's digest, as the integrator computed it.
+    pub digest: Digest,
+    /// Related records (a signing event points at its document's tx).
+    pub refs: BoundedVec<Hash, EVIDENCE_REFS_MAX>,
+    /// Hash of off-chain metadata, if any.
+    pub meta: Option<Hash>,
+    /// The time the integrator claims for the event; the anchoring time is the block's.
+    pub claimed_time_ms: Option<u64>,
+    /// The certificate used, for signing events.
+    pub cert: Option<CertRef>,
+}
+
+/// A reference to a certificate by its CA and serial.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertRef {
+    /// The issuing CA's id.
+    pub ca: CaId,
+    /// The serial number.
+    pub serial: CertSerial,
+}
+
+/// A certificate lifecycle event, submitted by the issuing CA.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertEvent {
+    /// The issuing CA's id.
+    pub ca: CaId,
+    /// The serial number.
+    pub serial: CertSerial,
+    /// Digest of the certificate (DER).
+    pub cert_digest: Digest,
+    /// Digest of the subject's public key.
+    pub subject_key: Digest,
+    /// What happened.
+    pub event: CertEventKind,
+}
+
+/// What happened to a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CertEventKind {
+    /// Issued, valid from `not_before_ms` until `not_after_ms`.
+    Issued {
+        /// Start of validity.
+        not_before_ms: u64,
+        /// End of validity.
+        not_after_ms: u64,
+    },
+    /// Validity extended to `not_after_ms`.
+    Renewed {
+        /// New end of validity.
+        not_after_ms: u64,
+    },
+    /// Revoked from `effective_ms` on; final.
+    Revoked {
+        /// Why.
+        reason: RevocationReason,
+        /// From when.
+        effective_ms: u64,
+    },
+}
+
+/// Why a certificate was revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationReason {
+    /// The private key was lost or leaked.
+    KeyCompromise,
+    /// The holder's information changed.
+    InformationChanged,
+    /// The certificate was used illegally.
+    IllegalUse,
+    /// The holding organisation was dissolved.
+    OrganisationDissolved,
+    /// No reason given.
+    Unspecified,
+}
+
+/// A change approved by more than two thirds of the current validators' power.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Governance {
+    /// The change.
+    pub proposal: Proposal,
+    /// Validators' signatures over [`Governance::approval_message`].
+    pub approvals: BoundedVec<Approval, VALIDATORS_MAX>,
+}
+
+/// A governance change.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Proposal {
+    /// Register a member.
+    AddMember(Member),
+    /// Remove a member by key.
+    RemoveMember(PublicKey),
+    /// Replace the validator set.
+    SetValidators(ValidatorSet),
+    /// Replace the chain parameters.
+    SetParams(Params),
+}
+
+/// One validator's approval of a proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// The approving validator's consensus key.
+    pub validator: PublicKey,
+    /// Its signature over the approval message.
+    pub signature: Signature,
+}
+
+impl Governance {
+    /// `BLAKE3-derive_key("chancery v1 governance approval", chain_id || validators_hash
+    /// || proposal)`, where `validators_hash` is the hash of the approving set. Binding
+    /// the approving set means an approval can never be replayed once the set changes.
+    pub fn approval_message(chain_id: &ChainId, validators_hash: &Hash, proposal: &Proposal) -> Hash {
+        HashContext::GovernanceApproval.hash(&encode(&(chain_id, validators_hash, proposal)))
+    }
+
+    /// The approvals as (key, signature) pairs for a quorum check.
+    pub fn approval_pairs(&self) -> Vec<(PublicKey, Signature)> {
+        self.approvals.iter().map(|a| (a.validator, a.signature)).collect()
+    }
+}

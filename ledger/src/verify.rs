@@ -1,0 +1,439 @@
+//! The offline verifier: from a proof bundle and the chain's trust root (its genesis), prove
+//! that a tx was committed, when, and by whom; or say precisely which check failed.
+//!
+//! The steps, in order (each failure is one [`VerifyError`] variant):
+//! 1. the bundle's version, chain id and genesis hash match the trust root;
+//! 2. tx, header and commit decode canonically; tx and header are for this chain;
+//! 3. the tx signature verifies;
+//! 4. the tx proof leads from the tx hash to the header's `tx_root` at the header's count;
+//! 5. the validator-set changes, from the genesis set on, are each approved by more than
+//!    two thirds of the power of the set before them;
+//! 6. the set in force at the header's height is the one the header names, and the commit
+//!    holds its precommits for this block with more than two thirds of its power;
+//! 7. a header at height 0 links to the genesis hash;
+//! 8. with a checkpoint: a later header, committed the same way, whose `history_root`
+//!    includes this block's hash at leaf index = its height;
+//! 9. with a file: its digest, recomputed with the recorded algorithm, is the anchored one.
+
+use serde::Serialize;
+
+use crate::bundle::{BundleError, Checkpoint, ProofBundle, ValidatorSetChange};
+use crate::chain::{ChainId, Commit, CommitError, Header};
+use crate::codec::DecodeError;
+use crate::crypto::{PublicKey, SignatureError};
+use crate::digest::{Digest, DigestAlg};
+use crate::hash::Hash;
+use crate::history::{verify_block_in_history, HistoryProofError};
+use crate::limits::BUNDLE_SET_CHANGES_MAX;
+use crate::tx::{CertEventKind, CertRef, EvidenceKind, Governance, Proposal, Tx, TxBody};
+use crate::tx_tree::TxProofError;
+use crate::validator::{Member, QuorumError, Role, ValidatorSet, ValidatorSetError};
+
+/// What a verifier trusts: the chain's genesis.
+#[derive(Debug, Clone)]
+pub struct TrustRoot {
+    /// The chain id.
+    pub chain_id: ChainId,
+    /// The genesis hash.
+    pub genesis_hash: Hash,
+    /// The genesis validator set.
+    pub validators: ValidatorSet,
+    /// The genesis members, to name submitters in reports.
+    pub members: Vec<Member>,
+}
+
+/// Which check failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The bundle could not be read.
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    /// An object is for another chain.
+    #[error("{what} is for chain {got:?}, the genesis is for chain {expected:?}")]
+    WrongChain {
+        /// Which object.
+        what: &'static str,
+        /// The genesis chain id.
+        expected: String,
+        /// The object's chain id.
+        got: String,
+    },
+    /// The bundle names another genesis.
+    #[error("bundle is for genesis {got}, the genesis given hashes to {expected}")]
+    WrongGenesis {
+        /// Hash of the genesis given.
+        expected: Hash,
+        /// Hash the bundle names.
+        got: Hash,
+    },
+    /// An object is not canonical bytes.
+    #[error("bundle {what} does not decode: {source}")]
+    Decode {
+        /// Which object.
+        what: &'static str,
+        /// The decode failure.
+        source: DecodeError,
+    },
+    /// The tx signature is bad.
+    #[error("tx signature: {0}")]
+    TxSignature(SignatureError),
+    /// The tx proof's count is not the header's.
+    #[error("tx proof is for a block of {proof} txs, the header says {header}")]
+    TxCountMismatch {
+        /// Count in the proof.
+        proof: u32,
+        /// Count in the header.
+        header: u32,
+    },
+    /// The tx is not in the block.
+    #[error("tx is not in the block: {0}")]
+    TxNotInBlock(TxProofError),
+    /// Too many validator-set changes.
+    #[error("bundle holds {count} validator-set changes, above the limit of {max}")]
+    TooManyChanges {
+        /// Count.
+        count: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// A change's height does not follow the previous one.
+    #[error("validator-set change #{index} is at height {height}, not above the previous change's height {previous}")]
+    ChangeOutOfOrder {
+        /// Position in the list.
+        index: usize,
+        /// Its height.
+        height: u64,
+        /// The previous change's height (0 for genesis).
+        previous: u64,
+    },
+    /// A changed set breaks a rule.
+    #[error("validator-set change #{index} (height {height}) holds an invalid set: {source}")]
+    InvalidValidatorSet {
+        /// Position in the list.
+        index: usize,
+        /// Its height.
+        height: u64,
+        /// The rule broken.
+        source: ValidatorSetError,
+    },
+    /// A change lacks the previous set's quorum.
+    #[error("validator-set change #{index} (height {height}) is not approved by the previous set: {source}")]
+    ChangeNotApproved {
+        /// Position in the list.
+        index: usize,
+        /// Its height.
+        height: u64,
+        /// The quorum failure.
+        source: QuorumError,
+    },
+    /// The header's set is not the set in force at its height.
+    #[error("the {what} at height {height} names validator set {named}, but the set in force there hashes to {traced}")]
+    ValidatorSetMismatch {
+        /// "header" or "checkpoint header".
+        what: &'static str,
+        /// Its height.
+        height: u64,
+        /// `validators_hash` in the header.
+        named: Hash,
+        /// Hash of the set traced from genesis.
+        traced: Hash,
+    },
+    /// The commit does not prove the header.
+    #[error("{what} commit: {source}")]
+    Commit {
+        /// "block" or "checkpoint".
+        what: &'static str,
+        /// The failure.
+        source: CommitError,
+    },
+    /// The first block does not link to the genesis.
+    #[error("block 0 links to {got}, not to the genesis hash {expected}")]
+    GenesisLinkMismatch {
+        /// Genesis hash.
+        expected: Hash,
+        /// The header's `prev_hash`.
+        got: Hash,
+    },
+    /// The checkpoint is not after the block.
+    #[error("checkpoint at height {checkpoint} is not after the block at height {block}")]
+    CheckpointNotLater {
+        /// Block height.
+        block: u64,
+        /// Checkpoint height.
+        checkpoint: u64,
+    },
+    /// The block is not in the checkpoint's history tree.
+    #[error("block is not in the checkpoint's history tree: {0}")]
+    NotInCheckpoint(HistoryProofError),
+    /// A file was given for a tx that anchors no document digest.
+    #[error("a file was given, but the tx is not an evidence record, so it anchors no file digest")]
+    FileWithoutEvidence,
+    /// The file's digest differs from the anchored one.
+    #[error("file {alg} digest is {computed}, the anchored digest is {anchored}: this is not the anchored file")]
+    FileMismatch {
+        /// Algorithm.
+        alg: DigestAlg,
+        /// Digest of the file given.
+        computed: String,
+        /// Anchored digest.
+        anchored: String,
+    },
+}
+
+/// What a bundle proved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The chain.
+    pub chain_id: String,
+    /// Its genesis hash.
+    pub genesis_hash: Hash,
+    /// The tx.
+    pub tx_hash: Hash,
+    /// What the tx records.
+    pub record: Record,
+    /// Who submitted it.
+    pub submitter: Submitter,
+    /// Block height.
+    pub height: u64,
+    /// Block hash.
+    pub block_hash: Hash,
+    /// Block time, milliseconds since the Unix epoch, attested by the quorum.
+    pub block_time_ms: u64,
+    /// The validators whose precommits prove the block.
+    pub attestation: Attestation,
+    /// Validator-set changes traced from genesis.
+    pub validator_changes: usize,
+    /// Whether a file was hashed and matched the anchored digest.
+    pub file_matches: bool,
+    /// The later checkpoint that includes the block, if any.
+    pub checkpoint: Option<CheckpointReport>,
+}
+
+/// The record a tx carries, summarised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Record {
+    /// Evidence.
+    Evidence {
+        /// Kind.
+        kind: EvidenceKind,
+        /// Anchored digest.
+        digest: Digest,
+        /// Linked records.
+        refs: Vec<Hash>,
+        /// Time claimed by the integrator.
+        claimed_time_ms: Option<u64>,
+        /// Certificate named.
+        cert: Option<CertRef>,
+    },
+    /// Certificate event.
+    CertEvent {
+        /// CA id.
+        ca: String,
+        /// Serial, hex.
+        serial: String,
+        /// The event.
+        event: CertEventKind,
+    },
+    /// Governance change.
+    Governance {
+        /// "add_member", "remove_member", "set_validators" or "set_params".
+        proposal: &'static str,
+    },
+}
+
+/// The submitter of a tx.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Submitter {
+    /// Its key.
+    pub key: PublicKey,
+    /// Its name, if it is a genesis member.
+    pub name: Option<String>,
+}
+
+/// Who attested a block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attestation {
+    /// The signers.
+    pub validators: Vec<Attestor>,
+    /// Their power.
+    pub signed_power: u64,
+    /// The set's total power.
+    pub total_power: u64,
+}
+
+/// One attesting validator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attestor {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Power.
+    pub power: u64,
+    /// Consensus key.
+    pub key: PublicKey,
+}
+
+/// The checkpoint that includes the proven block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckpointReport {
+    /// Its height.
+    pub height: u64,
+    /// Its block hash.
+    pub block_hash: Hash,
+    /// Its block time.
+    pub block_time_ms: u64,
+    /// Who attested it.
+    pub attestation: Attestation,
+}
+
+/// Verifies a bundle given as JSON (see [`verify`]).
+pub fn verify_json(bundle_json: &str, trust: &TrustRoot, file: Option<&[u8]>) -> Result<Report, VerifyError> {
+    let bundle = ProofBundle::from_json(bundle_json)?;
+    verify(&bundle, trust, file)
+}
+
+/// Verifies `bundle` against `trust`, and, if `file` is given, that it is the anchored
+/// document. See the module documentation for the steps.
+pub fn verify(bundle: &ProofBundle, trust: &TrustRoot, file: Option<&[u8]>) -> Result<Report, VerifyError> {
+    if bundle.version != crate::bundle::BUNDLE_VERSION {
+        return Err(BundleError::UnsupportedVersion { found: bundle.version.into() }.into());
+    }
+    check_chain("bundle", &trust.chain_id, &bundle.chain_id)?;
+    if bundle.genesis_hash != trust.genesis_hash {
+        return Err(VerifyError::WrongGenesis { expected: trust.genesis_hash, got: bundle.genesis_hash });
+    }
+    let tx: Tx = bundle.tx.decode().map_err(|source| VerifyError::Decode { what: "tx", source })?;
+    let header: Header = bundle.header.decode().map_err(|source| VerifyError::Decode { what: "header", source })?;
+    let commit: Commit = bundle.commit.decode().map_err(|source| VerifyError::Decode { what: "commit", source })?;
+    check_chain("tx", &trust.chain_id, &tx.chain_id)?;
+    check_chain("header", &trust.chain_id, &header.chain_id)?;
+    tx.verify_signature().map_err(VerifyError::TxSignature)?;
+
+    if bundle.tx_proof.count != header.tx_count {
+        return Err(VerifyError::TxCountMismatch { proof: bundle.tx_proof.count, header: header.tx_count });
+    }
+    let tx_hash = tx.hash();
+    bundle.tx_proof.verify(&tx_hash, &header.tx_root).map_err(VerifyError::TxNotInBlock)?;
+
+    let sets = trace_validator_sets(trust, &bundle.validator_changes)?;
+    let attestation = verify_commit("header", "block", &header, &commit, &sets)?;
+    if header.height == 0 && header.prev_hash != trust.genesis_hash {
+        return Err(VerifyError::GenesisLinkMismatch { expected: trust.genesis_hash, got: header.prev_hash });
+    }
+    let block_hash = header.hash();
+    let checkpoint = match &bundle.checkpoint {
+        Some(checkpoint) => Some(verify_checkpoint(trust, checkpoint, &header, &block_hash, &sets)?),
+        None => None,
+    };
+    let file_matches = match file {
+        Some(data) => check_file(&tx, data).map(|()| true)?,
+        None => false,
+    };
+    Ok(Report {
+        chain_id: trust.chain_id.to_string(),
+        genesis_hash: trust.genesis_hash,
+        tx_hash,
+        record: summarise(&tx.body),
+        submitter: Submitter { key: tx.signer, name: trust.members.iter().find(|m| m.key == tx.signer).map(|m| m.name.to_string()) },
+        height: header.height,
+        block_hash,
+        block_time_ms: header.time_ms,
+        attestation,
+        validator_changes: bundle.validator_changes.len(),
+        file_matches,
+        checkpoint,
+    })
+}
+
+fn check_chain(what: &'static str, expected: &ChainId, got: &ChainId) -> Result<(), VerifyError> {
+    if expected != got {
+        return Err(VerifyError::WrongChain { what, expected: expected.to_string(), got: got.to_string() });
+    }
+    Ok(())
+}
+
+/// Validator sets from genesis on, each with the first height it signs.
+fn trace_validator_sets(trust: &TrustRoot, changes: &[ValidatorSetChange]) -> Result<Vec<(u64, ValidatorSet)>, VerifyError> {
+    if changes.len() > BUNDLE_SET_CHANGES_MAX {
+        return Err(VerifyError::TooManyChanges { count: changes.len(), max: BUNDLE_SET_CHANGES_MAX });
+    }
+    let mut sets = vec![(0, trust.validators.clone())];
+    for (index, change) in changes.iter().enumerate() {
+        let (previous_height, current) = sets.last().map(|(h, s)| (*h, s)).unwrap_or((0, &trust.validators));
+        let height = change.height;
+        if height <= previous_height {
+            return Err(VerifyError::ChangeOutOfOrder { index, height, previous: previous_height });
+        }
+        let next: ValidatorSet = change.validators.decode().map_err(|source| VerifyError::Decode { what: "validator set", source })?;
+        next.validate().map_err(|source| VerifyError::InvalidValidatorSet { index, height, source })?;
+        let proposal = Proposal::SetValidators(next.clone());
+        let message = Governance::approval_message(&trust.chain_id, &current.hash(), &proposal);
+        let approvals: Vec<_> = change.approvals.iter().map(|a| (a.validator, a.signature)).collect();
+        current.verify_quorum(&message, &approvals).map_err(|source| VerifyError::ChangeNotApproved { index, height, source })?;
+        sets.push((height, next));
+    }
+    Ok(sets)
+}
+
+fn set_at(sets: &[(u64, ValidatorSet)], height: u64) -> &ValidatorSet {
+    // sets[0] starts at height 0, so some entry always applies.
+    let position = sets.partition_point(|(from, _)| *from <= height);
+    &sets[position.saturating_sub(1)].1
+}
+
+fn verify_commit(what: &'static str, commit_what: &'static str, header: &Header, commit: &Commit, sets: &[(u64, ValidatorSet)]) -> Result<Attestation, VerifyError> {
+    let set = set_at(sets, header.height);
+    let traced = set.hash();
+    if traced != header.validators_hash {
+        return Err(VerifyError::ValidatorSetMismatch { what, height: header.height, named: header.validators_hash, traced });
+    }
+    let signers = commit.verify(header, set).map_err(|source| VerifyError::Commit { what: commit_what, source })?;
+    let validators: Vec<Attestor> = signers
+        .iter()
+        .map(|&i| {
+            let v = &set.validators[i];
+            Attestor { name: v.name.to_string(), role: v.role, power: v.power, key: v.consensus_key }
+        })
+        .collect();
+    Ok(Attestation { signed_power: validators.iter().map(|a| a.power).sum(), total_power: set.total_power(), validators })
+}
+
+fn verify_checkpoint(trust: &TrustRoot, checkpoint: &Checkpoint, header: &Header, block_hash: &Hash, sets: &[(u64, ValidatorSet)]) -> Result<CheckpointReport, VerifyError> {
+    let later: Header = checkpoint.header.decode().map_err(|source| VerifyError::Decode { what: "checkpoint header", source })?;
+    let commit: Commit = checkpoint.commit.decode().map_err(|source| VerifyError::Decode { what: "checkpoint commit", source })?;
+    check_chain("checkpoint header", &trust.chain_id, &later.chain_id)?;
+    if later.height <= header.height {
+        return Err(VerifyError::CheckpointNotLater { block: header.height, checkpoint: later.height });
+    }
+    let attestation = verify_commit("checkpoint header", "checkpoint", &later, &commit, sets)?;
+    verify_block_in_history(header.height, block_hash, later.height, &checkpoint.history_proof, &later.history_root).map_err(VerifyError::NotInCheckpoint)?;
+    Ok(CheckpointReport { height: later.height, block_hash: later.hash(), block_time_ms: later.time_ms, attestation })
+}
+
+fn check_file(tx: &Tx, data: &[u8]) -> Result<(), VerifyError> {
+    let TxBody::Evidence(evidence) = &tx.body else {
+        return Err(VerifyError::FileWithoutEvidence);
+    };
+    let computed = Digest::compute(evidence.digest.alg(), data);
+    if computed != evidence.digest {
+        return Err(VerifyError::FileMismatch { alg: evidence.digest.alg(), computed: computed.to_text(), anchored: evidence.digest.to_text() });
+    }
+    Ok(())
+}
+
+fn summarise(body: &TxBody) -> Record {
+    match body {
+        TxBody::Evidence(e) => Record::Evidence { kind: e.kind, digest: e.digest.clone(), refs: e.refs.to_vec(), claimed_time_ms: e.claimed_time_ms, cert: e.cert.clone() },
+        TxBody::CertEvent(c) => Record::CertEvent { ca: c.ca.to_string(), serial: hex::encode(c.serial.as_bytes()), event: c.event.clone() },
+        TxBody::Governance(g) => Record::Governance {
+            proposal: match g.proposal {
+                Proposal::AddMember(_) => "add_member",
+                Proposal::RemoveMember(_) => "remove_member",
+                Proposal::SetValidators(_) => "set_validators",
+                Proposal::SetParams(_) => "set_params",
+            },
+        },
+    }
+}
