@@ -4,8 +4,8 @@
 //! Chancery appends every block hash to it; `history_root` in the header of block `h` is
 //! the root over blocks `0..h` (tree size `h`), so any later trusted header proves an
 //! earlier block belongs to its chain, and two checkpoints prove the ledger was only
-//! appended to between them. The product uses [`Blake3History`]; [`Sha256History`] is
-//! RFC 6962's own hashing, used to run the reference vectors.
+//! appended to between them. The product uses [`Blake3History`]; the reference vectors of
+//! RFC 6962 run through the same code with SHA-256 (`tests/rfc6962.rs`).
 //!
 //! The tree over `n` leaves (RFC 9162 §2.1.1): `MTH({}) = empty`, `MTH({d}) = leaf(d)`,
 //! and for `n > 1`, with `k` the largest power of two below `n`,
@@ -30,37 +30,19 @@
 
 use std::fmt::Debug;
 
-use sha2::Digest as _;
-
 use crate::hash::{Hash, HashContext};
 use crate::limits::PROOF_DEPTH_MAX;
 
 /// The hash functions of a history tree.
 pub trait TreeHasher {
     /// A node hash.
-    type Output: Copy + Eq + Debug;
+    type Output: Clone + Eq + Debug;
     /// Root of the empty tree.
     fn empty_root() -> Self::Output;
     /// Hash of a leaf's data.
     fn hash_leaf(data: &[u8]) -> Self::Output;
     /// Hash of an inner node.
     fn hash_children(left: &Self::Output, right: &Self::Output) -> Self::Output;
-}
-
-/// RFC 6962 hashing: SHA-256 with prefixes `0x00` (leaf) and `0x01` (node).
-pub struct Sha256History;
-
-impl TreeHasher for Sha256History {
-    type Output = [u8; 32];
-    fn empty_root() -> [u8; 32] {
-        sha2::Sha256::digest([]).into()
-    }
-    fn hash_leaf(data: &[u8]) -> [u8; 32] {
-        sha2::Sha256::new().chain_update([0u8]).chain_update(data).finalize().into()
-    }
-    fn hash_children(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
-        sha2::Sha256::new().chain_update([1u8]).chain_update(left).chain_update(right).finalize().into()
-    }
 }
 
 /// Chancery's hashing: BLAKE3 `derive_key` with the history contexts.
@@ -114,6 +96,9 @@ pub enum HistoryProofError {
         /// Second size.
         size2: u64,
     },
+    /// Consistency with an empty tree proves nothing, so it is refused.
+    #[error("consistency with an empty first tree is not defined")]
+    EmptyFirstTree,
     /// Wrong number of hashes for the index and sizes.
     #[error("proof has {got} hashes, {expected} expected")]
     WrongLength {
@@ -203,7 +188,7 @@ impl<H: TreeHasher> HistoryTree<H> {
     /// `MTH(D[start:start+size])` for a range the RFC recursion produces (`size >= 1`).
     fn subtree(&self, start: u64, size: u64) -> H::Output {
         if size.is_power_of_two() && start % size == 0 {
-            return self.levels[size.trailing_zeros() as usize][(start / size) as usize];
+            return self.levels[size.trailing_zeros() as usize][(start / size) as usize].clone();
         }
         let k = split(size);
         H::hash_children(&self.subtree(start, k), &self.subtree(start + k, size - k))
@@ -236,14 +221,14 @@ impl<H: TreeHasher> HistoryTree<H> {
     }
 
     /// RFC 9162 §2.1.4.1 `PROOF(size1, D[size2])`: the consistency proof between the
-    /// trees of the first `size1` and `size2` leaves (empty when `size1` is 0 or equal).
+    /// trees of the first `size1` and `size2` leaves (empty when the sizes are equal).
     pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<H::Output>, HistoryError> {
         self.check_size(size2)?;
-        if size1 > size2 {
-            return Err(HistoryError::InvalidRequest("first size must not exceed the second"));
+        if size1 == 0 || size1 > size2 {
+            return Err(HistoryError::InvalidRequest("first size must be between 1 and the second size"));
         }
         let mut proof = Vec::new();
-        if size1 > 0 && size1 < size2 {
+        if size1 < size2 {
             self.subproof(size1, 0, size2, true, &mut proof);
         }
         Ok(proof)
@@ -311,7 +296,7 @@ pub fn root_from_inclusion_proof<H: TreeHasher>(index: u64, size: u64, leaf: &H:
     if proof.len() != inner + border || proof.len() > PROOF_DEPTH_MAX {
         return Err(HistoryProofError::WrongLength { expected: inner + border, got: proof.len() });
     }
-    let seed = chain_inner::<H>(*leaf, &proof[..inner], index);
+    let seed = chain_inner::<H>(leaf.clone(), &proof[..inner], index);
     Ok(chain_border_right::<H>(seed, &proof[inner..]))
 }
 
@@ -325,16 +310,20 @@ pub fn verify_inclusion<H: TreeHasher>(index: u64, size: u64, leaf: &H::Output, 
 }
 
 /// Checks that the tree of `size2` leaves with root `root2` extends the tree of `size1`
-/// leaves with root `root1` (RFC 9162 §2.1.4.2).
+/// leaves with root `root1` (RFC 9162 §2.1.4.2). As in the reference implementation,
+/// `size1 = 0` is an error, and equal sizes need an empty proof and equal roots.
 pub fn verify_consistency<H: TreeHasher>(size1: u64, size2: u64, proof: &[H::Output], root1: &H::Output, root2: &H::Output) -> Result<(), HistoryProofError> {
     if size2 < size1 {
         return Err(HistoryProofError::SizesOutOfOrder { size1, size2 });
     }
-    if size1 == size2 || size1 == 0 {
+    if size1 == 0 {
+        return Err(HistoryProofError::EmptyFirstTree);
+    }
+    if size1 == size2 {
         if !proof.is_empty() {
             return Err(HistoryProofError::WrongLength { expected: 0, got: proof.len() });
         }
-        if size1 == size2 && root1 != root2 {
+        if root1 != root2 {
             return Err(HistoryProofError::RootMismatch { which: "second" });
         }
         return Ok(());
@@ -345,10 +334,10 @@ pub fn verify_consistency<H: TreeHasher>(size1: u64, size2: u64, proof: &[H::Out
     // The proof starts with the root of the subtree of size 2^shift, unless size1 is
     // exactly that subtree, whose root is then root1 itself.
     let (seed, rest) = if size1 == 1 << shift {
-        (*root1, proof)
+        (root1.clone(), proof)
     } else {
         match proof.split_first() {
-            Some((first, rest)) => (*first, rest),
+            Some((first, rest)) => (first.clone(), rest),
             None => return Err(HistoryProofError::WrongLength { expected: 1 + inner + border, got: 0 }),
         }
     };
@@ -357,7 +346,7 @@ pub fn verify_consistency<H: TreeHasher>(size1: u64, size2: u64, proof: &[H::Out
         return Err(HistoryProofError::WrongLength { expected, got: proof.len() });
     }
     let mask = (size1 - 1) >> shift;
-    let hash1 = chain_border_right::<H>(chain_inner_right::<H>(seed, &rest[..inner], mask), &rest[inner..]);
+    let hash1 = chain_border_right::<H>(chain_inner_right::<H>(seed.clone(), &rest[..inner], mask), &rest[inner..]);
     if hash1 != *root1 {
         return Err(HistoryProofError::RootMismatch { which: "first" });
     }
