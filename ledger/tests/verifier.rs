@@ -1,0 +1,296 @@
+//! The offline verifier: a valid bundle proves what it should, and each check, broken on
+//! its own, fails with the error that names it.
+
+use chancery_ledger::bundle::{HexBytes, ProofBundle, BUNDLE_VERSION};
+use chancery_ledger::chain::{ChainId, Commit, CommitError, CommitSig, Header};
+use chancery_ledger::codec::BoundedVec;
+use chancery_ledger::testkit::{key, public, sign, TestChain};
+use chancery_ledger::tx::Approval;
+use chancery_ledger::validator::QuorumError;
+use chancery_ledger::verify::{verify, verify_json, Record, VerifyError};
+use chancery_ledger::{decode, Role, Tx};
+
+/// Four validators; block 0 holds three documents, block 1 one more, block 2 is empty.
+fn chain() -> TestChain {
+    let mut chain = TestChain::new(4);
+    let txs = vec![chain.evidence_tx(b"contract A"), chain.evidence_tx(b"contract B"), chain.evidence_tx(b"contract C")];
+    chain.commit_block(txs);
+    let tx = chain.evidence_tx(b"contract D");
+    chain.commit_block(vec![tx]);
+    chain.commit_block(Vec::new());
+    chain
+}
+
+fn header_of(bundle: &ProofBundle) -> Header {
+    decode(&bundle.header.0).expect("header")
+}
+
+fn commit_of(bundle: &ProofBundle) -> Commit {
+    decode(&bundle.commit.0).expect("commit")
+}
+
+#[test]
+fn a_valid_bundle_proves_record_time_and_attestors() {
+    let chain = chain();
+    let bundle = chain.bundle(0, 1, None);
+    let report = verify(&bundle, &chain.trust_root(), Some(b"contract B")).expect("valid bundle");
+    assert_eq!(report.height, 0);
+    assert_eq!(report.block_time_ms, chain.blocks[0].0.header.time_ms);
+    assert!(report.file_matches);
+    assert_eq!(report.submitter.name.as_deref(), Some("demo-integrator"));
+    assert_eq!(report.attestation.validators.len(), 4);
+    assert_eq!(report.attestation.signed_power, 40);
+    assert_eq!(report.attestation.validators[2].role, Role::Court);
+    match report.record {
+        Record::Evidence { digest, .. } => assert_eq!(digest.to_text(), chancery_ledger::Digest::compute(chancery_ledger::DigestAlg::Sha256, b"contract B").to_text()),
+        other => panic!("expected evidence, got {other:?}"),
+    }
+    // The same bundle through JSON.
+    let json_report = verify_json(&bundle.to_json(), &chain.trust_root(), None).expect("valid JSON bundle");
+    assert_eq!(json_report.tx_hash, report.tx_hash);
+    assert!(!json_report.file_matches);
+}
+
+#[test]
+fn a_checkpoint_bundle_proves_inclusion_in_a_later_history() {
+    let chain = chain();
+    let report = verify(&chain.bundle(0, 2, Some(2)), &chain.trust_root(), None).expect("valid checkpoint bundle");
+    let checkpoint = report.checkpoint.expect("checkpoint reported");
+    assert_eq!(checkpoint.height, 2);
+
+    // A history path for another block does not lead to the checkpoint's root.
+    let mut bundle = chain.bundle(0, 2, Some(2));
+    let other = chain.bundle(1, 0, Some(2));
+    bundle.checkpoint.as_mut().expect("checkpoint").history_proof = other.checkpoint.expect("checkpoint").history_proof;
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::NotInCheckpoint(_))));
+
+    // A checkpoint must be later than the block.
+    let mut bundle = chain.bundle(1, 0, Some(2));
+    bundle.checkpoint.as_mut().expect("checkpoint").header = HexBytes::of(&chain.blocks[0].0.header);
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::CheckpointNotLater { .. })));
+}
+
+#[test]
+fn wrong_chain_id_is_rejected() {
+    let chain = chain();
+    let mut trust = chain.trust_root();
+    trust.chain_id = ChainId::new("other-chain").expect("valid id");
+    let err = verify(&chain.bundle(0, 0, None), &trust, None).expect_err("wrong chain");
+    assert!(matches!(err, VerifyError::WrongChain { what: "bundle", .. }), "{err}");
+
+    // A tx signed for another chain, inside a bundle that claims this one.
+    let mut other = TestChain::new(4);
+    other.chain_id = ChainId::new("other-chain").expect("valid id");
+    let foreign = other.evidence_tx(b"x");
+    let mut bundle = chain.bundle(0, 0, None);
+    bundle.tx = HexBytes::of(&foreign);
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::WrongChain { what: "tx", .. })));
+}
+
+#[test]
+fn wrong_genesis_is_rejected() {
+    let chain = chain();
+    let mut trust = chain.trust_root();
+    trust.genesis_hash = chancery_ledger::HashContext::Genesis.hash(b"another genesis");
+    assert!(matches!(verify(&chain.bundle(0, 0, None), &trust, None), Err(VerifyError::WrongGenesis { .. })));
+}
+
+#[test]
+fn commit_with_two_thirds_or_less_of_the_power_is_rejected() {
+    let chain = chain();
+    let mut bundle = chain.bundle(0, 0, None);
+    let header = header_of(&bundle);
+    // 2 of 4 equal-power validators (1/2) and 3 of 4 minus one (exactly 2/3 is impossible
+    // with 4 x 10; use a set where it is) both fail.
+    bundle.commit = HexBytes::of(&chain_signed_by(&chain, &header, 2));
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("half the power");
+    assert!(matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::InsufficientPower { signed: 20, total: 40 }), .. }), "{err}");
+
+    let mut three = TestChain::new(3);
+    let tx = three.evidence_tx(b"doc");
+    three.commit_block(vec![tx]);
+    let mut bundle = three.bundle(0, 0, None);
+    let header = header_of(&bundle);
+    bundle.commit = HexBytes::of(&chain_signed_by(&three, &header, 2));
+    let err = verify(&bundle, &three.trust_root(), None).expect_err("exactly two thirds");
+    assert!(matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::InsufficientPower { signed: 20, total: 30 }), .. }), "{err}");
+}
+
+fn chain_signed_by(chain: &TestChain, header: &Header, signers: usize) -> Commit {
+    let mut signer_chain = TestChain::new(chain.genesis_validators.validators.len());
+    signer_chain.chain_id = chain.chain_id.clone();
+    signer_chain.sign_commit(header, 0, signers)
+}
+
+#[test]
+fn a_signature_by_a_non_validator_is_rejected() {
+    let chain = chain();
+    let mut bundle = chain.bundle(0, 0, None);
+    let mut commit = commit_of(&bundle);
+    let outsider = key(9, 9);
+    let message = commit.vote(&chain.chain_id).signing_message();
+    let mut sigs = commit.signatures.to_vec();
+    sigs.push(CommitSig { validator: public(&outsider), signature: sign(&outsider, &message) });
+    commit.signatures = BoundedVec::new(sigs).expect("fits");
+    bundle.commit = HexBytes::of(&commit);
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("outsider");
+    assert!(matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::NotAValidator { .. }), .. }), "{err}");
+}
+
+#[test]
+fn a_duplicated_signer_is_not_counted_twice() {
+    let chain = chain();
+    let mut bundle = chain.bundle(0, 0, None);
+    let header = header_of(&bundle);
+    // Two real signatures (half the power), the first repeated to look like three.
+    let mut commit = chain_signed_by(&chain, &header, 2);
+    let mut sigs = commit.signatures.to_vec();
+    sigs.push(sigs[0].clone());
+    commit.signatures = BoundedVec::new(sigs).expect("fits");
+    bundle.commit = HexBytes::of(&commit);
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("duplicate");
+    assert!(matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::DuplicateSigner { .. }), .. }), "{err}");
+}
+
+#[test]
+fn a_forged_signature_is_rejected() {
+    let chain = chain();
+    let mut bundle = chain.bundle(0, 0, None);
+    let mut commit = commit_of(&bundle);
+    let mut sigs = commit.signatures.to_vec();
+    sigs[1].signature.0[5] ^= 1;
+    commit.signatures = BoundedVec::new(sigs).expect("fits");
+    bundle.commit = HexBytes::of(&commit);
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("forged");
+    assert!(matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::BadSignature { .. }), .. }), "{err}");
+}
+
+#[test]
+fn header_and_tx_mismatch_is_rejected() {
+    let chain = chain();
+    // The tx of block 1 with the proof and header of block 0.
+    let mut bundle = chain.bundle(0, 0, None);
+    bundle.tx = chain.bundle(1, 0, None).tx;
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::TxNotInBlock(_))));
+    // A proof claiming another tx count than the header's.
+    let mut bundle = chain.bundle(0, 0, None);
+    bundle.tx_proof.count = 4;
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::TxCountMismatch { proof: 4, header: 3 })));
+    // A header edited after the commit was signed.
+    let mut bundle = chain.bundle(0, 0, None);
+    let mut header = header_of(&bundle);
+    header.time_ms -= 86_400_000;
+    bundle.header = HexBytes::of(&header);
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::Commit { source: CommitError::WrongBlock { .. }, .. })));
+}
+
+#[test]
+fn a_tampered_tx_signature_is_rejected() {
+    let chain = chain();
+    let mut bundle = chain.bundle(0, 0, None);
+    let mut tx: Tx = decode(&bundle.tx.0).expect("tx");
+    tx.signature.0[0] ^= 1;
+    bundle.tx = HexBytes::of(&tx);
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::TxSignature(_))));
+}
+
+#[test]
+fn a_tampered_file_is_rejected() {
+    let chain = chain();
+    let err = verify(&chain.bundle(0, 1, None), &chain.trust_root(), Some(b"contract B, amended")).expect_err("tampered");
+    assert!(matches!(err, VerifyError::FileMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("not the anchored file"));
+}
+
+#[test]
+fn validator_set_changes_are_traced_from_genesis() {
+    let mut chain = TestChain::new(4);
+    let change = chain.validator_change_tx(7);
+    chain.commit_block(vec![change]);
+    let doc = chain.evidence_tx(b"after the change");
+    chain.commit_block(vec![doc]);
+    let report = verify(&chain.bundle(1, 0, None), &chain.trust_root(), None).expect("signed by the new set");
+    assert_eq!(report.validator_changes, 1);
+    assert_eq!(report.attestation.validators.len(), 7);
+
+    // Without the change, the new set is unknown to the verifier.
+    let mut bundle = chain.bundle(1, 0, None);
+    bundle.validator_changes.clear();
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::ValidatorSetMismatch { .. })));
+}
+
+#[test]
+fn a_validator_set_change_not_signed_by_the_previous_quorum_is_rejected() {
+    let mut chain = TestChain::new(4);
+    let change = chain.validator_change_tx(4);
+    chain.commit_block(vec![change]);
+    let doc = chain.evidence_tx(b"after the change");
+    chain.commit_block(vec![doc]);
+
+    // Only two of the four previous validators approve.
+    let mut bundle = chain.bundle(1, 0, None);
+    bundle.validator_changes[0].approvals.truncate(2);
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("half approval");
+    assert!(matches!(err, VerifyError::ChangeNotApproved { source: QuorumError::InsufficientPower { .. }, .. }), "{err}");
+
+    // The new set approving itself.
+    let mut bundle = chain.bundle(1, 0, None);
+    let new_keys: Vec<_> = (0..4).map(|i| key(1, (1 << 8) | i)).collect();
+    let message = chancery_ledger::tx::Governance::approval_message(
+        &chain.chain_id,
+        &chain.genesis_validators.hash(),
+        &chancery_ledger::tx::Proposal::SetValidators(decode(&bundle.validator_changes[0].validators.0).expect("set")),
+    );
+    bundle.validator_changes[0].approvals = new_keys.iter().map(|k| Approval { validator: public(k), signature: sign(k, &message) }).collect();
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("self-approved");
+    assert!(matches!(err, VerifyError::ChangeNotApproved { source: QuorumError::NotAValidator { .. }, .. }), "{err}");
+
+    // Changes out of order.
+    let mut bundle = chain.bundle(1, 0, None);
+    bundle.validator_changes.push(bundle.validator_changes[0].clone());
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::ChangeOutOfOrder { .. })));
+}
+
+#[test]
+fn an_unknown_bundle_version_is_rejected() {
+    let chain = chain();
+    let mut bundle = chain.bundle(0, 0, None);
+    bundle.version = BUNDLE_VERSION + 1;
+    let json = bundle.to_json();
+    let err = verify_json(&json, &chain.trust_root(), None).expect_err("version 2");
+    assert!(matches!(err, VerifyError::Bundle(chancery_ledger::bundle::BundleError::UnsupportedVersion { found: 2 })), "{err}");
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::Bundle(_))));
+}
+
+#[test]
+fn hostile_bundle_json_is_rejected_cleanly() {
+    let chain = chain();
+    let json = chain.bundle(0, 0, None).to_json();
+    let trust = chain.trust_root();
+    for bad in [
+        String::new(),
+        "{".to_string(),
+        "[]".to_string(),
+        json[..json.len() / 2].to_string(),
+        json.replace("\"version\": 1", "\"version\": -1"),
+        json.replacen("\"tx_proof\"", "\"unknown\": 1, \"tx_proof\"", 1),
+        json.replacen("\"header\": \"", "\"header\": \"zz", 1),
+        json.replacen("\"commit\": \"", "\"commit\": \"00", 1),
+    ] {
+        assert!(verify_json(&bad, &trust, None).is_err(), "accepted: {}", &bad[..bad.len().min(200)]);
+    }
+}
+
+#[test]
+fn block_zero_must_link_to_genesis() {
+    let mut chain = TestChain::new(4);
+    let tx = chain.evidence_tx(b"doc");
+    chain.commit_block(vec![tx]);
+    let mut bundle = chain.bundle(0, 0, None);
+    let mut header = header_of(&bundle);
+    header.prev_hash = chancery_ledger::Hash::ZERO;
+    let commit = chain.sign_commit(&header, 0, 4);
+    bundle.header = HexBytes::of(&header);
+    bundle.commit = HexBytes::of(&commit);
+    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::GenesisLinkMismatch { .. })));
+}
