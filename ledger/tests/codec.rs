@@ -208,7 +208,10 @@ fn wrong_enum_tags_bad_flags_and_bad_text_are_refused() {
     assert_rejected::<ValidatorSet>(&bytes, "invalid UTF-8");
     // Keys are bytes; an invalid point decodes but never verifies.
     let mut tx = signing_event_tx();
-    tx.signer = chancery_ledger::PublicKey([0xFF; 32]);
+    let mut off_curve = [0u8; 32];
+    off_curve[0] = 2; // y = 2 is not the y-coordinate of any point on the curve
+    tx.signer = chancery_ledger::PublicKey(off_curve);
+    assert!(!tx.signer.is_valid());
     assert!(tx.verify_signature().is_err());
     assert!(!public(&key(1, 0)).to_hex().is_empty());
 }
