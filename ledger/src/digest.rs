@@ -30,7 +30,7 @@ pub enum DigestAlg {
 
 impl DigestAlg {
     /// Digest length in bytes.
-    pub const fn len(self) -> usize {
+    pub const fn digest_len(self) -> usize {
         match self {
             DigestAlg::Sha256 | DigestAlg::Sm3 | DigestAlg::Blake3 => 32,
             DigestAlg::Sha512 => 64,
@@ -84,8 +84,8 @@ pub struct DigestLengthError {
 impl Digest {
     /// Wraps `bytes` as a digest of `alg`, checking the length.
     pub fn new(alg: DigestAlg, bytes: Vec<u8>) -> Result<Self, DigestLengthError> {
-        if bytes.len() != alg.len() {
-            return Err(DigestLengthError { alg, expected: alg.len(), got: bytes.len() });
+        if bytes.len() != alg.digest_len() {
+            return Err(DigestLengthError { alg, expected: alg.digest_len(), got: bytes.len() });
         }
         Ok(Self { alg, bytes })
     }
@@ -135,10 +135,10 @@ impl<C> Decode<C> for Digest {
         use bincode::de::read::Reader;
         let alg = DigestAlg::decode(decoder)?;
         let len = u64::decode(decoder)?;
-        if len != alg.len() as u64 {
-            return Err(field_error(format!("a {alg} digest is {} bytes, got a length of {len}", alg.len())));
+        if len != alg.digest_len() as u64 {
+            return Err(field_error(format!("a {alg} digest is {} bytes, got a length of {len}", alg.digest_len())));
         }
-        let mut bytes = vec![0u8; alg.len()];
+        let mut bytes = vec![0u8; alg.digest_len()];
         decoder.claim_bytes_read(bytes.len())?;
         decoder.reader().read(&mut bytes)?;
         Ok(Self { alg, bytes })
