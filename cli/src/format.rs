@@ -23,7 +23,13 @@ pub fn utc(ms: u64) -> String {
 }
 
 fn attestation(out: &mut String, a: &Attestation) {
-    let _ = writeln!(out, "  attested by  {} validators, power {} of {}:", a.validators.len(), a.signed_power, a.total_power);
+    let _ = writeln!(
+        out,
+        "  attested by  {} validators, power {} of {}:",
+        a.validators.len(),
+        a.signed_power,
+        a.total_power
+    );
     for v in &a.validators {
         let _ = writeln!(out, "                 {} ({}, power {})", v.name, v.role.name(), v.power);
     }
@@ -57,7 +63,13 @@ pub fn report(r: &Report) -> String {
         let _ = writeln!(out, "  file         matches the anchored digest");
     }
     if let Some(c) = &r.checkpoint {
-        let _ = writeln!(out, "  checkpoint   included in the history of block {} (hash {}, time {})", c.height, c.block_hash, utc(c.block_time_ms));
+        let _ = writeln!(
+            out,
+            "  checkpoint   included in the history of block {} (hash {}, time {})",
+            c.height,
+            c.block_hash,
+            utc(c.block_time_ms)
+        );
     }
     let _ = writeln!(out, "  genesis      {}", r.genesis_hash);
     out

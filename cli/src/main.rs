@@ -76,7 +76,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Verify { bundle, genesis, file, json } => {
             let bundle_json = read_text(&bundle, "proof bundle")?;
             let genesis_json = read_text(&genesis, "genesis file")?;
-            let document = file.as_deref().map(|p| std::fs::read(p).with_context(|| format!("cannot read the file {}", p.display()))).transpose()?;
+            let document = file
+                .as_deref()
+                .map(|p| std::fs::read(p).with_context(|| format!("cannot read the file {}", p.display())))
+                .transpose()?;
             let report = verify_bundle(&bundle_json, &genesis_json, document.as_deref()).context("NOT VERIFIED")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

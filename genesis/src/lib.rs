@@ -112,7 +112,13 @@ pub enum GenesisError {
 impl Genesis {
     /// A genesis with default parameters and no validators or members yet.
     pub fn new(chain_id: ChainId, genesis_time_ms: u64) -> Self {
-        Genesis { chain_id, genesis_time_ms, params: Params::default(), validators: ValidatorSet { validators: BoundedVec::empty() }, members: BoundedVec::empty() }
+        Genesis {
+            chain_id,
+            genesis_time_ms,
+            params: Params::default(),
+            validators: ValidatorSet { validators: BoundedVec::empty() },
+            members: BoundedVec::empty(),
+        }
     }
 
     /// Parses and validates genesis JSON.
@@ -145,7 +151,8 @@ impl Genesis {
     }
 
     fn validate_members(&self) -> Result<(), GenesisError> {
-        let mut keys: HashSet<_> = self.validators.validators.iter().flat_map(|v| [v.consensus_key, v.p2p_key]).collect();
+        let mut keys: HashSet<_> =
+            self.validators.validators.iter().flat_map(|v| [v.consensus_key, v.p2p_key]).collect();
         let mut names = HashSet::new();
         let mut ca_ids = HashSet::new();
         for member in self.members.iter() {
@@ -160,7 +167,9 @@ impl Genesis {
                 return Err(GenesisError::DuplicateMember { value: name.clone(), name, what: "name" });
             }
             match &member.role {
-                MemberRole::Integrator { kinds } if kinds.is_empty() => return Err(GenesisError::IntegratorWithoutKinds { name }),
+                MemberRole::Integrator { kinds } if kinds.is_empty() => {
+                    return Err(GenesisError::IntegratorWithoutKinds { name })
+                }
                 MemberRole::Integrator { .. } => {}
                 MemberRole::CertificateAuthority { ca } => {
                     if !ca_ids.insert(ca.clone()) {
@@ -177,7 +186,11 @@ impl Genesis {
         let mut list = self.validators.validators.to_vec();
         list.push(validator);
         let count = list.len();
-        let set = ValidatorSet::new(list).map_err(|_| GenesisError::TooMany { what: "validators", count, max: VALIDATORS_MAX })?;
+        let set = ValidatorSet::new(list).map_err(|_| GenesisError::TooMany {
+            what: "validators",
+            count,
+            max: VALIDATORS_MAX,
+        })?;
         set.validate()?;
         self.validators = set;
         Ok(())
@@ -188,7 +201,11 @@ impl Genesis {
         let mut list = self.members.to_vec();
         list.push(member);
         let count = list.len();
-        let members = BoundedVec::new(list).map_err(|_| GenesisError::TooMany { what: "members", count, max: GENESIS_MEMBERS_MAX })?;
+        let members = BoundedVec::new(list).map_err(|_| GenesisError::TooMany {
+            what: "members",
+            count,
+            max: GENESIS_MEMBERS_MAX,
+        })?;
         let previous = std::mem::replace(&mut self.members, members);
         if let Err(e) = self.validate_members() {
             self.members = previous;
@@ -204,7 +221,12 @@ impl Genesis {
 
     /// What an offline verifier trusts from this genesis.
     pub fn trust_root(&self) -> TrustRoot {
-        TrustRoot { chain_id: self.chain_id.clone(), genesis_hash: self.hash(), validators: self.validators.clone(), members: self.members.to_vec() }
+        TrustRoot {
+            chain_id: self.chain_id.clone(),
+            genesis_hash: self.hash(),
+            validators: self.validators.clone(),
+            members: self.members.to_vec(),
+        }
     }
 }
 

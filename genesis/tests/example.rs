@@ -23,7 +23,15 @@ fn examples_dir() -> PathBuf {
 fn build() -> (String, String) {
     let genesis = example_genesis();
     let keys = (0..4).map(|i| key(1, i)).collect();
-    let mut chain = TestChain::from_parts(genesis.chain_id.clone(), genesis.hash(), keys, genesis.validators.clone(), key(3, 0), genesis.members.to_vec(), genesis.genesis_time_ms);
+    let mut chain = TestChain::from_parts(
+        genesis.chain_id.clone(),
+        genesis.hash(),
+        keys,
+        genesis.validators.clone(),
+        key(3, 0),
+        genesis.members.to_vec(),
+        genesis.genesis_time_ms,
+    );
     let warmup = chain.evidence_tx(b"first document");
     chain.commit_block(vec![warmup]);
     let evidence = TxBody::Evidence(Evidence {
@@ -50,7 +58,8 @@ fn checked_in_example_is_what_the_code_produces() {
         std::fs::write(dir.join("bundle.json"), &bundle).expect("write bundle");
         std::fs::write(dir.join("contract.txt"), CONTRACT).expect("write contract");
     }
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("docs/examples/{name}: {e}"));
+    let read =
+        |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("docs/examples/{name}: {e}"));
     assert!(read("genesis.json") == genesis, "docs/examples/genesis.json is stale: rerun with CHANCERY_BLESS=1");
     assert!(read("bundle.json") == bundle, "docs/examples/bundle.json is stale: rerun with CHANCERY_BLESS=1");
     assert_eq!(read("contract.txt"), CONTRACT);

@@ -58,18 +58,42 @@ fn each_broken_rule_is_named() {
             edited(|v| v["validators"][1]["consensus_key"] = v["validators"][0]["consensus_key"].clone()),
             "reuses the consensus key",
         ),
-        ("duplicate name", edited(|v| v["validators"][1]["name"] = v["validators"][0]["name"].clone()), "is used twice"),
+        (
+            "duplicate name",
+            edited(|v| v["validators"][1]["name"] = v["validators"][0]["name"].clone()),
+            "is used twice",
+        ),
         ("bad key hex", edited(|v| v["validators"][0]["p2p_key"] = "abcd".into()), "expected 64 hex digits"),
-        ("invalid key point", edited(|v| v["members"][0]["key"] = format!("02{}", "00".repeat(31)).into()), "invalid key"),
+        (
+            "invalid key point",
+            edited(|v| v["members"][0]["key"] = format!("02{}", "00".repeat(31)).into()),
+            "invalid key",
+        ),
         ("bad chain id", edited(|v| v["chain_id"] = "court net".into()), "chain id \"court net\" is invalid"),
         ("zero genesis time", edited(|v| v["genesis_time_ms"] = 0.into()), "genesis_time_ms must be set"),
-        ("drift out of range", edited(|v| v["params"]["max_clock_drift_ms"] = 0.into()), "params.max_clock_drift_ms is 0"),
+        (
+            "drift out of range",
+            edited(|v| v["params"]["max_clock_drift_ms"] = 0.into()),
+            "params.max_clock_drift_ms is 0",
+        ),
         ("block too large", edited(|v| v["params"]["max_block_txs"] = 1_000_000.into()), "params.max_block_txs"),
-        ("member reuses validator key", edited(|v| v["members"][0]["key"] = v["validators"][0]["consensus_key"].clone()), "its key"),
+        (
+            "member reuses validator key",
+            edited(|v| v["members"][0]["key"] = v["validators"][0]["consensus_key"].clone()),
+            "its key",
+        ),
         ("duplicate member name", edited(|v| v["members"][1]["name"] = v["members"][0]["name"].clone()), "its name"),
-        ("integrator without kinds", edited(|v| v["members"][0]["role"]["integrator"]["kinds"] = serde_json::json!([])), "may submit no evidence kind"),
+        (
+            "integrator without kinds",
+            edited(|v| v["members"][0]["role"]["integrator"]["kinds"] = serde_json::json!([])),
+            "may submit no evidence kind",
+        ),
         ("unknown field", edited(|v| v["extra"] = 1.into()), "unknown field `extra`"),
-        ("missing field", edited(|v| drop(v.as_object_mut().expect("object").remove("params"))), "missing field `params`"),
+        (
+            "missing field",
+            edited(|v| drop(v.as_object_mut().expect("object").remove("params"))),
+            "missing field `params`",
+        ),
         ("not json", "{".to_string(), "not a valid genesis document"),
     ];
     for (desc, json, want) in cases {

@@ -125,7 +125,14 @@ pub enum BundleError {
 
 impl ProofBundle {
     /// Assembles a bundle from decoded parts.
-    pub fn new(tx: &Tx, tx_proof: TxProof, header: &Header, commit: &Commit, genesis_hash: Hash, validator_changes: Vec<ValidatorSetChange>) -> Self {
+    pub fn new(
+        tx: &Tx,
+        tx_proof: TxProof,
+        header: &Header,
+        commit: &Commit,
+        genesis_hash: Hash,
+        validator_changes: Vec<ValidatorSetChange>,
+    ) -> Self {
         ProofBundle {
             version: BUNDLE_VERSION,
             chain_id: header.chain_id.clone(),

@@ -10,8 +10,8 @@ use crate::codec::{encode, field_error, BoundedString, BoundedVec, Canonical};
 use crate::crypto::{PublicKey, Signature};
 use crate::hash::{Hash, HashContext};
 use crate::limits::{
-    BLOCK_BYTES_MAX, BLOCK_TXS_MAX, CHAIN_ID_BYTES_MAX, CLOCK_DRIFT_MS_MAX, COMMIT_BYTES_MAX, HEADER_BYTES_MAX, TIMEOUT_MS_MAX, TX_BYTES_MAX,
-    VALIDATORS_MAX,
+    BLOCK_BYTES_MAX, BLOCK_TXS_MAX, CHAIN_ID_BYTES_MAX, CLOCK_DRIFT_MS_MAX, COMMIT_BYTES_MAX, HEADER_BYTES_MAX,
+    TIMEOUT_MS_MAX, TX_BYTES_MAX, VALIDATORS_MAX,
 };
 use crate::tx::Tx;
 use crate::validator::{QuorumError, ValidatorSet};
@@ -154,7 +154,13 @@ impl Default for Params {
             max_block_bytes: 8 * 1024 * 1024,
             max_tx_bytes: TX_BYTES_MAX as u32,
             max_clock_drift_ms: 5_000,
-            timeouts: Timeouts { propose_ms: 3_000, prevote_ms: 1_000, precommit_ms: 1_000, commit_ms: 500, round_increase_ms: 500 },
+            timeouts: Timeouts {
+                propose_ms: 3_000,
+                prevote_ms: 1_000,
+                precommit_ms: 1_000,
+                commit_ms: 500,
+                round_increase_ms: 500,
+            },
         }
     }
 }
@@ -316,7 +322,13 @@ pub enum CommitError {
 impl Commit {
     /// The precommit vote each signature in this commit covers.
     pub fn vote(&self, chain_id: &ChainId) -> Vote {
-        Vote { chain_id: chain_id.clone(), height: self.height, round: self.round, kind: VoteKind::Precommit, block_hash: Some(self.block_hash) }
+        Vote {
+            chain_id: chain_id.clone(),
+            height: self.height,
+            round: self.round,
+            kind: VoteKind::Precommit,
+            block_hash: Some(self.block_hash),
+        }
     }
 
     /// Checks that this commit proves `header`: same height and block, and precommit

@@ -13,7 +13,7 @@
 //! booleans or option tags, invalid UTF-8, trailing bytes, and, as a last guard, anything
 //! that does not re-encode to the same bytes. It returns an error, never panics.
 
-use bincode::config::{Configuration, Fixint, LittleEndian, Limit};
+use bincode::config::{Configuration, Fixint, Limit, LittleEndian};
 use bincode::de::{BorrowDecoder, Decoder};
 use bincode::enc::Encoder;
 use bincode::error::{DecodeError as BincodeDecodeError, EncodeError};
@@ -25,10 +25,8 @@ use crate::limits::DECODE_BYTES_MAX;
 type CanonicalConfig = Configuration<LittleEndian, Fixint, Limit<DECODE_BYTES_MAX>>;
 
 /// The only bincode configuration Chancery uses.
-const CONFIG: CanonicalConfig = bincode::config::standard()
-    .with_little_endian()
-    .with_fixed_int_encoding()
-    .with_limit::<DECODE_BYTES_MAX>();
+const CONFIG: CanonicalConfig =
+    bincode::config::standard().with_little_endian().with_fixed_int_encoding().with_limit::<DECODE_BYTES_MAX>();
 
 /// An object with a canonical byte form.
 pub trait Canonical: Encode + Decode<()> {
@@ -124,6 +122,9 @@ pub(crate) fn field_error(message: String) -> BincodeDecodeError {
     BincodeDecodeError::OtherString(message)
 }
 
+/// Most list items reserved up front while decoding; longer lists grow as they are read.
+const PREALLOCATE_ITEMS_MAX: usize = 256;
+
 fn decode_len<D: Decoder>(decoder: &mut D, max: usize, what: &str) -> Result<usize, BincodeDecodeError> {
     let len = u64::decode(decoder)?;
     if len > max as u64 {
@@ -207,7 +208,9 @@ impl<T: Encode, const MAX: usize> Encode for BoundedVec<T, MAX> {
 impl<C, T: Decode<C>, const MAX: usize> Decode<C> for BoundedVec<T, MAX> {
     fn decode<D: Decoder<Context = C>>(decoder: &mut D) -> Result<Self, BincodeDecodeError> {
         let len = decode_len(decoder, MAX, "list")?;
-        let mut items = Vec::with_capacity(len);
+        // A length prefix costs the sender 8 bytes; do not let it reserve more than a
+        // little memory before items have actually been read.
+        let mut items = Vec::with_capacity(len.min(PREALLOCATE_ITEMS_MAX));
         for _ in 0..len {
             items.push(T::decode(decoder)?);
         }

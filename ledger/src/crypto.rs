@@ -63,8 +63,7 @@ impl PublicKey {
         let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
             .map_err(|_| SignatureError::InvalidKey { key: self.to_hex() })?;
         let signature = ed25519_dalek::Signature::from_bytes(&signature.0);
-        key.verify_strict(message.as_bytes(), &signature)
-            .map_err(|_| SignatureError::Mismatch { key: self.to_hex() })
+        key.verify_strict(message.as_bytes(), &signature).map_err(|_| SignatureError::Mismatch { key: self.to_hex() })
     }
 }
 

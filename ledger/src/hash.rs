@@ -160,12 +160,12 @@ impl HashContext {
 
     /// A hasher in this context, ready for `update`.
     pub fn hasher(self) -> blake3::Hasher {
-        // Deriving the context key costs one BLAKE3 compression; do it once per context
-        // and clone the keyed state afterwards (a copy, no hashing).
-        static HASHERS: LazyLock<Vec<blake3::Hasher>> = LazyLock::new(|| {
-            HashContext::ALL.iter().map(|c| blake3::Hasher::new_derive_key(c.as_str())).collect()
-        });
-        HASHERS[self as usize].clone()
+        use blake3::hazmat::{hash_derive_key_context, ContextKey, HasherExt};
+        // Deriving the context key costs one BLAKE3 compression; do it once per context.
+        // Building a hasher from the key is then as cheap as a plain `Hasher::new`.
+        static CONTEXT_KEYS: LazyLock<Vec<ContextKey>> =
+            LazyLock::new(|| HashContext::ALL.iter().map(|c| hash_derive_key_context(c.as_str())).collect());
+        blake3::Hasher::new_from_context_key(&CONTEXT_KEYS[self as usize])
     }
 
     /// `BLAKE3-derive_key(self, bytes)`.

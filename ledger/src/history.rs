@@ -288,7 +288,12 @@ fn chain_border_right<H: TreeHasher>(mut seed: H::Output, proof: &[H::Output]) -
 }
 
 /// The root an inclusion proof leads to (RFC 9162 §2.1.3.2).
-pub fn root_from_inclusion_proof<H: TreeHasher>(index: u64, size: u64, leaf: &H::Output, proof: &[H::Output]) -> Result<H::Output, HistoryProofError> {
+pub fn root_from_inclusion_proof<H: TreeHasher>(
+    index: u64,
+    size: u64,
+    leaf: &H::Output,
+    proof: &[H::Output],
+) -> Result<H::Output, HistoryProofError> {
     if index >= size {
         return Err(HistoryProofError::IndexOutOfRange { index, size });
     }
@@ -302,7 +307,13 @@ pub fn root_from_inclusion_proof<H: TreeHasher>(index: u64, size: u64, leaf: &H:
 
 /// Checks that `leaf` (a leaf hash) is at `index` in the tree of `size` leaves with
 /// root `root`.
-pub fn verify_inclusion<H: TreeHasher>(index: u64, size: u64, leaf: &H::Output, proof: &[H::Output], root: &H::Output) -> Result<(), HistoryProofError> {
+pub fn verify_inclusion<H: TreeHasher>(
+    index: u64,
+    size: u64,
+    leaf: &H::Output,
+    proof: &[H::Output],
+    root: &H::Output,
+) -> Result<(), HistoryProofError> {
     if root_from_inclusion_proof::<H>(index, size, leaf, proof)? != *root {
         return Err(HistoryProofError::RootMismatch { which: "tree" });
     }
@@ -312,7 +323,13 @@ pub fn verify_inclusion<H: TreeHasher>(index: u64, size: u64, leaf: &H::Output, 
 /// Checks that the tree of `size2` leaves with root `root2` extends the tree of `size1`
 /// leaves with root `root1` (RFC 9162 §2.1.4.2). As in the reference implementation,
 /// `size1 = 0` is an error, and equal sizes need an empty proof and equal roots.
-pub fn verify_consistency<H: TreeHasher>(size1: u64, size2: u64, proof: &[H::Output], root1: &H::Output, root2: &H::Output) -> Result<(), HistoryProofError> {
+pub fn verify_consistency<H: TreeHasher>(
+    size1: u64,
+    size2: u64,
+    proof: &[H::Output],
+    root1: &H::Output,
+    root2: &H::Output,
+) -> Result<(), HistoryProofError> {
     if size2 < size1 {
         return Err(HistoryProofError::SizesOutOfOrder { size1, size2 });
     }
@@ -378,7 +395,13 @@ impl HistoryTree<Blake3History> {
 
 /// Checks that the block with hash `block_hash` at height `height` is in the history tree
 /// of `size` blocks whose bound root is `history_root`.
-pub fn verify_block_in_history(height: u64, block_hash: &Hash, size: u64, proof: &[Hash], history_root: &Hash) -> Result<(), HistoryProofError> {
+pub fn verify_block_in_history(
+    height: u64,
+    block_hash: &Hash,
+    size: u64,
+    proof: &[Hash],
+    history_root: &Hash,
+) -> Result<(), HistoryProofError> {
     let leaf = Blake3History::hash_leaf(block_hash.as_bytes());
     let mth = root_from_inclusion_proof::<Blake3History>(height, size, &leaf, proof)?;
     if bind_root(size, &mth) != *history_root {
@@ -403,7 +426,11 @@ pub struct HistoryConsistency {
 impl HistoryTree<Blake3History> {
     /// The consistency proof between the trees of `size1` and `size2` blocks.
     pub fn history_consistency(&self, size1: u64, size2: u64) -> Result<HistoryConsistency, HistoryError> {
-        Ok(HistoryConsistency { mth1: self.root_at(size1)?, mth2: self.root_at(size2)?, proof: self.consistency_proof(size1, size2)? })
+        Ok(HistoryConsistency {
+            mth1: self.root_at(size1)?,
+            mth2: self.root_at(size2)?,
+            proof: self.consistency_proof(size1, size2)?,
+        })
     }
 }
 

@@ -116,13 +116,31 @@ impl TestChain {
         let members = vec![Member {
             name: name("demo-integrator"),
             key: public(&integrator),
-            role: MemberRole::Integrator { kinds: BoundedVec::new(vec![EvidenceKind::Document, EvidenceKind::SigningEvent]).expect("two kinds") },
+            role: MemberRole::Integrator {
+                kinds: BoundedVec::new(vec![EvidenceKind::Document, EvidenceKind::SigningEvent]).expect("two kinds"),
+            },
         }];
-        Self::from_parts(chain_id, HashContext::Genesis.hash(b"testkit genesis"), keys, set, integrator, members, 1_767_225_600_000)
+        Self::from_parts(
+            chain_id,
+            HashContext::Genesis.hash(b"testkit genesis"),
+            keys,
+            set,
+            integrator,
+            members,
+            1_767_225_600_000,
+        )
     }
 
     /// A chain from explicit parts (for example, a real genesis's).
-    pub fn from_parts(chain_id: ChainId, genesis_hash: Hash, validator_keys: Vec<SigningKey>, validators: ValidatorSet, integrator: SigningKey, members: Vec<Member>, genesis_time_ms: u64) -> Self {
+    pub fn from_parts(
+        chain_id: ChainId,
+        genesis_hash: Hash,
+        validator_keys: Vec<SigningKey>,
+        validators: ValidatorSet,
+        integrator: SigningKey,
+        members: Vec<Member>,
+        genesis_time_ms: u64,
+    ) -> Self {
         TestChain {
             chain_id,
             genesis_hash,
@@ -144,7 +162,12 @@ impl TestChain {
 
     /// The trust root a verifier would derive from this chain's genesis.
     pub fn trust_root(&self) -> TrustRoot {
-        TrustRoot { chain_id: self.chain_id.clone(), genesis_hash: self.genesis_hash, validators: self.genesis_validators.clone(), members: self.members.clone() }
+        TrustRoot {
+            chain_id: self.chain_id.clone(),
+            genesis_hash: self.genesis_hash,
+            validators: self.genesis_validators.clone(),
+            members: self.members.clone(),
+        }
     }
 
     /// A signed evidence tx from the integrator for `document`.
@@ -161,7 +184,11 @@ impl TestChain {
         let set = validator_set(&keys, self.generation);
         let proposal = Proposal::SetValidators(set.clone());
         let message = Governance::approval_message(&self.chain_id, &self.validators.hash(), &proposal);
-        let approvals = self.validator_keys.iter().map(|k| Approval { validator: public(k), signature: sign(k, &message) }).collect();
+        let approvals = self
+            .validator_keys
+            .iter()
+            .map(|k| Approval { validator: public(k), signature: sign(k, &message) })
+            .collect();
         let body = TxBody::Governance(Governance { proposal, approvals: BoundedVec::new(approvals).expect("fits") });
         self.nonce += 1;
         let tx = signed_tx(&self.validator_keys[0], &self.chain_id, body, self.nonce);
@@ -217,9 +244,15 @@ impl TestChain {
 
     /// Precommits of the first `signers` current validators for `header`.
     pub fn sign_commit(&self, header: &Header, round: u32, signers: usize) -> Commit {
-        let mut commit = Commit { height: header.height, round, block_hash: header.hash(), signatures: BoundedVec::empty() };
+        let mut commit =
+            Commit { height: header.height, round, block_hash: header.hash(), signatures: BoundedVec::empty() };
         let message = commit.vote(&self.chain_id).signing_message();
-        let signatures = self.validator_keys.iter().take(signers).map(|k| CommitSig { validator: public(k), signature: sign(k, &message) }).collect();
+        let signatures = self
+            .validator_keys
+            .iter()
+            .take(signers)
+            .map(|k| CommitSig { validator: public(k), signature: sign(k, &message) })
+            .collect();
         commit.signatures = BoundedVec::new(signatures).expect("fits");
         commit
     }
@@ -232,7 +265,8 @@ impl TestChain {
         let proof = TxTree::new(&tx_hashes).proof(index).expect("index in block");
         let last = checkpoint.unwrap_or(height);
         let changes = self.changes.iter().filter(|c| c.height <= last).cloned().collect();
-        let mut bundle = ProofBundle::new(&block.txs[index as usize], proof, &block.header, commit, self.genesis_hash, changes);
+        let mut bundle =
+            ProofBundle::new(&block.txs[index as usize], proof, &block.header, commit, self.genesis_hash, changes);
         if let Some(at) = checkpoint {
             let (later, later_commit) = &self.blocks[at as usize];
             bundle.checkpoint = Some(Checkpoint {

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{encode, BoundedString, BoundedVec, Canonical};
 use crate::crypto::{PublicKey, Signature, SignatureError};
 use crate::hash::{Hash, HashContext};
-use crate::limits::{CA_ID_BYTES_MAX, MEMBER_KINDS_MAX, NAME_BYTES_MAX, VALIDATORS_MAX, VALIDATOR_POWER_MAX, VALIDATOR_SET_BYTES_MAX};
+use crate::limits::{
+    CA_ID_BYTES_MAX, MEMBER_KINDS_MAX, NAME_BYTES_MAX, VALIDATORS_MAX, VALIDATOR_POWER_MAX, VALIDATOR_SET_BYTES_MAX,
+};
 use crate::tx::EvidenceKind;
 
 /// A human-readable name of a validator or member.
@@ -79,10 +81,14 @@ impl Canonical for ValidatorSet {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidatorSetError {
     /// No validator has voting power.
-    #[error("the validator set has no voting power: at least one non-observer validator with power 1 or more is needed")]
+    #[error(
+        "the validator set has no voting power: at least one non-observer validator with power 1 or more is needed"
+    )]
     NoVotingPower,
     /// A key appears twice.
-    #[error("validator {name:?} reuses the {which} key {key} of another validator; every validator needs its own keys")]
+    #[error(
+        "validator {name:?} reuses the {which} key {key} of another validator; every validator needs its own keys"
+    )]
     DuplicateKey {
         /// The second validator using it.
         name: String,
@@ -203,7 +209,11 @@ impl ValidatorSet {
                 }
             }
             if !consensus_keys.insert(v.consensus_key) {
-                return Err(ValidatorSetError::DuplicateKey { name, which: "consensus", key: v.consensus_key.to_hex() });
+                return Err(ValidatorSetError::DuplicateKey {
+                    name,
+                    which: "consensus",
+                    key: v.consensus_key.to_hex(),
+                });
             }
             if !p2p_keys.insert(v.p2p_key) {
                 return Err(ValidatorSetError::DuplicateKey { name, which: "p2p", key: v.p2p_key.to_hex() });
@@ -221,7 +231,11 @@ impl ValidatorSet {
     /// Checks that `signatures` over `message` come from distinct voting validators of
     /// this set holding more than two thirds of its power. Returns the signers' indices
     /// in the order given.
-    pub fn verify_quorum(&self, message: &Hash, signatures: &[(PublicKey, Signature)]) -> Result<Vec<usize>, QuorumError> {
+    pub fn verify_quorum(
+        &self,
+        message: &Hash,
+        signatures: &[(PublicKey, Signature)],
+    ) -> Result<Vec<usize>, QuorumError> {
         let mut seen = vec![false; self.validators.len()];
         let mut signers = Vec::with_capacity(signatures.len());
         let mut signed: u64 = 0;

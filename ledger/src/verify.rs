@@ -127,7 +127,9 @@ pub enum VerifyError {
         source: QuorumError,
     },
     /// The header's set is not the set in force at its height.
-    #[error("the {what} at height {height} names validator set {named}, but the set in force there hashes to {traced}")]
+    #[error(
+        "the {what} at height {height} names validator set {named}, but the set in force there hashes to {traced}"
+    )]
     ValidatorSetMismatch {
         /// "header" or "checkpoint header".
         what: &'static str,
@@ -336,7 +338,10 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot, file: Option<&[u8]>) -> R
         genesis_hash: trust.genesis_hash,
         tx_hash,
         record: summarise(&tx.body),
-        submitter: Submitter { key: tx.signer, name: trust.members.iter().find(|m| m.key == tx.signer).map(|m| m.name.to_string()) },
+        submitter: Submitter {
+            key: tx.signer,
+            name: trust.members.iter().find(|m| m.key == tx.signer).map(|m| m.name.to_string()),
+        },
         height: header.height,
         block_hash,
         block_time_ms: header.time_ms,
@@ -355,7 +360,10 @@ fn check_chain(what: &'static str, expected: &ChainId, got: &ChainId) -> Result<
 }
 
 /// Validator sets from genesis on, each with the first height it signs.
-fn trace_validator_sets(trust: &TrustRoot, changes: &[ValidatorSetChange]) -> Result<Vec<(u64, ValidatorSet)>, VerifyError> {
+fn trace_validator_sets(
+    trust: &TrustRoot,
+    changes: &[ValidatorSetChange],
+) -> Result<Vec<(u64, ValidatorSet)>, VerifyError> {
     if changes.len() > BUNDLE_SET_CHANGES_MAX {
         return Err(VerifyError::TooManyChanges { count: changes.len(), max: BUNDLE_SET_CHANGES_MAX });
     }
@@ -366,12 +374,17 @@ fn trace_validator_sets(trust: &TrustRoot, changes: &[ValidatorSetChange]) -> Re
         if height <= previous_height {
             return Err(VerifyError::ChangeOutOfOrder { index, height, previous: previous_height });
         }
-        let next: ValidatorSet = change.validators.decode().map_err(|source| VerifyError::Decode { what: "validator set", source })?;
+        let next: ValidatorSet =
+            change.validators.decode().map_err(|source| VerifyError::Decode { what: "validator set", source })?;
         next.validate().map_err(|source| VerifyError::InvalidValidatorSet { index, height, source })?;
         let proposal = Proposal::SetValidators(next.clone());
         let message = Governance::approval_message(&trust.chain_id, &current.hash(), &proposal);
         let approvals: Vec<_> = change.approvals.iter().map(|a| (a.validator, a.signature)).collect();
-        current.verify_quorum(&message, &approvals).map_err(|source| VerifyError::ChangeNotApproved { index, height, source })?;
+        current.verify_quorum(&message, &approvals).map_err(|source| VerifyError::ChangeNotApproved {
+            index,
+            height,
+            source,
+        })?;
         sets.push((height, next));
     }
     Ok(sets)
@@ -383,11 +396,22 @@ fn set_at(sets: &[(u64, ValidatorSet)], height: u64) -> &ValidatorSet {
     &sets[position.saturating_sub(1)].1
 }
 
-fn verify_commit(what: &'static str, commit_what: &'static str, header: &Header, commit: &Commit, sets: &[(u64, ValidatorSet)]) -> Result<Attestation, VerifyError> {
+fn verify_commit(
+    what: &'static str,
+    commit_what: &'static str,
+    header: &Header,
+    commit: &Commit,
+    sets: &[(u64, ValidatorSet)],
+) -> Result<Attestation, VerifyError> {
     let set = set_at(sets, header.height);
     let traced = set.hash();
     if traced != header.validators_hash {
-        return Err(VerifyError::ValidatorSetMismatch { what, height: header.height, named: header.validators_hash, traced });
+        return Err(VerifyError::ValidatorSetMismatch {
+            what,
+            height: header.height,
+            named: header.validators_hash,
+            traced,
+        });
     }
     let signers = commit.verify(header, set).map_err(|source| VerifyError::Commit { what: commit_what, source })?;
     let validators: Vec<Attestor> = signers
@@ -397,18 +421,31 @@ fn verify_commit(what: &'static str, commit_what: &'static str, header: &Header,
             Attestor { name: v.name.to_string(), role: v.role, power: v.power, key: v.consensus_key }
         })
         .collect();
-    Ok(Attestation { signed_power: validators.iter().map(|a| a.power).sum(), total_power: set.total_power(), validators })
+    Ok(Attestation {
+        signed_power: validators.iter().map(|a| a.power).sum(),
+        total_power: set.total_power(),
+        validators,
+    })
 }
 
-fn verify_checkpoint(trust: &TrustRoot, checkpoint: &Checkpoint, header: &Header, block_hash: &Hash, sets: &[(u64, ValidatorSet)]) -> Result<CheckpointReport, VerifyError> {
-    let later: Header = checkpoint.header.decode().map_err(|source| VerifyError::Decode { what: "checkpoint header", source })?;
-    let commit: Commit = checkpoint.commit.decode().map_err(|source| VerifyError::Decode { what: "checkpoint commit", source })?;
+fn verify_checkpoint(
+    trust: &TrustRoot,
+    checkpoint: &Checkpoint,
+    header: &Header,
+    block_hash: &Hash,
+    sets: &[(u64, ValidatorSet)],
+) -> Result<CheckpointReport, VerifyError> {
+    let later: Header =
+        checkpoint.header.decode().map_err(|source| VerifyError::Decode { what: "checkpoint header", source })?;
+    let commit: Commit =
+        checkpoint.commit.decode().map_err(|source| VerifyError::Decode { what: "checkpoint commit", source })?;
     check_chain("checkpoint header", &trust.chain_id, &later.chain_id)?;
     if later.height <= header.height {
         return Err(VerifyError::CheckpointNotLater { block: header.height, checkpoint: later.height });
     }
     let attestation = verify_commit("checkpoint header", "checkpoint", &later, &commit, sets)?;
-    verify_block_in_history(header.height, block_hash, later.height, &checkpoint.history_proof, &later.history_root).map_err(VerifyError::NotInCheckpoint)?;
+    verify_block_in_history(header.height, block_hash, later.height, &checkpoint.history_proof, &later.history_root)
+        .map_err(VerifyError::NotInCheckpoint)?;
     Ok(CheckpointReport { height: later.height, block_hash: later.hash(), block_time_ms: later.time_ms, attestation })
 }
 
@@ -418,15 +455,27 @@ fn check_file(tx: &Tx, data: &[u8]) -> Result<(), VerifyError> {
     };
     let computed = Digest::compute(evidence.digest.alg(), data);
     if computed != evidence.digest {
-        return Err(VerifyError::FileMismatch { alg: evidence.digest.alg(), computed: computed.to_text(), anchored: evidence.digest.to_text() });
+        return Err(VerifyError::FileMismatch {
+            alg: evidence.digest.alg(),
+            computed: computed.to_text(),
+            anchored: evidence.digest.to_text(),
+        });
     }
     Ok(())
 }
 
 fn summarise(body: &TxBody) -> Record {
     match body {
-        TxBody::Evidence(e) => Record::Evidence { kind: e.kind, digest: e.digest.clone(), refs: e.refs.to_vec(), claimed_time_ms: e.claimed_time_ms, cert: e.cert.clone() },
-        TxBody::CertEvent(c) => Record::CertEvent { ca: c.ca.to_string(), serial: hex::encode(c.serial.as_bytes()), event: c.event.clone() },
+        TxBody::Evidence(e) => Record::Evidence {
+            kind: e.kind,
+            digest: e.digest.clone(),
+            refs: e.refs.to_vec(),
+            claimed_time_ms: e.claimed_time_ms,
+            cert: e.cert.clone(),
+        },
+        TxBody::CertEvent(c) => {
+            Record::CertEvent { ca: c.ca.to_string(), serial: hex::encode(c.serial.as_bytes()), event: c.event.clone() }
+        }
         TxBody::Governance(g) => Record::Governance {
             proposal: match g.proposal {
                 Proposal::AddMember(_) => "add_member",

@@ -26,7 +26,10 @@ fn signing_event_tx() -> Tx {
         refs: BoundedVec::new(vec![HashContext::Tx.hash(b"document tx")]).expect("one ref"),
         meta: Some(HashContext::Tx.hash(b"metadata")),
         claimed_time_ms: Some(1_767_225_600_123),
-        cert: Some(CertRef { ca: CaId::new("ca-one").expect("id"), serial: BoundedBytes::new(vec![0x01, 0x02, 0x03]).expect("serial") }),
+        cert: Some(CertRef {
+            ca: CaId::new("ca-one").expect("id"),
+            serial: BoundedBytes::new(vec![0x01, 0x02, 0x03]).expect("serial"),
+        }),
     });
     signed_tx(&key(3, 0), &chain_id(), body, 7)
 }
@@ -50,7 +53,8 @@ fn samples() -> Vec<(&'static str, Vec<u8>, chancery_ledger::Hash)> {
     chain.chain_id = chain_id();
     let document = signed_tx(&key(3, 0), &chain_id(), document_evidence(b"contract"), 1);
     let governance = chain.validator_change_tx(4);
-    let (block, commit) = chain.commit_block(vec![document.clone(), signing_event_tx(), cert_event_tx(), governance.clone()]);
+    let (block, commit) =
+        chain.commit_block(vec![document.clone(), signing_event_tx(), cert_event_tx(), governance.clone()]);
     let vote = Vote { chain_id: chain_id(), height: 3, round: 1, kind: VoteKind::Prevote, block_hash: None };
     let set: ValidatorSet = validator_set(&[key(1, 0), key(1, 1)], 0);
     vec![
@@ -81,7 +85,10 @@ fn golden_vectors_pin_bytes_and_hashes() {
         std::fs::write(&path, &rendered).expect("write golden.json");
     }
     let expected = std::fs::read_to_string(&path).expect("tests/golden.json exists; create it with CHANCERY_BLESS=1");
-    assert!(expected == rendered, "canonical encoding changed; if deliberate, rerun with CHANCERY_BLESS=1 and review the diff");
+    assert!(
+        expected == rendered,
+        "canonical encoding changed; if deliberate, rerun with CHANCERY_BLESS=1 and review the diff"
+    );
 }
 
 /// The vote layout written out by hand from docs/PROOF_FORMAT.md, so the document and
@@ -89,7 +96,8 @@ fn golden_vectors_pin_bytes_and_hashes() {
 #[test]
 fn vote_layout_matches_the_documented_bytes() {
     let block = HashContext::Header.hash(b"block");
-    let vote = Vote { chain_id: chain_id(), height: 0x0102, round: 3, kind: VoteKind::Precommit, block_hash: Some(block) };
+    let vote =
+        Vote { chain_id: chain_id(), height: 0x0102, round: 3, kind: VoteKind::Precommit, block_hash: Some(block) };
     let mut want = Vec::new();
     want.extend_from_slice(&8u64.to_le_bytes());
     want.extend_from_slice(b"golden-1");
@@ -148,7 +156,13 @@ fn hostile_input_to_every_decoder_is_an_error_not_a_panic() {
     check_hostile::<Commit>(&encode(&commit));
     check_hostile::<Block>(&encode(&block));
     check_hostile::<ValidatorSet>(&encode(&chain.validators));
-    check_hostile::<Vote>(&encode(&Vote { chain_id: chain_id(), height: 1, round: 0, kind: VoteKind::Prevote, block_hash: None }));
+    check_hostile::<Vote>(&encode(&Vote {
+        chain_id: chain_id(),
+        height: 1,
+        round: 0,
+        kind: VoteKind::Prevote,
+        block_hash: None,
+    }));
 }
 
 #[test]

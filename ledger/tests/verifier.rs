@@ -13,7 +13,8 @@ use chancery_ledger::{decode, Role, Tx};
 /// Four validators; block 0 holds three documents, block 1 one more, block 2 is empty.
 fn chain() -> TestChain {
     let mut chain = TestChain::new(4);
-    let txs = vec![chain.evidence_tx(b"contract A"), chain.evidence_tx(b"contract B"), chain.evidence_tx(b"contract C")];
+    let txs =
+        vec![chain.evidence_tx(b"contract A"), chain.evidence_tx(b"contract B"), chain.evidence_tx(b"contract C")];
     chain.commit_block(txs);
     let tx = chain.evidence_tx(b"contract D");
     chain.commit_block(vec![tx]);
@@ -42,7 +43,10 @@ fn a_valid_bundle_proves_record_time_and_attestors() {
     assert_eq!(report.attestation.signed_power, 40);
     assert_eq!(report.attestation.validators[2].role, Role::Court);
     match report.record {
-        Record::Evidence { digest, .. } => assert_eq!(digest.to_text(), chancery_ledger::Digest::compute(chancery_ledger::DigestAlg::Sha256, b"contract B").to_text()),
+        Record::Evidence { digest, .. } => assert_eq!(
+            digest.to_text(),
+            chancery_ledger::Digest::compute(chancery_ledger::DigestAlg::Sha256, b"contract B").to_text()
+        ),
         other => panic!("expected evidence, got {other:?}"),
     }
     // The same bundle through JSON.
@@ -104,7 +108,16 @@ fn commit_with_two_thirds_or_less_of_the_power_is_rejected() {
     // with 4 x 10; use a set where it is) both fail.
     bundle.commit = HexBytes::of(&chain_signed_by(&chain, &header, 2));
     let err = verify(&bundle, &chain.trust_root(), None).expect_err("half the power");
-    assert!(matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::InsufficientPower { signed: 20, total: 40 }), .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            VerifyError::Commit {
+                source: CommitError::Quorum(QuorumError::InsufficientPower { signed: 20, total: 40 }),
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     let mut three = TestChain::new(3);
     let tx = three.evidence_tx(b"doc");
@@ -113,7 +126,16 @@ fn commit_with_two_thirds_or_less_of_the_power_is_rejected() {
     let header = header_of(&bundle);
     bundle.commit = HexBytes::of(&chain_signed_by(&three, &header, 2));
     let err = verify(&bundle, &three.trust_root(), None).expect_err("exactly two thirds");
-    assert!(matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::InsufficientPower { signed: 20, total: 30 }), .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            VerifyError::Commit {
+                source: CommitError::Quorum(QuorumError::InsufficientPower { signed: 20, total: 30 }),
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 fn chain_signed_by(chain: &TestChain, header: &Header, signers: usize) -> Commit {
@@ -134,7 +156,10 @@ fn a_signature_by_a_non_validator_is_rejected() {
     commit.signatures = BoundedVec::new(sigs).expect("fits");
     bundle.commit = HexBytes::of(&commit);
     let err = verify(&bundle, &chain.trust_root(), None).expect_err("outsider");
-    assert!(matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::NotAValidator { .. }), .. }), "{err}");
+    assert!(
+        matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::NotAValidator { .. }), .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -149,7 +174,10 @@ fn a_duplicated_signer_is_not_counted_twice() {
     commit.signatures = BoundedVec::new(sigs).expect("fits");
     bundle.commit = HexBytes::of(&commit);
     let err = verify(&bundle, &chain.trust_root(), None).expect_err("duplicate");
-    assert!(matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::DuplicateSigner { .. }), .. }), "{err}");
+    assert!(
+        matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::DuplicateSigner { .. }), .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -162,7 +190,10 @@ fn a_forged_signature_is_rejected() {
     commit.signatures = BoundedVec::new(sigs).expect("fits");
     bundle.commit = HexBytes::of(&commit);
     let err = verify(&bundle, &chain.trust_root(), None).expect_err("forged");
-    assert!(matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::BadSignature { .. }), .. }), "{err}");
+    assert!(
+        matches!(err, VerifyError::Commit { source: CommitError::Quorum(QuorumError::BadSignature { .. }), .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -175,13 +206,19 @@ fn header_and_tx_mismatch_is_rejected() {
     // A proof claiming another tx count than the header's.
     let mut bundle = chain.bundle(0, 0, None);
     bundle.tx_proof.count = 4;
-    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::TxCountMismatch { proof: 4, header: 3 })));
+    assert!(matches!(
+        verify(&bundle, &chain.trust_root(), None),
+        Err(VerifyError::TxCountMismatch { proof: 4, header: 3 })
+    ));
     // A header edited after the commit was signed.
     let mut bundle = chain.bundle(0, 0, None);
     let mut header = header_of(&bundle);
     header.time_ms -= 86_400_000;
     bundle.header = HexBytes::of(&header);
-    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::Commit { source: CommitError::WrongBlock { .. }, .. })));
+    assert!(matches!(
+        verify(&bundle, &chain.trust_root(), None),
+        Err(VerifyError::Commit { source: CommitError::WrongBlock { .. }, .. })
+    ));
 }
 
 #[test]
@@ -197,7 +234,8 @@ fn a_tampered_tx_signature_is_rejected() {
 #[test]
 fn a_tampered_file_is_rejected() {
     let chain = chain();
-    let err = verify(&chain.bundle(0, 1, None), &chain.trust_root(), Some(b"contract B, amended")).expect_err("tampered");
+    let err =
+        verify(&chain.bundle(0, 1, None), &chain.trust_root(), Some(b"contract B, amended")).expect_err("tampered");
     assert!(matches!(err, VerifyError::FileMismatch { .. }), "{err}");
     assert!(err.to_string().contains("not the anchored file"));
 }
@@ -231,7 +269,10 @@ fn a_validator_set_change_not_signed_by_the_previous_quorum_is_rejected() {
     let mut bundle = chain.bundle(1, 0, None);
     bundle.validator_changes[0].approvals.truncate(2);
     let err = verify(&bundle, &chain.trust_root(), None).expect_err("half approval");
-    assert!(matches!(err, VerifyError::ChangeNotApproved { source: QuorumError::InsufficientPower { .. }, .. }), "{err}");
+    assert!(
+        matches!(err, VerifyError::ChangeNotApproved { source: QuorumError::InsufficientPower { .. }, .. }),
+        "{err}"
+    );
 
     // The new set approving itself.
     let mut bundle = chain.bundle(1, 0, None);
@@ -241,7 +282,8 @@ fn a_validator_set_change_not_signed_by_the_previous_quorum_is_rejected() {
         &chain.genesis_validators.hash(),
         &chancery_ledger::tx::Proposal::SetValidators(decode(&bundle.validator_changes[0].validators.0).expect("set")),
     );
-    bundle.validator_changes[0].approvals = new_keys.iter().map(|k| Approval { validator: public(k), signature: sign(k, &message) }).collect();
+    bundle.validator_changes[0].approvals =
+        new_keys.iter().map(|k| Approval { validator: public(k), signature: sign(k, &message) }).collect();
     let err = verify(&bundle, &chain.trust_root(), None).expect_err("self-approved");
     assert!(matches!(err, VerifyError::ChangeNotApproved { source: QuorumError::NotAValidator { .. }, .. }), "{err}");
 
@@ -258,7 +300,10 @@ fn an_unknown_bundle_version_is_rejected() {
     bundle.version = BUNDLE_VERSION + 1;
     let json = bundle.to_json();
     let err = verify_json(&json, &chain.trust_root(), None).expect_err("version 2");
-    assert!(matches!(err, VerifyError::Bundle(chancery_ledger::bundle::BundleError::UnsupportedVersion { found: 2 })), "{err}");
+    assert!(
+        matches!(err, VerifyError::Bundle(chancery_ledger::bundle::BundleError::UnsupportedVersion { found: 2 })),
+        "{err}"
+    );
     assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::Bundle(_))));
 }
 

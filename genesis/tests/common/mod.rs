@@ -18,7 +18,9 @@ pub fn example_genesis() -> Genesis {
         .add_member(Member {
             name: Name::new("esign-platform").expect("name"),
             key: public(&key(3, 0)),
-            role: MemberRole::Integrator { kinds: BoundedVec::new(vec![EvidenceKind::Document, EvidenceKind::SigningEvent]).expect("kinds") },
+            role: MemberRole::Integrator {
+                kinds: BoundedVec::new(vec![EvidenceKind::Document, EvidenceKind::SigningEvent]).expect("kinds"),
+            },
         })
         .expect("integrator");
     genesis
