@@ -4,6 +4,8 @@
 //! The genesis hash is `BLAKE3-derive_key("chancery v1 genesis", canonical bytes)` of the
 //! parsed document, so it does not depend on JSON whitespace or key order.
 
+#![warn(missing_docs)]
+
 use std::collections::HashSet;
 
 use bincode::{Decode, Encode};

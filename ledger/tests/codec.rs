@@ -229,3 +229,57 @@ fn wrong_enum_tags_bad_flags_and_bad_text_are_refused() {
     assert!(tx.verify_signature().is_err());
     assert!(!public(&key(1, 0)).to_hex().is_empty());
 }
+
+mod fuzz {
+    //! Random bytes and randomly damaged encodings for every decoder: an error or a value
+    //! that re-encodes to exactly the input; never a panic.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn check<T: Canonical + std::fmt::Debug>(bytes: &[u8]) -> Result<(), TestCaseError> {
+        if let Ok(value) = decode::<T>(bytes) {
+            prop_assert_eq!(encode(&value), bytes.to_vec());
+        }
+        Ok(())
+    }
+
+    fn all(bytes: &[u8]) -> Result<(), TestCaseError> {
+        check::<Tx>(bytes)?;
+        check::<Header>(bytes)?;
+        check::<Block>(bytes)?;
+        check::<Commit>(bytes)?;
+        check::<Vote>(bytes)?;
+        check::<ValidatorSet>(bytes)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            all(&bytes)?;
+        }
+
+        #[test]
+        fn damaged_encodings(which in 0usize..4, edits in proptest::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..6)) {
+            let mut chain = TestChain::new(2);
+            let (block, commit) = chain.commit_block(vec![signing_event_tx(), cert_event_tx()]);
+            let mut bytes = match which {
+                0 => encode(&signing_event_tx()),
+                1 => encode(&block),
+                2 => encode(&commit),
+                _ => encode(&chain.validators),
+            };
+            for (position, byte, op) in edits {
+                let at = position % (bytes.len() + 1);
+                match op {
+                    0 if at < bytes.len() => bytes[at] = byte,
+                    1 => bytes.insert(at, byte),
+                    _ if at < bytes.len() => { bytes.remove(at); }
+                    _ => {}
+                }
+            }
+            all(&bytes)?;
+        }
+    }
+}

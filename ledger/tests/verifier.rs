@@ -339,3 +339,91 @@ fn block_zero_must_link_to_genesis() {
     bundle.commit = HexBytes::of(&commit);
     assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::GenesisLinkMismatch { .. })));
 }
+
+#[test]
+fn files_are_rehashed_with_the_recorded_algorithm() {
+    use chancery_ledger::codec::BoundedVec;
+    use chancery_ledger::testkit::signed_tx;
+    use chancery_ledger::tx::{Evidence, EvidenceKind, TxBody};
+    use chancery_ledger::{Digest, DigestAlg};
+
+    let mut chain = TestChain::new(4);
+    let algs = [DigestAlg::Sha256, DigestAlg::Sha512, DigestAlg::Sm3, DigestAlg::Blake3];
+    let txs: Vec<_> = algs
+        .iter()
+        .enumerate()
+        .map(|(i, alg)| {
+            let body = TxBody::Evidence(Evidence {
+                kind: EvidenceKind::Document,
+                digest: Digest::compute(*alg, b"the contract"),
+                refs: BoundedVec::empty(),
+                meta: None,
+                claimed_time_ms: None,
+                cert: None,
+            });
+            signed_tx(&chain.integrator, &chain.chain_id, body, 10 + i as u64)
+        })
+        .collect();
+    chain.commit_block(txs);
+    for (i, alg) in algs.iter().enumerate() {
+        let bundle = chain.bundle(0, i as u32, None);
+        let report =
+            verify(&bundle, &chain.trust_root(), Some(b"the contract")).unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert!(report.file_matches, "{alg}");
+        let err = verify(&bundle, &chain.trust_root(), Some(b"the contract.")).expect_err("other file");
+        assert!(matches!(err, VerifyError::FileMismatch { alg: a, .. } if a == *alg), "{alg}: {err}");
+    }
+}
+
+#[test]
+fn a_file_for_a_record_without_a_digest_is_refused() {
+    let mut chain = TestChain::new(4);
+    let change = chain.validator_change_tx(4);
+    chain.commit_block(vec![change]);
+    let bundle = chain.bundle(0, 0, None);
+    assert!(verify(&bundle, &chain.trust_root(), None).is_ok());
+    assert!(matches!(verify(&bundle, &chain.trust_root(), Some(b"x")), Err(VerifyError::FileWithoutEvidence)));
+}
+
+mod fuzz {
+    //! Random damage to a valid bundle: the verifier answers with an error or, if the
+    //! damage left the proof intact, the same report; it never panics.
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn damaged_bundle_json_never_panics(position in any::<usize>(), byte in any::<u8>(), cut in any::<bool>()) {
+            let chain = chain();
+            let json = chain.bundle(0, 1, Some(2)).to_json();
+            let good = verify_json(&json, &chain.trust_root(), None).expect("valid");
+            let mut bytes = json.into_bytes();
+            let at = position % bytes.len();
+            if cut { bytes.truncate(at) } else { bytes[at] = byte }
+            if let Ok(text) = String::from_utf8(bytes) {
+                if let Ok(report) = verify_json(&text, &chain.trust_root(), None) {
+                    prop_assert_eq!(report, good);
+                }
+            }
+        }
+
+        #[test]
+        fn damaged_canonical_parts_never_verify(part in 0usize..5, position in any::<usize>(), byte in 1u8..=255) {
+            let chain = chain();
+            let mut bundle = chain.bundle(0, 1, Some(2));
+            let checkpoint = bundle.checkpoint.as_mut().expect("checkpoint");
+            let target = match part {
+                0 => &mut bundle.tx.0,
+                1 => &mut bundle.header.0,
+                2 => &mut bundle.commit.0,
+                3 => &mut checkpoint.header.0,
+                _ => &mut checkpoint.commit.0,
+            };
+            let at = position % target.len();
+            target[at] ^= byte;
+            prop_assert!(verify(&bundle, &chain.trust_root(), None).is_err());
+        }
+    }
+}
