@@ -93,6 +93,11 @@ pub struct Params {
     pub timeouts: Timeouts,
 }
 
+impl Canonical for Params {
+    const KIND: &'static str = "params";
+    const BYTES_MAX: usize = 128;
+}
+
 /// Consensus timeouts, in milliseconds; each round adds `round_increase_ms`.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

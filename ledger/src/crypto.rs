@@ -37,6 +37,11 @@ pub enum SignatureError {
     },
 }
 
+impl crate::codec::Canonical for PublicKey {
+    const KIND: &'static str = "public key";
+    const BYTES_MAX: usize = 32;
+}
+
 impl PublicKey {
     /// Lower-case hex.
     pub fn to_hex(&self) -> String {

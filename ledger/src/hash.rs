@@ -111,13 +111,19 @@ pub enum HashContext {
     ValidatorSet,
     /// The message a validator signs to approve a governance proposal.
     GovernanceApproval,
-    /// The ledger state commitment `state_root`.
+    /// A key of the ledger state.
     State,
+    /// A value of the ledger state.
+    StateValue,
+    /// A leaf of the state tree (over key hash and value hash).
+    StateLeaf,
+    /// An inner node of the state tree.
+    StateNode,
 }
 
 impl HashContext {
     /// Every context, for tests and documentation.
-    pub const ALL: [HashContext; 16] = [
+    pub const ALL: [HashContext; 19] = [
         HashContext::Tx,
         HashContext::TxSigning,
         HashContext::Header,
@@ -134,6 +140,9 @@ impl HashContext {
         HashContext::ValidatorSet,
         HashContext::GovernanceApproval,
         HashContext::State,
+        HashContext::StateValue,
+        HashContext::StateLeaf,
+        HashContext::StateNode,
     ];
 
     /// The context string handed to BLAKE3's `derive_key`.
@@ -155,6 +164,9 @@ impl HashContext {
             HashContext::ValidatorSet => "chancery v1 validator set",
             HashContext::GovernanceApproval => "chancery v1 governance approval",
             HashContext::State => "chancery v1 state",
+            HashContext::StateValue => "chancery v1 state value",
+            HashContext::StateLeaf => "chancery v1 state leaf",
+            HashContext::StateNode => "chancery v1 state node",
         }
     }
 

@@ -13,6 +13,8 @@ pub mod digest;
 pub mod hash;
 pub mod history;
 pub mod limits;
+pub mod smt;
+pub mod state;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod tx;

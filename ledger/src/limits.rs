@@ -38,6 +38,10 @@ pub const PROOF_DEPTH_MAX: usize = 64;
 pub const BUNDLE_SET_CHANGES_MAX: usize = 4096;
 /// Largest proof bundle accepted by the verifier, in bytes of JSON.
 pub const BUNDLE_JSON_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Most events one certificate may have (issue, renewals, revocation).
+pub const CERT_EVENTS_MAX: usize = 128;
+/// Largest value stored under one state key (a validator set is the largest).
+pub const STATE_VALUE_BYTES_MAX: usize = 64 * 1024;
 /// Upper bound handed to the bincode decoder for any one object: a backstop behind the
 /// per-kind limits above, so that no length prefix can make it allocate more.
 pub const DECODE_BYTES_MAX: usize = 4 * BLOCK_BYTES_MAX;
@@ -48,6 +52,9 @@ pub const CLOCK_DRIFT_MS_MAX: u64 = 3_600_000;
 pub const TIMEOUT_MS_MAX: u64 = 600_000;
 
 const _: () = assert!(TX_BYTES_MAX <= BLOCK_BYTES_MAX);
+const _: () = assert!(VALIDATOR_SET_BYTES_MAX <= STATE_VALUE_BYTES_MAX);
+// A certificate entry is at most 8 + 32 + 2 * (4 + 8 + 64) + 4 + 16 bytes.
+const _: () = assert!(CERT_EVENTS_MAX * 256 + 8 <= STATE_VALUE_BYTES_MAX);
 const _: () = assert!(HEADER_BYTES_MAX + TX_BYTES_MAX <= BLOCK_BYTES_MAX);
 const _: () = assert!(BLOCK_BYTES_MAX <= DECODE_BYTES_MAX);
 const _: () = assert!(VALIDATORS_MAX <= u16::MAX as usize);

@@ -278,6 +278,11 @@ pub struct Member {
     pub role: MemberRole,
 }
 
+impl Canonical for Member {
+    const KIND: &'static str = "member";
+    const BYTES_MAX: usize = 1024;
+}
+
 /// What a member may submit.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]

@@ -1,0 +1,719 @@
+//! The ledger state and the state transition: which txs a block may hold, and what they
+//! change. Pure: reads come through [`StateView`], and the result is a set of changes the
+//! store writes atomically with the block.
+//!
+//! The state holds the chain parameters, the validator set for the next height, the
+//! members, each signer's last nonce, and the certificate index (CA and serial to every
+//! event). Every entry is a leaf of the state tree ([`crate::smt`]), whose root is the
+//! header's `state_root`. Evidence records change no state beyond their signer's nonce:
+//! the same digest may be anchored any number of times, each anchor its own record.
+
+use std::collections::{HashMap, HashSet};
+
+use bincode::{Decode, Encode};
+use serde::{Deserialize, Serialize};
+
+use crate::chain::{Block, ChainId, Params};
+use crate::codec::{decode, encode, BoundedVec, Canonical};
+use crate::crypto::{PublicKey, SignatureError};
+use crate::digest::Digest;
+use crate::hash::{Hash, HashContext};
+use crate::limits::{CERT_EVENTS_MAX, STATE_VALUE_BYTES_MAX};
+use crate::smt::{NodeSource, Smt, SmtBatch, SmtError, SmtUpdate};
+use crate::tx::{Approval, CertEvent, CertEventKind, CertSerial, Evidence, Governance, Proposal, Tx, TxBody};
+use crate::tx_tree::tx_root;
+use crate::validator::{CaId, Member, MemberRole, QuorumError, ValidatorSet};
+
+impl Canonical for u64 {
+    const KIND: &'static str = "nonce";
+    const BYTES_MAX: usize = 8;
+}
+
+/// A key of the ledger state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode)]
+pub enum StateKey {
+    /// The chain parameters.
+    Params,
+    /// The validator set for the next height.
+    Validators,
+    /// A member, by key.
+    Member(PublicKey),
+    /// The member key that owns a CA id.
+    CaOwner(CaId),
+    /// A signer's last used nonce.
+    Nonce(PublicKey),
+    /// A certificate's events.
+    Cert(CaId, CertSerial),
+}
+
+impl Canonical for StateKey {
+    const KIND: &'static str = "state key";
+    const BYTES_MAX: usize = 256;
+}
+
+impl StateKey {
+    /// The key's position in the state tree: `H("chancery v1 state", key bytes)`.
+    pub fn hash(&self) -> Hash {
+        HashContext::State.hash(&encode(self))
+    }
+}
+
+/// Every event of one certificate, in chain order.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct CertRecord {
+    /// The events.
+    pub events: BoundedVec<CertEntry, CERT_EVENTS_MAX>,
+}
+
+impl Default for CertRecord {
+    fn default() -> Self {
+        CertRecord { events: BoundedVec::empty() }
+    }
+}
+
+impl Canonical for CertRecord {
+    const KIND: &'static str = "certificate record";
+    const BYTES_MAX: usize = STATE_VALUE_BYTES_MAX;
+}
+
+/// One anchored certificate event.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct CertEntry {
+    /// Height of the block that holds it.
+    pub height: u64,
+    /// The tx that recorded it.
+    pub tx_hash: Hash,
+    /// Digest of the certificate.
+    pub cert_digest: Digest,
+    /// Digest of the subject key.
+    pub subject_key: Digest,
+    /// The event.
+    pub event: CertEventKind,
+}
+
+impl CertRecord {
+    /// Validity window `(not_before_ms, not_after_ms)` after every renewal, if issued.
+    pub fn validity(&self) -> Option<(u64, u64)> {
+        let mut window = None;
+        for entry in self.events.iter() {
+            match entry.event {
+                CertEventKind::Issued { not_before_ms, not_after_ms } => window = Some((not_before_ms, not_after_ms)),
+                CertEventKind::Renewed { not_after_ms } => window = window.map(|(from, _)| (from, not_after_ms)),
+                CertEventKind::Revoked { .. } => {}
+            }
+        }
+        window
+    }
+
+    /// Whether a revocation is recorded.
+    pub fn is_revoked(&self) -> bool {
+        self.events.iter().any(|e| matches!(e.event, CertEventKind::Revoked { .. }))
+    }
+}
+
+/// Read access to the state as of the end of the previous block.
+pub trait StateView: NodeSource {
+    /// The latest value under `key`.
+    fn value(&self, key: &StateKey) -> Result<Option<Vec<u8>>, Self::Error>;
+    /// Whether a tx with this hash is already on chain.
+    fn tx_exists(&self, tx_hash: &Hash) -> Result<bool, Self::Error>;
+}
+
+/// Where and when a block executes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockContext {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// The block's height.
+    pub height: u64,
+    /// The block's time.
+    pub time_ms: u64,
+}
+
+/// What a block changes, written by the store in one atomic batch with the block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChanges {
+    /// New latest values (`None` deletes).
+    pub writes: Vec<(StateKey, Option<Vec<u8>>)>,
+    /// New state-tree nodes and root.
+    pub tree: SmtBatch,
+    /// The new `state_root`.
+    pub state_root: Hash,
+    /// Validator set for the next height.
+    pub next_validators: ValidatorSet,
+    /// The validator-set change this block makes, with its approvals.
+    pub validator_change: Option<(ValidatorSet, Vec<Approval>)>,
+}
+
+/// Why a tx may not go into a block. Each message says what was wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    /// Signed for another chain.
+    #[error("tx is for chain {got:?}, this is chain {expected:?}; sign it with chain id {expected:?}")]
+    WrongChain {
+        /// This chain.
+        expected: String,
+        /// The tx's chain.
+        got: String,
+    },
+    /// Larger than the chain allows.
+    #[error("tx is {size} bytes, above this chain's limit of {max}; anchor a digest of the content, not the content")]
+    TooLarge {
+        /// Encoded size.
+        size: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// The signature does not verify.
+    #[error("tx signature is invalid ({0}); sign the tx's signing message with the signer's key")]
+    BadSignature(SignatureError),
+    /// Not a registered submitter.
+    #[error("tx signer {signer} is not a registered submitter on chain {chain}; register it with `chancery genesis add-member` or a governance proposal, or submit with a registered key")]
+    UnknownSigner {
+        /// Signer key.
+        signer: String,
+        /// Chain.
+        chain: String,
+    },
+    /// The member may not submit this record.
+    #[error("member {name:?} may not submit {what}")]
+    NotPermitted {
+        /// Member name.
+        name: String,
+        /// What it tried.
+        what: String,
+    },
+    /// Nonce not above the last used one.
+    #[error("tx nonce {nonce} of signer {signer} is not above its last used nonce {last}; use nonce {next} or higher")]
+    StaleNonce {
+        /// Signer key.
+        signer: String,
+        /// Nonce given.
+        nonce: u64,
+        /// Last used nonce.
+        last: u64,
+        /// Smallest acceptable nonce.
+        next: u64,
+    },
+    /// Already on chain (or earlier in the same block).
+    #[error("tx {tx_hash} is already on chain; it is anchored once, look it up instead of resubmitting")]
+    Duplicate {
+        /// The tx hash.
+        tx_hash: Hash,
+    },
+    /// A certificate lifecycle rule.
+    #[error("certificate {ca}/{serial}: {rule}")]
+    Cert {
+        /// CA id.
+        ca: String,
+        /// Serial, hex.
+        serial: String,
+        /// The rule broken.
+        rule: CertRule,
+    },
+    /// The governance approvals are not a quorum of the current validators.
+    #[error("governance proposal is not approved by the current validators: {0}")]
+    NotApproved(QuorumError),
+    /// The proposal itself is invalid.
+    #[error("governance proposal rejected: {0}")]
+    BadProposal(String),
+}
+
+/// A certificate lifecycle rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertRule {
+    /// An event before issue.
+    #[error("no event may precede Issued; record the issue first")]
+    NotIssued,
+    /// A second issue.
+    #[error("it is already issued; renew or revoke it instead")]
+    AlreadyIssued,
+    /// An empty or inverted validity window.
+    #[error("not_before_ms {not_before_ms} must be below not_after_ms {not_after_ms}")]
+    EmptyValidity {
+        /// Start.
+        not_before_ms: u64,
+        /// End.
+        not_after_ms: u64,
+    },
+    /// An event after revocation.
+    #[error("it is revoked, and revocation is final")]
+    Revoked,
+    /// A renewal that shortens or keeps validity.
+    #[error("a renewal must extend validity beyond {current_ms}, got {not_after_ms}")]
+    RenewalDoesNotExtend {
+        /// Current end of validity.
+        current_ms: u64,
+        /// Renewal's end.
+        not_after_ms: u64,
+    },
+    /// A revocation before validity starts.
+    #[error("revocation effective at {effective_ms} is before the certificate's validity starts at {not_before_ms}")]
+    RevokedBeforeIssue {
+        /// Effective time.
+        effective_ms: u64,
+        /// Start of validity.
+        not_before_ms: u64,
+    },
+    /// A revocation in the future.
+    #[error("revocation effective at {effective_ms} is after the block time {block_time_ms}; revocations cannot be recorded in advance")]
+    RevokedInFuture {
+        /// Effective time.
+        effective_ms: u64,
+        /// Block time.
+        block_time_ms: u64,
+    },
+    /// Too many events.
+    #[error("it has the maximum of {CERT_EVENTS_MAX} events")]
+    TooManyEvents,
+}
+
+/// Why a block cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError<E> {
+    /// Reading the state failed.
+    #[error("state read failed: {0:?}")]
+    Store(E),
+    /// A stored state value does not decode: the store is damaged.
+    #[error("stored state value for {key} does not decode: {reason}")]
+    Corrupt {
+        /// The key.
+        key: String,
+        /// Decoder message.
+        reason: String,
+    },
+    /// The state tree failed.
+    #[error("state tree: {0}")]
+    Tree(SmtError<E>),
+    /// A tx is invalid.
+    #[error("tx #{index} ({tx_hash}): {error}")]
+    Tx {
+        /// Position in the block.
+        index: usize,
+        /// Its hash.
+        tx_hash: Hash,
+        /// Why.
+        error: TxError,
+    },
+    /// Too many txs or bytes.
+    #[error("block holds {what} {got}, above this chain's limit of {max}")]
+    BlockTooLarge {
+        /// "txs" or "bytes".
+        what: &'static str,
+        /// Amount.
+        got: u64,
+        /// Limit.
+        max: u64,
+    },
+    /// A header field does not match the block's content or the state.
+    #[error("header {field} is {got}, the block's content gives {expected}")]
+    HeaderMismatch {
+        /// Field name.
+        field: &'static str,
+        /// Computed value.
+        expected: String,
+        /// Header value.
+        got: String,
+    },
+}
+
+/// Reads through the block's pending writes, then the view.
+struct Overlay<'a, V: StateView> {
+    view: &'a V,
+    pending: HashMap<StateKey, Option<Vec<u8>>>,
+    order: Vec<StateKey>,
+    tx_hashes: HashSet<Hash>,
+}
+
+impl<'a, V: StateView> Overlay<'a, V> {
+    fn raw(&self, key: &StateKey) -> Result<Option<Vec<u8>>, ExecError<V::Error>> {
+        match self.pending.get(key) {
+            Some(value) => Ok(value.clone()),
+            None => self.view.value(key).map_err(ExecError::Store),
+        }
+    }
+
+    fn get<T: Canonical>(&self, key: &StateKey) -> Result<Option<T>, ExecError<V::Error>> {
+        match self.raw(key)? {
+            Some(bytes) => decode(&bytes)
+                .map(Some)
+                .map_err(|e| ExecError::Corrupt { key: format!("{key:?}"), reason: e.to_string() }),
+            None => Ok(None),
+        }
+    }
+
+    fn put<T: bincode::Encode>(&mut self, key: StateKey, value: Option<&T>) {
+        if !self.pending.contains_key(&key) {
+            self.order.push(key.clone());
+        }
+        self.pending.insert(key, value.map(encode));
+    }
+}
+
+fn required<T, E>(value: Option<T>, key: &StateKey) -> Result<T, ExecError<E>> {
+    value.ok_or_else(|| ExecError::Corrupt { key: format!("{key:?}"), reason: "missing".into() })
+}
+
+/// The state changes of the genesis: parameters, validators and members, as version 0.
+pub fn genesis_changes<V: NodeSource>(
+    nodes: &V,
+    params: &Params,
+    validators: &ValidatorSet,
+    members: &[Member],
+) -> Result<StateChanges, SmtError<V::Error>> {
+    let mut writes = vec![(StateKey::Params, Some(encode(params))), (StateKey::Validators, Some(encode(validators)))];
+    for member in members {
+        writes.push((StateKey::Member(member.key), Some(encode(member))));
+        if let MemberRole::CertificateAuthority { ca } = &member.role {
+            writes.push((StateKey::CaOwner(ca.clone()), Some(encode(&member.key))));
+        }
+    }
+    let tree = Smt::update(nodes, None, 0, &tree_updates(&writes))?;
+    Ok(StateChanges {
+        state_root: tree.root.hash,
+        tree,
+        writes,
+        next_validators: validators.clone(),
+        validator_change: None,
+    })
+}
+
+fn tree_updates(writes: &[(StateKey, Option<Vec<u8>>)]) -> Vec<SmtUpdate> {
+    writes.iter().map(|(k, v)| SmtUpdate { key: k.hash(), value: v.clone() }).collect()
+}
+
+/// A block being executed tx by tx: the block builder pushes candidate txs and keeps
+/// the valid ones; a rejected tx leaves the execution as it was.
+pub struct Execution<'a, V: StateView> {
+    overlay: Overlay<'a, V>,
+    ctx: BlockContext,
+    params: Params,
+    validators: ValidatorSet,
+    validator_change: Option<(ValidatorSet, Vec<Approval>)>,
+}
+
+impl<'a, V: StateView> Execution<'a, V> {
+    /// Starts executing a block on the state after height `ctx.height - 1` (state version
+    /// `ctx.height`).
+    pub fn new(view: &'a V, ctx: BlockContext) -> Result<Self, ExecError<V::Error>> {
+        let overlay = Overlay { view, pending: HashMap::new(), order: Vec::new(), tx_hashes: HashSet::new() };
+        let params: Params = required(overlay.get(&StateKey::Params)?, &StateKey::Params)?;
+        let validators: ValidatorSet = required(overlay.get(&StateKey::Validators)?, &StateKey::Validators)?;
+        Ok(Execution { overlay, ctx, params, validators, validator_change: None })
+    }
+
+    /// The chain parameters in force for this block.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Checks `tx` against every rule and, if it passes, records its effects. The outer
+    /// error is a store failure; the inner one says why the tx is refused.
+    pub fn push(&mut self, tx: &Tx) -> Result<Result<(), TxError>, ExecError<V::Error>> {
+        let tx_hash = tx.hash();
+        let outcome = apply_tx(
+            &mut self.overlay,
+            &self.ctx,
+            &self.params,
+            &self.validators,
+            self.validator_change.is_some(),
+            tx,
+            &tx_hash,
+        )?;
+        Ok(outcome.map(|change| {
+            if let Some(change) = change {
+                self.validator_change = Some(change);
+            }
+            self.overlay.tx_hashes.insert(tx_hash);
+        }))
+    }
+
+    /// Finishes the block: the state changes, the new state tree and root (state version
+    /// `ctx.height + 1`).
+    pub fn finish(self) -> Result<StateChanges, ExecError<V::Error>> {
+        let overlay = self.overlay;
+        let writes: Vec<_> =
+            overlay.order.iter().map(|k| (k.clone(), overlay.pending.get(k).cloned().flatten())).collect();
+        let tree = Smt::update(overlay.view, Some(self.ctx.height), self.ctx.height + 1, &tree_updates(&writes))
+            .map_err(ExecError::Tree)?;
+        let next_validators = match &self.validator_change {
+            Some((set, _)) => set.clone(),
+            None => self.validators,
+        };
+        Ok(StateChanges {
+            state_root: tree.root.hash,
+            tree,
+            writes,
+            next_validators,
+            validator_change: self.validator_change,
+        })
+    }
+}
+
+/// Executes `txs` in order; any invalid tx makes the whole block invalid.
+pub fn execute<V: StateView>(view: &V, ctx: &BlockContext, txs: &[Tx]) -> Result<StateChanges, ExecError<V::Error>> {
+    let mut execution = Execution::new(view, ctx.clone())?;
+    check_block_size(&execution.params, txs)?;
+    for (index, tx) in txs.iter().enumerate() {
+        if let Err(error) = execution.push(tx)? {
+            return Err(ExecError::Tx { index, tx_hash: tx.hash(), error });
+        }
+    }
+    execution.finish()
+}
+
+fn check_block_size<E>(params: &Params, txs: &[Tx]) -> Result<(), ExecError<E>> {
+    if txs.len() as u64 > u64::from(params.max_block_txs) {
+        return Err(ExecError::BlockTooLarge { what: "txs", got: txs.len() as u64, max: params.max_block_txs.into() });
+    }
+    Ok(())
+}
+
+/// Executes `block` and checks that its header matches the result: tx count and root,
+/// validator sets, state root, block size. Returns the changes to commit.
+pub fn apply<V: StateView>(view: &V, block: &Block, block_bytes: usize) -> Result<StateChanges, ExecError<V::Error>> {
+    let header = &block.header;
+    let ctx = BlockContext { chain_id: header.chain_id.clone(), height: header.height, time_ms: header.time_ms };
+    let overlay = Overlay { view, pending: HashMap::new(), order: Vec::new(), tx_hashes: HashSet::new() };
+    let params: Params = required(overlay.get(&StateKey::Params)?, &StateKey::Params)?;
+    if block_bytes as u64 > u64::from(params.max_block_bytes) {
+        return Err(ExecError::BlockTooLarge {
+            what: "bytes",
+            got: block_bytes as u64,
+            max: params.max_block_bytes.into(),
+        });
+    }
+    let validators: ValidatorSet = required(overlay.get(&StateKey::Validators)?, &StateKey::Validators)?;
+    let tx_hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
+    let checks = [
+        ("tx_count", (block.txs.len() as u64).to_string(), header.tx_count.to_string()),
+        ("tx_root", tx_root(&tx_hashes).to_hex(), header.tx_root.to_hex()),
+        ("validators_hash", validators.hash().to_hex(), header.validators_hash.to_hex()),
+    ];
+    mismatch(&checks)?;
+    let changes = execute(view, &ctx, &block.txs)?;
+    let checks = [
+        ("next_validators_hash", changes.next_validators.hash().to_hex(), header.next_validators_hash.to_hex()),
+        ("state_root", changes.state_root.to_hex(), header.state_root.to_hex()),
+    ];
+    mismatch(&checks)?;
+    Ok(changes)
+}
+
+fn mismatch<E>(checks: &[(&'static str, String, String)]) -> Result<(), ExecError<E>> {
+    for (field, expected, got) in checks {
+        if expected != got {
+            return Err(ExecError::HeaderMismatch { field, expected: expected.clone(), got: got.clone() });
+        }
+    }
+    Ok(())
+}
+
+type TxOutcome = Result<Option<(ValidatorSet, Vec<Approval>)>, TxError>;
+
+/// Checks one tx against the state and the block so far, and records its effects.
+/// The outer error is a store failure; the inner one is the tx's fault.
+fn apply_tx<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    ctx: &BlockContext,
+    params: &Params,
+    validators: &ValidatorSet,
+    validators_changed: bool,
+    tx: &Tx,
+    tx_hash: &Hash,
+) -> Result<TxOutcome, ExecError<V::Error>> {
+    if tx.chain_id != ctx.chain_id {
+        return Ok(Err(TxError::WrongChain { expected: ctx.chain_id.to_string(), got: tx.chain_id.to_string() }));
+    }
+    let size = encode(tx).len();
+    if size > params.max_tx_bytes as usize {
+        return Ok(Err(TxError::TooLarge { size, max: params.max_tx_bytes as usize }));
+    }
+    if let Err(e) = tx.verify_signature() {
+        return Ok(Err(TxError::BadSignature(e)));
+    }
+    let member: Option<Member> = overlay.get(&StateKey::Member(tx.signer))?;
+    let is_validator = validators.find(&tx.signer).is_some();
+    let allowed = match (&tx.body, &member) {
+        (_, Some(_)) => true,
+        (TxBody::Governance(_), None) => is_validator,
+        _ => false,
+    };
+    if !allowed {
+        return Ok(Err(TxError::UnknownSigner { signer: tx.signer.to_hex(), chain: ctx.chain_id.to_string() }));
+    }
+    let last: u64 = overlay.get(&StateKey::Nonce(tx.signer))?.unwrap_or(0);
+    if tx.nonce <= last {
+        return Ok(Err(TxError::StaleNonce { signer: tx.signer.to_hex(), nonce: tx.nonce, last, next: last + 1 }));
+    }
+    if overlay.tx_hashes.contains(tx_hash) || overlay.view.tx_exists(tx_hash).map_err(ExecError::Store)? {
+        return Ok(Err(TxError::Duplicate { tx_hash: *tx_hash }));
+    }
+    let outcome = match &tx.body {
+        TxBody::Evidence(evidence) => Ok(check_evidence(member.as_ref(), evidence).map(|()| None)),
+        TxBody::CertEvent(event) => {
+            apply_cert_event(overlay, ctx, member.as_ref(), event, tx_hash).map(|r| r.map(|()| None))
+        }
+        TxBody::Governance(governance) => apply_governance(overlay, ctx, validators, validators_changed, governance),
+    }?;
+    if outcome.is_ok() {
+        overlay.put(StateKey::Nonce(tx.signer), Some(&tx.nonce));
+    }
+    Ok(outcome)
+}
+
+fn not_permitted(member: Option<&Member>, what: String) -> TxError {
+    TxError::NotPermitted { name: member.map(|m| m.name.to_string()).unwrap_or_else(|| "(validator)".into()), what }
+}
+
+fn check_evidence(member: Option<&Member>, evidence: &Evidence) -> Result<(), TxError> {
+    match member.map(|m| &m.role) {
+        Some(MemberRole::Integrator { kinds }) if kinds.contains(&evidence.kind) => Ok(()),
+        Some(MemberRole::Integrator { .. }) => Err(not_permitted(
+            member,
+            format!("evidence of kind {}; ask the operator to permit that kind", evidence.kind.name()),
+        )),
+        _ => Err(not_permitted(member, "evidence: only integrators anchor evidence".into())),
+    }
+}
+
+fn apply_cert_event<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    ctx: &BlockContext,
+    member: Option<&Member>,
+    event: &CertEvent,
+    tx_hash: &Hash,
+) -> Result<Result<(), TxError>, ExecError<V::Error>> {
+    match member.map(|m| &m.role) {
+        Some(MemberRole::CertificateAuthority { ca }) if *ca == event.ca => {}
+        Some(MemberRole::CertificateAuthority { ca }) => {
+            return Ok(Err(not_permitted(member, format!("events for CA {}: it is CA {ca}", event.ca))));
+        }
+        _ => {
+            return Ok(Err(not_permitted(
+                member,
+                "certificate events: only certificate authorities record them".into(),
+            )))
+        }
+    }
+    let key = StateKey::Cert(event.ca.clone(), event.serial.clone());
+    let mut record: CertRecord = overlay.get(&key)?.unwrap_or_default();
+    if let Err(rule) = check_cert_rule(&record, &event.event, ctx.time_ms) {
+        return Ok(Err(TxError::Cert { ca: event.ca.to_string(), serial: hex::encode(event.serial.as_bytes()), rule }));
+    }
+    let entry = CertEntry {
+        height: ctx.height,
+        tx_hash: *tx_hash,
+        cert_digest: event.cert_digest.clone(),
+        subject_key: event.subject_key.clone(),
+        event: event.event.clone(),
+    };
+    let mut events = record.events.into_vec();
+    events.push(entry);
+    record.events = BoundedVec::new(events)
+        .map_err(|_| ExecError::Corrupt { key: format!("{key:?}"), reason: "event count checked above".into() })?;
+    overlay.put(key, Some(&record));
+    Ok(Ok(()))
+}
+
+/// The lifecycle rules: nothing before `Issued`, one issue, revocation final and not in
+/// the future nor before validity, renewals only extend.
+pub fn check_cert_rule(record: &CertRecord, event: &CertEventKind, block_time_ms: u64) -> Result<(), CertRule> {
+    if record.events.len() >= CERT_EVENTS_MAX {
+        return Err(CertRule::TooManyEvents);
+    }
+    let validity = record.validity();
+    if let CertEventKind::Issued { not_before_ms, not_after_ms } = *event {
+        if validity.is_some() {
+            return Err(CertRule::AlreadyIssued);
+        }
+        if not_before_ms >= not_after_ms {
+            return Err(CertRule::EmptyValidity { not_before_ms, not_after_ms });
+        }
+        return Ok(());
+    }
+    let (not_before_ms, current_ms) = validity.ok_or(CertRule::NotIssued)?;
+    if record.is_revoked() {
+        return Err(CertRule::Revoked);
+    }
+    match *event {
+        CertEventKind::Renewed { not_after_ms } if not_after_ms <= current_ms => {
+            Err(CertRule::RenewalDoesNotExtend { current_ms, not_after_ms })
+        }
+        CertEventKind::Revoked { effective_ms, .. } if effective_ms < not_before_ms => {
+            Err(CertRule::RevokedBeforeIssue { effective_ms, not_before_ms })
+        }
+        CertEventKind::Revoked { effective_ms, .. } if effective_ms > block_time_ms => {
+            Err(CertRule::RevokedInFuture { effective_ms, block_time_ms })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn apply_governance<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    ctx: &BlockContext,
+    validators: &ValidatorSet,
+    validators_changed: bool,
+    governance: &Governance,
+) -> Result<TxOutcome, ExecError<V::Error>> {
+    let message = Governance::approval_message(&ctx.chain_id, &validators.hash(), &governance.proposal);
+    if let Err(e) = validators.verify_quorum(&message, &governance.approval_pairs()) {
+        return Ok(Err(TxError::NotApproved(e)));
+    }
+    let bad = |m: String| Ok(Err(TxError::BadProposal(m)));
+    match &governance.proposal {
+        Proposal::AddMember(member) => {
+            if !member.key.is_valid() {
+                return bad(format!("member {:?} has an invalid key", member.name.as_str()));
+            }
+            if overlay.get::<Member>(&StateKey::Member(member.key))?.is_some() || validators.find(&member.key).is_some()
+            {
+                return bad(format!("key {} is already registered", member.key));
+            }
+            match &member.role {
+                MemberRole::Integrator { kinds } if kinds.is_empty() => {
+                    return bad("an integrator needs at least one evidence kind".into())
+                }
+                MemberRole::CertificateAuthority { ca } => {
+                    if overlay.get::<PublicKey>(&StateKey::CaOwner(ca.clone()))?.is_some() {
+                        return bad(format!("CA id {ca} is already registered"));
+                    }
+                    overlay.put(StateKey::CaOwner(ca.clone()), Some(&member.key));
+                }
+                MemberRole::Integrator { .. } => {}
+            }
+            overlay.put(StateKey::Member(member.key), Some(member));
+            Ok(Ok(None))
+        }
+        Proposal::RemoveMember(key) => {
+            let Some(member) = overlay.get::<Member>(&StateKey::Member(*key))? else {
+                return bad(format!("key {key} is not a member"));
+            };
+            if let MemberRole::CertificateAuthority { ca } = &member.role {
+                overlay.put::<PublicKey>(StateKey::CaOwner(ca.clone()), None);
+            }
+            overlay.put::<Member>(StateKey::Member(*key), None);
+            Ok(Ok(None))
+        }
+        Proposal::SetValidators(set) => {
+            if validators_changed {
+                return bad(
+                    "a block may change the validator set only once; submit this change in a later block".into()
+                );
+            }
+            if let Err(e) = set.validate() {
+                return bad(format!("invalid validator set: {e}"));
+            }
+            overlay.put(StateKey::Validators, Some(set));
+            Ok(Ok(Some((set.clone(), governance.approvals.to_vec()))))
+        }
+        Proposal::SetParams(params) => {
+            if let Err(e) = params.validate() {
+                return bad(e.to_string());
+            }
+            overlay.put(StateKey::Params, Some(params));
+            Ok(Ok(None))
+        }
+    }
+}
