@@ -542,12 +542,12 @@ fn apply_tx<V: StateView>(
     if !allowed {
         return Ok(Err(TxError::UnknownSigner { signer: tx.signer.to_hex(), chain: ctx.chain_id.to_string() }));
     }
+    if overlay.tx_hashes.contains(tx_hash) || overlay.view.tx_exists(tx_hash).map_err(ExecError::Store)? {
+        return Ok(Err(TxError::Duplicate { tx_hash: *tx_hash }));
+    }
     let last: u64 = overlay.get(&StateKey::Nonce(tx.signer))?.unwrap_or(0);
     if tx.nonce <= last {
         return Ok(Err(TxError::StaleNonce { signer: tx.signer.to_hex(), nonce: tx.nonce, last, next: last + 1 }));
-    }
-    if overlay.tx_hashes.contains(tx_hash) || overlay.view.tx_exists(tx_hash).map_err(ExecError::Store)? {
-        return Ok(Err(TxError::Duplicate { tx_hash: *tx_hash }));
     }
     let outcome = match &tx.body {
         TxBody::Evidence(evidence) => Ok(check_evidence(member.as_ref(), evidence).map(|()| None)),

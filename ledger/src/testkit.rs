@@ -278,3 +278,53 @@ impl TestChain {
         bundle
     }
 }
+
+/// The ledger state in memory, for state-transition tests: latest values, the state
+/// tree's nodes, and the tx hashes on chain.
+#[derive(Default)]
+pub struct MemoryState {
+    values: std::collections::HashMap<crate::state::StateKey, Vec<u8>>,
+    nodes: crate::smt::MemoryNodes,
+    txs: std::collections::HashSet<Hash>,
+}
+
+impl MemoryState {
+    /// The state a genesis with these parts starts from (version 0).
+    pub fn genesis(params: &crate::chain::Params, validators: &ValidatorSet, members: &[Member]) -> Self {
+        let mut state = MemoryState::default();
+        let changes = crate::state::genesis_changes(&state.nodes, params, validators, members).expect("memory reads");
+        state.commit(&changes, &[]);
+        state
+    }
+
+    /// Records a block's changes and tx hashes.
+    pub fn commit(&mut self, changes: &crate::state::StateChanges, txs: &[Tx]) {
+        for (key, value) in &changes.writes {
+            match value {
+                Some(v) => self.values.insert(key.clone(), v.clone()),
+                None => self.values.remove(key),
+            };
+        }
+        self.nodes.apply(&changes.tree);
+        self.txs.extend(txs.iter().map(Tx::hash));
+    }
+}
+
+impl crate::smt::NodeSource for MemoryState {
+    type Error = std::convert::Infallible;
+    fn node(&self, key: &crate::smt::NodeKey) -> Result<Option<crate::smt::Node>, Self::Error> {
+        self.nodes.node(key)
+    }
+    fn root(&self, version: u64) -> Result<Option<crate::smt::Child>, Self::Error> {
+        self.nodes.root(version)
+    }
+}
+
+impl crate::state::StateView for MemoryState {
+    fn value(&self, key: &crate::state::StateKey) -> Result<Option<Vec<u8>>, Self::Error> {
+        Ok(self.values.get(key).cloned())
+    }
+    fn tx_exists(&self, tx_hash: &Hash) -> Result<bool, Self::Error> {
+        Ok(self.txs.contains(tx_hash))
+    }
+}
