@@ -61,9 +61,9 @@ impl TreeHasher for Blake3History {
     }
 }
 
-/// Why a proof could not be made.
+/// Why a root or proof could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HistoryError {
+pub enum HistoryError<E = std::convert::Infallible> {
     /// The tree is smaller than asked.
     #[error("the history tree has {size} leaves; asked about size {asked}")]
     SizeBeyondTree {
@@ -75,6 +75,27 @@ pub enum HistoryError {
     /// The index or sizes are not in order.
     #[error("invalid request: {0}")]
     InvalidRequest(&'static str),
+    /// The node store failed.
+    #[error("history store: {0:?}")]
+    Store(E),
+    /// A node the tree's size says exists is missing: the store is damaged.
+    #[error("history node missing at level {level}, index {index}")]
+    Missing {
+        /// Level (0 = leaves).
+        level: u32,
+        /// Index within the level.
+        index: u64,
+    },
+}
+
+/// Read access to the complete aligned subtrees of a history tree.
+pub trait HistoryNodes<H: TreeHasher> {
+    /// Storage failure.
+    type Error;
+    /// Number of leaves.
+    fn size(&self) -> u64;
+    /// The hash of leaves `index·2^level .. (index+1)·2^level`, once all of them exist.
+    fn node(&self, level: u32, index: u64) -> Result<Option<H::Output>, Self::Error>;
 }
 
 /// Why a history proof does not verify.
@@ -128,6 +149,16 @@ impl<H: TreeHasher> Default for HistoryTree<H> {
     }
 }
 
+impl<H: TreeHasher> HistoryNodes<H> for HistoryTree<H> {
+    type Error = std::convert::Infallible;
+    fn size(&self) -> u64 {
+        self.levels[0].len() as u64
+    }
+    fn node(&self, level: u32, index: u64) -> Result<Option<H::Output>, Self::Error> {
+        Ok(self.levels.get(level as usize).and_then(|l| l.get(index as usize)).cloned())
+    }
+}
+
 impl<H: TreeHasher> HistoryTree<H> {
     /// An empty tree.
     pub fn new() -> Self {
@@ -146,110 +177,151 @@ impl<H: TreeHasher> HistoryTree<H> {
 
     /// Appends a leaf by its leaf hash.
     pub fn append_leaf_hash(&mut self, leaf: H::Output) {
-        self.levels[0].push(leaf);
-        let mut level = 0;
-        while self.levels[level].len() % 2 == 0 {
-            let nodes = &self.levels[level];
-            let parent = H::hash_children(&nodes[nodes.len() - 2], &nodes[nodes.len() - 1]);
-            if self.levels.len() == level + 1 {
+        let Ok(writes) = append_writes::<H, _>(self, leaf).map_err(infallible);
+        for (level, _, hash) in writes {
+            if self.levels.len() == level as usize {
                 self.levels.push(Vec::new());
             }
-            self.levels[level + 1].push(parent);
-            level += 1;
+            self.levels[level as usize].push(hash);
         }
     }
 
     /// Root of the whole tree.
     pub fn root(&self) -> H::Output {
-        self.subtree_or_empty(self.size())
+        let Ok(root) = root_at::<H, _>(self, self.size()).map_err(infallible);
+        root
     }
 
     /// Root of the tree as it was at `size` leaves.
     pub fn root_at(&self, size: u64) -> Result<H::Output, HistoryError> {
-        self.check_size(size)?;
-        Ok(self.subtree_or_empty(size))
+        root_at::<H, _>(self, size)
     }
 
-    fn subtree_or_empty(&self, size: u64) -> H::Output {
-        if size == 0 {
-            H::empty_root()
-        } else {
-            self.subtree(0, size)
-        }
-    }
-
-    fn check_size(&self, size: u64) -> Result<(), HistoryError> {
-        if size > self.size() {
-            return Err(HistoryError::SizeBeyondTree { size: self.size(), asked: size });
-        }
-        Ok(())
-    }
-
-    /// `MTH(D[start:start+size])` for a range the RFC recursion produces (`size >= 1`).
-    fn subtree(&self, start: u64, size: u64) -> H::Output {
-        if size.is_power_of_two() && start % size == 0 {
-            return self.levels[size.trailing_zeros() as usize][(start / size) as usize].clone();
-        }
-        let k = split(size);
-        H::hash_children(&self.subtree(start, k), &self.subtree(start + k, size - k))
-    }
-
-    /// RFC 9162 §2.1.3.1 `PATH(index, D[size])`: the inclusion proof of leaf `index` in
-    /// the tree of the first `size` leaves.
+    /// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<H::Output>, HistoryError> {
-        self.check_size(size)?;
-        if index >= size {
-            return Err(HistoryError::InvalidRequest("leaf index must be below the tree size"));
-        }
-        let mut proof = Vec::new();
-        self.path(index, 0, size, &mut proof);
-        Ok(proof)
+        inclusion_proof::<H, _>(self, index, size)
     }
 
-    fn path(&self, m: u64, start: u64, n: u64, out: &mut Vec<H::Output>) {
-        if n == 1 {
-            return;
-        }
-        let k = split(n);
-        if m < k {
-            self.path(m, start, k, out);
-            out.push(self.subtree(start + k, n - k));
-        } else {
-            self.path(m - k, start + k, n - k, out);
-            out.push(self.subtree(start, k));
-        }
-    }
-
-    /// RFC 9162 §2.1.4.1 `PROOF(size1, D[size2])`: the consistency proof between the
-    /// trees of the first `size1` and `size2` leaves (empty when the sizes are equal).
+    /// The consistency proof between the trees of the first `size1` and `size2` leaves.
     pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<H::Output>, HistoryError> {
-        self.check_size(size2)?;
-        if size1 == 0 || size1 > size2 {
-            return Err(HistoryError::InvalidRequest("first size must be between 1 and the second size"));
-        }
-        let mut proof = Vec::new();
-        if size1 < size2 {
-            self.subproof(size1, 0, size2, true, &mut proof);
-        }
-        Ok(proof)
+        consistency_proof::<H, _>(self, size1, size2)
     }
+}
 
-    fn subproof(&self, m: u64, start: u64, n: u64, whole: bool, out: &mut Vec<H::Output>) {
-        if m == n {
-            if !whole {
-                out.push(self.subtree(start, n));
-            }
-            return;
-        }
-        let k = split(n);
-        if m <= k {
-            self.subproof(m, start, k, whole, out);
-            out.push(self.subtree(start + k, n - k));
-        } else {
-            self.subproof(m - k, start + k, n - k, false, out);
-            out.push(self.subtree(start, k));
-        }
+fn infallible(error: HistoryError) -> std::convert::Infallible {
+    match error {
+        HistoryError::Store(never) => match never {},
+        // A tree's own size is always within it, and every node below its size exists.
+        other => unreachable!("in-memory history tree: {other}"),
     }
+}
+
+/// A stored history node: `(level, index, hash)`.
+pub type HistoryWrite<O> = (u32, u64, O);
+
+/// The nodes that appending `leaf` to a tree of `nodes.size()` leaves creates: the leaf
+/// and every subtree it completes, as `(level, index, hash)`.
+pub fn append_writes<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, leaf: H::Output) -> Result<Vec<HistoryWrite<H::Output>>, HistoryError<N::Error>> {
+    let mut index = nodes.size();
+    let mut level = 0;
+    let mut hash = leaf;
+    let mut writes = vec![(0, index, hash.clone())];
+    while index % 2 == 1 {
+        let left = stored(nodes, level, index - 1)?;
+        hash = H::hash_children(&left, &hash);
+        level += 1;
+        index /= 2;
+        writes.push((level, index, hash.clone()));
+    }
+    Ok(writes)
+}
+
+fn stored<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, level: u32, index: u64) -> Result<H::Output, HistoryError<N::Error>> {
+    nodes.node(level, index).map_err(HistoryError::Store)?.ok_or(HistoryError::Missing { level, index })
+}
+
+fn check_size<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, size: u64) -> Result<(), HistoryError<N::Error>> {
+    if size > nodes.size() {
+        return Err(HistoryError::SizeBeyondTree { size: nodes.size(), asked: size });
+    }
+    Ok(())
+}
+
+/// `MTH(D[start:start+size])` for a range the RFC recursion produces (`size >= 1`).
+fn subtree<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, start: u64, size: u64) -> Result<H::Output, HistoryError<N::Error>> {
+    if size.is_power_of_two() && start % size == 0 {
+        return stored(nodes, size.trailing_zeros(), start / size);
+    }
+    let k = split(size);
+    Ok(H::hash_children(&subtree(nodes, start, k)?, &subtree(nodes, start + k, size - k)?))
+}
+
+/// Root of the tree of the first `size` leaves.
+pub fn root_at<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, size: u64) -> Result<H::Output, HistoryError<N::Error>> {
+    check_size(nodes, size)?;
+    if size == 0 {
+        return Ok(H::empty_root());
+    }
+    subtree(nodes, 0, size)
+}
+
+/// RFC 9162 §2.1.3.1 `PATH(index, D[size])`: the inclusion proof of leaf `index` in the
+/// tree of the first `size` leaves.
+pub fn inclusion_proof<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, index: u64, size: u64) -> Result<Vec<H::Output>, HistoryError<N::Error>> {
+    check_size(nodes, size)?;
+    if index >= size {
+        return Err(HistoryError::InvalidRequest("leaf index must be below the tree size"));
+    }
+    let mut proof = Vec::new();
+    path(nodes, index, 0, size, &mut proof)?;
+    Ok(proof)
+}
+
+fn path<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, m: u64, start: u64, n: u64, out: &mut Vec<H::Output>) -> Result<(), HistoryError<N::Error>> {
+    if n == 1 {
+        return Ok(());
+    }
+    let k = split(n);
+    if m < k {
+        path(nodes, m, start, k, out)?;
+        out.push(subtree(nodes, start + k, n - k)?);
+    } else {
+        path(nodes, m - k, start + k, n - k, out)?;
+        out.push(subtree(nodes, start, k)?);
+    }
+    Ok(())
+}
+
+/// RFC 9162 §2.1.4.1 `PROOF(size1, D[size2])`: the consistency proof between the trees of
+/// the first `size1` and `size2` leaves (empty when the sizes are equal).
+pub fn consistency_proof<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, size1: u64, size2: u64) -> Result<Vec<H::Output>, HistoryError<N::Error>> {
+    check_size(nodes, size2)?;
+    if size1 == 0 || size1 > size2 {
+        return Err(HistoryError::InvalidRequest("first size must be between 1 and the second size"));
+    }
+    let mut proof = Vec::new();
+    if size1 < size2 {
+        subproof(nodes, size1, 0, size2, true, &mut proof)?;
+    }
+    Ok(proof)
+}
+
+fn subproof<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, m: u64, start: u64, n: u64, whole: bool, out: &mut Vec<H::Output>) -> Result<(), HistoryError<N::Error>> {
+    if m == n {
+        if !whole {
+            out.push(subtree(nodes, start, n)?);
+        }
+        return Ok(());
+    }
+    let k = split(n);
+    if m <= k {
+        subproof(nodes, m, start, k, whole, out)?;
+        out.push(subtree(nodes, start + k, n - k)?);
+    } else {
+        subproof(nodes, m - k, start + k, n - k, false, out)?;
+        out.push(subtree(nodes, start, k)?);
+    }
+    Ok(())
 }
 
 /// The largest power of two strictly below `n` (`n >= 2`).
@@ -380,11 +452,26 @@ pub fn bind_root(size: u64, mth: &Hash) -> Hash {
     HashContext::HistoryRoot.hash_pair(&size.to_le_bytes(), mth.as_bytes())
 }
 
+/// The `history_root` a header at height `size` carries: the bound root over the first
+/// `size` block hashes.
+pub fn bound_root_at<N: HistoryNodes<Blake3History>>(nodes: &N, size: u64) -> Result<Hash, HistoryError<N::Error>> {
+    Ok(bind_root(size, &root_at::<Blake3History, _>(nodes, size)?))
+}
+
+/// The consistency proof between the histories of `size1` and `size2` blocks.
+pub fn history_consistency<N: HistoryNodes<Blake3History>>(nodes: &N, size1: u64, size2: u64) -> Result<HistoryConsistency, HistoryError<N::Error>> {
+    Ok(HistoryConsistency {
+        mth1: root_at::<Blake3History, _>(nodes, size1)?,
+        mth2: root_at::<Blake3History, _>(nodes, size2)?,
+        proof: consistency_proof::<Blake3History, _>(nodes, size1, size2)?,
+    })
+}
+
 impl HistoryTree<Blake3History> {
     /// The `history_root` a header at height `size` carries: the bound root over the first
     /// `size` block hashes.
     pub fn bound_root_at(&self, size: u64) -> Result<Hash, HistoryError> {
-        Ok(bind_root(size, &self.root_at(size)?))
+        bound_root_at(self, size)
     }
 
     /// Appends a block hash.
