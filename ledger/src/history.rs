@@ -221,7 +221,10 @@ pub type HistoryWrite<O> = (u32, u64, O);
 
 /// The nodes that appending `leaf` to a tree of `nodes.size()` leaves creates: the leaf
 /// and every subtree it completes, as `(level, index, hash)`.
-pub fn append_writes<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, leaf: H::Output) -> Result<Vec<HistoryWrite<H::Output>>, HistoryError<N::Error>> {
+pub fn append_writes<H: TreeHasher, N: HistoryNodes<H>>(
+    nodes: &N,
+    leaf: H::Output,
+) -> Result<Vec<HistoryWrite<H::Output>>, HistoryError<N::Error>> {
     let mut index = nodes.size();
     let mut level = 0;
     let mut hash = leaf;
@@ -236,7 +239,11 @@ pub fn append_writes<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, leaf: H::Outp
     Ok(writes)
 }
 
-fn stored<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, level: u32, index: u64) -> Result<H::Output, HistoryError<N::Error>> {
+fn stored<H: TreeHasher, N: HistoryNodes<H>>(
+    nodes: &N,
+    level: u32,
+    index: u64,
+) -> Result<H::Output, HistoryError<N::Error>> {
     nodes.node(level, index).map_err(HistoryError::Store)?.ok_or(HistoryError::Missing { level, index })
 }
 
@@ -248,7 +255,11 @@ fn check_size<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, size: u64) -> Result
 }
 
 /// `MTH(D[start:start+size])` for a range the RFC recursion produces (`size >= 1`).
-fn subtree<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, start: u64, size: u64) -> Result<H::Output, HistoryError<N::Error>> {
+fn subtree<H: TreeHasher, N: HistoryNodes<H>>(
+    nodes: &N,
+    start: u64,
+    size: u64,
+) -> Result<H::Output, HistoryError<N::Error>> {
     if size.is_power_of_two() && start % size == 0 {
         return stored(nodes, size.trailing_zeros(), start / size);
     }
@@ -267,7 +278,11 @@ pub fn root_at<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, size: u64) -> Resul
 
 /// RFC 9162 §2.1.3.1 `PATH(index, D[size])`: the inclusion proof of leaf `index` in the
 /// tree of the first `size` leaves.
-pub fn inclusion_proof<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, index: u64, size: u64) -> Result<Vec<H::Output>, HistoryError<N::Error>> {
+pub fn inclusion_proof<H: TreeHasher, N: HistoryNodes<H>>(
+    nodes: &N,
+    index: u64,
+    size: u64,
+) -> Result<Vec<H::Output>, HistoryError<N::Error>> {
     check_size(nodes, size)?;
     if index >= size {
         return Err(HistoryError::InvalidRequest("leaf index must be below the tree size"));
@@ -277,7 +292,13 @@ pub fn inclusion_proof<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, index: u64,
     Ok(proof)
 }
 
-fn path<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, m: u64, start: u64, n: u64, out: &mut Vec<H::Output>) -> Result<(), HistoryError<N::Error>> {
+fn path<H: TreeHasher, N: HistoryNodes<H>>(
+    nodes: &N,
+    m: u64,
+    start: u64,
+    n: u64,
+    out: &mut Vec<H::Output>,
+) -> Result<(), HistoryError<N::Error>> {
     if n == 1 {
         return Ok(());
     }
@@ -294,7 +315,11 @@ fn path<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, m: u64, start: u64, n: u64
 
 /// RFC 9162 §2.1.4.1 `PROOF(size1, D[size2])`: the consistency proof between the trees of
 /// the first `size1` and `size2` leaves (empty when the sizes are equal).
-pub fn consistency_proof<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, size1: u64, size2: u64) -> Result<Vec<H::Output>, HistoryError<N::Error>> {
+pub fn consistency_proof<H: TreeHasher, N: HistoryNodes<H>>(
+    nodes: &N,
+    size1: u64,
+    size2: u64,
+) -> Result<Vec<H::Output>, HistoryError<N::Error>> {
     check_size(nodes, size2)?;
     if size1 == 0 || size1 > size2 {
         return Err(HistoryError::InvalidRequest("first size must be between 1 and the second size"));
@@ -306,7 +331,14 @@ pub fn consistency_proof<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, size1: u6
     Ok(proof)
 }
 
-fn subproof<H: TreeHasher, N: HistoryNodes<H>>(nodes: &N, m: u64, start: u64, n: u64, whole: bool, out: &mut Vec<H::Output>) -> Result<(), HistoryError<N::Error>> {
+fn subproof<H: TreeHasher, N: HistoryNodes<H>>(
+    nodes: &N,
+    m: u64,
+    start: u64,
+    n: u64,
+    whole: bool,
+    out: &mut Vec<H::Output>,
+) -> Result<(), HistoryError<N::Error>> {
     if m == n {
         if !whole {
             out.push(subtree(nodes, start, n)?);
@@ -459,7 +491,11 @@ pub fn bound_root_at<N: HistoryNodes<Blake3History>>(nodes: &N, size: u64) -> Re
 }
 
 /// The consistency proof between the histories of `size1` and `size2` blocks.
-pub fn history_consistency<N: HistoryNodes<Blake3History>>(nodes: &N, size1: u64, size2: u64) -> Result<HistoryConsistency, HistoryError<N::Error>> {
+pub fn history_consistency<N: HistoryNodes<Blake3History>>(
+    nodes: &N,
+    size1: u64,
+    size2: u64,
+) -> Result<HistoryConsistency, HistoryError<N::Error>> {
     Ok(HistoryConsistency {
         mth1: root_at::<Blake3History, _>(nodes, size1)?,
         mth2: root_at::<Blake3History, _>(nodes, size2)?,

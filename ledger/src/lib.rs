@@ -15,6 +15,7 @@ pub mod history;
 pub mod limits;
 pub mod smt;
 pub mod state;
+pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod tx;

@@ -410,16 +410,25 @@ impl<'a, V: StateView> Execution<'a, V> {
     /// Checks `tx` against every rule and, if it passes, records its effects. The outer
     /// error is a store failure; the inner one says why the tx is refused.
     pub fn push(&mut self, tx: &Tx) -> Result<Result<(), TxError>, ExecError<V::Error>> {
+        self.push_checked(tx, true)
+    }
+
+    /// Like [`Execution::push`] for a tx whose signature the caller has already verified
+    /// (the mempool verifies in batches; a tx is not verified twice).
+    pub fn push_verified(&mut self, tx: &Tx) -> Result<Result<(), TxError>, ExecError<V::Error>> {
+        self.push_checked(tx, false)
+    }
+
+    fn push_checked(&mut self, tx: &Tx, check_signature: bool) -> Result<Result<(), TxError>, ExecError<V::Error>> {
         let tx_hash = tx.hash();
-        let outcome = apply_tx(
-            &mut self.overlay,
-            &self.ctx,
-            &self.params,
-            &self.validators,
-            self.validator_change.is_some(),
-            tx,
-            &tx_hash,
-        )?;
+        let rules = Rules {
+            ctx: &self.ctx,
+            params: &self.params,
+            validators: &self.validators,
+            validators_changed: self.validator_change.is_some(),
+            check_signature,
+        };
+        let outcome = apply_tx(&mut self.overlay, &rules, tx, &tx_hash)?;
         Ok(outcome.map(|change| {
             if let Some(change) = change {
                 self.validator_change = Some(change);
@@ -452,10 +461,22 @@ impl<'a, V: StateView> Execution<'a, V> {
 
 /// Executes `txs` in order; any invalid tx makes the whole block invalid.
 pub fn execute<V: StateView>(view: &V, ctx: &BlockContext, txs: &[Tx]) -> Result<StateChanges, ExecError<V::Error>> {
+    execute_with(view, ctx, txs, &|_| false)
+}
+
+/// Like [`execute`], skipping the signature check of txs for which `verified` says the
+/// caller already verified it.
+pub fn execute_with<V: StateView>(
+    view: &V,
+    ctx: &BlockContext,
+    txs: &[Tx],
+    verified: &dyn Fn(&Tx) -> bool,
+) -> Result<StateChanges, ExecError<V::Error>> {
     let mut execution = Execution::new(view, ctx.clone())?;
     check_block_size(&execution.params, txs)?;
     for (index, tx) in txs.iter().enumerate() {
-        if let Err(error) = execution.push(tx)? {
+        let outcome = if verified(tx) { execution.push_verified(tx)? } else { execution.push(tx)? };
+        if let Err(error) = outcome {
             return Err(ExecError::Tx { index, tx_hash: tx.hash(), error });
         }
     }
@@ -472,6 +493,16 @@ fn check_block_size<E>(params: &Params, txs: &[Tx]) -> Result<(), ExecError<E>> 
 /// Executes `block` and checks that its header matches the result: tx count and root,
 /// validator sets, state root, block size. Returns the changes to commit.
 pub fn apply<V: StateView>(view: &V, block: &Block, block_bytes: usize) -> Result<StateChanges, ExecError<V::Error>> {
+    apply_with(view, block, block_bytes, &|_| false)
+}
+
+/// Like [`apply`], skipping the signature check of txs the caller already verified.
+pub fn apply_with<V: StateView>(
+    view: &V,
+    block: &Block,
+    block_bytes: usize,
+    verified: &dyn Fn(&Tx) -> bool,
+) -> Result<StateChanges, ExecError<V::Error>> {
     let header = &block.header;
     let ctx = BlockContext { chain_id: header.chain_id.clone(), height: header.height, time_ms: header.time_ms };
     let overlay = Overlay { view, pending: HashMap::new(), order: Vec::new(), tx_hashes: HashSet::new() };
@@ -491,7 +522,7 @@ pub fn apply<V: StateView>(view: &V, block: &Block, block_bytes: usize) -> Resul
         ("validators_hash", validators.hash().to_hex(), header.validators_hash.to_hex()),
     ];
     mismatch(&checks)?;
-    let changes = execute(view, &ctx, &block.txs)?;
+    let changes = execute_with(view, &ctx, &block.txs, verified)?;
     let checks = [
         ("next_validators_hash", changes.next_validators.hash().to_hex(), header.next_validators_hash.to_hex()),
         ("state_root", changes.state_root.to_hex(), header.state_root.to_hex()),
@@ -513,15 +544,22 @@ type TxOutcome = Result<Option<(ValidatorSet, Vec<Approval>)>, TxError>;
 
 /// Checks one tx against the state and the block so far, and records its effects.
 /// The outer error is a store failure; the inner one is the tx's fault.
+/// What a tx is checked against.
+struct Rules<'a> {
+    ctx: &'a BlockContext,
+    params: &'a Params,
+    validators: &'a ValidatorSet,
+    validators_changed: bool,
+    check_signature: bool,
+}
+
 fn apply_tx<V: StateView>(
     overlay: &mut Overlay<'_, V>,
-    ctx: &BlockContext,
-    params: &Params,
-    validators: &ValidatorSet,
-    validators_changed: bool,
+    rules: &Rules<'_>,
     tx: &Tx,
     tx_hash: &Hash,
 ) -> Result<TxOutcome, ExecError<V::Error>> {
+    let (ctx, params, validators) = (rules.ctx, rules.params, rules.validators);
     if tx.chain_id != ctx.chain_id {
         return Ok(Err(TxError::WrongChain { expected: ctx.chain_id.to_string(), got: tx.chain_id.to_string() }));
     }
@@ -529,8 +567,10 @@ fn apply_tx<V: StateView>(
     if size > params.max_tx_bytes as usize {
         return Ok(Err(TxError::TooLarge { size, max: params.max_tx_bytes as usize }));
     }
-    if let Err(e) = tx.verify_signature() {
-        return Ok(Err(TxError::BadSignature(e)));
+    if rules.check_signature {
+        if let Err(e) = tx.verify_signature() {
+            return Ok(Err(TxError::BadSignature(e)));
+        }
     }
     let member: Option<Member> = overlay.get(&StateKey::Member(tx.signer))?;
     let is_validator = validators.find(&tx.signer).is_some();
@@ -554,7 +594,9 @@ fn apply_tx<V: StateView>(
         TxBody::CertEvent(event) => {
             apply_cert_event(overlay, ctx, member.as_ref(), event, tx_hash).map(|r| r.map(|()| None))
         }
-        TxBody::Governance(governance) => apply_governance(overlay, ctx, validators, validators_changed, governance),
+        TxBody::Governance(governance) => {
+            apply_governance(overlay, ctx, validators, rules.validators_changed, governance)
+        }
     }?;
     if outcome.is_ok() {
         overlay.put(StateKey::Nonce(tx.signer), Some(&tx.nonce));

@@ -328,3 +328,80 @@ impl crate::state::StateView for MemoryState {
         Ok(self.txs.contains(tx_hash))
     }
 }
+
+/// A chain spec of `n` validators (keys `key(1, i)`), the demo integrator (`key(3, 0)`,
+/// documents and signing events) and a CA `ca-one` (`key(4, 0)`), with the validators'
+/// keys.
+pub fn chain_spec(n: usize) -> (crate::store::ChainSpec, Vec<SigningKey>) {
+    let keys: Vec<_> = (0..n).map(|i| key(1, i as u16)).collect();
+    let validators = validator_set(&keys, 0);
+    let members = vec![
+        Member {
+            name: name("demo-integrator"),
+            key: public(&key(3, 0)),
+            role: MemberRole::Integrator {
+                kinds: BoundedVec::new(vec![EvidenceKind::Document, EvidenceKind::SigningEvent]).expect("two kinds"),
+            },
+        },
+        Member {
+            name: name("ca-one"),
+            key: public(&key(4, 0)),
+            role: MemberRole::CertificateAuthority { ca: crate::validator::CaId::new("ca-one").expect("id") },
+        },
+    ];
+    let chain_id = ChainId::new("store-test").expect("valid id");
+    let genesis_hash = HashContext::Genesis.hash(chain_id.as_str().as_bytes());
+    (
+        crate::store::ChainSpec {
+            chain_id,
+            genesis_hash,
+            params: crate::chain::Params::default(),
+            validators,
+            members,
+        },
+        keys,
+    )
+}
+
+/// Builds the next block over `txs` on top of `store`, signs its commit with every key
+/// of `keys` that is a current validator, and commits it. `verified` txs skip the
+/// signature check, as those the mempool verified would.
+pub fn produce_block<B: crate::store::Backend>(
+    store: &crate::store::ChainStore<B>,
+    keys: &[SigningKey],
+    txs: Vec<Tx>,
+    time_ms: u64,
+    verified: bool,
+) -> Result<(Block, Commit), crate::store::StoreError> {
+    use crate::store::StoreError;
+    let height = store.height();
+    let validators = store.current_validators()?;
+    let ctx = crate::state::BlockContext { chain_id: store.chain_id().clone(), height, time_ms };
+    let changes =
+        crate::state::execute_with(store, &ctx, &txs, &|_| verified).map_err(|e| StoreError::Refused(e.to_string()))?;
+    let tx_hashes: Vec<_> = txs.iter().map(Tx::hash).collect();
+    let header = Header {
+        chain_id: store.chain_id().clone(),
+        height,
+        time_ms,
+        prev_hash: if height == 0 { store.genesis_hash() } else { store.header(height - 1)?.hash() },
+        tx_root: crate::tx_tree::tx_root(&tx_hashes),
+        tx_count: txs.len() as u32,
+        history_root: store.history_root(height)?,
+        validators_hash: validators.hash(),
+        next_validators_hash: changes.next_validators.hash(),
+        state_root: changes.state_root,
+        proposer: validators.validators[height as usize % validators.validators.len()].consensus_key,
+    };
+    let mut commit = Commit { height, round: 0, block_hash: header.hash(), signatures: BoundedVec::empty() };
+    let message = commit.vote(store.chain_id()).signing_message();
+    let signatures = keys
+        .iter()
+        .filter(|k| validators.find(&public(k)).is_some())
+        .map(|k| CommitSig { validator: public(k), signature: sign(k, &message) })
+        .collect();
+    commit.signatures = BoundedVec::new(signatures).expect("at most one signature per validator");
+    let block = Block { header, txs: BoundedVec::new(txs).map_err(|e| StoreError::Refused(e.to_string()))? };
+    store.commit_block(&block, &commit, &changes)?;
+    Ok((block, commit))
+}

@@ -92,6 +92,68 @@ impl TxTree {
     }
 }
 
+/// Level of the tx tree from which the store keeps nodes: below it, a proof is rebuilt
+/// from the (at most 16) txs of the leaf's group.
+pub const STORED_LEVEL: usize = 4;
+
+/// Every level of the tx tree, leaves first, up to the single top node (no levels for an
+/// empty block). The same construction as [`TxTree`], for storing and rebuilding proofs.
+pub fn levels(tx_hashes: &[Hash]) -> Vec<Vec<Hash>> {
+    if tx_hashes.is_empty() {
+        return Vec::new();
+    }
+    let mut levels = vec![tx_hashes.iter().map(leaf_hash).collect::<Vec<_>>()];
+    while let Some(below) = levels.last().filter(|l| l.len() > 1) {
+        let above = below
+            .chunks(2)
+            .map(|pair| match pair {
+                [left, right] => HashContext::TxTreeNode.hash_pair(left.as_bytes(), right.as_bytes()),
+                [only] => *only,
+                _ => unreachable!("chunks(2) yields one or two items"),
+            })
+            .collect();
+        levels.push(above);
+    }
+    levels
+}
+
+/// Appends the siblings of node `index` of `levels[0]` on its way up `levels`.
+pub fn siblings(levels: &[Vec<Hash>], mut index: usize, out: &mut Vec<Hash>) {
+    for level in levels {
+        let width = level.len();
+        if width <= 1 {
+            break;
+        }
+        if index % 2 == 1 {
+            out.push(level[index - 1]);
+        } else if index + 1 < width {
+            out.push(level[index + 1]);
+        }
+        index /= 2;
+    }
+}
+
+/// `tx_root` from a tree's levels and its tx count.
+pub fn root_of_levels(levels: &[Vec<Hash>], count: u32) -> Hash {
+    let top = levels.last().and_then(|l| l.first()).copied().unwrap_or(Hash::ZERO);
+    bind_root(count, &top)
+}
+
+/// Width of every level of a tree of `count` leaves, leaves first.
+pub fn level_widths(count: u32) -> Vec<usize> {
+    let mut width = count as usize;
+    let mut widths = Vec::new();
+    if width == 0 {
+        return widths;
+    }
+    widths.push(width);
+    while width > 1 {
+        width = width.div_ceil(2);
+        widths.push(width);
+    }
+    widths
+}
+
 /// `tx_root` of a list of tx hashes.
 pub fn tx_root(tx_hashes: &[Hash]) -> Hash {
     TxTree::new(tx_hashes).root()
@@ -209,6 +271,29 @@ mod tests {
         let n01 = HashContext::TxTreeNode.hash_pair(l[0].as_bytes(), l[1].as_bytes());
         let top = HashContext::TxTreeNode.hash_pair(n01.as_bytes(), l[2].as_bytes());
         assert_eq!(TxTree::new(&t).root(), bind_root(3, &top));
+    }
+
+    #[test]
+    fn levels_and_siblings_match_rs_merkle_for_every_index() {
+        for n in 1..=70u32 {
+            let t = hashes(n);
+            let tree = TxTree::new(&t);
+            let all = levels(&t);
+            assert_eq!(all.iter().map(Vec::len).collect::<Vec<_>>(), level_widths(n));
+            assert_eq!(root_of_levels(&all, n), tree.root());
+            for i in 0..n {
+                let mut path = Vec::new();
+                siblings(&all, i as usize, &mut path);
+                assert_eq!(path, tree.proof(i).expect("in range").siblings, "n {n} index {i}");
+                // Rebuilt from the leaf's group of 16 and the stored upper levels.
+                let group = i as usize / 16;
+                let local = levels(&t[group * 16..(group * 16 + 16).min(n as usize)]);
+                let mut split_path = Vec::new();
+                siblings(&local, i as usize % 16, &mut split_path);
+                siblings(all.get(STORED_LEVEL..).unwrap_or(&[]), i as usize >> STORED_LEVEL, &mut split_path);
+                assert_eq!(split_path, path, "split rebuild, n {n} index {i}");
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,299 @@
+//! Queries, each checked against the hashes that commit to it, proof-bundle assembly, and
+//! the integrity check.
+
+use super::write::StoredChange;
+use super::*;
+
+/// Most anchors of one digest returned by one query.
+pub const ANCHORS_PER_QUERY_MAX: usize = 1_000;
+
+impl<B: Backend> ChainStore<B> {
+    fn require_height(&self, height: u64, what: &str) -> Result<()> {
+        if height >= self.height() {
+            return Err(StoreError::NotFound(format!(
+                "{what} at height {height} (the chain has {} blocks)",
+                self.height()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The header at `height`, checked against the block hash in the history tree.
+    pub fn header(&self, height: u64) -> Result<Header> {
+        self.require_height(height, "header")?;
+        let header: Header = self
+            .decoded(Column::Headers, &height_key(height), height)?
+            .ok_or_else(|| StoreError::Corrupt { height, what: "header is missing".into() })?;
+        let leaf = self.get(Column::History, &history_key(0, height))?;
+        if leaf.as_deref() != Some(Blake3History::hash_leaf(header.hash().as_bytes()).as_bytes().as_slice())
+            || header.height != height
+        {
+            return Err(StoreError::Corrupt {
+                height,
+                what: "stored header does not hash to the block hash recorded in the history tree".into(),
+            });
+        }
+        Ok(header)
+    }
+
+    /// The commit of the block at `height`, checked to be for that block.
+    pub fn commit(&self, height: u64) -> Result<Commit> {
+        let header = self.header(height)?;
+        let commit: Commit = self
+            .decoded(Column::Commits, &height_key(height), height)?
+            .ok_or_else(|| StoreError::Corrupt { height, what: "commit is missing".into() })?;
+        if commit.block_hash != header.hash() || commit.height != height {
+            return Err(StoreError::Corrupt { height, what: "stored commit is not for the stored block".into() });
+        }
+        Ok(commit)
+    }
+
+    /// The block at `height`, its txs checked against the header's tx root.
+    pub fn block(&self, height: u64) -> Result<Block> {
+        let header = self.header(height)?;
+        let (txs, hashes) = self.block_txs(height, header.tx_count)?;
+        if tx_tree::tx_root(&hashes) != header.tx_root {
+            return Err(StoreError::Corrupt { height, what: "stored txs do not match the header's tx_root".into() });
+        }
+        let txs = BoundedVec::new(txs).map_err(|_| StoreError::Corrupt { height, what: "too many txs".into() })?;
+        Ok(Block { header, txs })
+    }
+
+    fn block_txs(&self, height: u64, count: u32) -> Result<(Vec<Tx>, Vec<Hash>)> {
+        if count as usize > BLOCK_TXS_MAX {
+            return Err(StoreError::Corrupt { height, what: format!("header claims {count} txs") });
+        }
+        let rows = self.backend.scan(Column::Blocks, &height_key(height), &height_key(height), count as usize + 1)?;
+        if rows.len() != count as usize {
+            return Err(StoreError::Corrupt {
+                height,
+                what: format!("{} txs stored, the header says {count}", rows.len()),
+            });
+        }
+        let mut txs = Vec::with_capacity(rows.len());
+        for (i, (key, value)) in rows.iter().enumerate() {
+            if parse_location(key) != Some(TxLocation { height, index: i as u32 }) {
+                return Err(StoreError::Corrupt { height, what: format!("tx #{i} is stored under the wrong key") });
+            }
+            txs.push(decode::<Tx>(value).map_err(|e| corrupt(height, Column::Blocks, e))?);
+        }
+        let hashes = txs.iter().map(Tx::hash).collect();
+        Ok((txs, hashes))
+    }
+
+    /// Where the tx with this hash is.
+    pub fn tx_location(&self, tx_hash: &Hash) -> Result<TxLocation> {
+        let bytes = self.get(Column::Txs, &tx_hash.0)?.ok_or_else(|| StoreError::NotFound(format!("tx {tx_hash}")))?;
+        parse_location(&bytes).filter(|l| l.height < self.height()).ok_or_else(|| StoreError::Corrupt {
+            height: self.height(),
+            what: format!("location of tx {tx_hash} is malformed"),
+        })
+    }
+
+    /// The tx with this hash and where it is, checked to hash to it.
+    pub fn tx(&self, tx_hash: &Hash) -> Result<(Tx, TxLocation)> {
+        let location = self.tx_location(tx_hash)?;
+        let bytes = self.get(Column::Blocks, &location_key(location.height, location.index))?;
+        let tx: Tx = decode(&bytes.unwrap_or_default()).map_err(|e| corrupt(location.height, Column::Blocks, e))?;
+        if tx.hash() != *tx_hash {
+            return Err(StoreError::Corrupt {
+                height: location.height,
+                what: format!("tx #{} does not hash to {tx_hash}", location.index),
+            });
+        }
+        Ok((tx, location))
+    }
+
+    /// Every anchor of `digest`, in chain order (at most [`ANCHORS_PER_QUERY_MAX`],
+    /// starting after `after` when paging).
+    pub fn anchors(&self, digest: &Digest, after: Option<TxLocation>) -> Result<Vec<TxLocation>> {
+        self.live()?;
+        let prefix = digest_prefix(digest);
+        let mut from = prefix.clone();
+        if let Some(after) = after {
+            from.extend_from_slice(&location_key(after.height, after.index.saturating_add(1)));
+        }
+        let rows = self.backend.scan(Column::Evidence, &prefix, &from, ANCHORS_PER_QUERY_MAX)?;
+        rows.iter()
+            .map(|(key, _)| {
+                parse_location(&key[prefix.len()..])
+                    .ok_or_else(|| StoreError::Corrupt { height: 0, what: "malformed evidence index key".into() })
+            })
+            .collect()
+    }
+
+    /// The events of a certificate, from the latest state.
+    pub fn cert_record(&self, ca: &CaId, serial: &CertSerial) -> Result<Option<CertRecord>> {
+        self.decoded(Column::State, &encode(&StateKey::Cert(ca.clone(), serial.clone())), self.height())
+    }
+
+    /// Where each event of a certificate was anchored, in chain order.
+    pub fn cert_locations(&self, ca: &CaId, serial: &CertSerial) -> Result<Vec<TxLocation>> {
+        self.live()?;
+        let prefix = cert_prefix(ca, serial);
+        let rows = self.backend.scan(Column::Certs, &prefix, &prefix, crate::limits::CERT_EVENTS_MAX)?;
+        rows.iter()
+            .map(|(key, _)| {
+                parse_location(&key[prefix.len()..])
+                    .ok_or_else(|| StoreError::Corrupt { height: 0, what: "malformed certificate index key".into() })
+            })
+            .collect()
+    }
+
+    /// The validator set for the next block.
+    pub fn current_validators(&self) -> Result<ValidatorSet> {
+        self.decoded(Column::State, &encode(&StateKey::Validators), self.height())?.ok_or_else(|| StoreError::Corrupt {
+            height: self.height(),
+            what: "validator set is missing from the state".into(),
+        })
+    }
+
+    /// Every validator-set change taking effect at or below `up_to`, in order.
+    pub fn validator_changes(&self, up_to: u64) -> Result<Vec<ValidatorSetChange>> {
+        self.live()?;
+        let rows = self.backend.scan(Column::ValidatorChanges, &[], &[], usize::MAX)?;
+        let mut changes = Vec::new();
+        for (key, value) in rows {
+            let height = key
+                .as_slice()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt { height: 0, what: "malformed validator change key".into() })?;
+            if height > up_to {
+                break;
+            }
+            let stored: StoredChange = decode(&value).map_err(|e| corrupt(height, Column::ValidatorChanges, e))?;
+            changes.push(ValidatorSetChange::new(height, &stored.set, stored.approvals.into_vec()));
+        }
+        Ok(changes)
+    }
+
+    /// The `history_root` over the first `size` blocks.
+    pub fn history_root(&self, size: u64) -> Result<Hash> {
+        self.live()?;
+        let history = StoredHistory { backend: &self.backend, size: self.height() };
+        bound_root_at(&history, size).map_err(|e| history_error(size, e))
+    }
+
+    /// The inclusion proof of block `height` in the history of the first `size` blocks.
+    pub fn history_inclusion(&self, height: u64, size: u64) -> Result<Vec<Hash>> {
+        self.live()?;
+        let history = StoredHistory { backend: &self.backend, size: self.height() };
+        history::inclusion_proof::<Blake3History, _>(&history, height, size).map_err(|e| history_error(height, e))
+    }
+
+    /// The consistency proof between the histories of `size1` and `size2` blocks.
+    pub fn history_consistency(&self, size1: u64, size2: u64) -> Result<HistoryConsistency> {
+        self.live()?;
+        let history = StoredHistory { backend: &self.backend, size: self.height() };
+        history::history_consistency(&history, size1, size2).map_err(|e| history_error(size2, e))
+    }
+
+    fn stored_levels(&self, height: u64, count: u32) -> Result<Vec<Vec<Hash>>> {
+        let bytes = self.get(Column::TxTrees, &height_key(height))?.unwrap_or_default();
+        let widths: Vec<usize> = level_widths(count).into_iter().skip(STORED_LEVEL).collect();
+        if widths.iter().sum::<usize>() * 32 != bytes.len() {
+            return Err(StoreError::Corrupt { height, what: "stored tx-tree levels do not fit the tx count".into() });
+        }
+        let mut hashes = bytes.chunks_exact(32).map(|c| Hash(c.try_into().unwrap_or([0; 32])));
+        Ok(widths.iter().map(|w| hashes.by_ref().take(*w).collect()).collect())
+    }
+
+    /// The tx proof of the tx at `location` in the block with `header`, rebuilt from the
+    /// tx's group of 16 and the stored upper levels, and verified before it is returned.
+    fn tx_proof(&self, location: TxLocation, header: &Header, tx_hash: &Hash) -> Result<TxProof> {
+        let (height, count) = (location.height, header.tx_count);
+        let group = location.index as usize >> STORED_LEVEL;
+        let start = (group << STORED_LEVEL) as u32;
+        let end = (start + (1 << STORED_LEVEL)).min(count);
+        let rows = self.backend.scan(
+            Column::Blocks,
+            &height_key(height),
+            &location_key(height, start),
+            (end - start) as usize,
+        )?;
+        let mut hashes = Vec::with_capacity(rows.len());
+        for (_, value) in &rows {
+            hashes.push(decode::<Tx>(value).map_err(|e| corrupt(height, Column::Blocks, e))?.hash());
+        }
+        let local = tx_tree::levels(&hashes);
+        let upper = self.stored_levels(height, count)?;
+        let mut siblings = Vec::new();
+        tx_tree::siblings(&local, location.index as usize % (1 << STORED_LEVEL), &mut siblings);
+        tx_tree::siblings(&upper, group, &mut siblings);
+        let proof = TxProof { index: location.index, count, siblings };
+        proof
+            .verify(tx_hash, &header.tx_root)
+            .map_err(|e| StoreError::Corrupt { height, what: format!("rebuilt tx proof does not verify: {e}") })?;
+        Ok(proof)
+    }
+
+    /// The proof bundle for a tx, optionally with a checkpoint at a later height whose
+    /// history includes the tx's block.
+    pub fn proof_bundle(&self, tx_hash: &Hash, checkpoint: Option<u64>) -> Result<ProofBundle> {
+        let (tx, location) = self.tx(tx_hash)?;
+        let header = self.header(location.height)?;
+        let commit = self.commit(location.height)?;
+        let proof = self.tx_proof(location, &header, tx_hash)?;
+        let last = checkpoint.unwrap_or(location.height);
+        let mut bundle =
+            ProofBundle::new(&tx, proof, &header, &commit, self.genesis_hash, self.validator_changes(last)?);
+        if let Some(at) = checkpoint {
+            if at <= location.height {
+                return Err(StoreError::Refused(format!(
+                    "checkpoint {at} is not after the tx's block {}",
+                    location.height
+                )));
+            }
+            bundle.checkpoint = Some(Checkpoint {
+                header: HexBytes::of(&self.header(at)?),
+                commit: HexBytes::of(&self.commit(at)?),
+                history_proof: self.history_inclusion(location.height, at)?,
+            });
+        }
+        Ok(bundle)
+    }
+
+    /// Checks the last `last` blocks (all of them with `None`): each header's link to its
+    /// parent, its hash against the history tree, its history root against the stored
+    /// history, its txs against its tx root and the stored tree levels, the tx index,
+    /// its commit, and its state root against the stored state tree.
+    pub fn check_integrity(&self, last: Option<u64>) -> Result<IntegrityReport> {
+        self.live()?;
+        let height = self.height();
+        if self.get(Column::Headers, &height_key(height))?.is_some() {
+            return Err(StoreError::Corrupt { height, what: "a header exists beyond the recorded height".into() });
+        }
+        let from = last.map_or(0, |n| height.saturating_sub(n));
+        let mut parent = if from == 0 { self.genesis_hash } else { self.header(from - 1)?.hash() };
+        for h in from..height {
+            let block = self.block(h)?;
+            let header = &block.header;
+            let corrupt = |what: &str| StoreError::Corrupt { height: h, what: what.to_string() };
+            if header.prev_hash != parent || header.chain_id != self.chain_id {
+                return Err(corrupt("header does not link to the previous block"));
+            }
+            let history = StoredHistory { backend: &self.backend, size: height };
+            if bound_root_at(&history, h).map_err(|e| history_error(h, e))? != header.history_root {
+                return Err(corrupt("header history_root does not match the stored history of the blocks before it"));
+            }
+            self.commit(h)?;
+            let hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
+            let levels = tx_tree::levels(&hashes);
+            if levels.get(STORED_LEVEL..).unwrap_or(&[]) != self.stored_levels(h, header.tx_count)?.as_slice() {
+                return Err(corrupt("stored tx-tree levels do not match the block's txs"));
+            }
+            for (index, tx_hash) in hashes.iter().enumerate() {
+                if self.tx_location(tx_hash)? != (TxLocation { height: h, index: index as u32 }) {
+                    return Err(corrupt(&format!("tx index entry of tx #{index} points elsewhere")));
+                }
+            }
+            let root = NodeSource::root(self, h + 1)?.ok_or_else(|| corrupt("state tree root is missing"))?;
+            if root.hash != header.state_root {
+                return Err(corrupt("stored state tree root does not match the header's state_root"));
+            }
+            parent = header.hash();
+        }
+        Ok(IntegrityReport { from, blocks: height - from })
+    }
+}

@@ -1,0 +1,136 @@
+//! The RocksDB backend: one database per node home, one column family per [`Column`],
+//! every batch written with `sync`, LZ4 compression (ZSTD at the bottom level).
+
+use std::path::{Path, PathBuf};
+
+use rocksdb::{
+    checkpoint::Checkpoint, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options, WriteBatch,
+    WriteOptions, DB,
+};
+
+use super::backend::{Backend, BackendError, Batch, Column, Entry};
+
+/// A RocksDB database.
+pub struct RocksBackend {
+    db: DB,
+    path: PathBuf,
+}
+
+fn error(operation: &'static str, e: rocksdb::Error) -> BackendError {
+    BackendError { operation, message: e.into_string() }
+}
+
+fn column_options() -> Options {
+    let mut options = Options::default();
+    options.set_compression_type(DBCompressionType::Lz4);
+    options.set_bottommost_compression_type(DBCompressionType::Zstd);
+    options.set_level_compaction_dynamic_level_bytes(true);
+    options
+}
+
+impl RocksBackend {
+    /// Opens (creating if needed) the database in `path`.
+    pub fn open(path: &Path) -> Result<Self, BackendError> {
+        let mut options = column_options();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_max_open_files(512);
+        let families = Column::ALL.iter().map(|c| ColumnFamilyDescriptor::new(c.name(), column_options()));
+        let db = DB::open_cf_descriptors(&options, path, families).map_err(|e| error("open", e))?;
+        Ok(RocksBackend { db, path: path.to_path_buf() })
+    }
+
+    fn family(&self, column: Column) -> Result<&rocksdb::ColumnFamily, BackendError> {
+        self.db.cf_handle(column.name()).ok_or(BackendError {
+            operation: "open column",
+            message: format!("column family {} is missing", column.name()),
+        })
+    }
+
+    /// Compacts every column, so disk usage reflects the data, not pending merges.
+    pub fn compact(&self) -> Result<(), BackendError> {
+        for column in Column::ALL {
+            self.db.compact_range_cf(self.family(column)?, None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Backend for RocksBackend {
+    fn get(&self, column: Column, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
+        self.db.get_cf(self.family(column)?, key).map_err(|e| error("read", e))
+    }
+
+    fn scan(&self, column: Column, prefix: &[u8], from: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
+        let mut out = Vec::new();
+        let start = if from > prefix { from } else { prefix };
+        for item in self.db.iterator_cf(self.family(column)?, IteratorMode::From(start, Direction::Forward)) {
+            let (key, value) = item.map_err(|e| error("scan", e))?;
+            if !key.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            out.push((key.into_vec(), value.into_vec()));
+        }
+        Ok(out)
+    }
+
+    fn write(&self, batch: Batch) -> Result<(), BackendError> {
+        let mut write = WriteBatch::default();
+        for (column, key, value) in &batch.ops {
+            let family = self.family(*column)?;
+            match value {
+                Some(v) => write.put_cf(family, key, v),
+                None => write.delete_cf(family, key),
+            }
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.db.write_opt(write, &options).map_err(|e| error("write", e))
+    }
+
+    fn checkpoint(&self, dir: &Path) -> Result<(), BackendError> {
+        let checkpoint = Checkpoint::new(&self.db).map_err(|e| error("checkpoint", e))?;
+        checkpoint.create_checkpoint(dir).map_err(|e| error("checkpoint", e))
+    }
+
+    fn disk_bytes(&self) -> Result<Option<u64>, BackendError> {
+        let mut total = 0;
+        for column in Column::ALL {
+            let size = self
+                .db
+                .property_int_value_cf(self.family(column)?, "rocksdb.total-sst-files-size")
+                .map_err(|e| error("size", e))?;
+            total += size.unwrap_or(0);
+        }
+        Ok(Some(total))
+    }
+}
+
+/// Restores a backup made by [`Backend::checkpoint`] into `data_dir`, which must not exist
+/// or be empty. Open the result with a full integrity check before use.
+pub fn restore(backup: &Path, data_dir: &Path) -> Result<(), BackendError> {
+    let io = |e: std::io::Error| BackendError { operation: "restore", message: e.to_string() };
+    if data_dir.exists() && std::fs::read_dir(data_dir).map_err(io)?.next().is_some() {
+        return Err(BackendError {
+            operation: "restore",
+            message: format!("{} is not empty; restore into a new directory", data_dir.display()),
+        });
+    }
+    std::fs::create_dir_all(data_dir).map_err(io)?;
+    for entry in std::fs::read_dir(backup).map_err(io)? {
+        let entry = entry.map_err(io)?;
+        if entry.file_type().map_err(io)?.is_file() {
+            std::fs::copy(entry.path(), data_dir.join(entry.file_name())).map_err(io)?;
+        }
+    }
+    // Make the copies durable before the store is used.
+    for entry in std::fs::read_dir(data_dir).map_err(io)? {
+        std::fs::File::open(entry.map_err(io)?.path()).and_then(|f| f.sync_all()).map_err(io)?;
+    }
+    std::fs::File::open(data_dir).and_then(|d| d.sync_all()).map_err(io)
+}

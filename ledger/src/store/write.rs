@@ -1,0 +1,165 @@
+//! Committing blocks: checks that the block extends the stored chain, then one atomic,
+//! synced batch with everything the block changes.
+
+use std::sync::atomic::Ordering;
+
+use super::*;
+
+/// A validator-set change as stored: the new set and the previous set's approvals.
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub(super) struct StoredChange {
+    pub(super) set: ValidatorSet,
+    pub(super) approvals: BoundedVec<Approval, VALIDATORS_MAX>,
+}
+
+impl Canonical for StoredChange {
+    const KIND: &'static str = "validator change";
+    const BYTES_MAX: usize = crate::limits::VALIDATOR_SET_BYTES_MAX + VALIDATORS_MAX * 96 + 16;
+}
+
+impl<B: Backend> ChainStore<B> {
+    /// Executes `block` on the stored state, checks its header against the result, and
+    /// commits it with `commit`. Returns the state changes it made.
+    pub fn execute_and_commit(&self, block: &Block, commit: &Commit) -> Result<StateChanges> {
+        self.execute_and_commit_verified(block, commit, &|_| false)
+    }
+
+    /// Like [`ChainStore::execute_and_commit`], skipping the signature check of txs the
+    /// caller has already verified.
+    pub fn execute_and_commit_verified(
+        &self,
+        block: &Block,
+        commit: &Commit,
+        verified: &dyn Fn(&Tx) -> bool,
+    ) -> Result<StateChanges> {
+        self.live()?;
+        self.check_extends(&block.header)?;
+        let changes = apply_with(self, block, encode(block).len(), verified).map_err(|e| match e {
+            ExecError::Store(e) => StoreError::Backend(e),
+            other => StoreError::Invalid(other),
+        })?;
+        self.commit_block(block, commit, &changes)?;
+        Ok(changes)
+    }
+
+    /// Commits an executed block: checks that it extends the stored chain (height, chain
+    /// id, parent hash, history root), that its tx root, state root and next validators
+    /// match, and that `commit` carries a quorum of the current validators for it; then
+    /// writes it and everything it changes in one atomic, synced batch.
+    pub fn commit_block(&self, block: &Block, commit: &Commit, changes: &StateChanges) -> Result<()> {
+        self.live()?;
+        let height = self.height();
+        let header = &block.header;
+        self.check_extends(header)?;
+        let validators = self.current_validators()?;
+        commit
+            .verify(header, &validators)
+            .map_err(|e| StoreError::Refused(format!("commit does not prove block {height}: {e}")))?;
+        let tx_hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
+        let levels = tx_tree::levels(&tx_hashes);
+        let checks = [
+            ("tx_count", header.tx_count as usize == block.txs.len()),
+            ("tx_root", tx_tree::root_of_levels(&levels, header.tx_count) == header.tx_root),
+            ("state_root", changes.state_root == header.state_root && changes.tree.version == height + 1),
+            ("next_validators_hash", changes.next_validators.hash() == header.next_validators_hash),
+        ];
+        if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
+            return Err(StoreError::Refused(format!(
+                "block {height}: header {field} does not match the block's content"
+            )));
+        }
+        let batch = self.block_batch(block, commit, changes, &tx_hashes, &levels)?;
+        self.write(batch)?;
+        self.height.store(height + 1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn check_extends(&self, header: &Header) -> Result<()> {
+        let height = self.height();
+        if header.height != height {
+            return Err(StoreError::Refused(format!(
+                "block is at height {}, the next height is {height}",
+                header.height
+            )));
+        }
+        if header.chain_id != self.chain_id {
+            return Err(StoreError::Refused(format!(
+                "block is for chain {}, this store holds chain {}",
+                header.chain_id, self.chain_id
+            )));
+        }
+        let parent = if height == 0 { self.genesis_hash } else { self.header(height - 1)?.hash() };
+        if header.prev_hash != parent {
+            return Err(StoreError::Refused(format!(
+                "block {height} links to {}, the stored chain ends with {parent}",
+                header.prev_hash
+            )));
+        }
+        let history = StoredHistory { backend: &self.backend, size: height };
+        let expected = bound_root_at(&history, height).map_err(|e| history_error(height, e))?;
+        if header.history_root != expected {
+            return Err(StoreError::Refused(format!(
+                "block {height} has history_root {}, the stored history gives {expected}",
+                header.history_root
+            )));
+        }
+        Ok(())
+    }
+
+    fn block_batch(
+        &self,
+        block: &Block,
+        commit: &Commit,
+        changes: &StateChanges,
+        tx_hashes: &[Hash],
+        levels: &[Vec<Hash>],
+    ) -> Result<Batch> {
+        let height = block.header.height;
+        let mut batch = Batch::default();
+        batch.put(Column::Headers, height_key(height), encode(&block.header));
+        batch.put(Column::Commits, height_key(height), encode(commit));
+        let stored: Vec<u8> = levels.iter().skip(STORED_LEVEL).flat_map(|l| l.iter().flat_map(|h| h.0)).collect();
+        batch.put(Column::TxTrees, height_key(height), stored);
+        for (index, (tx, tx_hash)) in block.txs.iter().zip(tx_hashes).enumerate() {
+            let location = location_key(height, index as u32);
+            batch.put(Column::Blocks, location, encode(tx));
+            batch.put(Column::Txs, tx_hash.0, location);
+            match &tx.body {
+                TxBody::Evidence(evidence) => {
+                    let mut key = digest_prefix(&evidence.digest);
+                    key.extend_from_slice(&location);
+                    batch.put(Column::Evidence, key, Vec::new());
+                }
+                TxBody::CertEvent(event) => {
+                    let mut key = cert_prefix(&event.ca, &event.serial);
+                    key.extend_from_slice(&location);
+                    batch.put(Column::Certs, key, Vec::new());
+                }
+                TxBody::Governance(_) => {}
+            }
+        }
+        write_state(&mut batch, changes);
+        if let Some((set, approvals)) = &changes.validator_change {
+            let approvals = BoundedVec::new(approvals.clone()).map_err(|e| StoreError::Refused(e.to_string()))?;
+            batch.put(
+                Column::ValidatorChanges,
+                height_key(height + 1),
+                encode(&StoredChange { set: set.clone(), approvals }),
+            );
+        }
+        let history = StoredHistory { backend: &self.backend, size: height };
+        let leaf = Blake3History::hash_leaf(block.header.hash().as_bytes());
+        for (level, index, hash) in history::append_writes(&history, leaf).map_err(|e| history_error(height, e))? {
+            batch.put(Column::History, history_key(level, index), hash.0);
+        }
+        batch.put(Column::Meta, META_HEIGHT, height_key(height + 1));
+        Ok(batch)
+    }
+
+    /// Writes a consistent copy of the store to the new directory `dir` (a RocksDB
+    /// checkpoint), safe to take while blocks are being committed.
+    pub fn backup(&self, dir: &std::path::Path) -> Result<()> {
+        self.live()?;
+        Ok(self.backend.checkpoint(dir)?)
+    }
+}

@@ -1,0 +1,356 @@
+//! The chain store on both backends: blocks commit atomically and are served checked;
+//! proofs assembled from the store verify offline; blocks that do not extend the chain are
+//! refused; a failed write stops the store; damaged values are reported, never served;
+//! backups restore to a store that passes the full check and serves identical proofs.
+
+use chancery_ledger::chain::Commit;
+use chancery_ledger::codec::BoundedBytes;
+use chancery_ledger::store::memory::MemoryBackend;
+use chancery_ledger::store::rocks::{restore, RocksBackend};
+use chancery_ledger::store::{Backend, ChainSpec, ChainStore, Column, StoreError, TxLocation};
+use chancery_ledger::testkit::{chain_spec, document_evidence, key, produce_block, signed_tx};
+use chancery_ledger::tx::{CertEvent, CertEventKind, TxBody};
+use chancery_ledger::validator::CaId;
+use chancery_ledger::verify::{verify, TrustRoot};
+use chancery_ledger::{Digest, DigestAlg, Tx};
+use ed25519_dalek::SigningKey;
+
+const T0: u64 = 1_767_225_600_000;
+
+fn trust(spec: &ChainSpec) -> TrustRoot {
+    TrustRoot {
+        chain_id: spec.chain_id.clone(),
+        genesis_hash: spec.genesis_hash,
+        validators: spec.validators.clone(),
+        members: spec.members.clone(),
+    }
+}
+
+struct Fixture<B: Backend> {
+    spec: ChainSpec,
+    keys: Vec<SigningKey>,
+    store: ChainStore<B>,
+    nonce: u64,
+}
+
+impl<B: Backend> Fixture<B> {
+    fn new(backend: B) -> Self {
+        let (spec, keys) = chain_spec(4);
+        let store = ChainStore::open(backend, &spec, 100).expect("open");
+        Fixture { spec, keys, store, nonce: 0 }
+    }
+
+    fn doc(&mut self, document: &[u8]) -> Tx {
+        self.nonce += 1;
+        signed_tx(&key(3, 0), &self.spec.chain_id, document_evidence(document), self.nonce)
+    }
+
+    fn block(&mut self, txs: Vec<Tx>) -> chancery_ledger::Block {
+        let time = T0 + 1_000 * (self.store.height() + 1);
+        produce_block(&self.store, &self.keys, txs, time, false).expect("block commits").0
+    }
+
+    /// Blocks 0..3: 20, 1, 0 documents; "contract" anchored in blocks 0 and 1.
+    fn populate(&mut self) {
+        let txs: Vec<_> =
+            (0..20u32).map(|i| if i == 7 { self.doc(b"contract") } else { self.doc(&i.to_le_bytes()) }).collect();
+        self.block(txs);
+        let again = self.doc(b"contract");
+        self.block(vec![again]);
+        self.block(Vec::new());
+    }
+}
+
+fn contract_digest() -> Digest {
+    Digest::compute(DigestAlg::Sha256, b"contract")
+}
+
+fn queries_and_proofs<B: Backend>(backend: B) {
+    let mut f = Fixture::new(backend);
+    f.populate();
+    assert_eq!(f.store.height(), 3);
+    let block = f.store.block(0).expect("block 0");
+    assert_eq!(block.txs.len(), 20);
+    assert_eq!(f.store.commit(1).expect("commit").height, 1);
+    let anchors = f.store.anchors(&contract_digest(), None).expect("anchors");
+    assert_eq!(anchors, vec![TxLocation { height: 0, index: 7 }, TxLocation { height: 1, index: 0 }]);
+    assert_eq!(f.store.anchors(&contract_digest(), Some(anchors[0])).expect("page"), vec![anchors[1]]);
+    for index in 0..20u32 {
+        let tx_hash = block.txs[index as usize].hash();
+        let (tx, location) = f.store.tx(&tx_hash).expect("tx");
+        assert_eq!(tx.hash(), tx_hash);
+        assert_eq!(location, TxLocation { height: 0, index });
+        for checkpoint in [None, Some(1), Some(2)] {
+            let bundle = f.store.proof_bundle(&tx_hash, checkpoint).expect("bundle");
+            let report = verify(&bundle, &trust(&f.spec), None)
+                .unwrap_or_else(|e| panic!("tx {index} checkpoint {checkpoint:?}: {e}"));
+            assert_eq!(report.height, 0);
+        }
+    }
+    assert!(matches!(f.store.proof_bundle(&block.txs[0].hash(), Some(0)), Err(StoreError::Refused(_))));
+    assert!(matches!(f.store.proof_bundle(&block.txs[0].hash(), Some(3)), Err(StoreError::NotFound(_))));
+    assert!(matches!(f.store.tx(&chancery_ledger::HashContext::Tx.hash(b"none")), Err(StoreError::NotFound(_))));
+    let consistency = f.store.history_consistency(1, 3).expect("consistency");
+    let (root1, root3) = (f.store.header(1).expect("h1").history_root, f.store.history_root(3).expect("root 3"));
+    assert!(consistency.verify(1, 3, &root1, &root3).is_ok());
+    assert_eq!(f.store.check_integrity(None).expect("full check").blocks, 3);
+}
+
+#[test]
+fn queries_and_proofs_in_memory() {
+    queries_and_proofs(MemoryBackend::new());
+}
+
+#[test]
+fn queries_and_proofs_on_rocksdb() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    queries_and_proofs(RocksBackend::open(dir.path()).expect("rocksdb"));
+}
+
+#[test]
+fn a_large_block_serves_proofs_for_every_position() {
+    let mut f = Fixture::new(MemoryBackend::new());
+    let txs: Vec<_> = (0..1_000u32).map(|i| f.doc(&i.to_le_bytes())).collect();
+    let block = f.block(txs);
+    for index in [0usize, 15, 16, 17, 500, 991, 992, 999] {
+        let bundle = f.store.proof_bundle(&block.txs[index].hash(), None).expect("bundle");
+        assert!(verify(&bundle, &trust(&f.spec), None).is_ok(), "index {index}");
+    }
+}
+
+#[test]
+fn certificate_events_are_indexed() {
+    let mut f = Fixture::new(MemoryBackend::new());
+    let ca = CaId::new("ca-one").expect("id");
+    let serial = BoundedBytes::new(vec![9, 9]).expect("serial");
+    let event = |kind| {
+        TxBody::CertEvent(CertEvent {
+            ca: ca.clone(),
+            serial: serial.clone(),
+            cert_digest: Digest::compute(DigestAlg::Sha256, b"cert"),
+            subject_key: Digest::compute(DigestAlg::Sha256, b"key"),
+            event: kind,
+        })
+    };
+    let issue = signed_tx(
+        &key(4, 0),
+        &f.spec.chain_id,
+        event(CertEventKind::Issued { not_before_ms: T0, not_after_ms: T0 * 2 }),
+        1,
+    );
+    f.block(vec![issue]);
+    let renew = signed_tx(&key(4, 0), &f.spec.chain_id, event(CertEventKind::Renewed { not_after_ms: T0 * 3 }), 2);
+    f.block(vec![renew]);
+    let record = f.store.cert_record(&ca, &serial).expect("read").expect("record");
+    assert_eq!(record.events.len(), 2);
+    assert_eq!(record.validity(), Some((T0, T0 * 3)));
+    assert_eq!(
+        f.store.cert_locations(&ca, &serial).expect("read"),
+        vec![TxLocation { height: 0, index: 0 }, TxLocation { height: 1, index: 0 }]
+    );
+}
+
+#[test]
+fn blocks_that_do_not_extend_the_chain_are_refused() {
+    let mut f = Fixture::new(MemoryBackend::new());
+    f.populate();
+    let txs = vec![f.doc(b"x")];
+    // A block built for height 3, committed twice.
+    let (block, commit) = produce_block(&f.store, &f.keys, txs, T0 + 10_000, false).expect("block 3");
+    let err = f.store.execute_and_commit(&block, &commit).expect_err("already committed");
+    assert!(err.to_string().contains("block is at height 3, the next height is 4"), "{err}");
+    // A block for height 4 whose commit has only half the power.
+    let tx = f.doc(b"y");
+    let half = f.keys[..2].to_vec();
+    let err = produce_block(&f.store, &half, vec![tx], T0 + 11_000, false).expect_err("half the power");
+    assert!(err.to_string().contains("commit does not prove block 4"), "{err}");
+    // A block whose content breaks a rule (a replayed tx).
+    let replay = block.txs[0].clone();
+    let err = produce_block(&f.store, &f.keys, vec![replay], T0 + 12_000, false).expect_err("replay");
+    assert!(err.to_string().contains("already on chain"), "{err}");
+    assert_eq!(f.store.height(), 4);
+    let other: Commit = f.store.commit(3).expect("commit 3");
+    assert_eq!(other.block_hash, block.header.hash());
+}
+
+#[test]
+fn a_failed_write_stops_the_store_and_loses_nothing_committed() {
+    let backend = MemoryBackend::new();
+    let mut f = Fixture::new(backend.clone());
+    f.populate();
+    backend.fail_writes_after(0);
+    let tx = f.doc(b"lost");
+    let err = produce_block(&f.store, &f.keys, vec![tx], T0 + 9_000, false).expect_err("write fails");
+    assert!(err.to_string().contains("injected write failure"), "{err}");
+    assert!(matches!(f.store.header(0), Err(StoreError::Poisoned)), "every later call fails");
+    assert!(matches!(f.store.check_integrity(None), Err(StoreError::Poisoned)));
+    // The restarted node reopens the same storage: the three committed blocks, whole.
+    backend.fail_writes_after(u64::MAX);
+    let reopened = ChainStore::open(backend, &f.spec, u64::MAX).expect("reopen");
+    assert_eq!(reopened.height(), 3);
+    assert_eq!(reopened.check_integrity(None).expect("full check").blocks, 3);
+}
+
+#[test]
+fn a_store_of_another_chain_refuses_to_open() {
+    let backend = MemoryBackend::new();
+    let f = Fixture::new(backend.clone());
+    drop(f);
+    let (mut spec, _) = chain_spec(4);
+    spec.genesis_hash = chancery_ledger::HashContext::Genesis.hash(b"another");
+    let err = ChainStore::open(backend, &spec, 10).err().expect("wrong genesis");
+    assert!(err.to_string().contains("use the data directory of this chain"), "{err}");
+}
+
+/// Flips one byte of the value under `key` in `column`, through the backend, below the
+/// chain store.
+fn flip(backend: &MemoryBackend, column: Column, key: &[u8], at: usize) {
+    assert!(
+        backend.tamper(column, key, |v| {
+            let i = at % v.len();
+            v[i] ^= 0x10;
+        }),
+        "value to damage exists"
+    );
+}
+
+#[test]
+fn damaged_values_are_reported_on_read_and_by_the_integrity_check() {
+    type KeyOf = fn(&ChainStore<MemoryBackend>) -> Vec<u8>;
+    let cases: [(&str, Column, KeyOf, usize); 4] = [
+        ("header", Column::Headers, |_| 1u64.to_be_bytes().to_vec(), 40),
+        (
+            "tx in a block",
+            Column::Blocks,
+            |_| [1u64.to_be_bytes().as_slice(), 0u32.to_be_bytes().as_slice()].concat(),
+            60,
+        ),
+        ("tx index", Column::Txs, |s| s.block(1).expect("block").txs[0].hash().0.to_vec(), 11),
+        ("commit", Column::Commits, |_| 1u64.to_be_bytes().to_vec(), 30),
+    ];
+    for (what, column, key, at) in cases {
+        let backend = MemoryBackend::new();
+        let mut f = Fixture::new(backend.clone());
+        f.populate();
+        let tx_hash = f.store.block(1).expect("block").txs[0].hash();
+        flip(&backend, column, &key(&f.store), at);
+        let read = match column {
+            Column::Headers => f.store.header(1).map(|_| ()),
+            Column::Blocks => f.store.block(1).map(|_| ()),
+            Column::Txs => f.store.tx(&tx_hash).map(|_| ()),
+            _ => f.store.commit(1).map(|_| ()),
+        };
+        assert!(
+            matches!(read, Err(StoreError::Corrupt { height: 1, .. }) | Err(StoreError::NotFound(_))),
+            "{what}: read gave {read:?}"
+        );
+        let check = f.store.check_integrity(None).expect_err("integrity check");
+        assert!(
+            matches!(check, StoreError::Corrupt { height: 1, .. } | StoreError::NotFound(_)),
+            "{what}: check gave {check}"
+        );
+        let reopen = ChainStore::open(backend, &f.spec, 10).err().expect("refuses to open");
+        assert!(
+            reopen.to_string().contains("corrupt at height 1") || reopen.to_string().contains("not found"),
+            "{what}: {reopen}"
+        );
+    }
+}
+
+#[test]
+fn damage_through_raw_rocksdb_is_detected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, keys) = chain_spec(4);
+    {
+        let mut f = Fixture {
+            spec: spec.clone(),
+            keys: keys.clone(),
+            store: ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, 10).expect("store"),
+            nonce: 0,
+        };
+        f.populate();
+    }
+    // Damage a tx inside block 0 with plain RocksDB access, bypassing the chain store.
+    {
+        let raw = RocksBackend::open(dir.path()).expect("raw");
+        let key = [0u64.to_be_bytes().as_slice(), 3u32.to_be_bytes().as_slice()].concat();
+        let mut value = raw.get(Column::Blocks, &key).expect("read").expect("tx 3 of block 0");
+        value[100] ^= 1;
+        let mut batch = chancery_ledger::store::Batch::default();
+        batch.put(Column::Blocks, key, value);
+        raw.write(batch).expect("write");
+    }
+    let err =
+        ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, u64::MAX).err().expect("corrupt store");
+    assert!(err.to_string().contains("corrupt at height 0"), "{err}");
+    // A store that checks only the last block opens, but never serves the damaged block.
+    let store = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, 1).expect("opens");
+    assert!(matches!(store.block(0), Err(StoreError::Corrupt { height: 0, .. })));
+}
+
+#[test]
+fn backup_restores_to_a_store_with_identical_proofs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut f = Fixture::new(RocksBackend::open(&dir.path().join("data")).expect("open"));
+    f.populate();
+    f.store.backup(&dir.path().join("backup")).expect("backup");
+    restore(&dir.path().join("backup"), &dir.path().join("restored")).expect("restore");
+    let restored = ChainStore::open(RocksBackend::open(&dir.path().join("restored")).expect("open"), &f.spec, u64::MAX)
+        .expect("restored store");
+    assert_eq!(restored.check_integrity(None).expect("full check").blocks, 3);
+    let tx_hash = f.store.block(0).expect("block").txs[5].hash();
+    assert_eq!(
+        restored.proof_bundle(&tx_hash, Some(2)).expect("bundle"),
+        f.store.proof_bundle(&tx_hash, Some(2)).expect("bundle")
+    );
+    assert!(restore(&dir.path().join("backup"), &dir.path().join("restored")).is_err(), "refuses a non-empty target");
+}
+
+#[test]
+fn backups_taken_while_blocks_are_written_restore_consistently() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, keys) = chain_spec(4);
+    let store =
+        ChainStore::open(RocksBackend::open(&dir.path().join("data")).expect("open"), &spec, 10).expect("store");
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let backups = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut nonce = 0;
+            for height in 0..40u64 {
+                let txs: Vec<_> = (0..50u32)
+                    .map(|i| {
+                        nonce += 1;
+                        signed_tx(
+                            &key(3, 0),
+                            &spec.chain_id,
+                            document_evidence(&[height.to_le_bytes(), u64::from(i).to_le_bytes()].concat()),
+                            nonce,
+                        )
+                    })
+                    .collect();
+                produce_block(&store, &keys, txs, T0 + 1_000 * (height + 1), true).expect("block commits");
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut backups = Vec::new();
+        while !done.load(std::sync::atomic::Ordering::SeqCst) && backups.len() < 20 {
+            let backup = dir.path().join(format!("backup-{}", backups.len()));
+            store.backup(&backup).expect("backup while writing");
+            backups.push(backup);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        backups
+    });
+    assert!(backups.len() >= 2, "backups were taken while blocks were written");
+    let mut heights = Vec::new();
+    for (i, backup) in backups.iter().enumerate() {
+        let target = dir.path().join(format!("restored-{i}"));
+        restore(backup, &target).expect("restore");
+        let restored = ChainStore::open(RocksBackend::open(&target).expect("open"), &spec, u64::MAX)
+            .unwrap_or_else(|e| panic!("backup {i}: {e}"));
+        let report = restored.check_integrity(None).expect("full check");
+        heights.push(report.blocks);
+    }
+    assert!(heights.windows(2).all(|w| w[0] <= w[1]), "later backups hold at least as much: {heights:?}");
+    println!("restored backup heights: {heights:?}");
+}
