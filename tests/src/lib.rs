@@ -1,2 +1,2 @@
-//! Multi-node and end-to-end tests of Chancery: real processes, real RocksDB, loopback
-//! networking. Filled in by the node and network issues.
+//! Multi-process and end-to-end tests of Chancery: real processes, real RocksDB, loopback
+//! networking. The helper binaries in `src/bin` are the processes the tests start and kill.
