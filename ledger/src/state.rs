@@ -320,17 +320,38 @@ pub enum ExecError<E> {
 /// Reads through the block's pending writes, then the view.
 struct Overlay<'a, V: StateView> {
     view: &'a V,
+    /// Values read from the view, so a block of many txs by one signer reads its member
+    /// record once.
+    read: std::cell::RefCell<HashMap<StateKey, Option<Vec<u8>>>>,
+    /// Members as decoded, for the same reason; dropped when a member changes.
+    members: std::cell::RefCell<HashMap<PublicKey, Option<Member>>>,
     pending: HashMap<StateKey, Option<Vec<u8>>>,
     order: Vec<StateKey>,
     tx_hashes: HashSet<Hash>,
 }
 
 impl<'a, V: StateView> Overlay<'a, V> {
-    fn raw(&self, key: &StateKey) -> Result<Option<Vec<u8>>, ExecError<V::Error>> {
-        match self.pending.get(key) {
-            Some(value) => Ok(value.clone()),
-            None => self.view.value(key).map_err(ExecError::Store),
+    fn new(view: &'a V) -> Self {
+        Overlay {
+            view,
+            read: Default::default(),
+            members: Default::default(),
+            pending: HashMap::new(),
+            order: Vec::new(),
+            tx_hashes: HashSet::new(),
         }
+    }
+
+    fn raw(&self, key: &StateKey) -> Result<Option<Vec<u8>>, ExecError<V::Error>> {
+        if let Some(value) = self.pending.get(key) {
+            return Ok(value.clone());
+        }
+        if let Some(value) = self.read.borrow().get(key) {
+            return Ok(value.clone());
+        }
+        let value = self.view.value(key).map_err(ExecError::Store)?;
+        self.read.borrow_mut().insert(key.clone(), value.clone());
+        Ok(value)
     }
 
     fn get<T: Canonical>(&self, key: &StateKey) -> Result<Option<T>, ExecError<V::Error>> {
@@ -342,7 +363,19 @@ impl<'a, V: StateView> Overlay<'a, V> {
         }
     }
 
+    fn member(&self, key: &PublicKey) -> Result<Option<Member>, ExecError<V::Error>> {
+        if let Some(member) = self.members.borrow().get(key) {
+            return Ok(member.clone());
+        }
+        let member: Option<Member> = self.get(&StateKey::Member(*key))?;
+        self.members.borrow_mut().insert(*key, member.clone());
+        Ok(member)
+    }
+
     fn put<T: bincode::Encode>(&mut self, key: StateKey, value: Option<&T>) {
+        if let StateKey::Member(member) = &key {
+            self.members.borrow_mut().remove(member);
+        }
         if !self.pending.contains_key(&key) {
             self.order.push(key.clone());
         }
@@ -396,7 +429,7 @@ impl<'a, V: StateView> Execution<'a, V> {
     /// Starts executing a block on the state after height `ctx.height - 1` (state version
     /// `ctx.height`).
     pub fn new(view: &'a V, ctx: BlockContext) -> Result<Self, ExecError<V::Error>> {
-        let overlay = Overlay { view, pending: HashMap::new(), order: Vec::new(), tx_hashes: HashSet::new() };
+        let overlay = Overlay::new(view);
         let params: Params = required(overlay.get(&StateKey::Params)?, &StateKey::Params)?;
         let validators: ValidatorSet = required(overlay.get(&StateKey::Validators)?, &StateKey::Validators)?;
         Ok(Execution { overlay, ctx, params, validators, validator_change: None })
@@ -420,7 +453,9 @@ impl<'a, V: StateView> Execution<'a, V> {
     }
 
     fn push_checked(&mut self, tx: &Tx, check_signature: bool) -> Result<Result<(), TxError>, ExecError<V::Error>> {
-        let tx_hash = tx.hash();
+        // Encode once: the size rule and the tx hash both need the bytes.
+        let bytes = encode(tx);
+        let tx_hash = HashContext::Tx.hash(&bytes);
         let rules = Rules {
             ctx: &self.ctx,
             params: &self.params,
@@ -428,7 +463,7 @@ impl<'a, V: StateView> Execution<'a, V> {
             validators_changed: self.validator_change.is_some(),
             check_signature,
         };
-        let outcome = apply_tx(&mut self.overlay, &rules, tx, &tx_hash)?;
+        let outcome = apply_tx(&mut self.overlay, &rules, tx, bytes.len(), &tx_hash)?;
         Ok(outcome.map(|change| {
             if let Some(change) = change {
                 self.validator_change = Some(change);
@@ -505,7 +540,7 @@ pub fn apply_with<V: StateView>(
 ) -> Result<StateChanges, ExecError<V::Error>> {
     let header = &block.header;
     let ctx = BlockContext { chain_id: header.chain_id.clone(), height: header.height, time_ms: header.time_ms };
-    let overlay = Overlay { view, pending: HashMap::new(), order: Vec::new(), tx_hashes: HashSet::new() };
+    let overlay = Overlay::new(view);
     let params: Params = required(overlay.get(&StateKey::Params)?, &StateKey::Params)?;
     if block_bytes as u64 > u64::from(params.max_block_bytes) {
         return Err(ExecError::BlockTooLarge {
@@ -557,13 +592,13 @@ fn apply_tx<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     rules: &Rules<'_>,
     tx: &Tx,
+    size: usize,
     tx_hash: &Hash,
 ) -> Result<TxOutcome, ExecError<V::Error>> {
     let (ctx, params, validators) = (rules.ctx, rules.params, rules.validators);
     if tx.chain_id != ctx.chain_id {
         return Ok(Err(TxError::WrongChain { expected: ctx.chain_id.to_string(), got: tx.chain_id.to_string() }));
     }
-    let size = encode(tx).len();
     if size > params.max_tx_bytes as usize {
         return Ok(Err(TxError::TooLarge { size, max: params.max_tx_bytes as usize }));
     }
@@ -572,7 +607,7 @@ fn apply_tx<V: StateView>(
             return Ok(Err(TxError::BadSignature(e)));
         }
     }
-    let member: Option<Member> = overlay.get(&StateKey::Member(tx.signer))?;
+    let member = overlay.member(&tx.signer)?;
     let is_validator = validators.find(&tx.signer).is_some();
     let allowed = match (&tx.body, &member) {
         (_, Some(_)) => true,
@@ -582,11 +617,14 @@ fn apply_tx<V: StateView>(
     if !allowed {
         return Ok(Err(TxError::UnknownSigner { signer: tx.signer.to_hex(), chain: ctx.chain_id.to_string() }));
     }
-    if overlay.tx_hashes.contains(tx_hash) || overlay.view.tx_exists(tx_hash).map_err(ExecError::Store)? {
-        return Ok(Err(TxError::Duplicate { tx_hash: *tx_hash }));
-    }
+    // A signer's nonce only ever grows and is never deleted, and a tx hash covers its
+    // signer and nonce: a tx whose nonce is above its signer's last one cannot be on chain.
+    // So the duplicate lookup is needed only to say why a stale nonce is refused.
     let last: u64 = overlay.get(&StateKey::Nonce(tx.signer))?.unwrap_or(0);
     if tx.nonce <= last {
+        if overlay.tx_hashes.contains(tx_hash) || overlay.view.tx_exists(tx_hash).map_err(ExecError::Store)? {
+            return Ok(Err(TxError::Duplicate { tx_hash: *tx_hash }));
+        }
         return Ok(Err(TxError::StaleNonce { signer: tx.signer.to_hex(), nonce: tx.nonce, last, next: last + 1 }));
     }
     let outcome = match &tx.body {

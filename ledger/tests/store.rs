@@ -273,7 +273,7 @@ fn damage_through_raw_rocksdb_is_detected() {
     // Damage a tx inside block 0 with plain RocksDB access, bypassing the chain store.
     {
         let raw = RocksBackend::open(dir.path()).expect("raw");
-        let key = [0u64.to_be_bytes().as_slice(), 3u32.to_be_bytes().as_slice()].concat();
+        let key = [0u64.to_be_bytes().as_slice(), 0u32.to_be_bytes().as_slice()].concat();
         let mut value = raw.get(Column::Blocks, &key).expect("read").expect("tx 3 of block 0");
         value[100] ^= 1;
         let mut batch = chancery_ledger::store::Batch::default();

@@ -11,7 +11,7 @@ pub enum Column {
     Meta,
     /// Height → header.
     Headers,
-    /// (height, index) → tx: the block bodies.
+    /// (height, group) → the txs of one group of 16: the block bodies.
     Blocks,
     /// Height → the block's tx-tree levels from level 4 up.
     TxTrees,

@@ -112,6 +112,40 @@ fn location_key(height: u64, index: u32) -> [u8; 12] {
     key
 }
 
+/// Txs stored together under one key: the leaves below one stored tx-tree node, so a
+/// proof reads one value.
+const GROUP: usize = 1 << STORED_LEVEL;
+
+fn group_key(height: u64, index: u32) -> [u8; 12] {
+    location_key(height, index / GROUP as u32)
+}
+
+/// A group's value: each tx's canonical bytes after its length (`u32`, little-endian).
+fn encode_group<'a>(txs: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for bytes in txs {
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+fn decode_group(height: u64, bytes: &[u8]) -> Result<Vec<Tx>> {
+    let mut txs = Vec::with_capacity(GROUP);
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let bad = || StoreError::Corrupt { height, what: "stored tx group is malformed".into() };
+        let len = rest.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes).ok_or_else(bad)? as usize;
+        let tx = rest.get(4..4 + len).ok_or_else(bad)?;
+        txs.push(decode(tx).map_err(|e| corrupt(height, Column::Blocks, e))?);
+        rest = &rest[4 + len..];
+        if txs.len() > GROUP {
+            return Err(bad());
+        }
+    }
+    Ok(txs)
+}
+
 fn parse_location(bytes: &[u8]) -> Option<TxLocation> {
     let height = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
     let index = u32::from_be_bytes(bytes.get(8..12)?.try_into().ok()?);
@@ -119,7 +153,8 @@ fn parse_location(bytes: &[u8]) -> Option<TxLocation> {
 }
 
 fn digest_prefix(digest: &Digest) -> Vec<u8> {
-    let mut key = encode(&digest.alg());
+    let mut key = Vec::with_capacity(1 + digest.bytes().len() + 12);
+    key.push(digest.alg() as u8);
     key.extend_from_slice(digest.bytes());
     key
 }
@@ -165,6 +200,7 @@ pub struct ChainStore<B: Backend> {
     genesis_hash: Hash,
     height: AtomicU64,
     poisoned: AtomicBool,
+    written_bytes: AtomicU64,
 }
 
 impl<B: Backend> ChainStore<B> {
@@ -178,6 +214,7 @@ impl<B: Backend> ChainStore<B> {
             genesis_hash: spec.genesis_hash,
             height: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
+            written_bytes: AtomicU64::new(0),
         };
         match store.backend.get(Column::Meta, META_GENESIS)? {
             None => store.init(spec)?,
@@ -229,6 +266,7 @@ impl<B: Backend> ChainStore<B> {
 
     fn write(&self, batch: Batch) -> Result<()> {
         self.live()?;
+        self.written_bytes.fetch_add(batch.bytes() as u64, Ordering::Relaxed);
         if let Err(e) = self.backend.write(batch) {
             self.poisoned.store(true, Ordering::SeqCst);
             return Err(e.into());
@@ -241,6 +279,11 @@ impl<B: Backend> ChainStore<B> {
             return Err(StoreError::Poisoned);
         }
         Ok(())
+    }
+
+    /// Bytes of keys and values written since the store was opened.
+    pub fn written_bytes(&self) -> u64 {
+        self.written_bytes.load(Ordering::Relaxed)
     }
 
     /// The backend (for backups and raw access in tools).

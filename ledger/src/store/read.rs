@@ -63,22 +63,40 @@ impl<B: Backend> ChainStore<B> {
         if count as usize > BLOCK_TXS_MAX {
             return Err(StoreError::Corrupt { height, what: format!("header claims {count} txs") });
         }
-        let rows = self.backend.scan(Column::Blocks, &height_key(height), &height_key(height), count as usize + 1)?;
-        if rows.len() != count as usize {
+        let groups = (count as usize).div_ceil(GROUP);
+        let rows = self.backend.scan(Column::Blocks, &height_key(height), &height_key(height), groups + 1)?;
+        if rows.len() != groups {
             return Err(StoreError::Corrupt {
                 height,
-                what: format!("{} txs stored, the header says {count}", rows.len()),
+                what: format!("{} tx groups stored, the header's {count} txs need {groups}", rows.len()),
             });
         }
-        let mut txs = Vec::with_capacity(rows.len());
-        for (i, (key, value)) in rows.iter().enumerate() {
-            if parse_location(key) != Some(TxLocation { height, index: i as u32 }) {
-                return Err(StoreError::Corrupt { height, what: format!("tx #{i} is stored under the wrong key") });
+        let mut txs = Vec::with_capacity(count as usize);
+        for (group, (key, value)) in rows.iter().enumerate() {
+            if key.as_slice() != group_key(height, (group * GROUP) as u32) {
+                return Err(StoreError::Corrupt {
+                    height,
+                    what: format!("tx group {group} is stored under the wrong key"),
+                });
             }
-            txs.push(decode::<Tx>(value).map_err(|e| corrupt(height, Column::Blocks, e))?);
+            txs.extend(decode_group(height, value)?);
+        }
+        if txs.len() != count as usize {
+            return Err(StoreError::Corrupt {
+                height,
+                what: format!("{} txs stored, the header says {count}", txs.len()),
+            });
         }
         let hashes = txs.iter().map(Tx::hash).collect();
         Ok((txs, hashes))
+    }
+
+    /// The stored txs of the group holding tx `index` of block `height`.
+    fn group(&self, height: u64, index: u32) -> Result<Vec<Tx>> {
+        let bytes = self
+            .get(Column::Blocks, &group_key(height, index))?
+            .ok_or_else(|| StoreError::Corrupt { height, what: format!("the tx group of tx #{index} is missing") })?;
+        decode_group(height, &bytes)
     }
 
     /// Where the tx with this hash is.
@@ -93,8 +111,11 @@ impl<B: Backend> ChainStore<B> {
     /// The tx with this hash and where it is, checked to hash to it.
     pub fn tx(&self, tx_hash: &Hash) -> Result<(Tx, TxLocation)> {
         let location = self.tx_location(tx_hash)?;
-        let bytes = self.get(Column::Blocks, &location_key(location.height, location.index))?;
-        let tx: Tx = decode(&bytes.unwrap_or_default()).map_err(|e| corrupt(location.height, Column::Blocks, e))?;
+        let group = self.group(location.height, location.index)?;
+        let tx = group.into_iter().nth(location.index as usize % GROUP).ok_or_else(|| StoreError::Corrupt {
+            height: location.height,
+            what: format!("tx #{} is missing from its group", location.index),
+        })?;
         if tx.hash() != *tx_hash {
             return Err(StoreError::Corrupt {
                 height: location.height,
@@ -200,30 +221,19 @@ impl<B: Backend> ChainStore<B> {
     }
 
     /// The tx proof of the tx at `location` in the block with `header`, rebuilt from the
-    /// tx's group of 16 and the stored upper levels, and verified before it is returned.
-    fn tx_proof(&self, location: TxLocation, header: &Header, tx_hash: &Hash) -> Result<TxProof> {
+    /// hashes of the tx's group of 16 and the stored upper levels, and verified before it
+    /// is returned.
+    fn tx_proof(&self, location: TxLocation, header: &Header, group_hashes: &[Hash]) -> Result<TxProof> {
         let (height, count) = (location.height, header.tx_count);
-        let group = location.index as usize >> STORED_LEVEL;
-        let start = (group << STORED_LEVEL) as u32;
-        let end = (start + (1 << STORED_LEVEL)).min(count);
-        let rows = self.backend.scan(
-            Column::Blocks,
-            &height_key(height),
-            &location_key(height, start),
-            (end - start) as usize,
-        )?;
-        let mut hashes = Vec::with_capacity(rows.len());
-        for (_, value) in &rows {
-            hashes.push(decode::<Tx>(value).map_err(|e| corrupt(height, Column::Blocks, e))?.hash());
-        }
-        let local = tx_tree::levels(&hashes);
+        let local = tx_tree::levels(group_hashes);
         let upper = self.stored_levels(height, count)?;
         let mut siblings = Vec::new();
-        tx_tree::siblings(&local, location.index as usize % (1 << STORED_LEVEL), &mut siblings);
-        tx_tree::siblings(&upper, group, &mut siblings);
+        tx_tree::siblings(&local, location.index as usize % GROUP, &mut siblings);
+        tx_tree::siblings(&upper, location.index as usize / GROUP, &mut siblings);
         let proof = TxProof { index: location.index, count, siblings };
+        let tx_hash = group_hashes.get(location.index as usize % GROUP).copied().unwrap_or(Hash::ZERO);
         proof
-            .verify(tx_hash, &header.tx_root)
+            .verify(&tx_hash, &header.tx_root)
             .map_err(|e| StoreError::Corrupt { height, what: format!("rebuilt tx proof does not verify: {e}") })?;
         Ok(proof)
     }
@@ -231,13 +241,23 @@ impl<B: Backend> ChainStore<B> {
     /// The proof bundle for a tx, optionally with a checkpoint at a later height whose
     /// history includes the tx's block.
     pub fn proof_bundle(&self, tx_hash: &Hash, checkpoint: Option<u64>) -> Result<ProofBundle> {
-        let (tx, location) = self.tx(tx_hash)?;
+        let location = self.tx_location(tx_hash)?;
+        let group = self.group(location.height, location.index)?;
+        let group_hashes: Vec<Hash> = group.iter().map(Tx::hash).collect();
+        let position = location.index as usize % GROUP;
+        if group_hashes.get(position) != Some(tx_hash) {
+            return Err(StoreError::Corrupt {
+                height: location.height,
+                what: format!("tx #{} does not hash to {tx_hash}", location.index),
+            });
+        }
+        let tx = &group[position];
         let header = self.header(location.height)?;
         let commit = self.commit(location.height)?;
-        let proof = self.tx_proof(location, &header, tx_hash)?;
+        let proof = self.tx_proof(location, &header, &group_hashes)?;
         let last = checkpoint.unwrap_or(location.height);
         let mut bundle =
-            ProofBundle::new(&tx, proof, &header, &commit, self.genesis_hash, self.validator_changes(last)?);
+            ProofBundle::new(tx, proof, &header, &commit, self.genesis_hash, self.validator_changes(last)?);
         if let Some(at) = checkpoint {
             if at <= location.height {
                 return Err(StoreError::Refused(format!(

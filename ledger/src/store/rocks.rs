@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use rocksdb::{
-    checkpoint::Checkpoint, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode, Options, WriteBatch,
-    WriteOptions, DB,
+    checkpoint::Checkpoint, BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
+    Options, WriteBatch, WriteOptions, DB,
 };
 
 use super::backend::{Backend, BackendError, Batch, Column, Entry};
@@ -22,6 +22,11 @@ fn error(operation: &'static str, e: rocksdb::Error) -> BackendError {
 
 fn column_options() -> Options {
     let mut options = Options::default();
+    // Point lookups of keys that do not exist (a new tx's hash, a digest never anchored)
+    // are answered from the bloom filter without reading a block.
+    let mut table = BlockBasedOptions::default();
+    table.set_bloom_filter(10.0, false);
+    options.set_block_based_table_factory(&table);
     options.set_compression_type(DBCompressionType::Lz4);
     options.set_bottommost_compression_type(DBCompressionType::Zstd);
     options.set_level_compaction_dynamic_level_bytes(true);

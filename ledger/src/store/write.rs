@@ -55,7 +55,8 @@ impl<B: Backend> ChainStore<B> {
         commit
             .verify(header, &validators)
             .map_err(|e| StoreError::Refused(format!("commit does not prove block {height}: {e}")))?;
-        let tx_hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
+        let encoded: Vec<Vec<u8>> = block.txs.iter().map(encode).collect();
+        let tx_hashes: Vec<Hash> = encoded.iter().map(|bytes| crate::hash::HashContext::Tx.hash(bytes)).collect();
         let levels = tx_tree::levels(&tx_hashes);
         let checks = [
             ("tx_count", header.tx_count as usize == block.txs.len()),
@@ -68,7 +69,7 @@ impl<B: Backend> ChainStore<B> {
                 "block {height}: header {field} does not match the block's content"
             )));
         }
-        let batch = self.block_batch(block, commit, changes, &tx_hashes, &levels)?;
+        let batch = self.block_batch(block, commit, changes, &encoded, &tx_hashes, &levels)?;
         self.write(batch)?;
         self.height.store(height + 1, Ordering::SeqCst);
         Ok(())
@@ -111,6 +112,7 @@ impl<B: Backend> ChainStore<B> {
         block: &Block,
         commit: &Commit,
         changes: &StateChanges,
+        encoded: &[Vec<u8>],
         tx_hashes: &[Hash],
         levels: &[Vec<Hash>],
     ) -> Result<Batch> {
@@ -120,9 +122,12 @@ impl<B: Backend> ChainStore<B> {
         batch.put(Column::Commits, height_key(height), encode(commit));
         let stored: Vec<u8> = levels.iter().skip(STORED_LEVEL).flat_map(|l| l.iter().flat_map(|h| h.0)).collect();
         batch.put(Column::TxTrees, height_key(height), stored);
+        for (group, txs) in encoded.chunks(GROUP).enumerate() {
+            let key = group_key(height, (group * GROUP) as u32);
+            batch.put(Column::Blocks, key, encode_group(txs.iter().map(Vec::as_slice)));
+        }
         for (index, (tx, tx_hash)) in block.txs.iter().zip(tx_hashes).enumerate() {
             let location = location_key(height, index as u32);
-            batch.put(Column::Blocks, location, encode(tx));
             batch.put(Column::Txs, tx_hash.0, location);
             match &tx.body {
                 TxBody::Evidence(evidence) => {
