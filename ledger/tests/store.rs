@@ -259,33 +259,48 @@ fn damaged_values_are_reported_on_read_and_by_the_integrity_check() {
 
 #[test]
 fn damage_through_raw_rocksdb_is_detected() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    // (what, column, key, byte to flip): a tx inside block 0's body, block 0's header,
+    // and the index entry of block 0's tx 7.
     let (spec, keys) = chain_spec(4);
-    {
-        let mut f = Fixture {
-            spec: spec.clone(),
-            keys: keys.clone(),
-            store: ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, 10).expect("store"),
-            nonce: 0,
-        };
+    let tx7 = {
+        let mut f = Fixture::new(MemoryBackend::new());
         f.populate();
+        f.store.block(0).expect("block 0").txs[7].hash()
+    };
+    let cases = [
+        ("tx in a block", Column::Blocks, [0u64.to_be_bytes().as_slice(), 0u32.to_be_bytes().as_slice()].concat(), 100),
+        ("header", Column::Headers, 0u64.to_be_bytes().to_vec(), 50),
+        ("tx index", Column::Txs, tx7.0.to_vec(), 11),
+    ];
+    for (what, column, key, at) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, 10).expect("store");
+            let mut f = Fixture { spec: spec.clone(), keys: keys.clone(), store, nonce: 0 };
+            f.populate();
+        }
+        // Flip one byte with plain RocksDB access, below the chain store.
+        {
+            let raw = RocksBackend::open(dir.path()).expect("raw");
+            let mut value = raw.get(column, &key).expect("read").unwrap_or_else(|| panic!("{what}: value exists"));
+            value[at] ^= 1;
+            let mut batch = chancery_ledger::store::Batch::default();
+            batch.put(column, key.clone(), value);
+            raw.write(batch).expect("write");
+        }
+        let err = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, u64::MAX)
+            .err()
+            .expect("corrupt store");
+        assert!(err.to_string().contains("corrupt at height 0"), "{what}: {err}");
+        // A store that checks only the last block opens, but never serves the damage.
+        let store = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, 1).expect("opens");
+        let read = match column {
+            Column::Blocks => store.block(0).map(|_| ()),
+            Column::Headers => store.header(0).map(|_| ()),
+            _ => store.proof_bundle(&tx7, None).map(|_| ()),
+        };
+        assert!(matches!(read, Err(StoreError::Corrupt { height: 0, .. })), "{what}: read gave {read:?}");
     }
-    // Damage a tx inside block 0 with plain RocksDB access, bypassing the chain store.
-    {
-        let raw = RocksBackend::open(dir.path()).expect("raw");
-        let key = [0u64.to_be_bytes().as_slice(), 0u32.to_be_bytes().as_slice()].concat();
-        let mut value = raw.get(Column::Blocks, &key).expect("read").expect("tx 3 of block 0");
-        value[100] ^= 1;
-        let mut batch = chancery_ledger::store::Batch::default();
-        batch.put(Column::Blocks, key, value);
-        raw.write(batch).expect("write");
-    }
-    let err =
-        ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, u64::MAX).err().expect("corrupt store");
-    assert!(err.to_string().contains("corrupt at height 0"), "{err}");
-    // A store that checks only the last block opens, but never serves the damaged block.
-    let store = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, 1).expect("opens");
-    assert!(matches!(store.block(0), Err(StoreError::Corrupt { height: 0, .. })));
 }
 
 #[test]
