@@ -91,3 +91,65 @@ fn genesis_validate_and_hash() {
     let (ok, out, _) = chancery(&["genesis", "validate", genesis.to_str().expect("path")]);
     assert!(ok && out.contains("4 validators, 2 members"), "{out}");
 }
+
+#[test]
+fn store_check_backup_and_restore() {
+    use chancery_ledger::store::rocks::RocksBackend;
+    use chancery_ledger::store::ChainStore;
+    use chancery_ledger::testkit::{document_evidence, key, produce_block, signed_tx};
+
+    let genesis_path = examples().join("genesis.json");
+    let genesis =
+        chancery_genesis::Genesis::from_json(&std::fs::read_to_string(&genesis_path).expect("genesis")).expect("valid");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    {
+        let store =
+            ChainStore::open(RocksBackend::open(&data).expect("open"), &genesis.chain_spec(), 1).expect("store");
+        let keys: Vec<_> = (0..4).map(|i| key(1, i)).collect();
+        for height in 0..3u64 {
+            let tx = signed_tx(&key(3, 0), &genesis.chain_id, document_evidence(&height.to_le_bytes()), height + 1);
+            produce_block(&store, &keys, vec![tx], genesis.genesis_time_ms + 1_000 * (height + 1), false)
+                .expect("block");
+        }
+    }
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_string();
+    let (ok, out, err) = chancery(&["store", "check", "--data", &path(&data), "--genesis", &path(&genesis_path)]);
+    assert!(ok, "{err}");
+    assert!(out.contains("3 blocks checked from height 0"), "{out}");
+    let backup = dir.path().join("backup");
+    let (ok, out, err) = chancery(&[
+        "store",
+        "backup",
+        "--data",
+        &path(&data),
+        "--genesis",
+        &path(&genesis_path),
+        "--to",
+        &path(&backup),
+    ]);
+    assert!(ok && out.contains("backed up 3 blocks"), "{out}{err}");
+    let restored = dir.path().join("restored");
+    let (ok, out, err) = chancery(&[
+        "store",
+        "restore",
+        "--from",
+        &path(&backup),
+        "--data",
+        &path(&restored),
+        "--genesis",
+        &path(&genesis_path),
+    ]);
+    assert!(ok && out.contains("full integrity check passed"), "{out}{err}");
+    // Another chain's genesis, and a directory with no store, are refused.
+    let foreign = dir.path().join("foreign.json");
+    std::fs::write(
+        &foreign,
+        std::fs::read_to_string(&genesis_path).expect("genesis").replace("court-net-1", "court-net-2"),
+    )
+    .expect("write");
+    let (ok, _, err) = chancery(&["store", "check", "--data", &path(&data), "--genesis", &path(&foreign)]);
+    assert!(!ok && err.contains("use the data directory of this chain"), "{err}");
+    let (ok, _, err) = chancery(&["store", "check", "--data", &path(dir.path()), "--genesis", &path(&genesis_path)]);
+    assert!(!ok && err.contains("holds no store"), "{err}");
+}

@@ -221,6 +221,17 @@ impl Genesis {
         HashContext::Genesis.hash(&encode(self))
     }
 
+    /// What a chain store is created from.
+    pub fn chain_spec(&self) -> chancery_ledger::store::ChainSpec {
+        chancery_ledger::store::ChainSpec {
+            chain_id: self.chain_id.clone(),
+            genesis_hash: self.hash(),
+            params: self.params.clone(),
+            validators: self.validators.clone(),
+            members: self.members.to_vec(),
+        }
+    }
+
     /// What an offline verifier trusts from this genesis.
     pub fn trust_root(&self) -> TrustRoot {
         TrustRoot {
