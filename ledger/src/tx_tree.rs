@@ -108,8 +108,8 @@ pub fn levels(tx_hashes: &[Hash]) -> Vec<Vec<Hash>> {
             .chunks(2)
             .map(|pair| match pair {
                 [left, right] => HashContext::TxTreeNode.hash_pair(left.as_bytes(), right.as_bytes()),
-                [only] => *only,
-                _ => unreachable!("chunks(2) yields one or two items"),
+                // An odd last node moves up unchanged.
+                _ => pair[0],
             })
             .collect();
         levels.push(above);
