@@ -1,2 +1,7 @@
-//! Tendermint BFT consensus for Chancery: a pure, host-agnostic handle over the Malachite
-//! core and a deterministic whole-cluster simulation. Filled in by the consensus issue.
+//! Tendermint BFT consensus for Chancery through the Malachite core: our types behind its
+//! `Context` (this crate's `context` module), a pure host-agnostic handle, and a
+//! deterministic whole-cluster simulation (in progress: see the consensus issue).
+
+#![warn(missing_docs)]
+
+pub mod context;

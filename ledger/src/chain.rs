@@ -263,6 +263,36 @@ impl Vote {
     }
 }
 
+/// What a proposer signs when it proposes a block at a height and round. `pol_round` is
+/// the round of the proof-of-lock the proposer re-proposes under, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalHeader {
+    /// The chain.
+    pub chain_id: ChainId,
+    /// Height proposed at.
+    pub height: u64,
+    /// Round proposed in.
+    pub round: u32,
+    /// Proof-of-lock round, if re-proposing a locked block.
+    pub pol_round: Option<u32>,
+    /// The proposed block.
+    pub block_hash: Hash,
+}
+
+impl Canonical for ProposalHeader {
+    const KIND: &'static str = "proposal";
+    const BYTES_MAX: usize = 256;
+}
+
+impl ProposalHeader {
+    /// `BLAKE3-derive_key("chancery v1 proposal", proposal bytes)`: the message a proposer
+    /// signs.
+    pub fn signing_message(&self) -> Hash {
+        HashContext::Proposal.hash(&encode(self))
+    }
+}
+
 /// One validator's precommit signature in a commit.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -57,6 +57,13 @@ fn samples() -> Vec<(&'static str, Vec<u8>, chancery_ledger::Hash)> {
         chain.commit_block(vec![document.clone(), signing_event_tx(), cert_event_tx(), governance.clone()]);
     let vote = Vote { chain_id: chain_id(), height: 3, round: 1, kind: VoteKind::Prevote, block_hash: None };
     let set: ValidatorSet = validator_set(&[key(1, 0), key(1, 1)], 0);
+    let proposal = chancery_ledger::ProposalHeader {
+        chain_id: chain_id(),
+        height: 3,
+        round: 2,
+        pol_round: Some(1),
+        block_hash: block.header.hash(),
+    };
     vec![
         ("tx_document", encode(&document), document.hash()),
         ("tx_signing_event", encode(&signing_event_tx()), signing_event_tx().hash()),
@@ -66,6 +73,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>, chancery_ledger::Hash)> {
         ("block", encode(&block), block.header.hash()),
         ("commit", encode(&commit), commit.vote(&chain_id()).signing_message()),
         ("vote", encode(&vote), vote.signing_message()),
+        ("proposal", encode(&proposal), proposal.signing_message()),
         ("validator_set", encode(&set), set.hash()),
     ]
 }
