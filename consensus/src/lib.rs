@@ -4,4 +4,8 @@
 
 #![warn(missing_docs)]
 
+pub mod certificates;
 pub mod context;
+pub mod engine;
+#[cfg(feature = "sim")]
+pub mod sim;

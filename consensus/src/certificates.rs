@@ -1,0 +1,143 @@
+//! Checking the vote certificates consensus exchanges: one function rebuilds each vote's
+//! signing bytes from what a certificate keeps, checks the signature, refuses unknown and
+//! repeated signers, and requires the threshold of voting power.
+
+// The error type is Malachite's `CertificateError`, which the core's resume requires as is.
+#![allow(clippy::result_large_err)]
+
+use chancery_ledger::{ChainId, Signature};
+use malachitebft_core_types::{
+    CertificateError, CommitCertificate, CommitSignature, NilOrVal, PolkaCertificate, PolkaSignature, Round,
+    RoundCertificate, RoundCertificateType, RoundSignature, ThresholdParam, ValidatorSet as _, VoteType,
+};
+
+use crate::context::{Address, BlockHash, ChanceryContext, ConsensusValidatorSet, ConsensusVote, Height, Sig};
+
+type Error = CertificateError<ChanceryContext>;
+
+/// One signed vote as a certificate keeps it, and the error to report if it is bad.
+pub struct CertifiedVote {
+    /// The vote, rebuilt.
+    pub vote: ConsensusVote,
+    /// Its signature.
+    pub signature: Sig,
+    /// Builds the error naming this signature.
+    pub invalid: Box<dyn Fn() -> Error>,
+}
+
+/// Checks `votes` against `set`: each signer a member, counted once, its signature valid
+/// over the rebuilt vote, and together more than `threshold` of the total power.
+pub fn verify_votes(
+    chain_id: &ChainId,
+    votes: &[CertifiedVote],
+    set: &ConsensusValidatorSet,
+    threshold: ThresholdParam,
+) -> Result<(), Error> {
+    let mut counted: Vec<Address> = Vec::with_capacity(votes.len());
+    let mut signed: u64 = 0;
+    for item in votes {
+        let address = item.vote.validator;
+        let Some(validator) = set.get_by_address(&address) else {
+            return Err(CertificateError::UnknownValidator(address));
+        };
+        if counted.contains(&address) {
+            return Err((item.invalid)());
+        }
+        let message = item.vote.signing_message(chain_id);
+        if validator.public_key.verify(&message, &Signature(item.signature.0)).is_err() {
+            return Err((item.invalid)());
+        }
+        counted.push(address);
+        signed += validator.power;
+    }
+    let total = set.total_voting_power();
+    if !threshold.is_met(signed, total) {
+        return Err(CertificateError::NotEnoughVotingPower { signed, total, expected: threshold.min_expected(total) });
+    }
+    Ok(())
+}
+
+fn vote(
+    height: Height,
+    round: Round,
+    vote_type: VoteType,
+    value: NilOrVal<BlockHash>,
+    validator: Address,
+) -> ConsensusVote {
+    ConsensusVote { height, round, vote_type, value, validator }
+}
+
+/// A commit certificate: precommits for its value in its round.
+pub fn verify_commit(
+    chain_id: &ChainId,
+    cert: &CommitCertificate<ChanceryContext>,
+    set: &ConsensusValidatorSet,
+    threshold: ThresholdParam,
+) -> Result<(), Error> {
+    let votes: Vec<_> = cert
+        .commit_signatures
+        .iter()
+        .map(|s: &CommitSignature<ChanceryContext>| CertifiedVote {
+            vote: vote(cert.height, cert.round, VoteType::Precommit, NilOrVal::Val(cert.value_id), s.address),
+            signature: s.signature,
+            invalid: {
+                let s = s.clone();
+                Box::new(move || CertificateError::InvalidCommitSignature(s.clone()))
+            },
+        })
+        .collect();
+    verify_votes(chain_id, &votes, set, threshold)
+}
+
+/// A polka certificate: prevotes for its value in its round.
+pub fn verify_polka(
+    chain_id: &ChainId,
+    cert: &PolkaCertificate<ChanceryContext>,
+    set: &ConsensusValidatorSet,
+    threshold: ThresholdParam,
+) -> Result<(), Error> {
+    let votes: Vec<_> = cert
+        .polka_signatures
+        .iter()
+        .map(|s: &PolkaSignature<ChanceryContext>| CertifiedVote {
+            vote: vote(cert.height, cert.round, VoteType::Prevote, NilOrVal::Val(cert.value_id), s.address),
+            signature: s.signature,
+            invalid: {
+                let s = s.clone();
+                Box::new(move || CertificateError::InvalidPolkaSignature(s.clone()))
+            },
+        })
+        .collect();
+    verify_votes(chain_id, &votes, set, threshold)
+}
+
+/// A round certificate: precommits only (quorum) for `Precommit`, any votes of the round
+/// (honest threshold) for `Skip`.
+pub fn verify_round(
+    chain_id: &ChainId,
+    cert: &RoundCertificate<ChanceryContext>,
+    set: &ConsensusValidatorSet,
+    quorum: ThresholdParam,
+    honest: ThresholdParam,
+) -> Result<(), Error> {
+    let threshold = match cert.cert_type {
+        RoundCertificateType::Precommit => quorum,
+        RoundCertificateType::Skip => honest,
+    };
+    let mut votes = Vec::with_capacity(cert.round_signatures.len());
+    for s in &cert.round_signatures {
+        let s: &RoundSignature<ChanceryContext> = s;
+        if cert.cert_type == RoundCertificateType::Precommit && s.vote_type != VoteType::Precommit {
+            return Err(CertificateError::InvalidRoundSignature(s.clone()));
+        }
+        votes.push(CertifiedVote {
+            vote: vote(cert.height, cert.round, s.vote_type, s.value_id, s.address),
+            signature: s.signature,
+            invalid: {
+                let s = s.clone();
+                Box::new(move || CertificateError::InvalidRoundSignature(s.clone()))
+            },
+        });
+    }
+    verify_votes(chain_id, &votes, set, threshold)
+}

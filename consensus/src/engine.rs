@@ -1,0 +1,376 @@
+//! The host-agnostic consensus handle. The host feeds [`Input`]s; the engine runs them
+//! through the Malachite core and returns, in order, the [`Output`]s the host must carry
+//! out: publish, schedule or cancel timers, append to the WAL (before publishing what it
+//! appended), build a block, store a decision. Signing is the only effect the core needs
+//! answered on the spot; it goes to the [`Signer`] the host passes in, which alone holds
+//! keys. Signature and certificate checks are pure and done here.
+
+use std::time::Duration;
+
+use chancery_ledger::chain::{Commit, CommitSig};
+use chancery_ledger::codec::BoundedVec;
+use chancery_ledger::{ChainId, Hash, Signature};
+use malachitebft_core_consensus::{
+    process, ConsensusMsg, Effect, Error as CoreError, Input, LivenessMsg, MisbehaviorEvidence, Params, Resumable,
+    Role, SignedConsensusMsg, State, ThresholdParams,
+};
+use malachitebft_core_types::{
+    CertificateError, CommitCertificate, CommitSignature, LinearTimeouts, Round, RoundCertificate, SignedMessage,
+    SignedVote, Timeout, ValuePayload, ValueResponse,
+};
+
+use crate::certificates::{verify_commit, verify_polka, verify_round};
+use crate::context::{Address, BlockHash, ChanceryContext, ConsensusValidatorSet, Height, Sig};
+
+/// The context every consensus type is defined in.
+pub type Ctx = ChanceryContext;
+
+/// What the signer is asked to sign, for its double-sign guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignStep {
+    /// A proposal.
+    Propose,
+    /// A prevote.
+    Prevote,
+    /// A precommit.
+    Precommit,
+}
+
+/// A signing request: the 32-byte message and where in consensus it belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignRequest {
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// Step.
+    pub step: SignStep,
+    /// What to sign.
+    pub message: Hash,
+}
+
+/// The signer refused (its double-sign guard, or it is unreachable).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("signer refused: {0}")]
+pub struct SignerRefused(pub String);
+
+/// The holder of the validator's consensus key.
+pub trait Signer {
+    /// Signs `request.message`, or refuses.
+    fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused>;
+}
+
+/// What the host must do, in order.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// Gossip a signed vote or proposal (after the WAL holds it).
+    Publish(SignedConsensusMsg<Ctx>),
+    /// Gossip a liveness message (a vote to rebroadcast, a polka or skip certificate).
+    PublishLiveness(LivenessMsg<Ctx>),
+    /// Gossip a vote again.
+    RepublishVote(SignedVote<Ctx>),
+    /// Gossip a round certificate again.
+    RepublishRoundCertificate(RoundCertificate<Ctx>),
+    /// Start a timer; when it fires, feed `Input::TimeoutElapsed(timeout)`.
+    ScheduleTimeout {
+        /// The timeout.
+        timeout: Timeout,
+        /// After how long.
+        after: Duration,
+    },
+    /// Cancel a timer.
+    CancelTimeout(Timeout),
+    /// Cancel every timer.
+    CancelAllTimeouts,
+    /// A new round started.
+    StartRound {
+        /// Height.
+        height: Height,
+        /// Round.
+        round: Round,
+        /// Its proposer.
+        proposer: Address,
+        /// Our role in it.
+        role: Role,
+    },
+    /// We propose: build a block for this height and round and feed `Input::Propose`
+    /// within `within`.
+    GetValue {
+        /// Height.
+        height: Height,
+        /// Round.
+        round: Round,
+        /// Time left.
+        within: Duration,
+    },
+    /// Append this input to the WAL (and sync) before carrying out the outputs after it.
+    WalAppend(Height, Box<Input<Ctx>>),
+    /// A block was decided, with the commit that proves it.
+    Decide {
+        /// The decided block.
+        block: BlockHash,
+        /// Its commit, as the ledger stores and verifies it.
+        commit: Commit,
+    },
+    /// The height is final: store the final commit and the evidence, then feed
+    /// `Input::StartHeight` for the next height.
+    Finalize {
+        /// The final commit (it may hold more signatures than the one decided).
+        commit: Commit,
+        /// Equivocations seen at this height.
+        evidence: Box<MisbehaviorEvidence<Ctx>>,
+    },
+    /// A block fetched from a peer came with a valid commit: decode and validate it, then
+    /// feed `Input::ProposedValue` with origin `Sync`.
+    SyncValueVerified(Box<ValueResponse<Ctx>>, Address),
+    /// A block fetched from a peer came with an invalid commit: penalise the peer.
+    SyncValueRejected(Height, String),
+}
+
+/// Why the engine stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The signer refused: never sign otherwise, stop and let an operator look.
+    #[error("consensus halted: {0}")]
+    Halted(String),
+    /// The core reported an error for an input.
+    #[error("consensus core: {0}")]
+    Core(String),
+}
+
+/// The effects side of the engine, kept apart from the core's state so both can be
+/// borrowed while an input runs.
+struct Effects {
+    chain_id: ChainId,
+    timeouts: LinearTimeouts,
+    outputs: Vec<Output>,
+    halted: Option<String>,
+    replaying: bool,
+}
+
+/// One validator's (or observer's) consensus.
+pub struct Engine {
+    state: State<Ctx>,
+    effects: Effects,
+}
+
+impl Engine {
+    /// A validator (`voting`) or observer at `height` with `validators`.
+    pub fn new(
+        chain_id: ChainId,
+        address: Address,
+        height: Height,
+        validators: ConsensusValidatorSet,
+        timeouts: LinearTimeouts,
+        voting: bool,
+    ) -> Self {
+        let params = Params {
+            address,
+            threshold_params: ThresholdParams::default(),
+            value_payload: ValuePayload::ProposalAndParts,
+            enabled: voting,
+        };
+        let state = State::new(ChanceryContext { chain_id: chain_id.clone() }, height, validators, params, 16, 2048);
+        Engine { state, effects: Effects { chain_id, timeouts, outputs: Vec::new(), halted: None, replaying: false } }
+    }
+
+    /// The core's state (read-only, for the host).
+    pub fn state(&self) -> &State<Ctx> {
+        &self.state
+    }
+
+    /// Mutable access to the core's state, for WAL replay bookkeeping.
+    pub fn state_mut(&mut self) -> &mut State<Ctx> {
+        &mut self.state
+    }
+
+    /// While replaying the WAL, appends are not emitted again.
+    pub fn set_replaying(&mut self, replaying: bool) {
+        self.effects.replaying = replaying;
+    }
+
+    /// Runs one input and returns what the host must do, in order.
+    pub fn handle(&mut self, input: Input<Ctx>, signer: &mut dyn Signer) -> Result<Vec<Output>, EngineError> {
+        if let Some(reason) = &self.effects.halted {
+            return Err(EngineError::Halted(reason.clone()));
+        }
+        let effects = &mut self.effects;
+        let result: Result<(), CoreError<Ctx>> = process!(input: input, state: &mut self.state, metrics: &(), with: effect => effects.handle(effect, signer));
+        let outputs = std::mem::take(&mut self.effects.outputs);
+        if let Some(reason) = &self.effects.halted {
+            return Err(EngineError::Halted(reason.clone()));
+        }
+        result.map_err(|e| EngineError::Core(format!("{e:?}")))?;
+        Ok(outputs)
+    }
+}
+
+/// A decided certificate as the ledger's `Commit`, signatures sorted by validator.
+pub fn to_commit(cert: &CommitCertificate<Ctx>) -> Commit {
+    let mut signatures: Vec<CommitSig> = cert
+        .commit_signatures
+        .iter()
+        .map(|s| CommitSig { validator: s.address.0, signature: Signature(s.signature.0) })
+        .collect();
+    signatures.sort_by_key(|s| s.validator);
+    Commit {
+        height: cert.height.0,
+        round: cert.round.as_u32().unwrap_or(0),
+        block_hash: cert.value_id.0,
+        // A certificate never holds more signers than a validator set has members.
+        signatures: BoundedVec::new(signatures).unwrap_or_default(),
+    }
+}
+
+impl Effects {
+    fn push(&mut self, output: Output) {
+        if self.halted.is_none() {
+            self.outputs.push(output);
+        }
+    }
+
+    fn sign(&mut self, signer: &mut dyn Signer, request: SignRequest) -> Sig {
+        match signer.sign(&request) {
+            Ok(signature) => signature,
+            Err(refused) => {
+                // The core needs a signed message to continue; it gets one that verifies
+                // nowhere, and nothing is published from here on.
+                self.halted = Some(refused.to_string());
+                Sig([0; 64])
+            }
+        }
+    }
+
+    fn handle(
+        &mut self,
+        effect: Effect<Ctx>,
+        signer: &mut dyn Signer,
+    ) -> Result<malachitebft_core_consensus::Resume<Ctx>, std::convert::Infallible> {
+        Ok(match effect {
+            Effect::CancelAllTimeouts(r) => {
+                self.push(Output::CancelAllTimeouts);
+                r.resume_with(())
+            }
+            Effect::CancelTimeout(timeout, r) => {
+                self.push(Output::CancelTimeout(timeout));
+                r.resume_with(())
+            }
+            Effect::ScheduleTimeout(timeout, r) => {
+                let after = self.timeouts.duration_for(timeout);
+                self.push(Output::ScheduleTimeout { timeout, after });
+                r.resume_with(())
+            }
+            Effect::StartRound(height, round, proposer, role, r) => {
+                self.push(Output::StartRound { height, round, proposer, role });
+                r.resume_with(())
+            }
+            Effect::PublishConsensusMsg(msg, r) => {
+                self.push(Output::Publish(msg));
+                r.resume_with(())
+            }
+            Effect::PublishLivenessMsg(msg, r) => {
+                self.push(Output::PublishLiveness(msg));
+                r.resume_with(())
+            }
+            Effect::RepublishVote(vote, r) => {
+                self.push(Output::RepublishVote(vote));
+                r.resume_with(())
+            }
+            Effect::RepublishRoundCertificate(cert, r) => {
+                self.push(Output::RepublishRoundCertificate(cert));
+                r.resume_with(())
+            }
+            Effect::GetValue(height, round, timeout, r) => {
+                let within = self.timeouts.duration_for(timeout);
+                self.push(Output::GetValue { height, round, within });
+                r.resume_with(())
+            }
+            // The core republishes the signed proposal itself: nothing to stream.
+            Effect::RestreamProposal(.., r) => r.resume_with(()),
+            Effect::CertVerifiedSyncValue(response, proposer, r) => {
+                self.push(Output::SyncValueVerified(Box::new(response), proposer));
+                r.resume_with(())
+            }
+            Effect::CertRejectedSyncValue(_peer, height, error, r) => {
+                self.push(Output::SyncValueRejected(height, format!("{error:?}")));
+                r.resume_with(())
+            }
+            Effect::Decide(cert, _extensions, r) => {
+                self.push(Output::Decide { block: cert.value_id, commit: to_commit(&cert) });
+                r.resume_with(())
+            }
+            Effect::Finalize(cert, _extensions, evidence, r) => {
+                self.push(Output::Finalize { commit: to_commit(&cert), evidence: Box::new(evidence) });
+                r.resume_with(())
+            }
+            Effect::SignVote(vote, r) => {
+                let step = match vote.vote_type {
+                    malachitebft_core_types::VoteType::Prevote => SignStep::Prevote,
+                    malachitebft_core_types::VoteType::Precommit => SignStep::Precommit,
+                };
+                let request = SignRequest {
+                    height: vote.height.0,
+                    round: vote.round.as_u32().unwrap_or(0),
+                    step,
+                    message: vote.signing_message(&self.chain_id),
+                };
+                let signature = self.sign(signer, request);
+                r.resume_with(SignedMessage::new(vote, signature))
+            }
+            Effect::SignProposal(proposal, r) => {
+                let request = SignRequest {
+                    height: proposal.height.0,
+                    round: proposal.round.as_u32().unwrap_or(0),
+                    step: SignStep::Propose,
+                    message: proposal.signing_message(&self.chain_id),
+                };
+                let signature = self.sign(signer, request);
+                r.resume_with(SignedMessage::new(proposal, signature))
+            }
+            Effect::VerifySignature(signed, public_key, r) => {
+                let message = match &signed.message {
+                    ConsensusMsg::Vote(vote) => vote.signing_message(&self.chain_id),
+                    ConsensusMsg::Proposal(proposal) => proposal.signing_message(&self.chain_id),
+                };
+                r.resume_with(public_key.verify(&message, &Signature(signed.signature.0)).is_ok())
+            }
+            Effect::VerifyCommitCertificate(cert, set, thresholds, r) => {
+                r.resume_with(verify_commit(&self.chain_id, &cert, &set, thresholds.quorum))
+            }
+            Effect::VerifyExtendedCommitCertificate(cert, set, thresholds, _policy, r) => {
+                let result = match cert.commit_signatures.iter().find(|s| s.extension.is_some()) {
+                    Some(s) => Err(CertificateError::UnexpectedVoteExtension(s.address)),
+                    None => {
+                        let plain = CommitCertificate {
+                            height: cert.height,
+                            round: cert.round,
+                            value_id: cert.value_id,
+                            commit_signatures: cert
+                                .commit_signatures
+                                .iter()
+                                .map(|s| CommitSignature::new(s.address, s.signature))
+                                .collect(),
+                        };
+                        verify_commit(&self.chain_id, &plain, &set, thresholds.quorum)
+                    }
+                };
+                r.resume_with(result)
+            }
+            Effect::VerifyPolkaCertificate(cert, set, thresholds, r) => {
+                r.resume_with(verify_polka(&self.chain_id, &cert, &set, thresholds.quorum))
+            }
+            Effect::VerifyRoundCertificate(cert, set, thresholds, r) => {
+                r.resume_with(verify_round(&self.chain_id, &cert, &set, thresholds.quorum, thresholds.honest))
+            }
+            Effect::WalAppend(height, input, r) => {
+                if !self.replaying {
+                    self.push(Output::WalAppend(height, Box::new(input)));
+                }
+                r.resume_with(())
+            }
+            // Vote extensions are disabled; these never fire.
+            Effect::ExtendVote(.., r) => r.resume_with(None),
+            Effect::VerifyVoteExtension(.., r) => r.resume_with(Ok(())),
+        })
+    }
+}
