@@ -16,7 +16,7 @@ use malachitebft_core_consensus::{
 };
 use malachitebft_core_types::{
     CertificateError, CommitCertificate, CommitSignature, LinearTimeouts, Round, RoundCertificate, SignedMessage,
-    SignedVote, Timeout, ValuePayload, ValueResponse,
+    SignedVote, Timeout, ValuePayload, ValueResponse, VoteExtensionPolicy,
 };
 
 use crate::certificates::{verify_commit, verify_polka, verify_round};
@@ -174,6 +174,41 @@ impl Engine {
         Engine { state, effects: Effects { chain_id, timeouts, outputs: Vec::new(), halted: None, replaying: false } }
     }
 
+    /// Restarts at `height` after a crash: starts the height, then replays the WAL entries
+    /// recorded at it without appending them again. The core reuses our recorded votes and
+    /// proposals rather than asking the signer, so a restart never signs anew what it
+    /// signed before.
+    #[allow(clippy::too_many_arguments)]
+    pub fn recover(
+        chain_id: ChainId,
+        address: Address,
+        height: Height,
+        validators: ConsensusValidatorSet,
+        timeouts: LinearTimeouts,
+        voting: bool,
+        wal: &[Input<Ctx>],
+        signer: &mut dyn Signer,
+    ) -> Result<(Engine, Vec<Output>), EngineError> {
+        let mut engine = Engine::new(chain_id, address, height, validators.clone(), timeouts, voting);
+        let mut outputs = engine
+            .handle(Input::StartHeight(height, validators, false, None, VoteExtensionPolicy::Disabled), signer)?;
+        engine.state.record_recovered_own_precommit_extensions(wal.iter());
+        engine.state.index_wal_entries(wal.iter());
+        engine.effects.replaying = true;
+        for entry in wal {
+            match engine.handle(entry.clone(), signer) {
+                Ok(more) => outputs.extend(more),
+                Err(e) => {
+                    engine.effects.replaying = false;
+                    return Err(e);
+                }
+            }
+        }
+        engine.effects.replaying = false;
+        engine.state.reset_entries_index();
+        Ok((engine, outputs))
+    }
+
     /// The core's state (read-only, for the host).
     pub fn state(&self) -> &State<Ctx> {
         &self.state
@@ -182,11 +217,6 @@ impl Engine {
     /// Mutable access to the core's state, for WAL replay bookkeeping.
     pub fn state_mut(&mut self) -> &mut State<Ctx> {
         &mut self.state
-    }
-
-    /// While replaying the WAL, appends are not emitted again.
-    pub fn set_replaying(&mut self, replaying: bool) {
-        self.effects.replaying = replaying;
     }
 
     /// Runs one input and returns what the host must do, in order.
