@@ -7,5 +7,7 @@
 pub mod certificates;
 pub mod context;
 pub mod engine;
+pub mod evidence;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod validity;

@@ -49,6 +49,8 @@ use crate::context::{
     timeouts, Address, BlockHash, BlockValue, ConsensusProposal, ConsensusValidatorSet, ConsensusVote, Height, Sig,
 };
 use crate::engine::{Ctx, Engine, Output, SignRequest, Signer, SignerRefused};
+use crate::evidence::equivocations;
+use crate::validity::{check_proposal, proposal_time_ms, ProposalContext};
 
 /// Virtual milliseconds.
 pub type Millis = u64;
@@ -634,11 +636,12 @@ impl Cluster {
             Output::Decide { block, commit } => self.decide(node, block, commit)?,
             Output::Finalize { commit, evidence } => {
                 if self.nodes[node].behaviour.is_honest() {
-                    for (address, _) in evidence.votes.iter() {
-                        self.evidence.push((commit.height, *address));
-                    }
-                    for (address, _) in evidence.proposals.iter() {
-                        self.evidence.push((commit.height, *address));
+                    // What the node would anchor: self-contained records that verify
+                    // against the validator set.
+                    for record in equivocations(&self.chain_id, &evidence) {
+                        if record.verify(&self.ledger_set).is_ok() {
+                            self.evidence.push((commit.height, Address(record.validator)));
+                        }
                     }
                 }
                 let next = commit.height + 1;
@@ -693,7 +696,7 @@ impl Cluster {
         let n = &self.nodes[node];
         let time_ms = match n.behaviour {
             Behaviour::ClockLiar(offset) => self.clock_ms().saturating_add_signed(offset),
-            _ => self.clock_ms().max(parent_ms + 1),
+            _ => proposal_time_ms(self.clock_ms(), parent_ms),
         };
         let header = Header {
             chain_id: self.chain_id.clone(),
@@ -711,21 +714,24 @@ impl Cluster {
         Block { header, txs: BoundedVec::empty() }
     }
 
-    /// The host's validity rule for a proposed block; blocks from sync come with a
-    /// commit and may be old, so their time is only checked against the parent.
+    /// The host's verdict on a proposed block (the product rule, [`check_proposal`]);
+    /// blocks from sync come with a commit and may be old, so their time is only checked
+    /// against the parent.
     fn validate(&self, node: usize, block: &Block, check_clock: bool) -> Validity {
-        let (prev_hash, parent_ms) = self.parent(node);
-        let header = &block.header;
+        let (parent_hash, parent_time_ms) = self.parent(node);
         let n = &self.nodes[node];
-        let ok = header.chain_id == self.chain_id
-            && header.height == n.chain.len() as u64
-            && header.prev_hash == prev_hash
-            && header.time_ms > parent_ms
-            && (!check_clock || header.time_ms.abs_diff(self.clock_ms()) <= self.params.max_clock_drift_ms)
-            && header.tx_count as usize == block.txs.len()
-            && Some(header.history_root) == n.history.bound_root_at(header.height).ok()
-            && header.validators_hash == self.ledger_set.hash();
-        if ok {
+        let height = n.chain.len() as u64;
+        let ctx = ProposalContext {
+            chain_id: &self.chain_id,
+            height,
+            parent_hash,
+            parent_time_ms,
+            history_root: n.history.bound_root_at(height).unwrap_or(Hash::ZERO),
+            validators_hash: self.ledger_set.hash(),
+            clock_ms: check_clock.then(|| self.clock_ms()),
+            max_clock_drift_ms: self.params.max_clock_drift_ms,
+        };
+        if check_proposal(block, &ctx).is_ok() {
             Validity::Valid
         } else {
             Validity::Invalid

@@ -119,11 +119,13 @@ pub enum HashContext {
     StateLeaf,
     /// An inner node of the state tree.
     StateNode,
+    /// Equivocation evidence (two conflicting signed messages of one validator).
+    Equivocation,
 }
 
 impl HashContext {
     /// Every context, for tests and documentation.
-    pub const ALL: [HashContext; 19] = [
+    pub const ALL: [HashContext; 20] = [
         HashContext::Tx,
         HashContext::TxSigning,
         HashContext::Header,
@@ -143,6 +145,7 @@ impl HashContext {
         HashContext::StateValue,
         HashContext::StateLeaf,
         HashContext::StateNode,
+        HashContext::Equivocation,
     ];
 
     /// The context string handed to BLAKE3's `derive_key`.
@@ -167,6 +170,7 @@ impl HashContext {
             HashContext::StateValue => "chancery v1 state value",
             HashContext::StateLeaf => "chancery v1 state leaf",
             HashContext::StateNode => "chancery v1 state node",
+            HashContext::Equivocation => "chancery v1 equivocation",
         }
     }
 
