@@ -636,6 +636,17 @@ impl Cluster {
             Output::Decide { block, commit } => self.decide(node, block, commit)?,
             Output::Finalize { commit, evidence } => {
                 if self.nodes[node].behaviour.is_honest() {
+                    // The final commit (possibly with more signatures than the decided one)
+                    // must verify too: it is the one the store keeps.
+                    if let Some((block, _)) = self.nodes[node].chain.last() {
+                        if let Err(e) = commit.verify(&block.header, &self.ledger_set) {
+                            return Err(Violation::Commit {
+                                node,
+                                height: commit.height,
+                                reason: format!("final commit: {e}"),
+                            });
+                        }
+                    }
                     // What the node would anchor: self-contained records that verify
                     // against the validator set.
                     for record in equivocations(&self.chain_id, &evidence) {
