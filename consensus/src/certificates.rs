@@ -141,3 +141,54 @@ pub fn verify_round(
     }
     verify_votes(chain_id, &votes, set, threshold)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chancery_ledger::testkit::{key, public, sign, validator_set};
+    use malachitebft_core_types::ThresholdParams;
+
+    fn commit(signers: &[u16]) -> CommitCertificate<ChanceryContext> {
+        let chain = ChainId::new("cert-test").expect("id");
+        let value = BlockHash(chancery_ledger::HashContext::Header.hash(b"block"));
+        let commit_signatures = signers
+            .iter()
+            .map(|i| {
+                let address = Address(public(&key(1, *i)));
+                let vote = vote(Height(4), Round::new(1), VoteType::Precommit, NilOrVal::Val(value), address);
+                CommitSignature::new(address, Sig(sign(&key(1, *i), &vote.signing_message(&chain)).0))
+            })
+            .collect();
+        CommitCertificate { height: Height(4), round: Round::new(1), value_id: value, commit_signatures }
+    }
+
+    #[test]
+    fn a_commit_needs_distinct_known_signers_with_a_quorum() {
+        let chain = ChainId::new("cert-test").expect("id");
+        let set = ConsensusValidatorSet::from_ledger(&validator_set(&(0..4).map(|i| key(1, i)).collect::<Vec<_>>(), 0));
+        let quorum = ThresholdParams::default().quorum;
+        assert!(verify_commit(&chain, &commit(&[0, 1, 2]), &set, quorum).is_ok());
+        // A vote counted twice is refused, not counted: 2 distinct of 4 is no quorum.
+        assert!(matches!(
+            verify_commit(&chain, &commit(&[0, 1, 1]), &set, quorum),
+            Err(CertificateError::InvalidCommitSignature(_))
+        ));
+        assert!(matches!(
+            verify_commit(&chain, &commit(&[0, 1]), &set, quorum),
+            Err(CertificateError::NotEnoughVotingPower { signed: 20, total: 40, .. })
+        ));
+        assert!(matches!(
+            verify_commit(&chain, &commit(&[0, 1, 9]), &set, quorum),
+            Err(CertificateError::UnknownValidator(_))
+        ));
+        let mut forged = commit(&[0, 1, 2]);
+        forged.commit_signatures[2].signature.0[0] ^= 1;
+        assert!(matches!(
+            verify_commit(&chain, &forged, &set, quorum),
+            Err(CertificateError::InvalidCommitSignature(_))
+        ));
+        // The same signatures do not pass as a commit of another chain.
+        let other = ChainId::new("other").expect("id");
+        assert!(verify_commit(&other, &commit(&[0, 1, 2]), &set, quorum).is_err());
+    }
+}
