@@ -8,13 +8,11 @@
 
 use std::time::{Duration, Instant};
 
-use chancery_ledger::chain::{Block, Commit, CommitSig, Header};
-use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::state::{execute_with, BlockContext};
 use chancery_ledger::store::rocks::RocksBackend;
 use chancery_ledger::store::{Backend, Batch, ChainStore, Column};
-use chancery_ledger::testkit::{chain_spec, document_evidence, key, public, sign, signed_tx};
-use chancery_ledger::{Hash, Tx};
+use chancery_ledger::testkit::{chain_spec, document_evidence, key, seal_block, signed_tx};
+use chancery_ledger::Tx;
 
 fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -58,7 +56,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let all = make_txs(&spec.chain_id, records);
     let store = ChainStore::open(RocksBackend::open(&dir.path().join("store"))?, &spec, 0)?;
     let (mut execute_time, mut commit_time) = (Duration::ZERO, Duration::ZERO);
-    let mut sample = Vec::new();
     for (height, txs) in all.chunks(per_block as usize).enumerate() {
         let height = height as u64;
         let time_ms = 1_767_225_600_000 + 1_000 * (height + 1);
@@ -66,32 +63,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Signatures were verified by the mempool; execution checks every other rule.
         let ctx = BlockContext { chain_id: spec.chain_id.clone(), height, time_ms };
         let changes = execute_with(&store, &ctx, txs, &|_| true)?;
-        let tx_hashes: Vec<Hash> = txs.iter().map(Tx::hash).collect();
-        let validators = store.current_validators()?;
-        let header = Header {
-            chain_id: spec.chain_id.clone(),
-            height,
-            time_ms,
-            prev_hash: if height == 0 { spec.genesis_hash } else { store.header(height - 1)?.hash() },
-            tx_root: chancery_ledger::tx_tree::tx_root(&tx_hashes),
-            tx_count: txs.len() as u32,
-            history_root: store.history_root(height)?,
-            validators_hash: validators.hash(),
-            next_validators_hash: changes.next_validators.hash(),
-            state_root: changes.state_root,
-            proposer: public(&keys[0]),
-        };
-        let mut commit = Commit { height, round: 0, block_hash: header.hash(), signatures: BoundedVec::empty() };
-        let message = commit.vote(&spec.chain_id).signing_message();
-        commit.signatures = BoundedVec::new(
-            keys.iter().map(|k| CommitSig { validator: public(k), signature: sign(k, &message) }).collect(),
-        )?;
-        let block = Block { header, txs: BoundedVec::new(txs.to_vec())? };
+        let (block, commit) = seal_block(&store, &keys, txs.to_vec(), time_ms, &changes)?;
         let executed = Instant::now();
         store.commit_block(&block, &commit, &changes)?;
         execute_time += executed - started;
         commit_time += executed.elapsed();
-        sample.push(tx_hashes[(height as usize * 7919) % tx_hashes.len()]);
     }
     let written = store.written_bytes();
     let total = execute_time + commit_time;

@@ -373,12 +373,26 @@ pub fn produce_block<B: crate::store::Backend>(
     time_ms: u64,
     verified: bool,
 ) -> Result<(Block, Commit), crate::store::StoreError> {
+    let ctx = crate::state::BlockContext { chain_id: store.chain_id().clone(), height: store.height(), time_ms };
+    let changes = crate::state::execute_with(store, &ctx, &txs, &|_| verified)
+        .map_err(|e| crate::store::StoreError::Refused(e.to_string()))?;
+    let (block, commit) = seal_block(store, keys, txs, time_ms, &changes)?;
+    store.commit_block(&block, &commit, &changes)?;
+    Ok((block, commit))
+}
+
+/// The header and commit of the next block over executed `txs`: what a proposer and the
+/// validators' precommits produce, for tests and benchmarks.
+pub fn seal_block<B: crate::store::Backend>(
+    store: &crate::store::ChainStore<B>,
+    keys: &[SigningKey],
+    txs: Vec<Tx>,
+    time_ms: u64,
+    changes: &crate::state::StateChanges,
+) -> Result<(Block, Commit), crate::store::StoreError> {
     use crate::store::StoreError;
     let height = store.height();
     let validators = store.current_validators()?;
-    let ctx = crate::state::BlockContext { chain_id: store.chain_id().clone(), height, time_ms };
-    let changes =
-        crate::state::execute_with(store, &ctx, &txs, &|_| verified).map_err(|e| StoreError::Refused(e.to_string()))?;
     let tx_hashes: Vec<_> = txs.iter().map(Tx::hash).collect();
     let header = Header {
         chain_id: store.chain_id().clone(),
@@ -402,6 +416,5 @@ pub fn produce_block<B: crate::store::Backend>(
         .collect();
     commit.signatures = BoundedVec::new(signatures).expect("at most one signature per validator");
     let block = Block { header, txs: BoundedVec::new(txs).map_err(|e| StoreError::Refused(e.to_string()))? };
-    store.commit_block(&block, &commit, &changes)?;
     Ok((block, commit))
 }
