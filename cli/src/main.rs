@@ -26,7 +26,6 @@ enum Command {
     /// anchored file itself.
     Verify {
         /// The proof bundle (JSON).
-        #[arg(long)]
         bundle: PathBuf,
         /// The chain's genesis file: the trust root.
         #[arg(long)]

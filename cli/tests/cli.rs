@@ -23,7 +23,6 @@ fn verify_the_example_offline() {
     let (bundle, genesis, file) = (dir.join("bundle.json"), dir.join("genesis.json"), dir.join("contract.txt"));
     let (ok, out, err) = chancery(&[
         "verify",
-        "--bundle",
         bundle.to_str().expect("path"),
         "--genesis",
         genesis.to_str().expect("path"),
@@ -36,14 +35,8 @@ fn verify_the_example_offline() {
     assert!(out.contains("file         matches the anchored digest"), "{out}");
     assert!(out.contains("block time   2026-01-01T00:00:02.000Z"), "{out}");
 
-    let (ok, out, _) = chancery(&[
-        "verify",
-        "--bundle",
-        bundle.to_str().expect("path"),
-        "--genesis",
-        genesis.to_str().expect("path"),
-        "--json",
-    ]);
+    let (ok, out, _) =
+        chancery(&["verify", bundle.to_str().expect("path"), "--genesis", genesis.to_str().expect("path"), "--json"]);
     assert!(ok);
     let json: serde_json::Value = serde_json::from_str(&out).expect("JSON report");
     assert_eq!(json["height"], 1);
@@ -60,7 +53,6 @@ fn verify_refuses_a_tampered_file_and_a_foreign_genesis() {
     let genesis = dir.join("genesis.json");
     let (ok, _, err) = chancery(&[
         "verify",
-        "--bundle",
         bundle.to_str().expect("path"),
         "--genesis",
         genesis.to_str().expect("path"),
@@ -74,7 +66,7 @@ fn verify_refuses_a_tampered_file_and_a_foreign_genesis() {
     let text = std::fs::read_to_string(&genesis).expect("genesis").replace("court-net-1", "court-net-9");
     std::fs::write(&foreign, text).expect("write");
     let (ok, _, err) =
-        chancery(&["verify", "--bundle", bundle.to_str().expect("path"), "--genesis", foreign.to_str().expect("path")]);
+        chancery(&["verify", bundle.to_str().expect("path"), "--genesis", foreign.to_str().expect("path")]);
     assert!(!ok);
     assert!(err.contains("chain"), "{err}");
     std::fs::remove_dir_all(&scratch).ok();
