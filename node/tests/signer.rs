@@ -1,0 +1,64 @@
+//! The signer: key files refuse loose permissions and wrong passphrases; the double-sign
+//! guard refuses a conflicting consensus signature, also after a restart.
+
+use std::os::unix::fs::PermissionsExt;
+
+use chancery_consensus::engine::{SignRequest, SignStep, Signer};
+use chancery_ledger::HashContext;
+use chancery_node::signer::{KeyFile, LocalSigner};
+
+fn request(height: u64, round: u32, step: SignStep, what: &[u8]) -> SignRequest {
+    SignRequest { height, round, step, message: HashContext::Vote.hash(what) }
+}
+
+#[test]
+fn a_key_file_others_can_read_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("validator.key");
+    KeyFile::generate(&path, None).expect("generate");
+    assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
+    assert!(KeyFile::load(&path, None).is_ok());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let err = KeyFile::load(&path, None).expect_err("world-readable");
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+    assert!(KeyFile::generate(&path, None).is_err(), "never overwrites a key");
+}
+
+#[test]
+fn an_encrypted_key_needs_its_passphrase() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("validator.key");
+    let key = KeyFile::generate(&path, Some("correct horse")).expect("generate");
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(!text.contains(&hex::encode(key.to_bytes())), "the secret is not stored in clear");
+    assert_eq!(KeyFile::load(&path, Some("correct horse")).expect("load").to_bytes(), key.to_bytes());
+    assert!(KeyFile::load(&path, Some("wrong horse")).expect_err("wrong").to_string().contains("wrong passphrase"));
+    assert!(KeyFile::load(&path, None).expect_err("none").to_string().contains("give its passphrase"));
+}
+
+#[test]
+fn a_conflicting_signature_is_refused_also_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, guard) = (dir.path().join("validator.key"), dir.path().join("signer_state.json"));
+    KeyFile::generate(&key, None).expect("generate");
+    let mut signer = LocalSigner::open(&key, None, &guard).expect("open");
+    let first = signer.sign(&request(5, 0, SignStep::Prevote, b"block A")).expect("first prevote");
+    assert!(signer.sign(&request(5, 0, SignStep::Prevote, b"block B")).is_err(), "conflicting prevote");
+    assert_eq!(signer.sign(&request(5, 0, SignStep::Prevote, b"block A")).expect("same again"), first);
+    signer.sign(&request(5, 0, SignStep::Precommit, b"block A")).expect("precommit");
+    drop(signer);
+
+    // Restart: the mark was synced before the signatures left.
+    let mut signer = LocalSigner::open(&key, None, &guard).expect("reopen");
+    let err =
+        signer.sign(&request(5, 0, SignStep::Precommit, b"nil")).expect_err("conflicting precommit after restart");
+    assert!(err.to_string().contains("already signed"), "{err}");
+    assert!(signer.sign(&request(5, 0, SignStep::Prevote, b"block A")).is_err(), "below the mark");
+    assert!(signer.sign(&request(4, 9, SignStep::Precommit, b"old")).is_err(), "an older height");
+    assert!(signer.sign(&request(5, 1, SignStep::Propose, b"round 1 proposal")).is_ok(), "a later round");
+    assert!(signer.sign(&request(6, 0, SignStep::Prevote, b"next height")).is_ok(), "a later height");
+
+    // A damaged guard file stops the signer rather than forgetting the mark.
+    std::fs::write(&guard, "{").expect("damage");
+    assert!(LocalSigner::open(&key, None, &guard).err().expect("refuses").to_string().contains("never delete it"));
+}
