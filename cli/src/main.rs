@@ -42,6 +42,11 @@ enum Command {
         #[command(subcommand)]
         command: GenesisCommand,
     },
+    /// Create key files.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Check, back up and restore a node's chain store.
     Store {
         #[command(subcommand)]
@@ -91,7 +96,69 @@ enum StoreCommand {
 }
 
 #[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate an Ed25519 key into a new file readable by its owner only.
+    Generate {
+        /// The key file to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Encrypt the key with the passphrase held in this environment variable.
+        #[arg(long)]
+        passphrase_env: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum GenesisCommand {
+    /// Start a genesis file with default parameters and no validators or members.
+    New {
+        /// The chain id (letters, digits, '-', '_', '.').
+        #[arg(long)]
+        chain_id: String,
+        /// The genesis file to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// Genesis time, milliseconds since the Unix epoch (default: now).
+        #[arg(long)]
+        time_ms: Option<u64>,
+    },
+    /// Add a validator to a genesis file.
+    AddValidator {
+        /// The genesis file.
+        file: PathBuf,
+        /// The institution's name.
+        #[arg(long)]
+        name: String,
+        /// operator, notary, court, arbitration or observer.
+        #[arg(long)]
+        role: String,
+        /// Key file of the consensus key (only its public key is read).
+        #[arg(long)]
+        consensus_key: PathBuf,
+        /// Key file of the p2p key.
+        #[arg(long)]
+        p2p_key: PathBuf,
+        /// Voting power (0 for observers).
+        #[arg(long, default_value_t = 10)]
+        power: u64,
+    },
+    /// Add a member (an integrator or a certificate authority) to a genesis file.
+    AddMember {
+        /// The genesis file.
+        file: PathBuf,
+        /// The member's name.
+        #[arg(long)]
+        name: String,
+        /// Key file of the member's signing key (only its public key is read).
+        #[arg(long)]
+        key: PathBuf,
+        /// For an integrator: the evidence kinds it may anchor, comma separated.
+        #[arg(long, value_delimiter = ',', conflicts_with = "ca")]
+        kinds: Vec<String>,
+        /// For a certificate authority: its CA id.
+        #[arg(long)]
+        ca: Option<String>,
+    },
     /// Check every rule of a genesis file.
     Validate {
         /// The genesis file.
@@ -151,7 +218,89 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Store { command } => store(command),
+        Command::Keys { command: KeysCommand::Generate { out, passphrase_env } } => {
+            let passphrase = passphrase_env
+                .map(|var| std::env::var(&var).with_context(|| format!("environment variable {var} is not set")))
+                .transpose()?;
+            let key = chancery_node::signer::KeyFile::generate(&out, passphrase.as_deref())?;
+            println!("{}", chancery_ledger::PublicKey(key.verifying_key().to_bytes()));
+            Ok(())
+        }
+        Command::Genesis { command: GenesisCommand::New { chain_id, out, time_ms } } => {
+            let chain_id = chancery_ledger::ChainId::new(&chain_id)?;
+            let time_ms = match time_ms {
+                Some(t) => t,
+                None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64,
+            };
+            if out.exists() {
+                anyhow::bail!("{} exists; choose a new file", out.display());
+            }
+            std::fs::write(&out, Genesis::new(chain_id, time_ms).to_json())?;
+            println!("wrote {}; add validators with `chancery genesis add-validator`", out.display());
+            Ok(())
+        }
+        Command::Genesis {
+            command: GenesisCommand::AddValidator { file, name, role, consensus_key, p2p_key, power },
+        } => {
+            let mut genesis = read_genesis_draft(&file)?;
+            let role: chancery_ledger::Role = serde_json::from_value(serde_json::Value::String(role.clone()))
+                .with_context(|| {
+                    format!("unknown role {role:?}: use operator, notary, court, arbitration or observer")
+                })?;
+            let validator = chancery_ledger::Validator {
+                name: chancery_ledger::validator::Name::new(name)?,
+                role,
+                consensus_key: chancery_node::signer::KeyFile::public_key(&consensus_key)?,
+                p2p_key: chancery_node::signer::KeyFile::public_key(&p2p_key)?,
+                power,
+            };
+            genesis.add_validator(validator)?;
+            write_genesis(&file, &genesis)
+        }
+        Command::Genesis { command: GenesisCommand::AddMember { file, name, key, kinds, ca } } => {
+            let mut genesis = read_genesis_draft(&file)?;
+            let role = match ca {
+                Some(ca) => {
+                    chancery_ledger::MemberRole::CertificateAuthority { ca: chancery_ledger::validator::CaId::new(ca)? }
+                }
+                None => {
+                    let kinds = kinds
+                        .iter()
+                        .map(|k| {
+                            serde_json::from_value(serde_json::Value::String(k.clone()))
+                                .with_context(|| format!("unknown evidence kind {k:?}"))
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    chancery_ledger::MemberRole::Integrator { kinds: chancery_ledger::codec::BoundedVec::new(kinds)? }
+                }
+            };
+            let member = chancery_ledger::Member {
+                name: chancery_ledger::validator::Name::new(name)?,
+                key: chancery_node::signer::KeyFile::public_key(&key)?,
+                role,
+            };
+            genesis.add_member(member)?;
+            write_genesis(&file, &genesis)
+        }
     }
+}
+
+/// A genesis being built: parsed without the full validation (it may have no validators
+/// yet); every addition is validated by the builder.
+fn read_genesis_draft(path: &Path) -> Result<Genesis> {
+    let text = read_text(path, "genesis file")?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a genesis document", path.display()))
+}
+
+fn write_genesis(path: &Path, genesis: &Genesis) -> Result<()> {
+    std::fs::write(path, genesis.to_json())?;
+    println!(
+        "updated {}: {} validators, {} members",
+        path.display(),
+        genesis.validators.validators.len(),
+        genesis.members.len()
+    );
+    Ok(())
 }
 
 fn open_store(data: &Path, genesis: &Path, check_last: u64) -> Result<ChainStore<RocksBackend>> {

@@ -145,3 +145,83 @@ fn store_check_backup_and_restore() {
     let (ok, _, err) = chancery(&["store", "check", "--data", &path(dir.path()), "--genesis", &path(&genesis_path)]);
     assert!(!ok && err.contains("holds no store"), "{err}");
 }
+
+#[test]
+fn build_a_genesis_from_generated_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_string();
+    for name in ["op", "op-p2p", "notary", "notary-p2p", "court", "court-p2p", "arb", "arb-p2p", "integrator"] {
+        let (ok, out, err) = chancery(&["keys", "generate", "--out", &path(&format!("{name}.key"))]);
+        assert!(ok && out.trim().len() == 64, "{out}{err}");
+    }
+    let genesis = path("genesis.json");
+    let (ok, _, err) =
+        chancery(&["genesis", "new", "--chain-id", "court-net-7", "--out", &genesis, "--time-ms", "1767225600000"]);
+    assert!(ok, "{err}");
+    for (name, role, key) in [
+        ("Operator", "operator", "op"),
+        ("Notary Office", "notary", "notary"),
+        ("District Court", "court", "court"),
+        ("Arbitration Commission", "arbitration", "arb"),
+    ] {
+        let (ok, out, err) = chancery(&[
+            "genesis",
+            "add-validator",
+            &genesis,
+            "--name",
+            name,
+            "--role",
+            role,
+            "--consensus-key",
+            &path(&format!("{key}.key")),
+            "--p2p-key",
+            &path(&format!("{key}-p2p.key")),
+        ]);
+        assert!(ok, "{out}{err}");
+    }
+    let (ok, out, err) = chancery(&[
+        "genesis",
+        "add-member",
+        &genesis,
+        "--name",
+        "esign",
+        "--key",
+        &path("integrator.key"),
+        "--kinds",
+        "document,signing_event",
+    ]);
+    assert!(ok && out.contains("4 validators, 1 members"), "{out}{err}");
+    let (ok, out, _) = chancery(&["genesis", "validate", &genesis]);
+    assert!(ok && out.contains("court-net-7 is valid: 4 validators, 1 members"), "{out}");
+    // A reused key and an unknown role are refused with the rule broken.
+    let (ok, _, err) = chancery(&[
+        "genesis",
+        "add-validator",
+        &genesis,
+        "--name",
+        "Again",
+        "--role",
+        "court",
+        "--consensus-key",
+        &path("op.key"),
+        "--p2p-key",
+        &path("integrator.key"),
+    ]);
+    assert!(!ok && err.contains("reuses the consensus key"), "{err}");
+    let (ok, _, err) = chancery(&[
+        "genesis",
+        "add-validator",
+        &genesis,
+        "--name",
+        "X",
+        "--role",
+        "judge",
+        "--consensus-key",
+        &path("integrator.key"),
+        "--p2p-key",
+        &path("integrator.key"),
+    ]);
+    assert!(!ok && err.contains("unknown role"), "{err}");
+    let (ok, _, err) = chancery(&["keys", "generate", "--out", &path("op.key")]);
+    assert!(!ok && err.contains("op.key"), "never overwrites a key: {err}");
+}

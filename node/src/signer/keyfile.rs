@@ -149,6 +149,17 @@ impl KeyFile {
         Ok(key)
     }
 
+    /// The public key recorded in the key file at `path` (no passphrase needed).
+    pub fn public_key(path: &Path) -> Result<chancery_ledger::PublicKey, KeyFileError> {
+        let name = path.display().to_string();
+        let text =
+            fs::read_to_string(path).map_err(|e| KeyFileError::Io { path: name.clone(), message: e.to_string() })?;
+        let file: KeyFile = serde_json::from_str(&text)
+            .map_err(|e| KeyFileError::Format { path: name.clone(), message: e.to_string() })?;
+        chancery_ledger::PublicKey::from_hex(&file.public_key)
+            .map_err(|e| KeyFileError::Format { path: name, message: format!("public_key: {e}") })
+    }
+
     /// Loads the key in `path`, refusing a file that group or others can read.
     pub fn load(path: &Path, passphrase: Option<&str>) -> Result<SigningKey, KeyFileError> {
         let name = path.display().to_string();
