@@ -67,6 +67,28 @@ fn vote(
     ConsensusVote { height, round, vote_type, value, validator }
 }
 
+/// Votes of one type for one value, as a commit or polka certificate keeps them: each
+/// signature with its signer, and the error that names a bad one.
+fn same_value_votes<S: Clone + 'static>(
+    (height, round, vote_type, value): (Height, Round, VoteType, BlockHash),
+    signatures: &[S],
+    parts: impl Fn(&S) -> (Address, Sig),
+    invalid: fn(S) -> Error,
+) -> Vec<CertifiedVote> {
+    signatures
+        .iter()
+        .map(|s| {
+            let (address, signature) = parts(s);
+            let s = s.clone();
+            CertifiedVote {
+                vote: vote(height, round, vote_type, NilOrVal::Val(value), address),
+                signature,
+                invalid: Box::new(move || invalid(s.clone())),
+            }
+        })
+        .collect()
+}
+
 /// A commit certificate: precommits for its value in its round.
 pub fn verify_commit(
     chain_id: &ChainId,
@@ -74,18 +96,13 @@ pub fn verify_commit(
     set: &ConsensusValidatorSet,
     threshold: ThresholdParam,
 ) -> Result<(), Error> {
-    let votes: Vec<_> = cert
-        .commit_signatures
-        .iter()
-        .map(|s: &CommitSignature<ChanceryContext>| CertifiedVote {
-            vote: vote(cert.height, cert.round, VoteType::Precommit, NilOrVal::Val(cert.value_id), s.address),
-            signature: s.signature,
-            invalid: {
-                let s = s.clone();
-                Box::new(move || CertificateError::InvalidCommitSignature(s.clone()))
-            },
-        })
-        .collect();
+    let slot = (cert.height, cert.round, VoteType::Precommit, cert.value_id);
+    let votes = same_value_votes(
+        slot,
+        &cert.commit_signatures,
+        |s: &CommitSignature<ChanceryContext>| (s.address, s.signature),
+        CertificateError::InvalidCommitSignature,
+    );
     verify_votes(chain_id, &votes, set, threshold)
 }
 
@@ -96,18 +113,13 @@ pub fn verify_polka(
     set: &ConsensusValidatorSet,
     threshold: ThresholdParam,
 ) -> Result<(), Error> {
-    let votes: Vec<_> = cert
-        .polka_signatures
-        .iter()
-        .map(|s: &PolkaSignature<ChanceryContext>| CertifiedVote {
-            vote: vote(cert.height, cert.round, VoteType::Prevote, NilOrVal::Val(cert.value_id), s.address),
-            signature: s.signature,
-            invalid: {
-                let s = s.clone();
-                Box::new(move || CertificateError::InvalidPolkaSignature(s.clone()))
-            },
-        })
-        .collect();
+    let slot = (cert.height, cert.round, VoteType::Prevote, cert.value_id);
+    let votes = same_value_votes(
+        slot,
+        &cert.polka_signatures,
+        |s: &PolkaSignature<ChanceryContext>| (s.address, s.signature),
+        CertificateError::InvalidPolkaSignature,
+    );
     verify_votes(chain_id, &votes, set, threshold)
 }
 
