@@ -42,6 +42,18 @@ enum Command {
         #[command(subcommand)]
         command: GenesisCommand,
     },
+    /// Create a node home: config.toml (commented), the genesis, and a consensus key.
+    Init {
+        /// The node home to create.
+        #[arg(long)]
+        home: PathBuf,
+        /// The chain's genesis file (copied into the home).
+        #[arg(long)]
+        genesis: PathBuf,
+        /// Encrypt the consensus key with the passphrase held in this environment variable.
+        #[arg(long)]
+        passphrase_env: Option<String>,
+    },
     /// Create key files.
     Keys {
         #[command(subcommand)]
@@ -218,6 +230,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Store { command } => store(command),
+        Command::Init { home, genesis, passphrase_env } => init(&home, &genesis, passphrase_env),
         Command::Keys { command: KeysCommand::Generate { out, passphrase_env } } => {
             let passphrase = passphrase_env
                 .map(|var| std::env::var(&var).with_context(|| format!("environment variable {var} is not set")))
@@ -283,6 +296,34 @@ fn run(cli: Cli) -> Result<()> {
             write_genesis(&file, &genesis)
         }
     }
+}
+
+fn init(home: &Path, genesis_path: &Path, passphrase_env: Option<String>) -> Result<()> {
+    use chancery_node::config::{Config, TEMPLATE};
+    let genesis = Genesis::from_json(&read_text(genesis_path, "genesis file")?)?;
+    let config_path = home.join("config.toml");
+    if config_path.exists() {
+        anyhow::bail!("{} exists: this home is already initialised", config_path.display());
+    }
+    let passphrase = passphrase_env
+        .as_ref()
+        .map(|var| std::env::var(var).with_context(|| format!("environment variable {var} is not set")))
+        .transpose()?;
+    let config = Config::template()?;
+    std::fs::create_dir_all(home.join("keys"))?;
+    std::fs::write(home.join("genesis.json"), genesis.to_json())?;
+    let template = match &passphrase_env {
+        Some(var) => TEMPLATE.replacen("passphrase_env = \"\"", &format!("passphrase_env = {var:?}"), 1),
+        None => TEMPLATE.to_string(),
+    };
+    let key_path = Config::resolve(home, &config.keys.consensus_key);
+    let key = chancery_node::signer::KeyFile::generate(&key_path, passphrase.as_deref())?;
+    std::fs::write(&config_path, template)?;
+    Config::load(&config_path)?;
+    println!("initialised {} for chain {} (genesis {})", home.display(), genesis.chain_id, genesis.hash());
+    println!("consensus key {} in {}", chancery_ledger::PublicKey(key.verifying_key().to_bytes()), key_path.display());
+    println!("edit {} to change ports and limits", config_path.display());
+    Ok(())
 }
 
 /// A genesis being built: parsed without the full validation (it may have no validators

@@ -225,3 +225,34 @@ fn build_a_genesis_from_generated_keys() {
     let (ok, _, err) = chancery(&["keys", "generate", "--out", &path("op.key")]);
     assert!(!ok && err.contains("op.key"), "never overwrites a key: {err}");
 }
+
+#[test]
+fn init_creates_a_node_home_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path().join("node");
+    let home_arg = home.to_str().expect("utf-8");
+    let genesis = examples().join("genesis.json");
+    let (ok, out, err) = chancery(&["init", "--home", home_arg, "--genesis", genesis.to_str().expect("utf-8")]);
+    assert!(ok && out.contains("initialised") && out.contains("court-net-1"), "{out}{err}");
+    let config = chancery_node::config::Config::load(&home.join("config.toml")).expect("valid config");
+    assert_eq!(config.rpc.listen, "127.0.0.1:7700");
+    let key = home.join("keys/consensus.key");
+    assert_eq!(std::fs::metadata(&key).expect("key").permissions().mode() & 0o777, 0o600);
+    assert!(chancery_genesis::Genesis::from_json(
+        &std::fs::read_to_string(home.join("genesis.json")).expect("genesis")
+    )
+    .is_ok());
+    let (ok, _, err) = chancery(&["init", "--home", home_arg, "--genesis", genesis.to_str().expect("utf-8")]);
+    assert!(!ok && err.contains("already initialised"), "{err}");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{}").expect("write");
+    let (ok, _, err) = chancery(&[
+        "init",
+        "--home",
+        dir.path().join("other").to_str().expect("utf-8"),
+        "--genesis",
+        bad.to_str().expect("utf-8"),
+    ]);
+    assert!(!ok && err.contains("not a valid genesis document"), "{err}");
+}
