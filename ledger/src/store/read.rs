@@ -38,7 +38,12 @@ impl<B: Backend> ChainStore<B> {
 
     /// The commit of the block at `height`, checked to be for that block.
     pub fn commit(&self, height: u64) -> Result<Commit> {
-        let header = self.header(height)?;
+        self.commit_for(&self.header(height)?)
+    }
+
+    /// The commit of the block with this (already checked) header.
+    fn commit_for(&self, header: &Header) -> Result<Commit> {
+        let height = header.height;
         let commit: Commit = self
             .decoded(Column::Commits, &height_key(height), height)?
             .ok_or_else(|| StoreError::Corrupt { height, what: "commit is missing".into() })?;
@@ -253,7 +258,7 @@ impl<B: Backend> ChainStore<B> {
         }
         let tx = &group[position];
         let header = self.header(location.height)?;
-        let commit = self.commit(location.height)?;
+        let commit = self.commit_for(&header)?;
         let proof = self.tx_proof(location, &header, &group_hashes)?;
         let last = checkpoint.unwrap_or(location.height);
         let mut bundle =
@@ -265,9 +270,10 @@ impl<B: Backend> ChainStore<B> {
                     location.height
                 )));
             }
+            let later = self.header(at)?;
             bundle.checkpoint = Some(Checkpoint {
-                header: HexBytes::of(&self.header(at)?),
-                commit: HexBytes::of(&self.commit(at)?),
+                commit: HexBytes::of(&self.commit_for(&later)?),
+                header: HexBytes::of(&later),
                 history_proof: self.history_inclusion(location.height, at)?,
             });
         }
@@ -297,7 +303,7 @@ impl<B: Backend> ChainStore<B> {
             if bound_root_at(&history, h).map_err(|e| history_error(h, e))? != header.history_root {
                 return Err(corrupt("header history_root does not match the stored history of the blocks before it"));
             }
-            self.commit(h)?;
+            self.commit_for(header)?;
             let hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
             let levels = tx_tree::levels(&hashes);
             if levels.get(STORED_LEVEL..).unwrap_or(&[]) != self.stored_levels(h, header.tx_count)?.as_slice() {
