@@ -11,3 +11,4 @@ pub mod evidence;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod validity;
+pub mod wire;

@@ -1,8 +1,10 @@
-//! The running Chancery node: p2p, mempool, block production, consensus driver, WAL,
-//! signer, metrics and configuration. Today it holds the signer; the rest arrives with the
-//! node issue.
+//! The running Chancery node: mempool, block production, consensus driver, WAL, signer,
+//! RPC service, metrics and configuration.
 
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod mempool;
+pub mod producer;
 pub mod signer;
+pub mod wal;

@@ -1,2 +1,1 @@
-//! Chancery's JSON-RPC API: method definitions, server and typed client. Filled in by the
-//! node issue.
+//! placeholder
