@@ -1,8 +1,10 @@
 //! The `chancery` command-line tool: a thin adapter that parses arguments, calls the
-//! ledger and genesis crates, and formats their answers. Commands that need a running
-//! node arrive with the node.
+//! ledger, genesis, node and RPC crates, and formats their answers.
 
+mod bench;
 mod format;
+mod node_cmds;
+mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -63,6 +65,104 @@ enum Command {
     Store {
         #[command(subcommand)]
         command: StoreCommand,
+    },
+    /// Run a one-validator dev chain: created under DIR on first run, resumed after.
+    Dev {
+        /// The chain's home (default ~/.chancery/dev).
+        #[arg(long)]
+        home: Option<PathBuf>,
+        /// RPC listen address (default from config.toml: 127.0.0.1:7700).
+        #[arg(long)]
+        rpc_addr: Option<String>,
+    },
+    /// Run the node of a home made by `chancery init`.
+    Start {
+        /// The node home.
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Anchor files: hash each, sign, submit in batches; with --wait, return when all are
+    /// committed and print height and block time per file.
+    Submit {
+        /// Node RPC URL.
+        #[arg(long, default_value = node_cmds::DEFAULT_RPC)]
+        rpc: String,
+        /// The submitter's key file (default: the dev chain's integrator key).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Evidence kind (document, signing_event, identity_check, ...).
+        #[arg(long, default_value = "document")]
+        kind: String,
+        /// Digest algorithm: sha256, sha512, sm3 or blake3.
+        #[arg(long, default_value = "sha256")]
+        alg: String,
+        /// Wait until every tx is committed.
+        #[arg(long)]
+        wait: bool,
+        /// The files.
+        files: Vec<PathBuf>,
+    },
+    /// Where a tx stands: pending, committed (height, block time) or dropped.
+    Status {
+        /// Node RPC URL.
+        #[arg(long, default_value = node_cmds::DEFAULT_RPC)]
+        rpc: String,
+        /// The tx hash.
+        tx: String,
+    },
+    /// Fetch the proof bundle of an anchored file, digest or tx.
+    Proof {
+        /// Node RPC URL.
+        #[arg(long, default_value = node_cmds::DEFAULT_RPC)]
+        rpc: String,
+        /// The file (hashed with SHA-256; its first anchor is proven).
+        #[arg(long, group = "target")]
+        file: Option<PathBuf>,
+        /// A digest ALG:HEX.
+        #[arg(long, group = "target")]
+        digest: Option<String>,
+        /// A tx hash.
+        #[arg(long, group = "target")]
+        tx: Option<String>,
+        /// Extend the proof to this later block height.
+        #[arg(long)]
+        checkpoint: Option<u64>,
+        /// Where to write the proof.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a printable HTML evidence report of what a proof shows (it must verify).
+    Report {
+        /// The proof bundle.
+        bundle: PathBuf,
+        /// The chain's genesis file.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// The anchored document, checked against the digest.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// The HTML file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Load a node with pre-signed txs and print committed evidence per second and
+    /// submit-to-commit latency, beside the raw batch-verification rate of this machine.
+    Bench {
+        /// Node RPC URL.
+        #[arg(long, default_value = node_cmds::DEFAULT_RPC)]
+        rpc: String,
+        /// Directory of submitter keys (default: the dev chain's bench keys).
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Txs at full load.
+        #[arg(long, default_value_t = 40_000)]
+        txs: usize,
+        /// Txs per submit batch.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Seconds of the half-load phase.
+        #[arg(long, default_value_t = 10)]
+        half_load_secs: u64,
     },
 }
 
@@ -230,6 +330,47 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Store { command } => store(command),
+        Command::Dev { home, rpc_addr } => node_cmds::dev(home, rpc_addr),
+        Command::Start { home } => node_cmds::start_node(&home),
+        Command::Submit { rpc, key, kind, alg, wait, files } => node_cmds::submit(node_cmds::SubmitArgs {
+            rpc,
+            key: key.unwrap_or_else(|| node_cmds::default_dev_home().join("integrator.key")),
+            kind,
+            alg,
+            wait,
+            files,
+        }),
+        Command::Status { rpc, tx } => node_cmds::status(&rpc, &tx),
+        Command::Proof { rpc, file, digest, tx, checkpoint, out } => {
+            let target = match (file, digest, tx) {
+                (Some(f), _, _) => node_cmds::ProofTarget::File(f),
+                (_, Some(d), _) => node_cmds::ProofTarget::Digest(d),
+                (_, _, Some(t)) => node_cmds::ProofTarget::Tx(t),
+                _ => anyhow::bail!("name what to prove: --file, --digest or --tx"),
+            };
+            node_cmds::proof(&rpc, target, checkpoint, &out)
+        }
+        Command::Report { bundle, genesis, file, out } => {
+            let bundle_json = read_text(&bundle, "proof bundle")?;
+            let genesis_json = read_text(&genesis, "genesis file")?;
+            let document = file
+                .as_deref()
+                .map(|p| std::fs::read(p).with_context(|| format!("cannot read the file {}", p.display())))
+                .transpose()?;
+            let report = verify_bundle(&bundle_json, &genesis_json, document.as_deref()).context("NOT VERIFIED")?;
+            let name = file.as_ref().map(|p| p.display().to_string());
+            std::fs::write(&out, report::html(&report, name.as_deref(), chancery_node::shared::now_ms()))
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("VERIFIED; wrote the evidence report to {}", out.display());
+            Ok(())
+        }
+        Command::Bench { rpc, keys, txs, batch, half_load_secs } => bench::bench(bench::BenchArgs {
+            rpc,
+            keys: keys.unwrap_or_else(|| node_cmds::default_dev_home().join("bench")),
+            txs,
+            batch: batch.max(1),
+            half_load_secs,
+        }),
         Command::Init { home, genesis, passphrase_env } => init(&home, &genesis, passphrase_env),
         Command::Keys { command: KeysCommand::Generate { out, passphrase_env } } => {
             let passphrase = passphrase_env

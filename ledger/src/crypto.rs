@@ -351,11 +351,15 @@ mod tests {
         // S + L: same value mod L, not canonical.
         let mut high_s = s;
         let (_, s_bytes) = split(&s);
-        let l = curve25519_dalek::constants::BASEPOINT_ORDER;
+        // L, the group order, little-endian.
+        let l: [u8; 32] = hex::decode("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
         let sum = Scalar::from_bytes_mod_order(s_bytes).to_bytes();
         let mut carry = 0u16;
         let mut out = [0u8; 32];
-        for (i, (a, b)) in sum.iter().zip(l.to_bytes().iter()).enumerate() {
+        for (i, (a, b)) in sum.iter().zip(l.iter()).enumerate() {
             let v = u16::from(*a) + u16::from(*b) + carry;
             out[i] = v as u8;
             carry = v >> 8;

@@ -115,6 +115,17 @@ impl Digest {
     pub fn to_text(&self) -> String {
         format!("{}:{}", self.alg, hex::encode(&self.bytes))
     }
+
+    /// Parses `alg:hex` (for example `sha256:9f86…`), the form [`Digest::to_text`] prints.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (alg, digits) = text
+            .split_once(':')
+            .ok_or_else(|| format!("digest {text:?} is not ALG:HEX (for example sha256:9f86...)"))?;
+        let alg = DigestAlg::from_name(alg)
+            .ok_or_else(|| format!("unknown digest algorithm {alg:?}; use sha256, sha512, sm3 or blake3"))?;
+        let bytes = hex::decode(digits).map_err(|e| format!("digest hex: {e}"))?;
+        Digest::new(alg, bytes).map_err(|e| e.to_string())
+    }
 }
 
 impl fmt::Display for Digest {

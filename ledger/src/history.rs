@@ -260,7 +260,7 @@ fn subtree<H: TreeHasher, N: HistoryNodes<H>>(
     start: u64,
     size: u64,
 ) -> Result<H::Output, HistoryError<N::Error>> {
-    if size.is_power_of_two() && start % size == 0 {
+    if size.is_power_of_two() && start.is_multiple_of(size) {
         return stored(nodes, size.trailing_zeros(), start / size);
     }
     let k = split(size);

@@ -134,7 +134,7 @@ fn prefix(key: &Hash, depth: usize) -> [u8; 32] {
     let mut out = [0u8; 32];
     let full = depth / 8;
     out[..full].copy_from_slice(&key.0[..full]);
-    if depth % 8 != 0 {
+    if !depth.is_multiple_of(8) {
         out[full] = key.0[full] & (0xFFu8 << (8 - depth % 8));
     }
     out

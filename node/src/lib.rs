@@ -4,7 +4,13 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod driver;
+pub mod logging;
 pub mod mempool;
+pub mod metrics;
+pub mod node;
 pub mod producer;
+pub mod service;
+pub mod shared;
 pub mod signer;
 pub mod wal;

@@ -31,6 +31,9 @@ pub enum WalError {
     },
 }
 
+/// WAL records with the height each was appended at.
+pub type Records = Vec<(u64, WalEntry)>;
+
 /// The open WAL.
 pub struct Wal {
     file: File,
@@ -49,7 +52,7 @@ fn check(head: &[u8], entry: &[u8]) -> [u8; CHECK_BYTES] {
 impl Wal {
     /// Opens (or creates) the WAL at `path` and returns its valid records in order. A
     /// torn or corrupt tail is cut off and reported in the third value.
-    pub fn open(path: &Path) -> Result<(Wal, Vec<(u64, WalEntry)>, Option<String>), WalError> {
+    pub fn open(path: &Path) -> Result<(Wal, Records, Option<String>), WalError> {
         let io = |e: std::io::Error| WalError::Io { path: path.display().to_string(), message: e.to_string() };
         let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io)?;
         let mut bytes = Vec::new();
@@ -92,7 +95,7 @@ impl Wal {
 
 /// The valid records, the length of the valid prefix and, if the rest is not empty, why
 /// it was refused.
-fn parse(bytes: &[u8]) -> (Vec<(u64, WalEntry)>, usize, Option<String>) {
+fn parse(bytes: &[u8]) -> (Records, usize, Option<String>) {
     let mut records = Vec::new();
     let mut at = 0;
     while at < bytes.len() {

@@ -70,7 +70,7 @@ fn bounds_answer_full_instead_of_growing() {
     let results = pool.submit(&store, &ctx, (1..=6).map(|n| evidence(&ctx.chain_id, n)).collect());
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 4);
     assert!(matches!(&results[5], Err(SubmitError::Full(m)) if m.contains("per-submitter")), "{:?}", results[5]);
-    assert!(results[5].as_ref().unwrap_err().to_string().contains("retry"));
+    assert!(results[5].as_ref().expect_err("refused").to_string().contains("retry"));
     let byte_limited = Mempool::new(MempoolLimits { bytes_max: 500, ..LIMITS });
     let results = byte_limited.submit(&store, &ctx, (1..=6).map(|n| evidence(&ctx.chain_id, n)).collect());
     let (txs, bytes) = byte_limited.size();

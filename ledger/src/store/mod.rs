@@ -400,3 +400,5 @@ fn history_error(height: u64, error: HistoryError<BackendError>) -> StoreError {
 
 mod read;
 mod write;
+
+pub use read::ANCHORS_PER_QUERY_MAX;

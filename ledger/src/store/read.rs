@@ -113,6 +113,18 @@ impl<B: Backend> ChainStore<B> {
         })
     }
 
+    /// The tx at `location` (not checked against a hash: use [`ChainStore::tx`] for that).
+    pub fn tx_at(&self, location: TxLocation) -> Result<Tx> {
+        if location.height >= self.height() {
+            return Err(StoreError::NotFound(format!("block {}", location.height)));
+        }
+        let group = self.group(location.height, location.index)?;
+        group
+            .into_iter()
+            .nth(location.index as usize % GROUP)
+            .ok_or_else(|| StoreError::NotFound(format!("tx #{} of block {}", location.index, location.height)))
+    }
+
     /// The tx with this hash and where it is, checked to hash to it.
     pub fn tx(&self, tx_hash: &Hash) -> Result<(Tx, TxLocation)> {
         let location = self.tx_location(tx_hash)?;
@@ -146,6 +158,12 @@ impl<B: Backend> ChainStore<B> {
                     .ok_or_else(|| StoreError::Corrupt { height: 0, what: "malformed evidence index key".into() })
             })
             .collect()
+    }
+
+    /// The chain parameters in force for the next block.
+    pub fn params(&self) -> Result<crate::chain::Params> {
+        self.decoded(Column::State, &encode(&StateKey::Params), self.height())?
+            .ok_or_else(|| StoreError::Corrupt { height: self.height(), what: "chain parameters are missing".into() })
     }
 
     /// The events of a certificate, from the latest state.

@@ -1,0 +1,322 @@
+//! Commands that run a node or talk to one: `dev`, `start`, `submit`, `status`, `proof`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use chancery_genesis::Genesis;
+use chancery_ledger::codec::BoundedVec;
+use chancery_ledger::tx::EvidenceKind;
+use chancery_ledger::validator::Name;
+use chancery_ledger::{ChainId, Digest, DigestAlg, Hash, Member, MemberRole, Role, Tx, Validator};
+use chancery_node::config::{Config, TEMPLATE};
+use chancery_node::node::{start, Overrides, RunningNode};
+use chancery_node::signer::KeyFile;
+use chancery_rpc::txs::{clock_nonce, evidence_tx, tx_hex};
+use chancery_rpc::types::{CommittedBlock, SubmitOutcome, TxStatus};
+use chancery_rpc::{ChanceryApiClient, Client, ErrorCode};
+
+use crate::format::utc;
+
+/// The dev chain's home unless `--home` says otherwise.
+pub fn default_dev_home() -> PathBuf {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".chancery").join("dev")
+}
+
+/// The RPC URL of the dev chain.
+pub const DEFAULT_RPC: &str = "ws://127.0.0.1:7700";
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+/// Every evidence kind the demo integrator may anchor.
+const DEV_KINDS: [EvidenceKind; 9] = [
+    EvidenceKind::Document,
+    EvidenceKind::SigningEvent,
+    EvidenceKind::IdentityCheck,
+    EvidenceKind::IntentCheck,
+    EvidenceKind::EvidencePackage,
+    EvidenceKind::TimestampToken,
+    EvidenceKind::Notarization,
+    EvidenceKind::ForensicOpinion,
+    EvidenceKind::CourtFiling,
+];
+
+/// Submitter keys the dev chain registers for `chancery bench`.
+pub const BENCH_SUBMITTERS: usize = 4;
+
+/// Creates the dev chain's home on first run: keys, genesis, config.
+fn create_dev_home(home: &Path) -> Result<()> {
+    std::fs::create_dir_all(home.join("keys")).with_context(|| format!("creating {}", home.display()))?;
+    let consensus = KeyFile::generate(&home.join("keys/consensus.key"), None)?;
+    let p2p = KeyFile::generate(&home.join("keys/p2p.key"), None)?;
+    let integrator = KeyFile::generate(&home.join("integrator.key"), None)?;
+    let public = |k: &ed25519_dalek::SigningKey| chancery_ledger::PublicKey(k.verifying_key().to_bytes());
+    let mut genesis = Genesis::new(ChainId::new("chancery-dev")?, chancery_node::shared::now_ms());
+    genesis.add_validator(Validator {
+        name: Name::new("dev-operator")?,
+        role: Role::Operator,
+        consensus_key: public(&consensus),
+        p2p_key: public(&p2p),
+        power: 10,
+    })?;
+    genesis.add_member(Member {
+        name: Name::new("demo-integrator")?,
+        key: public(&integrator),
+        role: MemberRole::Integrator { kinds: BoundedVec::new(DEV_KINDS.to_vec())? },
+    })?;
+    // Load generators (`chancery bench`) use several submitters, one per connection, so
+    // that their nonces never race each other.
+    std::fs::create_dir_all(home.join("bench"))?;
+    for i in 0..BENCH_SUBMITTERS {
+        let key = KeyFile::generate(&home.join(format!("bench/submitter-{i}.key")), None)?;
+        genesis.add_member(Member {
+            name: Name::new(format!("bench-submitter-{i}"))?,
+            key: public(&key),
+            role: MemberRole::Integrator { kinds: BoundedVec::new(vec![EvidenceKind::Document])? },
+        })?;
+    }
+    genesis.validate()?;
+    std::fs::write(home.join("genesis.json"), genesis.to_json())?;
+    std::fs::write(home.join("config.toml"), TEMPLATE.replacen("moniker = \"chancery-node\"", "moniker = \"dev\"", 1))?;
+    Ok(())
+}
+
+/// `chancery dev`.
+pub fn dev(home: Option<PathBuf>, rpc_addr: Option<String>) -> Result<()> {
+    let home = home.unwrap_or_else(default_dev_home);
+    let created = !home.join("config.toml").exists();
+    if created {
+        create_dev_home(&home)?;
+    }
+    let config = Config::load(&home.join("config.toml"))?;
+    run_node(&home, &config, Overrides { rpc_listen: rpc_addr }, |node| {
+        println!("{} the dev chain in {}", if created { "created" } else { "resumed" }, home.display());
+        println!("RPC            ws://{0}  (HTTP: http://{0}, health: http://{0}/health)", node.rpc_addr);
+        println!("genesis        {}", home.join("genesis.json").display());
+        println!("integrator key {}", home.join("integrator.key").display());
+        println!("blocks so far  {}", node.shared.store.height());
+        println!("Ctrl-C stops the chain; `chancery dev` resumes it.");
+    })
+}
+
+/// `chancery start`.
+pub fn start_node(home: &Path) -> Result<()> {
+    let config = Config::load(&home.join("config.toml"))?;
+    run_node(home, &config, Overrides::default(), |node| {
+        println!("node {} serving RPC on ws://{}", config.moniker, node.rpc_addr);
+    })
+}
+
+fn run_node(home: &Path, config: &Config, overrides: Overrides, banner: impl FnOnce(&RunningNode)) -> Result<()> {
+    chancery_node::logging::init(&config.log.format, &config.log.level);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let node = start(home, config, &overrides).await?;
+        banner(&node);
+        wait_for_stop_signal().await?;
+        eprintln!("stopping...");
+        node.stop().await;
+        eprintln!("stopped cleanly");
+        Ok(())
+    })
+}
+
+async fn wait_for_stop_signal() -> Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+async fn connect(rpc: &str) -> Result<Client> {
+    chancery_rpc::connect(rpc, Duration::from_secs(120)).await.map_err(anyhow::Error::msg)
+}
+
+fn call<T>(result: Result<T, chancery_rpc::ClientError>) -> Result<T> {
+    result.map_err(|e| match chancery_rpc::client::call_error(&e) {
+        Some((code, message)) => anyhow::anyhow!("the node refused: {message} (code {code})"),
+        None => anyhow::anyhow!("RPC failed: {e}"),
+    })
+}
+
+/// Options of `chancery submit`.
+pub struct SubmitArgs {
+    /// Node RPC URL.
+    pub rpc: String,
+    /// Integrator key file.
+    pub key: PathBuf,
+    /// Evidence kind.
+    pub kind: String,
+    /// Digest algorithm.
+    pub alg: String,
+    /// Wait for commit.
+    pub wait: bool,
+    /// Files.
+    pub files: Vec<PathBuf>,
+}
+
+/// `chancery submit`.
+pub fn submit(args: SubmitArgs) -> Result<()> {
+    if args.files.is_empty() {
+        bail!("name at least one file to anchor");
+    }
+    let kind: EvidenceKind = serde_json::from_value(serde_json::Value::String(args.kind.clone()))
+        .with_context(|| format!("unknown evidence kind {:?}", args.kind))?;
+    let alg = DigestAlg::from_name(&args.alg)
+        .with_context(|| format!("unknown digest algorithm {:?}; use sha256, sha512, sm3 or blake3", args.alg))?;
+    let key = KeyFile::load(&args.key, None).with_context(|| format!("loading the key {}", args.key.display()))?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let client = connect(&args.rpc).await?;
+        let info = call(client.info().await)?;
+        let chain_id = ChainId::new(&info.chain_id)?;
+        let mut subscription = if args.wait { Some(call(client.subscribe_committed().await)?) } else { None };
+        let progress = indicatif::ProgressBar::new(args.files.len() as u64);
+        if args.files.len() < 20 {
+            progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        let base = clock_nonce();
+        let mut txs: Vec<(PathBuf, Tx)> = Vec::with_capacity(args.files.len());
+        for (i, path) in args.files.iter().enumerate() {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let digest = Digest::compute(alg, &bytes);
+            txs.push((path.clone(), evidence_tx(&key, &chain_id, kind, digest, base + i as u64)));
+        }
+        let batch = (info.submit_batch_max as usize).clamp(1, 1000);
+        let mut waiting: HashMap<Hash, PathBuf> = HashMap::new();
+        let mut order = Vec::new();
+        for chunk in txs.chunks(batch) {
+            let mut pending: Vec<&(PathBuf, Tx)> = chunk.iter().collect();
+            let mut attempts = 0;
+            while !pending.is_empty() {
+                let hexes: Vec<String> = pending.iter().map(|(_, tx)| tx_hex(tx)).collect();
+                let outcomes = call(client.submit_batch(hexes).await)?;
+                let mut retry = Vec::new();
+                for (item, outcome) in pending.iter().zip(outcomes) {
+                    match outcome {
+                        SubmitOutcome::Accepted { tx_hash } => {
+                            progress.inc(1);
+                            order.push((item.0.clone(), tx_hash));
+                            waiting.insert(tx_hash, item.0.clone());
+                        }
+                        SubmitOutcome::Refused { error } if error.code == ErrorCode::MempoolFull.code() => {
+                            retry.push(*item)
+                        }
+                        SubmitOutcome::Refused { error } => {
+                            progress.abandon();
+                            bail!("{}: the node refused: {} (code {})", item.0.display(), error.message, error.code);
+                        }
+                    }
+                }
+                if !retry.is_empty() {
+                    attempts += 1;
+                    if attempts > 600 {
+                        bail!("the mempool stayed full for {attempts} tries; the node is overloaded");
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                pending = retry;
+            }
+        }
+        progress.finish_and_clear();
+        let Some(subscription) = subscription.as_mut() else {
+            for (path, hash) in &order {
+                println!("{}  submitted  tx {hash}", path.display());
+            }
+            return Ok(());
+        };
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let mut committed: HashMap<Hash, (u64, u64)> = HashMap::new();
+        // Txs committed before the subscription saw them: ask.
+        for hash in waiting.keys() {
+            if let TxStatus::Committed { height, block_time_ms, .. } = call(client.status(*hash).await)?.status {
+                committed.insert(*hash, (height, block_time_ms));
+            }
+        }
+        while committed.len() < waiting.len() {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let block: CommittedBlock = match tokio::time::timeout(remaining, subscription.next()).await {
+                Ok(Some(Ok(block))) => block,
+                Ok(Some(Err(e))) => bail!("reading committed blocks: {e}"),
+                Ok(None) => bail!("the node closed the subscription"),
+                Err(_) => bail!("{} txs not committed after 300 s", waiting.len() - committed.len()),
+            };
+            for hash in block.tx_hashes {
+                if waiting.contains_key(&hash) {
+                    committed.insert(hash, (block.height, block.time_ms));
+                }
+            }
+        }
+        for (path, hash) in &order {
+            let (height, time) = committed[hash];
+            println!("{}  committed at height {height}, block time {}  tx {hash}", path.display(), utc(time));
+        }
+        Ok(())
+    })
+}
+
+/// `chancery status`.
+pub fn status(rpc: &str, tx: &str) -> Result<()> {
+    let hash = Hash::from_hex(tx).with_context(|| format!("{tx:?} is not a tx hash (64 hex digits)"))?;
+    runtime()?.block_on(async {
+        let client = connect(rpc).await?;
+        let answer = call(client.status(hash).await)?;
+        match answer.status {
+            TxStatus::Committed { height, index, block_time_ms } => {
+                println!("committed at height {height}, index {index}, block time {}", utc(block_time_ms))
+            }
+            TxStatus::Pending => println!("pending in the mempool"),
+            TxStatus::Dropped { reason } => println!("dropped before reaching a block: {reason}"),
+            TxStatus::Unknown => bail!("tx {hash} is unknown to this node"),
+        }
+        Ok(())
+    })
+}
+
+/// What `chancery proof` looks up.
+pub enum ProofTarget {
+    /// A file, hashed with SHA-256.
+    File(PathBuf),
+    /// A digest `alg:hex`.
+    Digest(String),
+    /// A tx hash.
+    Tx(String),
+}
+
+/// `chancery proof`.
+pub fn proof(rpc: &str, target: ProofTarget, checkpoint: Option<u64>, out: &Path) -> Result<()> {
+    runtime()?.block_on(async {
+        let client = connect(rpc).await?;
+        let digest = match &target {
+            ProofTarget::File(path) => {
+                let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                Some(Digest::compute(DigestAlg::Sha256, &bytes).to_text())
+            }
+            ProofTarget::Digest(text) => Some(Digest::parse(text).map_err(anyhow::Error::msg)?.to_text()),
+            ProofTarget::Tx(_) => None,
+        };
+        let tx_hash = match (&target, digest) {
+            (ProofTarget::Tx(text), _) => {
+                Hash::from_hex(text).with_context(|| format!("{text:?} is not a tx hash (64 hex digits)"))?
+            }
+            (_, Some(digest)) => {
+                let anchors = call(client.by_digest(digest.clone(), None).await)?;
+                match anchors.anchors.first() {
+                    Some(first) => first.tx_hash,
+                    None => bail!("no committed tx anchors {digest} on this chain"),
+                }
+            }
+            (_, None) => bail!("nothing to look up"),
+        };
+        let bundle = call(client.proof(tx_hash, checkpoint).await)?;
+        std::fs::write(out, bundle.to_json()).with_context(|| format!("writing {}", out.display()))?;
+        println!("wrote the proof of tx {tx_hash} to {}", out.display());
+        Ok(())
+    })
+}

@@ -1,0 +1,16 @@
+//! Logs through `tracing`: human-readable text, or one JSON object per line.
+
+use tracing_subscriber::EnvFilter;
+
+const QUIET: &str = "arc_malachitebft_core_consensus=warn,arc_malachitebft_core_driver=warn,jsonrpsee_server=warn";
+
+/// Installs the global subscriber writing to stderr. `format` is `text` or `json`;
+/// `level` a level name or an `EnvFilter` directive; `RUST_LOG` overrides it.
+pub fn init(format: &str, level: &str) {
+    // The consensus core narrates every step at info; keep it to warnings unless asked.
+    let directive = if level.contains('=') { level.to_string() } else { format!("{level},{QUIET}") };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directive));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // A second install (tests) keeps the first.
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,237 @@
+//! Prometheus metrics (`GET /metrics`) and the plain-HTTP routes `/health` and
+//! `/metrics`, served on the RPC port beside JSON-RPC.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use jsonrpsee::core::BoxError;
+use jsonrpsee::server::middleware::rpc::{Batch, Notification, RpcServiceT};
+use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse, MethodResponse};
+use jsonrpsee::types::Request;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Labels of an RPC call.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// Method name (`unknown` for methods that do not exist).
+    pub method: String,
+    /// `ok`, `error` or `batched` (a call inside a batch request).
+    pub outcome: String,
+}
+
+/// Every metric the node exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Committed blocks.
+    pub blocks: Gauge,
+    /// Committed txs since start.
+    pub txs_committed: Counter,
+    /// Pending txs.
+    pub mempool_txs: Gauge,
+    /// Pending bytes.
+    pub mempool_bytes: Gauge,
+    /// Seconds from a block's proposal to its commit in the store.
+    pub commit_latency: Histogram,
+    /// RPC calls by method and outcome.
+    pub rpc_calls: Family<CallLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `chancery_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("chancery");
+        let blocks = Gauge::default();
+        registry.register("blocks", "Committed blocks (the next height)", blocks.clone());
+        let txs_committed = Counter::default();
+        registry.register("txs_committed", "Txs committed since the node started", txs_committed.clone());
+        let mempool_txs = Gauge::default();
+        registry.register("mempool_txs", "Txs waiting in the mempool", mempool_txs.clone());
+        let mempool_bytes = Gauge::default();
+        registry.register("mempool_bytes", "Bytes of txs waiting in the mempool", mempool_bytes.clone());
+        let commit_latency = Histogram::new(exponential_buckets(0.002, 2.0, 14));
+        registry.register(
+            "commit_latency_seconds",
+            "Seconds from building a block to committing it in the store",
+            commit_latency.clone(),
+        );
+        let rpc_calls = Family::<CallLabels, Counter>::default();
+        registry.register("rpc_calls", "JSON-RPC calls by method and outcome", rpc_calls.clone());
+        Metrics { registry, blocks, txs_committed, mempool_txs, mempool_bytes, commit_latency, rpc_calls }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+
+    fn count(&self, method: &str, outcome: &str) {
+        self.rpc_calls.get_or_create(&CallLabels { method: method.to_string(), outcome: outcome.to_string() }).inc();
+    }
+}
+
+/// The methods the API has: anything else is counted as `unknown`, so a caller cannot
+/// grow the label set.
+const KNOWN_METHODS: &[&str] = &[
+    "evidence_submit",
+    "evidence_submitBatch",
+    "evidence_status",
+    "evidence_byDigest",
+    "evidence_proof",
+    "evidence_verify",
+    "evidence_subscribeCommitted",
+    "evidence_unsubscribeCommitted",
+    "chain_info",
+    "chain_header",
+    "chain_block",
+    "chain_commit",
+    "chain_validators",
+    "chain_checkpoint",
+    "chain_consistencyProof",
+    "chain_subscribeHeads",
+    "chain_unsubscribeHeads",
+    "node_health",
+];
+
+fn method_label(name: &str) -> &str {
+    KNOWN_METHODS.iter().find(|m| **m == name).copied().unwrap_or("unknown")
+}
+
+/// What `/health` answers: status code and body.
+pub type HealthProbe = Arc<dyn Fn() -> (u16, String) + Send + Sync>;
+
+/// Serves `GET /health` and `GET /metrics`; everything else goes to JSON-RPC.
+#[derive(Clone)]
+pub struct HttpRoutesLayer {
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Health.
+    pub health: HealthProbe,
+}
+
+impl<S> tower::Layer<S> for HttpRoutesLayer {
+    type Service = HttpRoutes<S>;
+    fn layer(&self, inner: S) -> HttpRoutes<S> {
+        HttpRoutes { inner, layer: self.clone() }
+    }
+}
+
+/// The service of [`HttpRoutesLayer`].
+#[derive(Clone)]
+pub struct HttpRoutes<S> {
+    inner: S,
+    layer: HttpRoutesLayer,
+}
+
+fn plain(status: u16, content_type: &'static str, body: String) -> HttpResponse {
+    HttpResponse::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(HttpBody::from(body))
+        .unwrap_or_else(|_| HttpResponse::new(HttpBody::from("internal error")))
+}
+
+impl<S> tower::Service<HttpRequest> for HttpRoutes<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, BoxError>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: HttpRequest) -> Self::Future {
+        if request.method().as_str() == "GET" {
+            match request.uri().path() {
+                "/health" => {
+                    let (status, body) = (self.layer.health)();
+                    let response = plain(status, "application/json", body);
+                    return Box::pin(async move { Ok(response) });
+                }
+                "/metrics" => {
+                    let response = plain(
+                        200,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        self.layer.metrics.encode(),
+                    );
+                    return Box::pin(async move { Ok(response) });
+                }
+                _ => {}
+            }
+        }
+        Box::pin(self.inner.call(request))
+    }
+}
+
+/// Counts RPC calls by method and outcome.
+#[derive(Clone)]
+pub struct RpcMetrics<S> {
+    /// The wrapped service.
+    pub inner: S,
+    /// Where to count.
+    pub metrics: Arc<Metrics>,
+}
+
+impl<S> RpcServiceT for RpcMetrics<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+
+    fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let inner = self.inner.clone();
+        let metrics = self.metrics.clone();
+        let method = method_label(request.method_name()).to_string();
+        async move {
+            let response = inner.call(request).await;
+            metrics.count(&method, if response.is_error() { "error" } else { "ok" });
+            response
+        }
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let names: Vec<String> =
+            batch.iter().filter_map(|e| e.as_ref().ok()).map(|e| method_label(e.method_name()).to_string()).collect();
+        let inner = self.inner.clone();
+        let metrics = self.metrics.clone();
+        async move {
+            let response = inner.batch(batch).await;
+            for name in &names {
+                metrics.count(name, "batched");
+            }
+            response
+        }
+    }
+
+    fn notification<'a>(&self, n: Notification<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        self.inner.notification(n)
+    }
+}

@@ -1,0 +1,176 @@
+//! Starting and stopping a node: open the store, the signer and the WAL, start the
+//! consensus driver thread and the RPC server (JSON-RPC over HTTP and WebSocket, plus
+//! `GET /health` and `GET /metrics`, on one port).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use chancery_consensus::context::Address;
+use chancery_genesis::Genesis;
+use chancery_ledger::store::rocks::RocksBackend;
+use chancery_ledger::store::ChainStore;
+use chancery_rpc::ChanceryApiServer;
+use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use tokio::sync::broadcast;
+
+use crate::config::Config;
+use crate::driver::{Driver, DriverMsg};
+use crate::mempool::{Mempool, MempoolLimits};
+use crate::metrics::{HttpRoutesLayer, Metrics, RpcMetrics};
+use crate::service::{health, RpcService};
+use crate::shared::{Liveness, Shared, EVENTS_BUFFERED};
+use crate::signer::LocalSigner;
+
+/// Why the node cannot start.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);
+
+fn fail<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> StartError + '_ {
+    move |e| StartError(format!("{what}: {e}"))
+}
+
+/// Largest JSON-RPC response (a block of the largest size, in JSON, fits).
+pub const RESPONSE_BYTES_MAX: u32 = 256 * 1024 * 1024;
+/// Most simultaneous RPC connections.
+pub const CONNECTIONS_MAX: u32 = 256;
+
+/// A running node.
+pub struct RunningNode {
+    /// Where the RPC listens.
+    pub rpc_addr: SocketAddr,
+    /// Shared state (for tests and the dev command).
+    pub shared: Arc<Shared>,
+    server: ServerHandle,
+    driver: Option<JoinHandle<()>>,
+    stop: std::sync::mpsc::SyncSender<DriverMsg>,
+}
+
+/// Overrides for `chancery dev` and tests.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Listen here instead of the configured address.
+    pub rpc_listen: Option<String>,
+}
+
+/// Starts the node of `home` (with its `config.toml`). Must run inside a tokio runtime.
+pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Result<RunningNode, StartError> {
+    let resolve = |p: &PathBuf| Config::resolve(home, p);
+    let genesis_path = resolve(&config.chain.genesis);
+    let genesis_text = std::fs::read_to_string(&genesis_path).map_err(fail(&genesis_path.display().to_string()))?;
+    let genesis = Genesis::from_json(&genesis_text).map_err(fail(&genesis_path.display().to_string()))?;
+    let data_dir = resolve(&config.store.data_dir);
+    std::fs::create_dir_all(&data_dir).map_err(fail(&data_dir.display().to_string()))?;
+    let backend = RocksBackend::open(&data_dir.join("store")).map_err(fail("opening the store"))?;
+    let store = ChainStore::open(backend, &genesis.chain_spec(), config.store.check_last_blocks)
+        .map_err(fail("opening the store"))?;
+    let passphrase =
+        match config.keys.passphrase_env.as_str() {
+            "" => None,
+            var => Some(std::env::var(var).map_err(|_| {
+                StartError(format!("the key passphrase variable {var} (keys.passphrase_env) is not set"))
+            })?),
+        };
+    let signer = LocalSigner::open(
+        &resolve(&config.keys.consensus_key),
+        passphrase.as_deref(),
+        &resolve(&config.keys.signer_state),
+    )
+    .map_err(fail("opening the signer"))?;
+    let address = Address(signer.public_key());
+    let m = &config.mempool;
+    let mempool = Mempool::new(MempoolLimits {
+        txs_max: m.txs_max as usize,
+        bytes_max: m.bytes_max as usize,
+        per_submitter_txs_max: m.per_submitter_txs_max as usize,
+        per_submitter_bytes_max: m.per_submitter_bytes_max as usize,
+    });
+    let metrics = Arc::new(Metrics::new());
+    metrics.blocks.set(store.height() as i64);
+    let shared = Arc::new(Shared {
+        store: Arc::new(store),
+        mempool: Arc::new(mempool),
+        genesis: genesis.clone(),
+        events: broadcast::channel(EVENTS_BUFFERED).0,
+        metrics: metrics.clone(),
+        liveness: Mutex::new(Liveness { halted: None, last_commit: Instant::now() }),
+        moniker: config.moniker.clone(),
+    });
+    let (tx, rx) = sync_channel(1);
+    let driver = Driver::start(
+        shared.clone(),
+        Box::new(signer),
+        address,
+        &data_dir.join("consensus.wal"),
+        genesis.genesis_time_ms,
+        rx,
+    )
+    .map_err(|e| StartError(format!("starting consensus: {}", e.0)))?;
+    let driver = std::thread::Builder::new()
+        .name("consensus".into())
+        .spawn(move || driver.run())
+        .map_err(fail("starting the consensus thread"))?;
+
+    let listen = overrides.rpc_listen.clone().unwrap_or_else(|| config.rpc.listen.clone());
+    let server_config = ServerConfig::builder()
+        .max_request_body_size(config.rpc.request_bytes_max)
+        .max_response_body_size(RESPONSE_BYTES_MAX)
+        .max_connections(CONNECTIONS_MAX)
+        .set_batch_request_config(BatchRequestConfig::Limit(config.rpc.batch_len_max))
+        .build();
+    let health_shared = shared.clone();
+    let routes = HttpRoutesLayer {
+        metrics: metrics.clone(),
+        health: Arc::new(move || {
+            let h = health(&health_shared);
+            let status = if h.status == "ok" { 200 } else { 503 };
+            (status, serde_json::to_string(&h).unwrap_or_default())
+        }),
+    };
+    let rpc_metrics = metrics.clone();
+    let server = Server::builder()
+        .set_config(server_config)
+        .set_http_middleware(tower::ServiceBuilder::new().layer(routes))
+        .set_rpc_middleware(
+            RpcServiceBuilder::new().layer_fn(move |inner| RpcMetrics { inner, metrics: rpc_metrics.clone() }),
+        )
+        .build(listen.as_str())
+        .await
+        .map_err(fail(&format!("listening on {listen} (rpc.listen)")))?;
+    let rpc_addr = server.local_addr().map_err(fail("RPC address"))?;
+    let service = RpcService::new(shared.clone(), tx.clone(), config.rpc.request_bytes_max, config.rpc.batch_len_max);
+    let handle = server.start(service.into_rpc());
+    tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = shared.store.height(), "node started");
+    Ok(RunningNode { rpc_addr, shared, server: handle, driver: Some(driver), stop: tx })
+}
+
+impl RunningNode {
+    /// Stops the RPC server, then consensus (after its current step), and waits for both.
+    pub async fn stop(mut self) {
+        let _ = self.server.stop();
+        self.server.clone().stopped().await;
+        self.halt_driver();
+    }
+
+    fn halt_driver(&mut self) {
+        // The driver may be waiting on a full channel slot: retry until it takes the message.
+        while let Err(std::sync::mpsc::TrySendError::Full(_)) = self.stop.try_send(DriverMsg::Shutdown) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.join();
+        }
+    }
+}
+
+impl Drop for RunningNode {
+    fn drop(&mut self) {
+        let _ = self.server.stop();
+        self.halt_driver();
+    }
+}

@@ -1,0 +1,398 @@
+//! The JSON-RPC service: [`ChanceryApiServer`] over the store, the mempool and the event
+//! bus. Every input is checked and every failure maps to one documented code.
+
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+
+use chancery_ledger::history::HistoryConsistency;
+use chancery_ledger::state::{BlockContext, TxError};
+use chancery_ledger::store::{StoreError, TxLocation};
+use chancery_ledger::{decode, Block, Commit, Digest, Hash, Header, ProofBundle, Tx, ValidatorSet};
+use chancery_rpc::types::{
+    Anchor, Anchors, ChainInfo, CheckpointInfo, CommittedBlock, Health, SubmitOutcome, TxStatus, TxStatusAnswer,
+    VerifyAnswer,
+};
+use chancery_rpc::{ChanceryApiServer, ErrorCode, RpcError};
+use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
+use jsonrpsee::PendingSubscriptionSink;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::driver::DriverMsg;
+use crate::mempool::{PoolStatus, SubmitError};
+use crate::shared::{now_ms, Committed, Shared};
+
+/// The RPC service.
+#[derive(Clone)]
+pub struct RpcService {
+    shared: Arc<Shared>,
+    wake: SyncSender<DriverMsg>,
+    request_bytes_max: u32,
+    submit_batch_max: u32,
+}
+
+impl RpcService {
+    /// A service over `shared`; `wake` tells the driver about new txs.
+    pub fn new(
+        shared: Arc<Shared>,
+        wake: SyncSender<DriverMsg>,
+        request_bytes_max: u32,
+        submit_batch_max: u32,
+    ) -> Self {
+        RpcService { shared, wake, request_bytes_max, submit_batch_max }
+    }
+
+    async fn submit_txs(&self, txs: Vec<String>) -> Result<Vec<Result<Hash, RpcError>>, RpcError> {
+        let mut results: Vec<Option<Result<Hash, RpcError>>> = Vec::with_capacity(txs.len());
+        let mut decoded = Vec::with_capacity(txs.len());
+        for (i, text) in txs.iter().enumerate() {
+            match decode_tx(text) {
+                Ok(tx) => {
+                    decoded.push((i, tx));
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        let shared = self.shared.clone();
+        let (indices, txs): (Vec<usize>, Vec<Tx>) = decoded.into_iter().unzip();
+        let outcomes = tokio::task::spawn_blocking(move || {
+            let ctx = BlockContext {
+                chain_id: shared.store.chain_id().clone(),
+                height: shared.store.height(),
+                time_ms: now_ms(),
+            };
+            let outcomes = shared.mempool.submit(&*shared.store, &ctx, txs);
+            shared.update_mempool_metrics();
+            outcomes
+        })
+        .await
+        .map_err(|e| RpcError::new(ErrorCode::Unavailable, format!("submission task failed: {e}")))?;
+        for (i, outcome) in indices.into_iter().zip(outcomes) {
+            results[i] = Some(outcome.map_err(submit_error));
+        }
+        // A full channel means the driver is already awake.
+        let _ = self.wake.try_send(DriverMsg::Wake);
+        Ok(results.into_iter().map(|r| r.unwrap_or_else(|| Err(unavailable("unchecked tx")))).collect())
+    }
+
+    fn location_status(&self, location: TxLocation) -> Result<TxStatus, RpcError> {
+        let header = self.shared.store.header(location.height).map_err(store_error)?;
+        Ok(TxStatus::Committed { height: location.height, index: location.index, block_time_ms: header.time_ms })
+    }
+
+    fn height_arg(&self, height: u64) -> Result<u64, RpcError> {
+        let blocks = self.shared.store.height();
+        if height >= blocks {
+            return Err(RpcError::new(
+                ErrorCode::NotFound,
+                format!(
+                    "no block at height {height}: the chain has {blocks} blocks (heights 0 to {})",
+                    blocks.saturating_sub(1) as i64 - i64::from(blocks == 0)
+                ),
+            ));
+        }
+        Ok(height)
+    }
+}
+
+fn unavailable(what: &str) -> RpcError {
+    RpcError::new(ErrorCode::Unavailable, what.to_string())
+}
+
+/// Hex of a tx's canonical bytes, decoded and checked canonical.
+pub fn decode_tx(text: &str) -> Result<Tx, RpcError> {
+    let bytes = hex::decode(text.trim()).map_err(|e| {
+        RpcError::new(ErrorCode::TxMalformed, format!("tx is not hex ({e}); send the hex of the tx's canonical bytes"))
+    })?;
+    decode::<Tx>(&bytes)
+        .map_err(|e| RpcError::new(ErrorCode::TxMalformed, format!("tx bytes are not a canonical Chancery tx: {e}")))
+}
+
+/// The code of each refusal.
+pub fn submit_error(error: SubmitError) -> RpcError {
+    let code = match &error {
+        SubmitError::Invalid(e) => match e {
+            TxError::WrongChain { .. } => ErrorCode::WrongChain,
+            TxError::TooLarge { .. } => ErrorCode::TxTooLarge,
+            TxError::BadSignature(_) => ErrorCode::BadSignature,
+            TxError::UnknownSigner { .. } => ErrorCode::UnknownSigner,
+            TxError::NotPermitted { .. } => ErrorCode::NotPermitted,
+            TxError::StaleNonce { .. } => ErrorCode::StaleNonce,
+            TxError::Duplicate { .. } => ErrorCode::Duplicate,
+            TxError::Cert { .. } => ErrorCode::CertRule,
+            TxError::NotApproved(_) | TxError::BadProposal(_) => ErrorCode::Governance,
+        },
+        SubmitError::NoncePending { .. } => ErrorCode::NoncePending,
+        SubmitError::Full(_) => ErrorCode::MempoolFull,
+        SubmitError::Store(_) => ErrorCode::Unavailable,
+    };
+    RpcError::new(code, error.to_string())
+}
+
+fn store_error(error: StoreError) -> RpcError {
+    match error {
+        StoreError::NotFound(what) => RpcError::new(ErrorCode::NotFound, format!("{what} is not stored on this node")),
+        other => RpcError::new(ErrorCode::Unavailable, format!("store: {other}")),
+    }
+}
+
+type Answer<T> = RpcResult<T>;
+
+fn ok<T>(result: Result<T, RpcError>) -> Answer<T> {
+    result.map_err(Into::into)
+}
+
+#[async_trait]
+impl ChanceryApiServer for RpcService {
+    async fn submit(&self, tx: String) -> Answer<Hash> {
+        let mut results = self.submit_txs(vec![tx]).await?;
+        ok(results.pop().unwrap_or_else(|| Err(unavailable("no result"))))
+    }
+
+    async fn submit_batch(&self, txs: Vec<String>) -> Answer<Vec<SubmitOutcome>> {
+        if txs.len() > self.submit_batch_max as usize {
+            return ok(Err(RpcError::new(
+                ErrorCode::BatchTooLarge,
+                format!(
+                    "{} txs in one batch; this node takes at most {}: split the batch",
+                    txs.len(),
+                    self.submit_batch_max
+                ),
+            )));
+        }
+        let results = self.submit_txs(txs).await?;
+        Ok(results
+            .into_iter()
+            .map(|r| match r {
+                Ok(tx_hash) => SubmitOutcome::Accepted { tx_hash },
+                Err(error) => SubmitOutcome::Refused { error },
+            })
+            .collect())
+    }
+
+    async fn status(&self, tx_hash: Hash) -> Answer<TxStatusAnswer> {
+        let status = match self.shared.store.tx_location(&tx_hash) {
+            Ok(location) => self.location_status(location)?,
+            Err(StoreError::NotFound(_)) => match self.shared.mempool.status(&tx_hash) {
+                PoolStatus::Pending => TxStatus::Pending,
+                PoolStatus::Dropped(reason) => TxStatus::Dropped { reason },
+                // Committed between the two reads?
+                PoolStatus::Unknown => match self.shared.store.tx_location(&tx_hash) {
+                    Ok(location) => self.location_status(location)?,
+                    Err(_) => TxStatus::Unknown,
+                },
+            },
+            Err(e) => return ok(Err(store_error(e))),
+        };
+        Ok(TxStatusAnswer { tx_hash, status })
+    }
+
+    async fn by_digest(&self, digest: String, after: Option<Hash>) -> Answer<Anchors> {
+        let digest = Digest::parse(&digest).map_err(|e| RpcError::new(ErrorCode::BadArgument, e))?;
+        let store = &self.shared.store;
+        let after = match after {
+            Some(hash) => Some(store.tx_location(&hash).map_err(store_error)?),
+            None => None,
+        };
+        let locations = store.anchors(&digest, after).map_err(store_error)?;
+        let full = locations.len() >= chancery_ledger::store::ANCHORS_PER_QUERY_MAX;
+        let mut anchors = Vec::with_capacity(locations.len());
+        for location in locations {
+            let tx = store.tx_at(location).map_err(store_error)?;
+            let header = store.header(location.height).map_err(store_error)?;
+            anchors.push(Anchor {
+                tx_hash: tx.hash(),
+                height: location.height,
+                index: location.index,
+                block_time_ms: header.time_ms,
+            });
+        }
+        let next = if full { anchors.last().map(|a| a.tx_hash) } else { None };
+        Ok(Anchors { anchors, next })
+    }
+
+    async fn proof(&self, tx_hash: Hash, checkpoint: Option<u64>) -> Answer<ProofBundle> {
+        if let Some(c) = checkpoint {
+            self.height_arg(c)?;
+        }
+        let store = self.shared.store.clone();
+        let bundle = tokio::task::spawn_blocking(move || store.proof_bundle(&tx_hash, checkpoint))
+            .await
+            .map_err(|e| unavailable(&format!("proof task failed: {e}")))?;
+        ok(bundle.map_err(|e| match e {
+            StoreError::NotFound(_) => RpcError::new(
+                ErrorCode::NotFound,
+                format!("tx {tx_hash} is not committed on this node (see evidence_status)"),
+            ),
+            StoreError::Refused(why) => RpcError::new(ErrorCode::BadArgument, why),
+            other => store_error(other),
+        }))
+    }
+
+    async fn verify(&self, bundle: ProofBundle, file_hex: Option<String>) -> Answer<VerifyAnswer> {
+        let file = match file_hex {
+            Some(text) => {
+                Some(hex::decode(text).map_err(|e| RpcError::new(ErrorCode::BadArgument, format!("file_hex: {e}")))?)
+            }
+            None => None,
+        };
+        let trust = self.shared.genesis.trust_root();
+        let answer = match chancery_ledger::verify(&bundle, &trust, file.as_deref()) {
+            Ok(report) => VerifyAnswer { valid: true, error: None, report: serde_json::to_value(&report).ok() },
+            Err(e) => VerifyAnswer { valid: false, error: Some(e.to_string()), report: None },
+        };
+        Ok(answer)
+    }
+
+    async fn subscribe_committed(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        forward(pending, self.shared.events.subscribe(), |c: &Committed| {
+            to_json_raw_value(&CommittedBlock {
+                height: c.header.height,
+                block_hash: c.header.hash(),
+                time_ms: c.header.time_ms,
+                tx_hashes: c.tx_hashes.clone(),
+            })
+        })
+        .await
+    }
+
+    async fn info(&self) -> Answer<ChainInfo> {
+        let store = &self.shared.store;
+        let blocks = store.height();
+        let latest = if blocks > 0 { Some(store.header(blocks - 1).map_err(store_error)?) } else { None };
+        Ok(ChainInfo {
+            chain_id: store.chain_id().to_string(),
+            genesis_hash: store.genesis_hash(),
+            blocks,
+            latest_block_hash: latest.as_ref().map(Header::hash),
+            latest_time_ms: latest.as_ref().map(|h| h.time_ms),
+            request_bytes_max: self.request_bytes_max,
+            submit_batch_max: self.submit_batch_max,
+        })
+    }
+
+    async fn header(&self, height: u64) -> Answer<Header> {
+        ok(self.shared.store.header(self.height_arg(height)?).map_err(store_error))
+    }
+
+    async fn block(&self, height: u64) -> Answer<Block> {
+        ok(self.shared.store.block(self.height_arg(height)?).map_err(store_error))
+    }
+
+    async fn commit(&self, height: u64) -> Answer<Commit> {
+        ok(self.shared.store.commit(self.height_arg(height)?).map_err(store_error))
+    }
+
+    async fn validators(&self, height: Option<u64>) -> Answer<ValidatorSet> {
+        let store = &self.shared.store;
+        match height {
+            None => ok(store.current_validators().map_err(store_error)),
+            Some(h) => {
+                let h = self.height_arg(h)?;
+                let header = store.header(h).map_err(store_error)?;
+                // The set in force at h: the latest change at or before h, else genesis.
+                let changes = store.validator_changes(h).map_err(store_error)?;
+                let set = match changes.iter().rev().find(|c| c.height <= h) {
+                    Some(change) => change
+                        .validators
+                        .decode::<ValidatorSet>()
+                        .map_err(|e| unavailable(&format!("stored validator set: {e}")))?,
+                    None => self.shared.genesis.validators.clone(),
+                };
+                if set.hash() != header.validators_hash {
+                    return ok(Err(unavailable("stored validator sets do not match the header")));
+                }
+                Ok(set)
+            }
+        }
+    }
+
+    async fn checkpoint(&self, height: Option<u64>) -> Answer<CheckpointInfo> {
+        let store = &self.shared.store;
+        let height = match height {
+            Some(h) => self.height_arg(h)?,
+            None => {
+                let blocks = store.height();
+                if blocks == 0 {
+                    return ok(Err(RpcError::new(ErrorCode::NotFound, "no block is committed yet")));
+                }
+                blocks - 1
+            }
+        };
+        Ok(CheckpointInfo {
+            height,
+            header: store.header(height).map_err(store_error)?,
+            commit: store.commit(height).map_err(store_error)?,
+        })
+    }
+
+    async fn consistency_proof(&self, from: u64, to: u64) -> Answer<HistoryConsistency> {
+        let blocks = self.shared.store.height();
+        if from == 0 || from > to || to > blocks {
+            return ok(Err(RpcError::new(
+                ErrorCode::BadArgument,
+                format!("need 0 < from <= to <= {blocks} (the chain's block count); got from {from}, to {to}"),
+            )));
+        }
+        ok(self.shared.store.history_consistency(from, to).map_err(store_error))
+    }
+
+    async fn subscribe_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        forward(pending, self.shared.events.subscribe(), |c: &Committed| to_json_raw_value(&c.header)).await
+    }
+
+    async fn health(&self) -> Answer<Health> {
+        Ok(health(&self.shared))
+    }
+}
+
+/// How long without a commit before the node calls itself stalled.
+pub const STALLED_AFTER_MS: u64 = 30_000;
+
+/// The node's health as `node_health` and `GET /health` report it.
+pub fn health(shared: &Shared) -> Health {
+    let liveness = shared.liveness();
+    let since = liveness.last_commit.elapsed().as_millis() as u64;
+    let (status, reason) = match &liveness.halted {
+        Some(reason) => ("halted", Some(reason.clone())),
+        None if since > STALLED_AFTER_MS => ("stalled", Some(format!("no block committed for {} s", since / 1000))),
+        None => ("ok", None),
+    };
+    let (txs, bytes) = shared.mempool.size();
+    Health {
+        status: status.to_string(),
+        reason,
+        moniker: shared.moniker.clone(),
+        blocks: shared.store.height(),
+        since_last_commit_ms: since,
+        mempool_txs: txs as u64,
+        mempool_bytes: bytes as u64,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+async fn forward(
+    pending: PendingSubscriptionSink,
+    mut events: tokio::sync::broadcast::Receiver<Arc<Committed>>,
+    item: impl Fn(&Committed) -> Result<Box<serde_json::value::RawValue>, serde_json::Error>,
+) -> SubscriptionResult {
+    let sink = pending.accept().await?;
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return Ok(()),
+            event = events.recv() => match event {
+                Ok(committed) => {
+                    if sink.send(item(&committed)?).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                // A subscriber that fell behind is told so and closed: it must not
+                // believe it saw every block.
+                Err(RecvError::Lagged(missed)) => {
+                    return Err(format!("subscriber fell {missed} blocks behind; resubscribe and catch up with chain_block").into());
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! What the driver, the RPC service and the HTTP routes share: the store, the mempool,
+//! the committed-block bus, metrics and the node's health.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use chancery_genesis::Genesis;
+use chancery_ledger::store::rocks::RocksBackend;
+use chancery_ledger::store::ChainStore;
+use chancery_ledger::{Hash, Header};
+use tokio::sync::broadcast;
+
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+
+/// A committed block as announced on the event bus.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// Its header.
+    pub header: Header,
+    /// Its txs' hashes, in block order.
+    pub tx_hashes: Vec<Hash>,
+}
+
+/// Liveness facts for `/health`.
+#[derive(Debug)]
+pub struct Liveness {
+    /// Why consensus stopped, if it did.
+    pub halted: Option<String>,
+    /// When the last block was committed (or the node started).
+    pub last_commit: Instant,
+}
+
+/// Shared node state.
+pub struct Shared {
+    /// The chain store.
+    pub store: Arc<ChainStore<RocksBackend>>,
+    /// The mempool.
+    pub mempool: Arc<Mempool>,
+    /// The genesis.
+    pub genesis: Genesis,
+    /// Committed blocks, in order.
+    pub events: broadcast::Sender<Arc<Committed>>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Liveness.
+    pub liveness: Mutex<Liveness>,
+    /// Node name.
+    pub moniker: String,
+}
+
+/// Blocks a subscriber may fall behind before it misses some.
+pub const EVENTS_BUFFERED: usize = 1024;
+
+impl Shared {
+    /// Records and announces a committed block.
+    pub fn committed(&self, block: Committed) {
+        self.metrics.blocks.set(self.store.height() as i64);
+        self.metrics.txs_committed.inc_by(block.tx_hashes.len() as u64);
+        self.update_mempool_metrics();
+        self.liveness().last_commit = Instant::now();
+        // No subscriber is fine.
+        let _ = self.events.send(Arc::new(block));
+    }
+
+    /// Refreshes the mempool gauges.
+    pub fn update_mempool_metrics(&self) {
+        let (txs, bytes) = self.mempool.size();
+        self.metrics.mempool_txs.set(txs as i64);
+        self.metrics.mempool_bytes.set(bytes as i64);
+    }
+
+    /// Records that consensus stopped.
+    pub fn halt(&self, reason: String) {
+        self.liveness().halted = Some(reason);
+    }
+
+    /// Liveness facts.
+    pub fn liveness(&self) -> std::sync::MutexGuard<'_, Liveness> {
+        self.liveness.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -1,0 +1,83 @@
+//! The API, one trait; `jsonrpsee` generates the server trait the node implements and the
+//! client methods.
+
+use chancery_ledger::history::HistoryConsistency;
+use chancery_ledger::{Block, Commit, Hash, Header, ProofBundle, ValidatorSet};
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
+use jsonrpsee::proc_macros::rpc;
+
+use crate::types::{
+    Anchors, ChainInfo, CheckpointInfo, CommittedBlock, Health, SubmitOutcome, TxStatusAnswer, VerifyAnswer,
+};
+
+/// Chancery's JSON-RPC API.
+#[rpc(server, client)]
+pub trait ChanceryApi {
+    /// Submits one signed tx (hex of its canonical bytes); returns its hash once the
+    /// mempool holds it.
+    #[method(name = "evidence_submit")]
+    async fn submit(&self, tx: String) -> RpcResult<Hash>;
+
+    /// Submits many txs; one outcome per tx, in order.
+    #[method(name = "evidence_submitBatch")]
+    async fn submit_batch(&self, txs: Vec<String>) -> RpcResult<Vec<SubmitOutcome>>;
+
+    /// Where a tx stands.
+    #[method(name = "evidence_status")]
+    async fn status(&self, tx_hash: Hash) -> RpcResult<TxStatusAnswer>;
+
+    /// Txs anchoring a document digest (`alg:hex`), oldest first; `after` continues a page.
+    #[method(name = "evidence_byDigest")]
+    async fn by_digest(&self, digest: String, after: Option<Hash>) -> RpcResult<Anchors>;
+
+    /// The proof bundle of a committed tx, optionally extended to a later checkpoint
+    /// height.
+    #[method(name = "evidence_proof")]
+    async fn proof(&self, tx_hash: Hash, checkpoint: Option<u64>) -> RpcResult<ProofBundle>;
+
+    /// Runs the offline verifier on a bundle against this node's genesis; `file_hex`
+    /// optionally checks the document too.
+    #[method(name = "evidence_verify")]
+    async fn verify(&self, bundle: ProofBundle, file_hex: Option<String>) -> RpcResult<VerifyAnswer>;
+
+    /// Every committed block's tx hashes, as blocks commit (WebSocket only).
+    #[subscription(name = "evidence_subscribeCommitted", unsubscribe = "evidence_unsubscribeCommitted", item = CommittedBlock)]
+    async fn subscribe_committed(&self) -> SubscriptionResult;
+
+    /// Chain id, genesis hash, height and limits.
+    #[method(name = "chain_info")]
+    async fn info(&self) -> RpcResult<ChainInfo>;
+
+    /// A committed header.
+    #[method(name = "chain_header")]
+    async fn header(&self, height: u64) -> RpcResult<Header>;
+
+    /// A committed block.
+    #[method(name = "chain_block")]
+    async fn block(&self, height: u64) -> RpcResult<Block>;
+
+    /// The commit (quorum signatures) of a block.
+    #[method(name = "chain_commit")]
+    async fn commit(&self, height: u64) -> RpcResult<Commit>;
+
+    /// The validator set that signs the block at `height` (default: the next block).
+    #[method(name = "chain_validators")]
+    async fn validators(&self, height: Option<u64>) -> RpcResult<ValidatorSet>;
+
+    /// The latest committed block's header and commit (or the one at `height`): the
+    /// checkpoint later proofs extend to.
+    #[method(name = "chain_checkpoint")]
+    async fn checkpoint(&self, height: Option<u64>) -> RpcResult<CheckpointInfo>;
+
+    /// Proof that the history tree of `from` blocks is a prefix of that of `to` blocks.
+    #[method(name = "chain_consistencyProof")]
+    async fn consistency_proof(&self, from: u64, to: u64) -> RpcResult<HistoryConsistency>;
+
+    /// Every committed header, as blocks commit (WebSocket only).
+    #[subscription(name = "chain_subscribeHeads", unsubscribe = "chain_unsubscribeHeads", item = Header)]
+    async fn subscribe_heads(&self) -> SubscriptionResult;
+
+    /// Whether the node is making progress.
+    #[method(name = "node_health")]
+    async fn health(&self) -> RpcResult<Health>;
+}

@@ -1,0 +1,47 @@
+//! The typed client: a WebSocket connection to a node; the [`ChanceryApiClient`] methods
+//! work on it.
+//!
+//! [`ChanceryApiClient`]: crate::ChanceryApiClient
+
+use std::time::Duration;
+
+use jsonrpsee::client_transport::ws::{Url, WsTransportClientBuilder};
+
+pub use jsonrpsee::async_client::Client;
+pub use jsonrpsee::core::client::Error as ClientError;
+
+/// Largest message the client sends or accepts.
+pub const CLIENT_MESSAGE_BYTES_MAX: u32 = 64 * 1024 * 1024;
+
+/// Connects to a node at `url` (`ws://host:port`; `http://` is taken to mean the same
+/// port's WebSocket).
+pub async fn connect(url: &str, request_timeout: Duration) -> Result<Client, String> {
+    let ws = if let Some(rest) = url.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else if url.starts_with("ws://") {
+        url.to_string()
+    } else {
+        return Err(format!("RPC URL {url:?} must start with ws:// or http://"));
+    };
+    let parsed = Url::parse(&ws).map_err(|e| format!("RPC URL {url:?}: {e}"))?;
+    let (tx, rx) = WsTransportClientBuilder::default()
+        .max_request_size(CLIENT_MESSAGE_BYTES_MAX)
+        .max_response_size(CLIENT_MESSAGE_BYTES_MAX)
+        .connection_timeout(Duration::from_secs(10))
+        .build(parsed)
+        .await
+        .map_err(|e| format!("cannot connect to the node at {url}: {e}; is it running?"))?;
+    Ok(jsonrpsee::async_client::ClientBuilder::default()
+        .request_timeout(request_timeout)
+        .max_concurrent_requests(1024)
+        .max_buffer_capacity_per_subscription(4096)
+        .build_with_tokio(tx, rx))
+}
+
+/// The code and message of a call error, when the node answered with one.
+pub fn call_error(error: &ClientError) -> Option<(i32, String)> {
+    match error {
+        ClientError::Call(e) => Some((e.code(), e.message().to_string())),
+        _ => None,
+    }
+}

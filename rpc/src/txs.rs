@@ -1,0 +1,40 @@
+//! Building and signing txs on the client side (the CLI, the load generator, tests):
+//! the integrator's key never leaves the client.
+
+use chancery_ledger::codec::BoundedVec;
+use chancery_ledger::tx::{Evidence, EvidenceKind};
+use chancery_ledger::{encode, ChainId, Digest, PublicKey, Signature, Tx, TxBody};
+use ed25519_dalek::{Signer as _, SigningKey};
+
+/// A signed evidence tx anchoring `digest` as `kind`.
+pub fn evidence_tx(key: &SigningKey, chain_id: &ChainId, kind: EvidenceKind, digest: Digest, nonce: u64) -> Tx {
+    let body = TxBody::Evidence(Evidence {
+        kind,
+        digest,
+        refs: BoundedVec::empty(),
+        meta: None,
+        claimed_time_ms: None,
+        cert: None,
+    });
+    sign_tx(key, chain_id, body, nonce)
+}
+
+/// Signs `body` as a tx of `key`'s member.
+pub fn sign_tx(key: &SigningKey, chain_id: &ChainId, body: TxBody, nonce: u64) -> Tx {
+    let signer = PublicKey(key.verifying_key().to_bytes());
+    let message = Tx::signing_message(chain_id, &body, &signer, nonce);
+    let signature = Signature(key.sign(message.as_bytes()).to_bytes());
+    Tx { chain_id: chain_id.clone(), body, signer, nonce, signature }
+}
+
+/// The hex of a tx's canonical bytes: how txs travel over the RPC.
+pub fn tx_hex(tx: &Tx) -> String {
+    hex::encode(encode(tx))
+}
+
+/// A nonce base from the clock: microseconds since the Unix epoch. A client that numbers
+/// its txs `base, base + 1, ...` stays above every nonce it used before, as long as it
+/// sends fewer txs than microseconds pass between runs and the clock does not go back.
+pub fn clock_nonce() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}

@@ -1,0 +1,157 @@
+//! What the RPC methods take and return. Txs travel as hex of their canonical bytes;
+//! hashes as 64 hex digits; digests as `alg:hex`; ledger objects (headers, blocks,
+//! commits, validator sets, proof bundles) in their JSON form.
+
+use chancery_ledger::Hash;
+use serde::{Deserialize, Serialize};
+
+use crate::errors::RpcError;
+
+/// The answer for one tx of `evidence_submitBatch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubmitOutcome {
+    /// Accepted into the mempool (or already there).
+    Accepted {
+        /// The tx hash.
+        tx_hash: Hash,
+    },
+    /// Refused, with why.
+    Refused {
+        /// The error.
+        error: RpcError,
+    },
+}
+
+/// Where a tx stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum TxStatus {
+    /// Waiting in the mempool.
+    Pending,
+    /// In a committed block.
+    Committed {
+        /// Block height.
+        height: u64,
+        /// Position in the block.
+        index: u32,
+        /// Block time, milliseconds since the Unix epoch.
+        block_time_ms: u64,
+    },
+    /// Dropped from the mempool before it reached a block.
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+    /// Neither pending nor committed here.
+    Unknown,
+}
+
+/// A tx's status with its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxStatusAnswer {
+    /// The tx.
+    pub tx_hash: Hash,
+    /// Its status.
+    #[serde(flatten)]
+    pub status: TxStatus,
+}
+
+/// One anchoring of a digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    /// The tx that anchored it.
+    pub tx_hash: Hash,
+    /// Block height.
+    pub height: u64,
+    /// Position in the block.
+    pub index: u32,
+    /// Block time, milliseconds since the Unix epoch.
+    pub block_time_ms: u64,
+}
+
+/// Anchors of a digest, oldest first, and where to continue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchors {
+    /// The anchors on this page.
+    pub anchors: Vec<Anchor>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<Hash>,
+}
+
+/// A committed block as announced to subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedBlock {
+    /// Height.
+    pub height: u64,
+    /// Block hash.
+    pub block_hash: Hash,
+    /// Block time, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// Its txs' hashes, in block order.
+    pub tx_hashes: Vec<Hash>,
+}
+
+/// The chain as this node sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainInfo {
+    /// Chain id.
+    pub chain_id: String,
+    /// Genesis hash.
+    pub genesis_hash: Hash,
+    /// Number of committed blocks (the next height).
+    pub blocks: u64,
+    /// Hash of the latest block, if any.
+    pub latest_block_hash: Option<Hash>,
+    /// Time of the latest block.
+    pub latest_time_ms: Option<u64>,
+    /// Largest request body the node accepts, bytes.
+    pub request_bytes_max: u32,
+    /// Most txs in one `evidence_submitBatch`.
+    pub submit_batch_max: u32,
+}
+
+/// A later committed block proofs can be extended to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    /// The checkpoint height.
+    pub height: u64,
+    /// Its header.
+    pub header: chancery_ledger::Header,
+    /// Its commit.
+    pub commit: chancery_ledger::Commit,
+}
+
+/// `node_health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `ok`, or `stalled` (no block for longer than expected), or `halted` (consensus
+    /// stopped; see `reason`).
+    pub status: String,
+    /// Why, when not `ok`.
+    pub reason: Option<String>,
+    /// Node name.
+    pub moniker: String,
+    /// Committed blocks.
+    pub blocks: u64,
+    /// Milliseconds since the last commit (or since start).
+    pub since_last_commit_ms: u64,
+    /// Pending txs.
+    pub mempool_txs: u64,
+    /// Pending bytes.
+    pub mempool_bytes: u64,
+    /// Software version.
+    pub version: String,
+}
+
+/// `evidence_verify`: the verdict of the offline verifier run by the node against its
+/// own genesis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyAnswer {
+    /// Whether every check passed.
+    pub valid: bool,
+    /// The check that failed.
+    pub error: Option<String>,
+    /// What the proof shows, when valid.
+    pub report: Option<serde_json::Value>,
+}
