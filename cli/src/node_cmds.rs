@@ -5,12 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use chancery_genesis::Genesis;
-use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::tx::EvidenceKind;
-use chancery_ledger::validator::Name;
-use chancery_ledger::{ChainId, Digest, DigestAlg, Hash, Member, MemberRole, Role, Tx, Validator};
-use chancery_node::config::{Config, TEMPLATE};
+use chancery_ledger::{ChainId, Digest, DigestAlg, Hash, Tx};
+use chancery_node::config::Config;
 use chancery_node::node::{start, Overrides, RunningNode};
 use chancery_node::signer::KeyFile;
 use chancery_rpc::txs::{clock_nonce, evidence_tx, tx_hex};
@@ -32,65 +29,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
-/// Every evidence kind the demo integrator may anchor.
-const DEV_KINDS: [EvidenceKind; 9] = [
-    EvidenceKind::Document,
-    EvidenceKind::SigningEvent,
-    EvidenceKind::IdentityCheck,
-    EvidenceKind::IntentCheck,
-    EvidenceKind::EvidencePackage,
-    EvidenceKind::TimestampToken,
-    EvidenceKind::Notarization,
-    EvidenceKind::ForensicOpinion,
-    EvidenceKind::CourtFiling,
-];
-
-/// Submitter keys the dev chain registers for `chancery bench`.
-pub const BENCH_SUBMITTERS: usize = 4;
-
-/// Creates the dev chain's home on first run: keys, genesis, config.
-fn create_dev_home(home: &Path) -> Result<()> {
-    std::fs::create_dir_all(home.join("keys")).with_context(|| format!("creating {}", home.display()))?;
-    let consensus = KeyFile::generate(&home.join("keys/consensus.key"), None)?;
-    let p2p = KeyFile::generate(&home.join("keys/p2p.key"), None)?;
-    let integrator = KeyFile::generate(&home.join("integrator.key"), None)?;
-    let public = |k: &ed25519_dalek::SigningKey| chancery_ledger::PublicKey(k.verifying_key().to_bytes());
-    let mut genesis = Genesis::new(ChainId::new("chancery-dev")?, chancery_node::shared::now_ms());
-    genesis.add_validator(Validator {
-        name: Name::new("dev-operator")?,
-        role: Role::Operator,
-        consensus_key: public(&consensus),
-        p2p_key: public(&p2p),
-        power: 10,
-    })?;
-    genesis.add_member(Member {
-        name: Name::new("demo-integrator")?,
-        key: public(&integrator),
-        role: MemberRole::Integrator { kinds: BoundedVec::new(DEV_KINDS.to_vec())? },
-    })?;
-    // Load generators (`chancery bench`) use several submitters, one per connection, so
-    // that their nonces never race each other.
-    std::fs::create_dir_all(home.join("bench"))?;
-    for i in 0..BENCH_SUBMITTERS {
-        let key = KeyFile::generate(&home.join(format!("bench/submitter-{i}.key")), None)?;
-        genesis.add_member(Member {
-            name: Name::new(format!("bench-submitter-{i}"))?,
-            key: public(&key),
-            role: MemberRole::Integrator { kinds: BoundedVec::new(vec![EvidenceKind::Document])? },
-        })?;
-    }
-    genesis.validate()?;
-    std::fs::write(home.join("genesis.json"), genesis.to_json())?;
-    std::fs::write(home.join("config.toml"), TEMPLATE.replacen("moniker = \"chancery-node\"", "moniker = \"dev\"", 1))?;
-    Ok(())
-}
-
 /// `chancery dev`.
 pub fn dev(home: Option<PathBuf>, rpc_addr: Option<String>) -> Result<()> {
     let home = home.unwrap_or_else(default_dev_home);
     let created = !home.join("config.toml").exists();
     if created {
-        create_dev_home(&home)?;
+        chancery_node::devchain::create(&home)?;
     }
     let config = Config::load(&home.join("config.toml"))?;
     run_node(&home, &config, Overrides { rpc_listen: rpc_addr }, |node| {

@@ -60,6 +60,14 @@ pub trait Signer {
     fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused>;
 }
 
+/// Where the engine writes its WAL records. `append` must return only once the record is
+/// durable: the engine signs right after some records (a proposal after the block it
+/// proposes), and a signature must never exist for something the WAL does not hold.
+pub trait WalSink {
+    /// Appends and syncs one record, or says why it cannot.
+    fn append(&mut self, height: Height, input: &Input<Ctx>) -> Result<(), String>;
+}
+
 /// What the host must do, in order.
 #[derive(Debug, Clone)]
 pub enum Output {
@@ -219,13 +227,35 @@ impl Engine {
         &mut self.state
     }
 
-    /// Runs one input and returns what the host must do, in order.
+    /// Runs one input and returns what the host must do, in order; WAL records come out
+    /// as [`Output::WalAppend`] for the host to write before the outputs after them.
     pub fn handle(&mut self, input: Input<Ctx>, signer: &mut dyn Signer) -> Result<Vec<Output>, EngineError> {
+        self.run(input, signer, None)
+    }
+
+    /// Like [`Engine::handle`], writing WAL records to `wal` as the core asks for them,
+    /// before it goes on (and before it signs what follows them). A failed append halts
+    /// the engine: nothing after it is signed or published.
+    pub fn handle_with_wal(
+        &mut self,
+        input: Input<Ctx>,
+        signer: &mut dyn Signer,
+        wal: &mut dyn WalSink,
+    ) -> Result<Vec<Output>, EngineError> {
+        self.run(input, signer, Some(wal))
+    }
+
+    fn run(
+        &mut self,
+        input: Input<Ctx>,
+        signer: &mut dyn Signer,
+        mut wal: Option<&mut dyn WalSink>,
+    ) -> Result<Vec<Output>, EngineError> {
         if let Some(reason) = &self.effects.halted {
             return Err(EngineError::Halted(reason.clone()));
         }
         let effects = &mut self.effects;
-        let result: Result<(), CoreError<Ctx>> = process!(input: input, state: &mut self.state, metrics: &(), with: effect => effects.handle(effect, signer));
+        let result: Result<(), CoreError<Ctx>> = process!(input: input, state: &mut self.state, metrics: &(), with: effect => effects.handle(effect, signer, wal.as_deref_mut()));
         let outputs = std::mem::take(&mut self.effects.outputs);
         if let Some(reason) = &self.effects.halted {
             return Err(EngineError::Halted(reason.clone()));
@@ -260,6 +290,9 @@ impl Effects {
     }
 
     fn sign(&mut self, signer: &mut dyn Signer, request: SignRequest) -> Sig {
+        if self.halted.is_some() {
+            return Sig([0; 64]);
+        }
         match signer.sign(&request) {
             Ok(signature) => signature,
             Err(refused) => {
@@ -271,10 +304,11 @@ impl Effects {
         }
     }
 
-    fn handle(
+    fn handle<'w>(
         &mut self,
         effect: Effect<Ctx>,
         signer: &mut dyn Signer,
+        wal: Option<&mut (dyn WalSink + 'w)>,
     ) -> Result<malachitebft_core_consensus::Resume<Ctx>, std::convert::Infallible> {
         Ok(match effect {
             Effect::CancelAllTimeouts(r) => {
@@ -393,8 +427,15 @@ impl Effects {
                 r.resume_with(verify_round(&self.chain_id, &cert, &set, thresholds.quorum, thresholds.honest))
             }
             Effect::WalAppend(height, input, r) => {
-                if !self.replaying {
-                    self.push(Output::WalAppend(height, Box::new(input)));
+                if !self.replaying && self.halted.is_none() {
+                    match wal {
+                        Some(wal) => {
+                            if let Err(e) = wal.append(height, &input) {
+                                self.halted = Some(format!("WAL append failed: {e}"));
+                            }
+                        }
+                        None => self.push(Output::WalAppend(height, Box::new(input))),
+                    }
                 }
                 r.resume_with(())
             }

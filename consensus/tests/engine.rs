@@ -2,7 +2,7 @@
 //! refusal is published.
 
 use chancery_consensus::context::{timeouts, Address, BlockValue, ConsensusValidatorSet, Height, Sig};
-use chancery_consensus::engine::{Engine, EngineError, Output, SignRequest, Signer, SignerRefused};
+use chancery_consensus::engine::{Engine, EngineError, Output, SignRequest, Signer, SignerRefused, WalSink};
 use chancery_ledger::chain::Params;
 use chancery_ledger::testkit::{key, public, validator_set, TestChain};
 use malachitebft_core_consensus::{Input, LocallyProposedValue};
@@ -49,4 +49,76 @@ fn a_refusing_signer_halts_consensus_without_publishing() {
         &mut Refusing,
     );
     assert!(matches!(again, Err(EngineError::Halted(_))));
+}
+
+/// Records the order of WAL appends and signatures in one log.
+struct Logged<'a>(&'a std::cell::RefCell<Vec<String>>, bool);
+
+impl Signer for Logged<'_> {
+    fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused> {
+        self.0.borrow_mut().push(format!("sign {:?}", request.step));
+        Ok(Sig(chancery_ledger::testkit::sign(&key(1, 0), &request.message).0))
+    }
+}
+
+impl WalSink for Logged<'_> {
+    fn append(&mut self, _height: Height, input: &Input<chancery_consensus::engine::Ctx>) -> Result<(), String> {
+        let name = match input {
+            Input::ProposedValue(..) => "wal proposed value",
+            Input::Vote(_) => "wal vote",
+            _ => "wal other",
+        };
+        self.0.borrow_mut().push(name.to_string());
+        if self.1 {
+            Err("disk full".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn propose(fail_wal: bool) -> (Result<Vec<Output>, EngineError>, Vec<String>) {
+    let ledger_set = validator_set(&[key(1, 0)], 0);
+    let set = ConsensusValidatorSet::from_ledger(&ledger_set);
+    let chain = TestChain::new(1);
+    let address = Address(public(&key(1, 0)));
+    let log = std::cell::RefCell::new(Vec::new());
+    let mut engine =
+        Engine::new(chain.chain_id.clone(), address, Height(0), set.clone(), timeouts(&Params::default()), true);
+    let mut signer = Logged(&log, false);
+    let mut wal = Logged(&log, fail_wal);
+    engine
+        .handle_with_wal(
+            Input::StartHeight(Height(0), set, false, None, VoteExtensionPolicy::Disabled),
+            &mut signer,
+            &mut wal,
+        )
+        .expect("start");
+    let block = TestChain::new(1).commit_block(Vec::new()).0;
+    let result = engine.handle_with_wal(
+        Input::Propose(LocallyProposedValue::new(Height(0), Round::new(0), BlockValue::new(block))),
+        &mut signer,
+        &mut wal,
+    );
+    let entries = log.borrow().clone();
+    (result, entries)
+}
+
+#[test]
+fn the_proposed_block_is_in_the_wal_before_the_proposal_is_signed() {
+    let (result, log) = propose(false);
+    let outputs = result.expect("proposes");
+    let wal_at = log.iter().position(|e| e == "wal proposed value").expect("block recorded");
+    let sign_at = log.iter().position(|e| e == "sign Propose").expect("proposal signed");
+    assert!(wal_at < sign_at, "{log:?}");
+    // With a WAL sink, no WalAppend is left for the host to do.
+    assert!(!outputs.iter().any(|o| matches!(o, Output::WalAppend(..))));
+    assert!(outputs.iter().any(|o| matches!(o, Output::Decide { .. })), "one validator decides at once");
+}
+
+#[test]
+fn a_failed_wal_append_halts_before_anything_is_signed() {
+    let (result, log) = propose(true);
+    assert!(matches!(&result, Err(EngineError::Halted(r)) if r.contains("disk full")), "{result:?}");
+    assert!(!log.iter().any(|e| e.starts_with("sign")), "{log:?}");
 }

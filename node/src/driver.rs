@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chancery_consensus::context::{timeouts, Address, BlockHash, BlockValue, ConsensusValidatorSet, Height};
-use chancery_consensus::engine::{Ctx, Engine, EngineError, Output, Signer};
+use chancery_consensus::engine::{Ctx, Engine, EngineError, Output, Signer, WalSink};
 use chancery_consensus::validity::proposal_time_ms;
 use chancery_consensus::wire::WalEntry;
 use chancery_ledger::{Block, Commit, Hash, Tx};
@@ -42,6 +42,15 @@ struct PendingBuild {
     height: Height,
     round: malachitebft_core_types::Round,
     wait_until: Instant,
+}
+
+impl WalSink for Wal {
+    fn append(&mut self, height: Height, input: &Input<Ctx>) -> Result<(), String> {
+        match WalEntry::from_input(input) {
+            Some(entry) => Wal::append(self, height.0, &entry).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Consensus stopped for a reason an operator must see.
@@ -175,7 +184,7 @@ impl Driver {
     fn feed(&mut self, input: Input<Ctx>) -> Result<(), Halt> {
         let mut queue = VecDeque::from([input]);
         while let Some(input) = queue.pop_front() {
-            let outputs = match self.engine.handle(input, self.signer.as_mut()) {
+            let outputs = match self.engine.handle_with_wal(input, self.signer.as_mut(), &mut self.wal) {
                 Ok(outputs) => outputs,
                 Err(EngineError::Halted(reason)) => return Err(Halt(reason)),
                 Err(e @ EngineError::Core(_)) => {

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod devchain;
 pub mod driver;
 pub mod logging;
 pub mod mempool;

@@ -1,0 +1,150 @@
+//! A real `chancery dev` process for tests: started on a free loopback port, killed
+//! (SIGKILL) or stopped on drop.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use chancery_ledger::{ChainId, Tx};
+use chancery_node::signer::KeyFile;
+use chancery_rpc::txs::evidence_tx;
+use ed25519_dalek::SigningKey;
+
+pub struct DevNode {
+    pub child: Child,
+    pub addr: String,
+    pub home: PathBuf,
+}
+
+impl DevNode {
+    pub fn start(home: &Path) -> DevNode {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(home.with_extension("log")).expect("log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chancery"))
+            .args(["dev", "--home"])
+            .arg(home)
+            .args(["--rpc-addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn chancery dev");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = match lines.next() {
+                Some(Ok(line)) => line,
+                _ => {
+                    let log = std::fs::read_to_string(home.with_extension("log")).unwrap_or_default();
+                    panic!("chancery dev exited before serving RPC; log:\n{log}");
+                }
+            };
+            if let Some(rest) = line.strip_prefix("RPC") {
+                let url = rest.split_whitespace().next().expect("url");
+                break url.trim_start_matches("ws://").to_string();
+            }
+        };
+        // Keep draining stdout so the node never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        DevNode { child, addr, home: home.to_path_buf() }
+    }
+
+    pub fn ws(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("wait");
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        self.child.wait().expect("wait")
+    }
+
+    pub fn genesis(&self) -> chancery_genesis::Genesis {
+        chancery_genesis::Genesis::from_json(&std::fs::read_to_string(self.home.join("genesis.json")).expect("genesis"))
+            .expect("valid genesis")
+    }
+
+    pub fn key(&self, name: &str) -> SigningKey {
+        KeyFile::load(&self.home.join(name), None).expect("key")
+    }
+
+    pub fn submitter_keys(&self) -> Vec<SigningKey> {
+        let mut keys = vec![self.key("integrator.key")];
+        for i in 0..chancery_node::devchain::BENCH_SUBMITTERS {
+            keys.push(self.key(&format!("bench/submitter-{i}.key")));
+        }
+        keys
+    }
+
+    /// One raw HTTP/1.1 request; returns status and body.
+    pub fn http(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+        http(&self.addr, method, path, content_type, body)
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn http(addr: &str, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("write head");
+    // The server may answer (413) before reading a large body; a broken pipe is fine.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, dechunk(&body))
+}
+
+/// Joins a chunked body (hyper may chunk small responses too).
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else { return body.to_string() };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { return body.to_string() };
+        if n == 0 {
+            return out;
+        }
+        if after.len() < n {
+            return body.to_string();
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+}
+
+pub fn doc_txs(key: &SigningKey, chain: &ChainId, tag: &str, nonce_base: u64, n: usize) -> Vec<Tx> {
+    (0..n)
+        .map(|i| {
+            let digest = chancery_ledger::Digest::compute(
+                chancery_ledger::DigestAlg::Sha256,
+                format!("{tag} document {i}").as_bytes(),
+            );
+            evidence_tx(key, chain, chancery_ledger::tx::EvidenceKind::Document, digest, nonce_base + i as u64)
+        })
+        .collect()
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
