@@ -85,9 +85,9 @@ impl Metrics {
     }
 }
 
-/// The methods the API has: anything else is counted as `unknown`, so a caller cannot
-/// grow the label set.
-const KNOWN_METHODS: &[&str] = &[
+/// The methods the API has (anything else is counted as `unknown`, so a caller cannot
+/// grow the label set).
+pub const KNOWN_METHODS: &[&str] = &[
     "evidence_submit",
     "evidence_submitBatch",
     "evidence_status",

@@ -1,0 +1,271 @@
+//! `docs/RPC.md` is generated from real calls to a real dev node
+//! (`CHANCERY_BLESS=1 cargo test -p chancery-cli --test rpc_doc`); without the variable
+//! the test makes the same calls and fails if the document's requests or answers no
+//! longer have the shape the node gives, or if a method or error code is missing.
+
+mod support;
+
+use std::time::Duration;
+
+use chancery_rpc::txs::{clock_nonce, tx_hex};
+use chancery_rpc::{ChanceryApiClient, ErrorCode};
+use serde_json::{json, Value};
+use support::{doc_txs, runtime, DevNode};
+
+struct Example {
+    method: &'static str,
+    about: &'static str,
+    request: Value,
+    response: Value,
+}
+
+fn call(node: &DevNode, method: &str, params: Value) -> (Value, Value) {
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (_, text) = node.http("POST", "/", "application/json", request.to_string().as_bytes());
+    (request, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method}: {e}: {text}")))
+}
+
+/// Long arrays are cut to their first two items, so the document stays readable.
+fn trim(value: Value) -> Value {
+    match value {
+        Value::Array(items) if items.len() > 2 => {
+            let mut kept: Vec<Value> = items.into_iter().take(2).map(trim).collect();
+            kept.push(Value::String("…".into()));
+            Value::Array(kept)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(trim).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (k, trim(v))).collect()),
+        other => other,
+    }
+}
+
+/// The shape of a value: object keys and value types, not the values.
+fn skeleton(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), skeleton(v))).collect()),
+        Value::Array(items) => Value::Array(items.iter().take(1).map(skeleton).collect()),
+        Value::String(_) => json!("string"),
+        Value::Number(_) => json!("number"),
+        Value::Bool(_) => json!("bool"),
+        Value::Null => json!("null"),
+    }
+}
+
+fn examples(node: &DevNode) -> Vec<Example> {
+    let chain = chancery_ledger::ChainId::new("chancery-dev").expect("id");
+    let integrator = node.key("integrator.key");
+    let base = clock_nonce();
+    let txs = doc_txs(&integrator, &chain, "rpc reference", base, 3);
+    let mut out = Vec::new();
+    let mut add = |method: &'static str, about: &'static str, params: Value| {
+        let (request, response) = call(node, method, params);
+        assert!(response.get("result").is_some(), "{method}: {response}");
+        out.push(Example { method, about, request, response: trim(response) });
+    };
+    add(
+        "evidence_submit",
+        "Submit one signed tx: hex of its canonical bytes. Returns the tx hash once the mempool holds it.",
+        json!([tx_hex(&txs[0])]),
+    );
+    add(
+        "evidence_submitBatch",
+        "Submit many txs (at most `rpc.batch_len_max`); one outcome per tx, `accepted` with the hash or `refused` with the error.",
+        json!([[tx_hex(&txs[1]), tx_hex(&txs[2])]]),
+    );
+    let hash = txs[0].hash().to_hex();
+    for _ in 0..200 {
+        if call(node, "evidence_status", json!([hash])).1["result"]["status"] == "committed"
+            && call(node, "evidence_status", json!([txs[2].hash().to_hex()])).1["result"]["status"] == "committed"
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let digest = match &txs[0].body {
+        chancery_ledger::TxBody::Evidence(e) => e.digest.to_text(),
+        _ => unreachable!("an evidence tx"),
+    };
+    let blocks = call(node, "chain_info", json!([])).1["result"]["blocks"].as_u64().expect("blocks");
+    let (_, located) = call(node, "evidence_status", json!([hash]));
+    let height = located["result"]["height"].as_u64().expect("height");
+    add("evidence_status", "Where a tx stands: `pending`, `committed` (height, index, block time), `dropped` (with the reason) or `unknown`.", json!([hash]));
+    add(
+        "evidence_byDigest",
+        "Committed txs anchoring a digest (`alg:hex`), oldest first, at most 1,000; pass `next` as `after` for more.",
+        json!([digest, null]),
+    );
+    add(
+        "evidence_proof",
+        "The proof bundle of a committed tx (PROOF_FORMAT.md), optionally extended to a later checkpoint height.",
+        json!([hash, null]),
+    );
+    let (_, proof) = call(node, "evidence_proof", json!([hash, null]));
+    add(
+        "evidence_verify",
+        "Runs the offline verifier against this node's genesis; `file_hex` optionally checks the document.",
+        json!([proof["result"], null]),
+    );
+    add("chain_info", "Chain id, genesis hash, committed blocks and this node's request limits.", json!([]));
+    add("chain_header", "The header at a height.", json!([height]));
+    add("chain_block", "The block at a height, with its txs.", json!([height]));
+    add("chain_commit", "The commit (quorum precommit signatures) of the block at a height.", json!([height]));
+    add(
+        "chain_validators",
+        "The validator set that signs the block at a height (`null`: the next block).",
+        json!([null]),
+    );
+    add(
+        "chain_checkpoint",
+        "The latest (or given) block's header and commit: the checkpoint later proofs extend to.",
+        json!([null]),
+    );
+    add(
+        "chain_consistencyProof",
+        "Proof that the history of `from` blocks is a prefix of the history of `to` blocks.",
+        json!([1, blocks]),
+    );
+    add(
+        "node_health",
+        "Whether the node is making progress: `ok`, `stalled` or `halted` (with the reason).",
+        json!([]),
+    );
+    out
+}
+
+/// A real notification of each subscription, taken over WebSocket.
+fn notifications(node: &DevNode) -> Vec<(&'static str, &'static str, Value)> {
+    let rt = runtime();
+    rt.block_on(async {
+        let client = chancery_rpc::connect(&node.ws(), Duration::from_secs(30)).await.expect("connect");
+        let mut committed = client.subscribe_committed().await.expect("subscribe");
+        let mut heads = client.subscribe_heads().await.expect("subscribe");
+        let chain = chancery_ledger::ChainId::new("chancery-dev").expect("id");
+        let tx = doc_txs(&node.key("integrator.key"), &chain, "subscription example", clock_nonce(), 1);
+        client.submit(tx_hex(&tx[0])).await.expect("submit");
+        let block = committed.next().await.expect("a block").expect("decodes");
+        let head = heads.next().await.expect("a head").expect("decodes");
+        vec![
+            (
+                "evidence_subscribeCommitted",
+                "WebSocket only. Every committed block's tx hashes, in commit order; unsubscribe with `evidence_unsubscribeCommitted`. A subscriber that falls more than 1,024 blocks behind is closed with an error and must catch up with `chain_block`.",
+                serde_json::to_value(block).expect("json"),
+            ),
+            (
+                "chain_subscribeHeads",
+                "WebSocket only. Every committed header; unsubscribe with `chain_unsubscribeHeads`.",
+                serde_json::to_value(head).expect("json"),
+            ),
+        ]
+    })
+}
+
+const JSONRPC_CODES: [(i32, &str); 7] = [
+    (-32700, "Parse error: the body is not JSON (HTTP 400 when it does not even start like JSON)."),
+    (-32600, "Invalid request: JSON, but not a JSON-RPC request."),
+    (-32601, "Method not found."),
+    (-32602, "Invalid params: wrong number or types of parameters; `data` says which."),
+    (-32007, "Request is too big: the body exceeds `rpc.request_bytes_max` (HTTP 413)."),
+    (-32010, "The batch request was too large: more calls than `rpc.batch_len_max`."),
+    (-32603, "Internal error (for example a subscription asked over plain HTTP)."),
+];
+
+fn error_help(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::TxMalformed => "The tx is not hex, or its bytes are not exactly one canonical tx (truncated, trailing bytes, bad tags). Re-encode it.",
+        ErrorCode::BadSignature => "The signature does not verify under the tx's signer key (PROOF_FORMAT.md section 2). Sign the tx's signing message.",
+        ErrorCode::WrongChain => "The tx names another chain id. Sign it for this chain (`chain_info`).",
+        ErrorCode::UnknownSigner => "The signer is not a registered member. Register the key (genesis or governance) or use a registered key.",
+        ErrorCode::NotPermitted => "The member may not submit this kind of record (its genesis `kinds`, or a CA outside its own id).",
+        ErrorCode::StaleNonce => "The nonce is not above the signer's last committed nonce: a replay or a reused nonce. Use a higher nonce.",
+        ErrorCode::Duplicate => "This exact tx is already on chain. Look it up with `evidence_status`.",
+        ErrorCode::TxTooLarge => "The tx is larger than the chain's `max_tx_bytes`. Anchor a digest, not content.",
+        ErrorCode::CertRule => "A certificate lifecycle rule is broken; the message names it.",
+        ErrorCode::Governance => "A governance proposal lacks a validator quorum or is invalid.",
+        ErrorCode::NoncePending => "Another pending tx of this signer has this nonce. Use another nonce.",
+        ErrorCode::MempoolFull => "A mempool bound (total or per submitter) is reached. Retry after the next block; nothing was stored.",
+        ErrorCode::BatchTooLarge => "More txs in `evidence_submitBatch` than `rpc.batch_len_max`. Split the batch.",
+        ErrorCode::BadArgument => "An argument is malformed or out of range (hash, digest algorithm, heights).",
+        ErrorCode::NotFound => "Nothing is stored under what was asked (a tx not committed here, a height beyond the chain).",
+        ErrorCode::Unavailable => "The node cannot answer now (store failure, shutting down). Retry, and check `/health`.",
+    }
+}
+
+fn render(examples: &[Example], notes: &[(&str, &str, Value)]) -> String {
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("json");
+    let mut out = String::from(
+        "# Chancery JSON-RPC reference\n\n\
+         <!-- Generated by `CHANCERY_BLESS=1 cargo test -p chancery-cli --test rpc_doc`; every example is a real call to a dev node. Do not edit by hand. -->\n\n\
+         JSON-RPC 2.0 over HTTP (POST) and WebSocket on one port, `127.0.0.1:7700` by default (`rpc.listen` in `config.toml`). \
+         Plain `GET /health` (JSON, HTTP 503 unless `ok`) and `GET /metrics` (Prometheus/OpenMetrics text) share the port.\n\n\
+         Conventions: txs travel as hex of their canonical bytes (PROOF_FORMAT.md section 3); hashes as 64 hex digits; digests as `alg:hex`; \
+         times in milliseconds since the Unix epoch; heights from 0. Parameters are positional. \
+         The typed client is `chancery_rpc::ChanceryApiClient` over `chancery_rpc::connect` (the CLI uses it).\n\n\
+         Limits: request body `rpc.request_bytes_max` (4 MiB), calls per JSON-RPC batch and txs per `evidence_submitBatch` `rpc.batch_len_max` (1,000), \
+         256 connections. Submitted txs wait in the mempool, which is not kept across restarts: a tx is durable once `evidence_status` says `committed`.\n\n## Methods\n\n",
+    );
+    for e in examples {
+        out.push_str(&format!(
+            "### `{}`\n\n{}\n\nRequest:\n\n```json\n{}\n```\n\nResponse:\n\n```json\n{}\n```\n\n",
+            e.method,
+            e.about,
+            pretty(&e.request),
+            pretty(&e.response)
+        ));
+    }
+    for (method, about, item) in notes {
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": []});
+        let notification = json!({"jsonrpc": "2.0", "method": method, "params": {"subscription": 1234567890u64, "result": trim(item.clone())}});
+        out.push_str(&format!(
+            "### `{method}`\n\n{about}\n\nRequest:\n\n```json\n{}\n```\n\nNotification:\n\n```json\n{}\n```\n\n",
+            pretty(&request),
+            pretty(&notification)
+        ));
+    }
+    out.push_str("## Error codes\n\nEvery failure is `{\"code\": N, \"message\": \"...\"}`; the message says what to do. In `evidence_submitBatch`, per-tx refusals come in the result, the call itself succeeds.\n\n| code | name | meaning |\n|---|---|---|\n");
+    for (code, meaning) in JSONRPC_CODES {
+        out.push_str(&format!("| {code} | (JSON-RPC) | {meaning} |\n"));
+    }
+    for code in ErrorCode::ALL {
+        out.push_str(&format!(
+            "| {} | `{}` | {}{} |\n",
+            code.code(),
+            code.name(),
+            error_help(code),
+            if code.retryable() { " Retryable." } else { "" }
+        ));
+    }
+    out
+}
+
+fn json_blocks(text: &str) -> Vec<Value> {
+    text.split("```json\n")
+        .skip(1)
+        .map(|rest| serde_json::from_str(rest.split("\n```").next().expect("block")).expect("JSON block"))
+        .collect()
+}
+
+#[test]
+fn the_rpc_reference_is_made_of_real_calls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = DevNode::start(&dir.path().join("dev"));
+    let examples = examples(&node);
+    let notes = notifications(&node);
+    let generated = render(&examples, &notes);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/RPC.md");
+    if std::env::var_os("CHANCERY_BLESS").is_some() {
+        std::fs::write(&path, &generated).expect("write docs/RPC.md");
+    }
+    let doc = std::fs::read_to_string(&path).expect("docs/RPC.md exists (bless with CHANCERY_BLESS=1)");
+    let (want, got) = (json_blocks(&generated), json_blocks(&doc));
+    assert_eq!(want.len(), got.len(), "docs/RPC.md has a different set of examples; regenerate it");
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(skeleton(w), skeleton(g), "docs/RPC.md is out of date (regenerate with CHANCERY_BLESS=1)");
+    }
+    for method in chancery_node::metrics::KNOWN_METHODS.iter().filter(|m| !m.contains("unsubscribe")) {
+        assert!(doc.contains(&format!("### `{method}`")), "docs/RPC.md does not document {method}");
+    }
+    for code in ErrorCode::ALL {
+        assert!(doc.contains(&format!("| {} | `{}` |", code.code(), code.name())), "code {} undocumented", code.code());
+    }
+    assert!(node.stop().success());
+}
