@@ -89,7 +89,10 @@ struct Clock {
     committed: HashMap<Hash, Instant>,
 }
 
-fn presign(keys: &[SigningKey], chain: &ChainId, per_key: usize, tag: &str) -> Vec<Vec<Tx>> {
+/// A pre-signed tx and its hex, encoded before the timed phase.
+type Signed = (Tx, String);
+
+fn presign(keys: &[SigningKey], chain: &ChainId, per_key: usize, tag: &str) -> Vec<Vec<Signed>> {
     let base = clock_nonce();
     std::thread::scope(|scope| {
         let handles: Vec<_> = keys
@@ -101,7 +104,9 @@ fn presign(keys: &[SigningKey], chain: &ChainId, per_key: usize, tag: &str) -> V
                         .map(|i| {
                             let doc = format!("bench {tag} {base} submitter {k} document {i}");
                             let digest = Digest::compute(DigestAlg::Sha256, doc.as_bytes());
-                            evidence_tx(key, chain, EvidenceKind::Document, digest, base + i as u64)
+                            let tx = evidence_tx(key, chain, EvidenceKind::Document, digest, base + i as u64);
+                            let hex = tx_hex(&tx);
+                            (tx, hex)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -114,20 +119,20 @@ fn presign(keys: &[SigningKey], chain: &ChainId, per_key: usize, tag: &str) -> V
 /// Sends `txs` on one connection in batches, pacing each batch to `interval` if given.
 async fn send(
     client: chancery_rpc::Client,
-    txs: Vec<Tx>,
+    txs: Vec<Signed>,
     batch: usize,
     interval: Option<Duration>,
     clock: Arc<Mutex<Clock>>,
 ) -> Result<()> {
     let mut next = Instant::now();
-    let mut queue: std::collections::VecDeque<Tx> = txs.into();
+    let mut queue: std::collections::VecDeque<Signed> = txs.into();
     while !queue.is_empty() {
         if let Some(interval) = interval {
             tokio::time::sleep_until(next.into()).await;
             next += interval;
         }
-        let chunk: Vec<Tx> = queue.drain(..batch.min(queue.len())).collect();
-        let hexes: Vec<String> = chunk.iter().map(tx_hex).collect();
+        let chunk: Vec<Signed> = queue.drain(..batch.min(queue.len())).collect();
+        let hexes: Vec<String> = chunk.iter().map(|(_, hex)| hex.clone()).collect();
         let sent = Instant::now();
         let outcomes = client.submit_batch(hexes).await.map_err(|e| anyhow::anyhow!("submit: {e}"))?;
         let mut retry = Vec::new();

@@ -452,10 +452,31 @@ impl<'a, V: StateView> Execution<'a, V> {
         self.push_checked(tx, false)
     }
 
+    /// Like [`Execution::push_verified`] for a tx whose canonical size and hash the caller
+    /// already has (the mempool computes both once, at admission).
+    pub fn push_verified_known(
+        &mut self,
+        tx: &Tx,
+        size: usize,
+        tx_hash: &Hash,
+    ) -> Result<Result<(), TxError>, ExecError<V::Error>> {
+        self.push_known(tx, size, *tx_hash, false)
+    }
+
     fn push_checked(&mut self, tx: &Tx, check_signature: bool) -> Result<Result<(), TxError>, ExecError<V::Error>> {
         // Encode once: the size rule and the tx hash both need the bytes.
         let bytes = encode(tx);
         let tx_hash = HashContext::Tx.hash(&bytes);
+        self.push_known(tx, bytes.len(), tx_hash, check_signature)
+    }
+
+    fn push_known(
+        &mut self,
+        tx: &Tx,
+        size: usize,
+        tx_hash: Hash,
+        check_signature: bool,
+    ) -> Result<Result<(), TxError>, ExecError<V::Error>> {
         let rules = Rules {
             ctx: &self.ctx,
             params: &self.params,
@@ -463,7 +484,7 @@ impl<'a, V: StateView> Execution<'a, V> {
             validators_changed: self.validator_change.is_some(),
             check_signature,
         };
-        let outcome = apply_tx(&mut self.overlay, &rules, tx, bytes.len(), &tx_hash)?;
+        let outcome = apply_tx(&mut self.overlay, &rules, tx, size, &tx_hash)?;
         Ok(outcome.map(|change| {
             if let Some(change) = change {
                 self.validator_change = Some(change);

@@ -18,7 +18,7 @@ use chancery_consensus::context::{timeouts, Address, BlockHash, BlockValue, Cons
 use chancery_consensus::engine::{Ctx, Engine, EngineError, Output, Signer, WalSink};
 use chancery_consensus::validity::proposal_time_ms;
 use chancery_consensus::wire::WalEntry;
-use chancery_ledger::{Block, Commit, Hash, Tx};
+use chancery_ledger::{Block, Commit, Tx};
 use malachitebft_core_consensus::{Input, LocallyProposedValue};
 use malachitebft_core_types::{Timeout, VoteExtensionPolicy};
 
@@ -264,22 +264,22 @@ impl Driver {
     fn commit(&mut self, block_hash: BlockHash, commit: Commit) -> Result<(), Halt> {
         let store = &self.shared.store;
         let mempool = &self.shared.mempool;
-        let (block, started) = if let Some((built, started)) = self.built.remove(&block_hash) {
+        let (block, tx_hashes, started) = if let Some((built, started)) = self.built.remove(&block_hash) {
             store
                 .commit_block(&built.block, &commit, &built.changes)
                 .map_err(|e| Halt(format!("committing block {}: {e}", commit.height)))?;
-            (built.block, Some(started))
+            (built.block, built.tx_hashes, Some(started))
         } else if let Some(block) = self.blocks.remove(&block_hash) {
             store
                 .execute_and_commit_verified(&block, &commit, &|tx: &Tx| mempool.is_verified(&tx.hash()))
                 .map_err(|e| Halt(format!("committing block {}: {e}", commit.height)))?;
-            (block, None)
+            let tx_hashes = block.txs.iter().map(Tx::hash).collect();
+            (block, tx_hashes, None)
         } else {
             return Err(Halt(format!("decided block {} at height {} is unknown here", block_hash, commit.height)));
         };
         self.built.clear();
         self.blocks.clear();
-        let tx_hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
         mempool.remove_committed(&tx_hashes);
         if let Some(started) = started {
             self.shared.metrics.commit_latency.observe(started.elapsed().as_secs_f64());

@@ -68,6 +68,7 @@ pub enum PoolStatus {
 
 struct Entry {
     tx: Tx,
+    hash: Hash,
     bytes: usize,
     signer: PublicKey,
     nonce: u64,
@@ -94,8 +95,8 @@ struct Pool {
 
 /// How many dropped txs' reasons are remembered for status queries.
 const DROPPED_REMEMBERED: usize = 100_000;
-/// Batches smaller than this are verified on the calling thread.
-const PARALLEL_MIN: usize = 64;
+/// A submission is split over the cores only into batches of at least this many.
+const PARALLEL_MIN: usize = 512;
 /// Most submitter keys whose checked form is cached.
 const KEYS_CACHED: usize = 4096;
 
@@ -107,11 +108,14 @@ pub struct Mempool {
     threads: usize,
 }
 
-/// A tx as submitted: decoded, with its canonical bytes' size and hash.
-struct Candidate {
-    tx: Tx,
-    bytes: usize,
-    hash: Hash,
+/// A tx with its canonical bytes' size and hash.
+pub struct Candidate {
+    /// The tx.
+    pub tx: Tx,
+    /// Size of its canonical bytes.
+    pub bytes: usize,
+    /// Its hash.
+    pub hash: Hash,
 }
 
 impl Mempool {
@@ -206,7 +210,7 @@ impl Mempool {
                 pending: *pending,
             });
         }
-        match execution.push_verified(&c.tx) {
+        match execution.push_verified_known(&c.tx, c.bytes, &c.hash) {
             Err(e) => return Err(SubmitError::Store(exec_error(e))),
             Ok(Err(e)) => return Err(SubmitError::Invalid(e)),
             Ok(Ok(())) => {}
@@ -220,7 +224,10 @@ impl Mempool {
         usage.bytes += c.bytes;
         usage.nonces.insert(c.tx.nonce, c.hash);
         pool.bytes += c.bytes;
-        pool.entries.insert(c.hash, Entry { tx: c.tx.clone(), bytes: c.bytes, signer: c.tx.signer, nonce: c.tx.nonce });
+        pool.entries.insert(
+            c.hash,
+            Entry { tx: c.tx.clone(), hash: c.hash, bytes: c.bytes, signer: c.tx.signer, nonce: c.tx.nonce },
+        );
         Ok(c.hash)
     }
 
@@ -275,7 +282,9 @@ impl Mempool {
                 Err(e) => failures.push((i, SubmitError::Invalid(e))),
             }
         }
-        let chunks = if items.len() >= PARALLEL_MIN { self.threads } else { 1 };
+        // Larger batches verify cheaper per signature, and concurrent submissions keep the
+        // cores busy anyway: split only into batches of at least PARALLEL_MIN.
+        let chunks = (items.len() / PARALLEL_MIN).clamp(1, self.threads);
         let chunk_len = items.len().div_ceil(chunks).max(1);
         let check = |chunk: &[(usize, CheckedKey, Hash)]| -> Vec<(usize, SubmitError)> {
             let batch: Vec<_> = chunk.iter().map(|(i, k, m)| (k, m, &candidates[*i].tx.signature)).collect();
@@ -308,7 +317,7 @@ impl Mempool {
     }
 
     /// Up to `max_txs` pending txs in block order (see the module docs).
-    pub fn candidates(&self, max_txs: usize) -> Vec<(Hash, Tx)> {
+    pub fn candidates(&self, max_txs: usize) -> Vec<Candidate> {
         let pool = self.pool();
         let mut next_nonce: HashMap<PublicKey, std::collections::btree_map::Iter<'_, u64, Hash>> = HashMap::new();
         let mut out = Vec::with_capacity(max_txs.min(pool.entries.len()));
@@ -322,7 +331,7 @@ impl Mempool {
                 .or_insert_with(|| pool.usage.get(&entry.signer).map(|u| u.nonces.iter()).unwrap_or_default());
             if let Some((_, h)) = nonces.next() {
                 if let Some(e) = pool.entries.get(h) {
-                    out.push((*h, e.tx.clone()));
+                    out.push(Candidate { tx: e.tx.clone(), bytes: e.bytes, hash: e.hash });
                 }
             }
         }

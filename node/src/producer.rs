@@ -18,6 +18,8 @@ pub struct Built {
     pub block: Block,
     /// Its state changes, to commit without executing again.
     pub changes: StateChanges,
+    /// Its txs' hashes, in block order.
+    pub tx_hashes: Vec<Hash>,
 }
 
 /// Bytes of a block's encoding beyond its header and txs' own bytes (the tx count).
@@ -57,18 +59,17 @@ pub fn build_block<B: Backend>(
     let max_bytes = params.max_block_bytes as usize;
     let mut txs: Vec<Tx> = Vec::new();
     let mut hashes: Vec<Hash> = Vec::new();
-    for (hash, tx) in mempool.candidates(max_txs) {
-        let size = encode(&tx).len();
-        if bytes + size > max_bytes {
+    for candidate in mempool.candidates(max_txs) {
+        if bytes + candidate.bytes > max_bytes {
             break;
         }
-        match execution.push_verified(&tx).map_err(store_error)? {
+        match execution.push_verified_known(&candidate.tx, candidate.bytes, &candidate.hash).map_err(store_error)? {
             Ok(()) => {
-                bytes += size;
-                txs.push(tx);
-                hashes.push(hash);
+                bytes += candidate.bytes;
+                txs.push(candidate.tx);
+                hashes.push(candidate.hash);
             }
-            Err(reason) => mempool.drop_tx(&hash, reason.to_string()),
+            Err(reason) => mempool.drop_tx(&candidate.hash, reason.to_string()),
         }
     }
     let changes = execution.finish().map_err(store_error)?;
@@ -77,7 +78,7 @@ pub fn build_block<B: Backend>(
     header.next_validators_hash = changes.next_validators.hash();
     header.state_root = changes.state_root;
     let txs = BoundedVec::new(txs).map_err(|e| StoreError::Refused(e.to_string()))?;
-    Ok(Built { block: Block { header, txs }, changes })
+    Ok(Built { block: Block { header, txs }, changes, tx_hashes: hashes })
 }
 
 fn store_error<E: std::fmt::Debug>(e: ExecError<E>) -> StoreError {

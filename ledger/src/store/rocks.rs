@@ -86,8 +86,14 @@ impl Backend for RocksBackend {
 
     fn write(&self, batch: Batch) -> Result<(), BackendError> {
         let mut write = WriteBatch::default();
+        // Resolve each column family once per batch, not once per entry.
+        let mut families: [Option<&rocksdb::ColumnFamily>; Column::ALL.len()] = [None; Column::ALL.len()];
         for (column, key, value) in &batch.ops {
-            let family = self.family(*column)?;
+            let slot = &mut families[*column as usize];
+            let family = match slot {
+                Some(family) => *family,
+                None => *slot.insert(self.family(*column)?),
+            };
             match value {
                 Some(v) => write.put_cf(family, key, v),
                 None => write.delete_cf(family, key),
