@@ -55,6 +55,10 @@ enum Command {
         /// Encrypt the consensus key with the passphrase held in this environment variable.
         #[arg(long)]
         passphrase_env: Option<String>,
+        /// Use this existing consensus key file (the one named in the genesis) instead of
+        /// generating one; it is copied into the home, readable by its owner only.
+        #[arg(long)]
+        consensus_key: Option<PathBuf>,
     },
     /// Create key files.
     Keys {
@@ -155,10 +159,10 @@ enum Command {
         #[arg(long)]
         keys: Option<PathBuf>,
         /// Txs at full load.
-        #[arg(long, default_value_t = 40_000)]
+        #[arg(long, default_value_t = 200_000)]
         txs: usize,
         /// Txs per submit batch.
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 1000)]
         batch: usize,
         /// Seconds of the half-load phase.
         #[arg(long, default_value_t = 10)]
@@ -371,7 +375,9 @@ fn run(cli: Cli) -> Result<()> {
             batch: batch.max(1),
             half_load_secs,
         }),
-        Command::Init { home, genesis, passphrase_env } => init(&home, &genesis, passphrase_env),
+        Command::Init { home, genesis, passphrase_env, consensus_key } => {
+            init(&home, &genesis, passphrase_env, consensus_key.as_deref())
+        }
         Command::Keys { command: KeysCommand::Generate { out, passphrase_env } } => {
             let passphrase = passphrase_env
                 .map(|var| std::env::var(&var).with_context(|| format!("environment variable {var} is not set")))
@@ -439,7 +445,7 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn init(home: &Path, genesis_path: &Path, passphrase_env: Option<String>) -> Result<()> {
+fn init(home: &Path, genesis_path: &Path, passphrase_env: Option<String>, existing_key: Option<&Path>) -> Result<()> {
     use chancery_node::config::{Config, TEMPLATE};
     let genesis = Genesis::from_json(&read_text(genesis_path, "genesis file")?)?;
     let config_path = home.join("config.toml");
@@ -458,11 +464,24 @@ fn init(home: &Path, genesis_path: &Path, passphrase_env: Option<String>) -> Res
         None => TEMPLATE.to_string(),
     };
     let key_path = Config::resolve(home, &config.keys.consensus_key);
-    let key = chancery_node::signer::KeyFile::generate(&key_path, passphrase.as_deref())?;
+    let key = match existing_key {
+        Some(source) => {
+            use std::os::unix::fs::PermissionsExt;
+            let key = chancery_node::signer::KeyFile::load(source, passphrase.as_deref())?;
+            std::fs::copy(source, &key_path).with_context(|| format!("copying {}", source.display()))?;
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+            key
+        }
+        None => chancery_node::signer::KeyFile::generate(&key_path, passphrase.as_deref())?,
+    };
+    let public = chancery_ledger::PublicKey(key.verifying_key().to_bytes());
+    if genesis.validators.find(&public).is_none() {
+        eprintln!("note: consensus key {public} is not a validator in this genesis: the node will follow, not vote");
+    }
     std::fs::write(&config_path, template)?;
     Config::load(&config_path)?;
     println!("initialised {} for chain {} (genesis {})", home.display(), genesis.chain_id, genesis.hash());
-    println!("consensus key {} in {}", chancery_ledger::PublicKey(key.verifying_key().to_bytes()), key_path.display());
+    println!("consensus key {public} in {}", key_path.display());
     println!("edit {} to change ports and limits", config_path.display());
     Ok(())
 }

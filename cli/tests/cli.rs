@@ -256,3 +256,66 @@ fn init_creates_a_node_home_once() {
     ]);
     assert!(!ok && err.contains("not a valid genesis document"), "{err}");
 }
+
+#[test]
+fn a_node_home_from_keys_genesis_and_init_starts_commits_and_stops_cleanly() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_string();
+    for name in ["op", "op-p2p", "integrator"] {
+        assert!(chancery(&["keys", "generate", "--out", &path(&format!("{name}.key"))]).0);
+    }
+    let genesis = path("genesis.json");
+    assert!(chancery(&["genesis", "new", "--chain-id", "solo-1", "--out", &genesis]).0);
+    let args = ["genesis", "add-validator", &genesis, "--name", "Operator", "--role", "operator"];
+    let (ok, _, err) =
+        chancery(&[&args[..], &["--consensus-key", &path("op.key"), "--p2p-key", &path("op-p2p.key")]].concat());
+    assert!(ok, "{err}");
+    let (ok, _, err) = chancery(&[
+        "genesis",
+        "add-member",
+        &genesis,
+        "--name",
+        "esign",
+        "--key",
+        &path("integrator.key"),
+        "--kinds",
+        "document",
+    ]);
+    assert!(ok, "{err}");
+    let home = path("node");
+    let (ok, out, err) =
+        chancery(&["init", "--home", &home, "--genesis", &genesis, "--consensus-key", &path("op.key")]);
+    assert!(ok && !err.contains("not a validator"), "{out}{err}");
+    // Any free port.
+    let config = std::path::Path::new(&home).join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, text.replace("127.0.0.1:7700", "127.0.0.1:0")).expect("config");
+    let mut node = std::process::Command::new(env!("CARGO_BIN_EXE_chancery"))
+        .args(["start", "--home", &home])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    let mut lines = std::io::BufReader::new(node.stdout.take().expect("stdout")).lines();
+    let line = lines.next().expect("a line").expect("utf-8");
+    let url = line.split_whitespace().find(|w| w.starts_with("ws://")).expect("RPC URL").to_string();
+    let document = dir.path().join("contract.txt");
+    std::fs::write(&document, b"solo contract").expect("write");
+    let (ok, out, err) =
+        chancery(&["submit", "--rpc", &url, "--key", &path("integrator.key"), "--wait", document.to_str().expect("p")]);
+    assert!(ok && out.contains("committed at height"), "{out}{err}");
+    let proof = path("proof.json");
+    let (ok, _, err) = chancery(&["proof", "--rpc", &url, "--file", document.to_str().expect("p"), "--out", &proof]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = chancery(&["verify", &proof, "--genesis", &genesis, "--file", document.to_str().expect("p")]);
+    assert!(ok && out.contains("Operator (operator, power 10)"), "{out}{err}");
+    let report = path("report.html");
+    let (ok, _, err) = chancery(&["report", &proof, "--genesis", &genesis, "--out", &report]);
+    assert!(ok, "{err}");
+    let html = std::fs::read_to_string(&report).expect("report");
+    assert!(html.contains("VERIFIED") && html.contains("solo-1") && html.contains("Operator"), "{html}");
+    let status = std::process::Command::new("kill").args(["-TERM", &node.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    assert!(node.wait().expect("wait").success(), "stops cleanly on SIGTERM");
+}
