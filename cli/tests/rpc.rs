@@ -143,6 +143,36 @@ fn hostile_input_gets_its_documented_code_and_the_node_keeps_serving() {
     assert!(outcomes[0]["accepted"].is_object() && outcomes[2]["accepted"].is_object(), "{answer}");
     assert_eq!(outcomes[1]["refused"]["error"]["code"], code(ErrorCode::BadSignature), "{answer}");
 
+    // A proof against a later checkpoint verifies and names it; a tampered bundle does
+    // not verify through evidence_verify either.
+    let tx_height = call(&node, "evidence_status", json!([hash]))["result"]["height"].as_u64().expect("height");
+    assert_eq!(
+        error_code(&call(&node, "evidence_proof", json!([hash, tx_height]))),
+        code(ErrorCode::BadArgument),
+        "a checkpoint must come after the tx's block"
+    );
+    let mut blocks = 0;
+    for _ in 0..100 {
+        blocks = call(&node, "chain_info", json!([]))["result"]["blocks"].as_u64().expect("blocks");
+        if blocks > tx_height + 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let proof = call(&node, "evidence_proof", json!([hash, blocks - 1]));
+    assert!(proof.get("result").is_some(), "{proof}");
+    let verdict = call(&node, "evidence_verify", json!([proof["result"], null]));
+    assert_eq!(verdict["result"]["valid"], true, "{verdict}");
+    assert_eq!(verdict["result"]["report"]["checkpoint"]["height"], blocks - 1, "{verdict}");
+    let mut tampered = proof["result"].clone();
+    let tx_hex = tampered["tx"].as_str().expect("tx hex").to_string();
+    let flipped = format!("{}{}", &tx_hex[..tx_hex.len() - 1], if tx_hex.ends_with('0') { "1" } else { "0" });
+    tampered["tx"] = json!(flipped);
+    let verdict = call(&node, "evidence_verify", json!([tampered, null]));
+    assert_eq!(verdict["result"]["valid"], false, "{verdict}");
+    assert!(verdict["result"]["error"].as_str().is_some_and(|e| !e.is_empty()), "{verdict}");
+    assert_eq!(error_code(&call(&node, "evidence_proof", json!([hash, blocks + 5]))), code(ErrorCode::NotFound));
+
     // Arguments out of range.
     assert_eq!(error_code(&call(&node, "evidence_byDigest", json!(["md5:00"]))), code(ErrorCode::BadArgument));
     assert_eq!(error_code(&call(&node, "chain_header", json!([1_000_000_000u64]))), code(ErrorCode::NotFound));
