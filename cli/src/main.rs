@@ -27,14 +27,8 @@ enum Command {
     /// Verify a proof bundle offline against the chain's genesis file, and optionally the
     /// anchored file itself.
     Verify {
-        /// The proof bundle (JSON).
-        bundle: PathBuf,
-        /// The chain's genesis file: the trust root.
-        #[arg(long)]
-        genesis: PathBuf,
-        /// The document whose digest was anchored; it is hashed and compared.
-        #[arg(long)]
-        file: Option<PathBuf>,
+        #[command(flatten)]
+        proof: ProofArgs,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -137,14 +131,8 @@ enum Command {
     },
     /// Write a printable HTML evidence report of what a proof shows (it must verify).
     Report {
-        /// The proof bundle.
-        bundle: PathBuf,
-        /// The chain's genesis file.
-        #[arg(long)]
-        genesis: PathBuf,
-        /// The anchored document, checked against the digest.
-        #[arg(long)]
-        file: Option<PathBuf>,
+        #[command(flatten)]
+        proof: ProofArgs,
         /// The HTML file to write.
         #[arg(long)]
         out: PathBuf,
@@ -168,6 +156,31 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         half_load_secs: u64,
     },
+}
+
+/// A proof to verify offline.
+#[derive(clap::Args)]
+struct ProofArgs {
+    /// The proof bundle (JSON).
+    bundle: PathBuf,
+    /// The chain's genesis file: the trust root.
+    #[arg(long)]
+    genesis: PathBuf,
+    /// The document whose digest was anchored; it is hashed and compared.
+    #[arg(long)]
+    file: Option<PathBuf>,
+}
+
+/// Verifies the proof offline; the error names the check that failed.
+fn verified(proof: &ProofArgs) -> Result<chancery_ledger::Report> {
+    let bundle_json = read_text(&proof.bundle, "proof bundle")?;
+    let genesis_json = read_text(&proof.genesis, "genesis file")?;
+    let document = proof
+        .file
+        .as_deref()
+        .map(|p| std::fs::read(p).with_context(|| format!("cannot read the file {}", p.display())))
+        .transpose()?;
+    verify_bundle(&bundle_json, &genesis_json, document.as_deref()).context("NOT VERIFIED")
 }
 
 #[derive(Subcommand)]
@@ -303,14 +316,8 @@ fn read_text(path: &Path, what: &str) -> Result<String> {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Verify { bundle, genesis, file, json } => {
-            let bundle_json = read_text(&bundle, "proof bundle")?;
-            let genesis_json = read_text(&genesis, "genesis file")?;
-            let document = file
-                .as_deref()
-                .map(|p| std::fs::read(p).with_context(|| format!("cannot read the file {}", p.display())))
-                .transpose()?;
-            let report = verify_bundle(&bundle_json, &genesis_json, document.as_deref()).context("NOT VERIFIED")?;
+        Command::Verify { proof, json } => {
+            let report = verified(&proof)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -354,15 +361,9 @@ fn run(cli: Cli) -> Result<()> {
             };
             node_cmds::proof(&rpc, target, checkpoint, &out)
         }
-        Command::Report { bundle, genesis, file, out } => {
-            let bundle_json = read_text(&bundle, "proof bundle")?;
-            let genesis_json = read_text(&genesis, "genesis file")?;
-            let document = file
-                .as_deref()
-                .map(|p| std::fs::read(p).with_context(|| format!("cannot read the file {}", p.display())))
-                .transpose()?;
-            let report = verify_bundle(&bundle_json, &genesis_json, document.as_deref()).context("NOT VERIFIED")?;
-            let name = file.as_ref().map(|p| p.display().to_string());
+        Command::Report { proof, out } => {
+            let report = verified(&proof)?;
+            let name = proof.file.as_ref().map(|p| p.display().to_string());
             std::fs::write(&out, report::html(&report, name.as_deref(), chancery_node::shared::now_ms()))
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("VERIFIED; wrote the evidence report to {}", out.display());

@@ -17,6 +17,11 @@ fn chancery(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Adds the integrator member `esign` with `key`, allowed `kinds`.
+fn add_member(genesis: &str, key: &str, kinds: &str) -> (bool, String, String) {
+    chancery(&["genesis", "add-member", genesis, "--name", "esign", "--key", key, "--kinds", kinds])
+}
+
 #[test]
 fn verify_the_example_offline() {
     let dir = examples();
@@ -179,17 +184,7 @@ fn build_a_genesis_from_generated_keys() {
         ]);
         assert!(ok, "{out}{err}");
     }
-    let (ok, out, err) = chancery(&[
-        "genesis",
-        "add-member",
-        &genesis,
-        "--name",
-        "esign",
-        "--key",
-        &path("integrator.key"),
-        "--kinds",
-        "document,signing_event",
-    ]);
+    let (ok, out, err) = add_member(&genesis, &path("integrator.key"), "document,signing_event");
     assert!(ok && out.contains("4 validators, 1 members"), "{out}{err}");
     let (ok, out, _) = chancery(&["genesis", "validate", &genesis]);
     assert!(ok && out.contains("court-net-7 is valid: 4 validators, 1 members"), "{out}");
@@ -271,17 +266,7 @@ fn a_node_home_from_keys_genesis_and_init_starts_commits_and_stops_cleanly() {
     let (ok, _, err) =
         chancery(&[&args[..], &["--consensus-key", &path("op.key"), "--p2p-key", &path("op-p2p.key")]].concat());
     assert!(ok, "{err}");
-    let (ok, _, err) = chancery(&[
-        "genesis",
-        "add-member",
-        &genesis,
-        "--name",
-        "esign",
-        "--key",
-        &path("integrator.key"),
-        "--kinds",
-        "document",
-    ]);
+    let (ok, _, err) = add_member(&genesis, &path("integrator.key"), "document");
     assert!(ok, "{err}");
     let home = path("node");
     let (ok, out, err) =
