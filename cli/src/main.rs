@@ -73,6 +73,12 @@ enum Command {
         #[arg(long)]
         rpc_addr: Option<String>,
     },
+    /// A local testnet: four validators (operator, notary, court, arbitration) and an
+    /// observer, as separate processes on loopback.
+    Testnet {
+        #[command(subcommand)]
+        command: TestnetCommand,
+    },
     /// Run the node of a home made by `chancery init`.
     Start {
         /// The node home.
@@ -155,6 +161,25 @@ enum Command {
         /// Seconds of the half-load phase.
         #[arg(long, default_value_t = 10)]
         half_load_secs: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum TestnetCommand {
+    /// Write the testnet: DIR/genesis.json, DIR/integrator.key, and the node homes
+    /// DIR/operator, DIR/notary, DIR/court, DIR/arbitration and DIR/observer.
+    Init {
+        /// The directory to create.
+        #[arg(long)]
+        out: PathBuf,
+        /// First port: node i gets RPC on BASE + 10 i and p2p on BASE + 10 i + 1.
+        #[arg(long, default_value_t = 27600)]
+        base_port: u16,
+    },
+    /// Start every node of the testnet as its own process; Ctrl-C stops them all.
+    Run {
+        /// The testnet directory.
+        dir: PathBuf,
     },
 }
 
@@ -342,6 +367,10 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Store { command } => store(command),
         Command::Dev { home, rpc_addr } => node_cmds::dev(home, rpc_addr),
+        Command::Testnet { command: TestnetCommand::Init { out, base_port } } => {
+            node_cmds::testnet_init(&out, base_port)
+        }
+        Command::Testnet { command: TestnetCommand::Run { dir } } => node_cmds::testnet_run(&dir),
         Command::Start { home } => node_cmds::start_node(&home),
         Command::Submit { rpc, key, kind, alg, wait, files } => node_cmds::submit(node_cmds::SubmitArgs {
             rpc,

@@ -47,6 +47,71 @@ pub fn dev(home: Option<PathBuf>, rpc_addr: Option<String>) -> Result<()> {
     })
 }
 
+/// `chancery testnet init`.
+pub fn testnet_init(out: &Path, base_port: u16) -> Result<()> {
+    let nodes = chancery_node::devchain::create_testnet(out, base_port)?;
+    println!("wrote the testnet in {}", out.display());
+    println!("genesis        {}", out.join("genesis.json").display());
+    println!("integrator key {}", out.join("integrator.key").display());
+    for node in &nodes {
+        println!("{:<12}   {}  RPC ws://{}  p2p {}", node.name, out.join(&node.name).display(), node.rpc, node.p2p);
+    }
+    println!("run it with `chancery testnet run {}`", out.display());
+    Ok(())
+}
+
+/// The node homes of a testnet directory, in start order.
+pub fn testnet_homes(dir: &Path) -> Vec<PathBuf> {
+    let mut names: Vec<&str> = chancery_node::devchain::TESTNET_VALIDATORS.iter().map(|(n, _, _)| *n).collect();
+    names.push(chancery_node::devchain::TESTNET_OBSERVER);
+    names.iter().map(|n| dir.join(n)).collect()
+}
+
+/// `chancery testnet run`: each node is `chancery start --home DIR/NAME`, logging to
+/// `DIR/NAME/node.log`.
+pub fn testnet_run(dir: &Path) -> Result<()> {
+    use std::io::BufRead;
+    let exe = std::env::current_exe().context("finding the chancery binary")?;
+    let mut children = Vec::new();
+    for home in testnet_homes(dir) {
+        if !home.join("config.toml").exists() {
+            bail!("{} is not a node home; run `chancery testnet init --out {}` first", home.display(), dir.display());
+        }
+        let log = std::fs::File::create(home.join("node.log"))?;
+        let mut child = std::process::Command::new(&exe)
+            .arg("start")
+            .arg("--home")
+            .arg(&home)
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting the node in {}", home.display()))?;
+        let stdout = child.stdout.take().context("node stdout")?;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        match lines.next() {
+            Some(Ok(line)) => println!("{:<12} {line}", home.file_name().and_then(|n| n.to_str()).unwrap_or("?")),
+            _ => bail!("the node in {} did not start; see {}", home.display(), home.join("node.log").display()),
+        }
+        std::thread::spawn(move || for _ in lines {});
+        children.push(child);
+    }
+    println!("all nodes running; Ctrl-C stops them");
+    runtime()?.block_on(wait_for_stop_signal())?;
+    for child in &children {
+        let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    }
+    let mut clean = true;
+    for mut child in children {
+        clean &= child.wait().map(|s| s.success()).unwrap_or(false);
+    }
+    if clean {
+        println!("stopped cleanly");
+        Ok(())
+    } else {
+        bail!("a node did not stop cleanly; see its node.log")
+    }
+}
+
 /// `chancery start`.
 pub fn start_node(home: &Path) -> Result<()> {
     let config = Config::load(&home.join("config.toml"))?;

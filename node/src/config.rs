@@ -25,8 +25,25 @@ pub struct Config {
     pub rpc: RpcConfig,
     /// Mempool bounds.
     pub mempool: MempoolConfig,
+    /// The validators' network.
+    pub p2p: P2pConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// `[p2p]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pConfig {
+    /// Listen address, a multiaddr (`/ip4/0.0.0.0/tcp/26656`); empty: no network (a
+    /// one-validator chain).
+    pub listen: String,
+    /// The node's p2p key file (its network identity, named in the genesis).
+    pub p2p_key: PathBuf,
+    /// Peers to dial: multiaddrs ending in `/p2p/<peer id>`.
+    pub peers: Vec<String>,
+    /// Public p2p keys (hex) of observers allowed to connect besides the validators.
+    pub observers: Vec<String>,
 }
 
 /// `[chain]`.
@@ -164,6 +181,17 @@ bytes_max = 67108864
 per_submitter_txs_max = 20000
 per_submitter_bytes_max = 33554432
 
+[p2p]
+# Where other validators reach this node (a multiaddr); empty for a one-validator chain.
+listen = ""
+# This node's network identity: the p2p key named in the genesis.
+p2p_key = "keys/p2p.key"
+# Peers to dial, as multiaddrs ending in /p2p/<peer id> (see `chancery testnet init`).
+peers = []
+# Only validators of the current set and these observers (hex p2p public keys) may
+# connect; anyone else is refused when the connection is made.
+observers = []
+
 [log]
 # "text" or "json".
 format = "text"
@@ -238,6 +266,18 @@ impl Config {
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return rule("log.level", format!("{:?} must be one of error, warn, info, debug, trace", self.log.level));
+        }
+        if !self.p2p.listen.is_empty() && !self.p2p.listen.starts_with('/') {
+            return rule(
+                "p2p.listen",
+                format!("{:?} is not a multiaddr (for example /ip4/0.0.0.0/tcp/26656)", self.p2p.listen),
+            );
+        }
+        if let Some(peer) = self.p2p.peers.iter().find(|p| !p.starts_with('/') || !p.contains("/p2p/")) {
+            return rule("p2p.peers", format!("{peer:?} is not a multiaddr ending in /p2p/<peer id>"));
+        }
+        if let Some(key) = self.p2p.observers.iter().find(|k| k.len() != 64 || hex::decode(k).is_err()) {
+            return rule("p2p.observers", format!("{key:?} is not a hex public key (64 hex digits)"));
         }
         for (field, path) in [
             ("chain.genesis", &self.chain.genesis),

@@ -1,5 +1,5 @@
-//! The one-validator dev chain's home: keys, genesis and config, created on first run
-//! of `chancery dev`.
+//! Homes made for you: the one-validator dev chain (`chancery dev`, created on first
+//! run) and the local four-institution testnet (`chancery testnet init`).
 
 use std::path::Path;
 
@@ -38,6 +38,33 @@ const DEV_KINDS: [EvidenceKind; 9] = [
 /// Submitter keys the dev chain registers for `chancery bench`.
 pub const BENCH_SUBMITTERS: usize = 4;
 
+fn public(key: &ed25519_dalek::SigningKey) -> PublicKey {
+    PublicKey(key.verifying_key().to_bytes())
+}
+
+/// Writes the demo integrator key `dir/integrator.key` (allowed every evidence kind) and
+/// the bench submitter keys `dir/bench/submitter-N.key` (documents only), and registers
+/// them as members. Load generators (`chancery bench`) use one submitter per
+/// connection, so that their nonces never race each other.
+pub fn add_demo_members(genesis: &mut Genesis, dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    let integrator = KeyFile::generate(&dir.join("integrator.key"), None)?;
+    genesis.add_member(Member {
+        name: Name::new("demo-integrator")?,
+        key: public(&integrator),
+        role: MemberRole::Integrator { kinds: BoundedVec::new(DEV_KINDS.to_vec())? },
+    })?;
+    std::fs::create_dir_all(dir.join("bench"))?;
+    for i in 0..BENCH_SUBMITTERS {
+        let key = KeyFile::generate(&dir.join(format!("bench/submitter-{i}.key")), None)?;
+        genesis.add_member(Member {
+            name: Name::new(format!("bench-submitter-{i}"))?,
+            key: public(&key),
+            role: MemberRole::Integrator { kinds: BoundedVec::new(vec![EvidenceKind::Document])? },
+        })?;
+    }
+    Ok(())
+}
+
 /// Creates the dev chain's home on first run: keys, genesis, config.
 pub fn create(home: &Path) -> Result<(), DevError> {
     create_inner(home).map_err(|e| DevError { home: home.display().to_string(), message: e.to_string() })
@@ -47,8 +74,6 @@ fn create_inner(home: &Path) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(home.join("keys"))?;
     let consensus = KeyFile::generate(&home.join("keys/consensus.key"), None)?;
     let p2p = KeyFile::generate(&home.join("keys/p2p.key"), None)?;
-    let integrator = KeyFile::generate(&home.join("integrator.key"), None)?;
-    let public = |k: &ed25519_dalek::SigningKey| PublicKey(k.verifying_key().to_bytes());
     let mut genesis = Genesis::new(ChainId::new("chancery-dev")?, crate::shared::now_ms());
     genesis.add_validator(Validator {
         name: Name::new("dev-operator")?,
@@ -57,24 +82,96 @@ fn create_inner(home: &Path) -> Result<(), Box<dyn std::error::Error>> {
         p2p_key: public(&p2p),
         power: 10,
     })?;
-    genesis.add_member(Member {
-        name: Name::new("demo-integrator")?,
-        key: public(&integrator),
-        role: MemberRole::Integrator { kinds: BoundedVec::new(DEV_KINDS.to_vec())? },
-    })?;
-    // Load generators (`chancery bench`) use several submitters, one per connection, so
-    // that their nonces never race each other.
-    std::fs::create_dir_all(home.join("bench"))?;
-    for i in 0..BENCH_SUBMITTERS {
-        let key = KeyFile::generate(&home.join(format!("bench/submitter-{i}.key")), None)?;
-        genesis.add_member(Member {
-            name: Name::new(format!("bench-submitter-{i}"))?,
-            key: public(&key),
-            role: MemberRole::Integrator { kinds: BoundedVec::new(vec![EvidenceKind::Document])? },
-        })?;
-    }
+    add_demo_members(&mut genesis, home)?;
     genesis.validate()?;
     std::fs::write(home.join("genesis.json"), genesis.to_json())?;
     std::fs::write(home.join("config.toml"), TEMPLATE.replacen("moniker = \"chancery-node\"", "moniker = \"dev\"", 1))?;
     Ok(())
+}
+
+/// The testnet's validators: home directory name, validator name, role.
+pub const TESTNET_VALIDATORS: [(&str, &str, Role); 4] = [
+    ("operator", "Platform Operator", Role::Operator),
+    ("notary", "Notary Office", Role::Notary),
+    ("court", "District Court", Role::Court),
+    ("arbitration", "Arbitration Commission", Role::Arbitration),
+];
+
+/// The testnet's observer home.
+pub const TESTNET_OBSERVER: &str = "observer";
+
+/// One testnet node as `chancery testnet init` made it.
+#[derive(Debug, Clone)]
+pub struct TestnetNode {
+    /// Home directory name.
+    pub name: String,
+    /// RPC address.
+    pub rpc: String,
+    /// P2P multiaddr with its peer id.
+    pub p2p: String,
+}
+
+/// Writes a local testnet under `out`: `genesis.json` (four validators, named and
+/// roled), the demo integrator and bench keys, and the homes of the four validators and
+/// one observer, each with distinct loopback ports from `base_port` (RPC `base_port +
+/// 10 i`, p2p `base_port + 10 i + 1`) and every other node as a peer.
+pub fn create_testnet(out: &Path, base_port: u16) -> Result<Vec<TestnetNode>, DevError> {
+    create_testnet_inner(out, base_port)
+        .map_err(|e| DevError { home: out.display().to_string(), message: e.to_string() })
+}
+
+fn create_testnet_inner(out: &Path, base_port: u16) -> Result<Vec<TestnetNode>, Box<dyn std::error::Error>> {
+    if out.join("genesis.json").exists() {
+        return Err(format!("{} already holds a testnet", out.display()).into());
+    }
+    let mut genesis = Genesis::new(ChainId::new("chancery-testnet")?, crate::shared::now_ms());
+    let mut names: Vec<&str> = TESTNET_VALIDATORS.iter().map(|(home, _, _)| *home).collect();
+    names.push(TESTNET_OBSERVER);
+    let mut nodes = Vec::new();
+    let mut observer_key = None;
+    for (i, name) in names.iter().enumerate() {
+        let home = out.join(name);
+        std::fs::create_dir_all(home.join("keys"))?;
+        let consensus = KeyFile::generate(&home.join("keys/consensus.key"), None)?;
+        let p2p = KeyFile::generate(&home.join("keys/p2p.key"), None)?;
+        if let Some((_, full_name, role)) = TESTNET_VALIDATORS.iter().find(|(h, _, _)| h == name) {
+            genesis.add_validator(Validator {
+                name: Name::new(*full_name)?,
+                role: *role,
+                consensus_key: public(&consensus),
+                p2p_key: public(&p2p),
+                power: 10,
+            })?;
+        } else {
+            observer_key = Some(public(&p2p));
+        }
+        let port = base_port + 10 * i as u16;
+        let peer_id = crate::p2p::peer_id(&public(&p2p)).map_err(|e| e.to_string())?;
+        nodes.push(TestnetNode {
+            name: name.to_string(),
+            rpc: format!("127.0.0.1:{port}"),
+            p2p: format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", port + 1),
+        });
+    }
+    add_demo_members(&mut genesis, out)?;
+    genesis.validate()?;
+    std::fs::write(out.join("genesis.json"), genesis.to_json())?;
+    let observers = observer_key.map(|k| vec![k.to_hex()]).unwrap_or_default();
+    for (i, node) in nodes.iter().enumerate() {
+        let home = out.join(&node.name);
+        std::fs::write(home.join("genesis.json"), genesis.to_json())?;
+        let peers: Vec<String> = nodes.iter().filter(|n| n.name != node.name).map(|n| format!("{:?}", n.p2p)).collect();
+        let observers: Vec<String> = observers.iter().map(|o| format!("{o:?}")).collect();
+        let listen = node.p2p.split("/p2p/").next().unwrap_or_default();
+        let config = TEMPLATE
+            .replacen("moniker = \"chancery-node\"", &format!("moniker = {:?}", node.name), 1)
+            .replacen("listen = \"127.0.0.1:7700\"", &format!("listen = {:?}", node.rpc), 1)
+            .replacen("listen = \"\"", &format!("listen = {listen:?}"), 1)
+            .replacen("peers = []", &format!("peers = [{}]", peers.join(", ")), 1)
+            .replacen("observers = []", &format!("observers = [{}]", observers.join(", ")), 1);
+        crate::config::Config::parse(&config, &format!("testnet config of {}", node.name))?;
+        std::fs::write(home.join("config.toml"), config)?;
+        let _ = i;
+    }
+    Ok(nodes)
 }

@@ -14,26 +14,41 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chancery_consensus::context::{timeouts, Address, BlockHash, BlockValue, ConsensusValidatorSet, Height};
+use chancery_consensus::context::{timeouts, Address, BlockHash, BlockValue, ConsensusValidatorSet, Height, Sig};
 use chancery_consensus::engine::{Ctx, Engine, EngineError, Output, Signer, WalSink};
-use chancery_consensus::validity::proposal_time_ms;
-use chancery_consensus::wire::WalEntry;
-use chancery_ledger::{Block, Commit, Tx};
-use malachitebft_core_consensus::{Input, LocallyProposedValue};
-use malachitebft_core_types::{Timeout, VoteExtensionPolicy};
+use chancery_consensus::validity::{check_proposal, proposal_time_ms, ProposalContext};
+use chancery_consensus::wire::{WalEntry, WireProposal, WireVote};
+use chancery_ledger::codec::BoundedVec;
+use chancery_ledger::state::StateChanges;
+use chancery_ledger::{Block, Commit, Signature, Tx};
+use libp2p::PeerId;
+use malachitebft_core_consensus::{Input, LivenessMsg, LocallyProposedValue, ProposedValue, SignedConsensusMsg};
+use malachitebft_core_types::{
+    PolkaCertificate, PolkaSignature, Round, Timeout, Validity, ValueOrigin, VoteExtensionPolicy,
+};
+use tokio::sync::mpsc;
 
-use crate::producer::{build_block, Built};
+use crate::p2p::{Message, NetCommand, NetEvent, WirePolka};
+use crate::producer::{build_block, execute_proposed, Built};
 use crate::shared::{now_ms, Committed, Shared};
 use crate::wal::Wal;
 
 /// What wakes the driver.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum DriverMsg {
     /// New txs in the mempool.
     Wake,
+    /// Something from the network.
+    Net(NetEvent),
     /// Stop after the current step.
     Shutdown,
 }
+
+/// Proposals for later heights kept until the node gets there.
+const STASHED_MAX: usize = 64;
+/// How long a block request may go unanswered before another peer is asked.
+const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a proposer waits for txs before proposing an empty block.
 pub const EMPTY_BLOCK_WAIT: Duration = Duration::from_millis(1000);
@@ -69,7 +84,12 @@ pub struct Driver {
     timers: Vec<(Instant, Timeout)>,
     build: Option<PendingBuild>,
     built: HashMap<BlockHash, (Built, Instant)>,
-    blocks: HashMap<BlockHash, Block>,
+    blocks: HashMap<BlockHash, (Block, Option<StateChanges>)>,
+    net: Option<mpsc::Sender<NetCommand>>,
+    stashed: Vec<(PeerId, WireProposal)>,
+    syncing: Option<(u64, Instant)>,
+    voting: bool,
+    params: chancery_ledger::Params,
 }
 
 impl Driver {
@@ -81,6 +101,7 @@ impl Driver {
         wal_path: &std::path::Path,
         genesis_time_ms: u64,
         rx: Receiver<DriverMsg>,
+        net: Option<mpsc::Sender<NetCommand>>,
     ) -> Result<Self, Halt> {
         let store = &shared.store;
         let height = store.height();
@@ -102,7 +123,7 @@ impl Driver {
                 Input::Proposal(signed) => &signed.message.value,
                 _ => continue,
             };
-            blocks.insert(value.hash(), value.block().clone());
+            blocks.insert(value.hash(), (value.block().clone(), None));
         }
         let set = store.current_validators().map_err(|e| Halt(e.to_string()))?;
         let voting = set.find(&address.0).is_some_and(|(_, v)| v.power > 0);
@@ -122,6 +143,9 @@ impl Driver {
             signer.as_mut(),
         )
         .map_err(|e| Halt(e.to_string()))?;
+        if !voting {
+            tracing::info!("this node is not a validator: it follows the chain and does not vote");
+        }
         let mut driver = Driver {
             shared,
             engine,
@@ -134,6 +158,11 @@ impl Driver {
             build: None,
             built: HashMap::new(),
             blocks,
+            net,
+            stashed: Vec::new(),
+            syncing: None,
+            voting,
+            params,
         };
         let mut queue = VecDeque::new();
         for output in outputs {
@@ -157,6 +186,10 @@ impl Driver {
     fn run_inner(&mut self) -> Result<(), Halt> {
         loop {
             let now = Instant::now();
+            if self.stashed.iter().any(|(_, p)| p.height == self.height()) {
+                self.replay_stashed()?;
+                continue;
+            }
             if let Some(i) = self.due_timer(now) {
                 let (_, timeout) = self.timers.swap_remove(i);
                 self.feed(Input::TimeoutElapsed(timeout))?;
@@ -172,6 +205,7 @@ impl Driver {
             let wait = next.map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(now));
             match self.rx.recv_timeout(wait) {
                 Ok(DriverMsg::Wake) | Err(RecvTimeoutError::Timeout) => {}
+                Ok(DriverMsg::Net(event)) => self.on_net(event)?,
                 Ok(DriverMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
         }
@@ -219,26 +253,241 @@ impl Driver {
             }
             Output::Decide { block, commit } => self.commit(block, commit)?,
             Output::Finalize { commit, .. } => {
-                self.wal.clear().map_err(|e| Halt(e.to_string()))?;
-                let set = self.shared.store.current_validators().map_err(|e| Halt(e.to_string()))?;
-                queue.push_back(Input::StartHeight(
-                    Height(commit.height + 1),
-                    ConsensusValidatorSet::from_ledger(&set),
-                    false,
-                    None,
-                    VoteExtensionPolicy::Disabled,
-                ));
+                // After a sync the engine may finalize a height the store already moved past.
+                if commit.height + 1 == self.shared.store.height() {
+                    self.wal.clear().map_err(|e| Halt(e.to_string()))?;
+                    let set = self.shared.store.current_validators().map_err(|e| Halt(e.to_string()))?;
+                    queue.push_back(Input::StartHeight(
+                        Height(commit.height + 1),
+                        ConsensusValidatorSet::from_ledger(&set),
+                        false,
+                        None,
+                        VoteExtensionPolicy::Disabled,
+                    ));
+                }
             }
             Output::StartRound { height, round, .. } => {
                 tracing::debug!(height = height.0, round = round.as_i64(), "round started");
             }
-            // One validator: nothing to gossip or sync yet (the network issue adds peers).
-            Output::Publish(_)
-            | Output::PublishLiveness(_)
-            | Output::RepublishVote(_)
+            Output::Publish(SignedConsensusMsg::Vote(vote)) | Output::RepublishVote(vote) => {
+                self.broadcast(Message::Vote(WireVote::from_signed(&vote)));
+            }
+            Output::Publish(SignedConsensusMsg::Proposal(proposal)) => {
+                self.broadcast(Message::Proposal(WireProposal::from_signed(&proposal)));
+            }
+            Output::PublishLiveness(LivenessMsg::Vote(vote)) => {
+                self.broadcast(Message::Vote(WireVote::from_signed(&vote)));
+            }
+            Output::PublishLiveness(LivenessMsg::PolkaCertificate(cert)) => {
+                let signatures =
+                    cert.polka_signatures.iter().map(|s| (s.address.0, Signature(s.signature.0))).collect();
+                if let Ok(signatures) = BoundedVec::new(signatures) {
+                    self.broadcast(Message::Polka(WirePolka {
+                        height: cert.height.0,
+                        round: cert.round.as_u32().unwrap_or(0),
+                        block_hash: cert.value_id.0,
+                        signatures,
+                    }));
+                }
+            }
+            // Round-skip certificates only speed up catching up on rounds; blocks are
+            // synced with their commits instead.
+            Output::PublishLiveness(LivenessMsg::SkipRoundCertificate(_))
             | Output::RepublishRoundCertificate(_)
             | Output::SyncValueVerified(..)
             | Output::SyncValueRejected(..) => {}
+        }
+        Ok(())
+    }
+
+    fn broadcast(&self, message: Message) {
+        if let Some(net) = &self.net {
+            if net.try_send(NetCommand::Broadcast(Arc::new(message))).is_err() {
+                tracing::warn!("network queue full: a consensus message was not sent");
+            }
+        }
+    }
+
+    fn height(&self) -> u64 {
+        self.shared.store.height()
+    }
+
+    fn on_net(&mut self, event: NetEvent) -> Result<(), Halt> {
+        match event {
+            NetEvent::Message { from, message } => match message {
+                Message::Vote(vote) if vote.height == self.height() => self.feed(Input::Vote(vote.to_signed())),
+                Message::Polka(polka) if polka.height == self.height() => {
+                    self.feed(Input::PolkaCertificate(PolkaCertificate {
+                        height: Height(polka.height),
+                        round: Round::new(polka.round),
+                        value_id: BlockHash(polka.block_hash),
+                        polka_signatures: polka
+                            .signatures
+                            .iter()
+                            .map(|(a, s)| PolkaSignature::new(Address(*a), Sig(s.0)))
+                            .collect(),
+                    }))
+                }
+                Message::Proposal(proposal) => self.on_proposal(from, proposal),
+                Message::Status { blocks } => {
+                    self.maybe_sync(from, blocks);
+                    Ok(())
+                }
+                // Votes for other heights, txs and block requests are handled elsewhere
+                // or no longer matter.
+                _ => Ok(()),
+            },
+            NetEvent::Block { from, block, commit } => self.on_synced_block(from, *block, commit),
+        }
+    }
+
+    fn on_proposal(&mut self, from: PeerId, proposal: WireProposal) -> Result<(), Halt> {
+        let height = self.height();
+        if proposal.height > height {
+            if self.stashed.len() < STASHED_MAX {
+                self.stashed.push((from, proposal));
+            }
+            return Ok(());
+        }
+        if proposal.height < height {
+            return Ok(());
+        }
+        let signed = proposal.to_signed();
+        let value = signed.message.value.clone();
+        let check_clock = signed.message.pol_round == Round::Nil;
+        let (validity, changes) = self.validate(value.block(), check_clock);
+        self.blocks.insert(value.hash(), (value.block().clone(), changes));
+        let proposed = ProposedValue {
+            height: Height(height),
+            round: signed.message.round,
+            valid_round: signed.message.pol_round,
+            proposer: signed.message.proposer,
+            value,
+            validity,
+        };
+        self.feed(Input::Proposal(signed))?;
+        self.feed(Input::ProposedValue(proposed, ValueOrigin::Consensus))
+    }
+
+    /// The consensus rules (chain link, time) and then the ledger's (every tx, the
+    /// header's roots); the state changes are kept for the commit.
+    fn validate(&self, block: &Block, check_clock: bool) -> (Validity, Option<StateChanges>) {
+        let store = &self.shared.store;
+        let height = self.height();
+        let parent = if height == 0 {
+            Ok((store.genesis_hash(), self.genesis_time_ms))
+        } else {
+            store.header(height - 1).map(|h| (h.hash(), h.time_ms))
+        };
+        let (Ok((parent_hash, parent_time_ms)), Ok(history_root), Ok(validators)) =
+            (parent, store.history_root(height), store.current_validators())
+        else {
+            return (Validity::Invalid, None);
+        };
+        let ctx = ProposalContext {
+            chain_id: store.chain_id(),
+            height,
+            parent_hash,
+            parent_time_ms,
+            history_root,
+            validators_hash: validators.hash(),
+            clock_ms: check_clock.then(now_ms),
+            max_clock_drift_ms: self.params.max_clock_drift_ms,
+        };
+        if let Err(e) = check_proposal(block, &ctx) {
+            tracing::warn!(height, error = %e, "proposed block refused");
+            return (Validity::Invalid, None);
+        }
+        match execute_proposed(&**store, block, &self.shared.mempool) {
+            Ok(changes) => (Validity::Valid, Some(changes)),
+            Err(e) => {
+                tracing::warn!(height, error = %e, "proposed block does not execute");
+                (Validity::Invalid, None)
+            }
+        }
+    }
+
+    fn maybe_sync(&mut self, peer: PeerId, peer_blocks: u64) {
+        let height = self.height();
+        if peer_blocks <= height {
+            return;
+        }
+        if let Some((asked, at)) = self.syncing {
+            if asked == height && at.elapsed() < SYNC_REQUEST_TIMEOUT {
+                return;
+            }
+        }
+        if let Some(net) = &self.net {
+            if net.try_send(NetCommand::GetBlock { peer, height }).is_ok() {
+                self.syncing = Some((height, Instant::now()));
+            }
+        }
+    }
+
+    /// A block a peer sent with its commit: the store checks the commit against the
+    /// current validators and the block against the chain, executes and commits it.
+    /// Consensus then moves on to the next height.
+    fn on_synced_block(&mut self, from: PeerId, block: Block, commit: Commit) -> Result<(), Halt> {
+        let height = self.height();
+        if block.header.height != height {
+            return Ok(());
+        }
+        self.syncing = None;
+        let mempool = self.shared.mempool.clone();
+        let result =
+            self.shared.store.execute_and_commit_verified(&block, &commit, &|tx: &Tx| mempool.is_verified(&tx.hash()));
+        if let Err(e) = result {
+            if let Some(net) = &self.net {
+                let _ = net.try_send(NetCommand::Penalise { peer: from, reason: format!("bad block {height}: {e}") });
+            }
+            if matches!(
+                e,
+                chancery_ledger::store::StoreError::Poisoned | chancery_ledger::store::StoreError::Backend(_)
+            ) {
+                return Err(Halt(format!("store failed while syncing block {height}: {e}")));
+            }
+            return Ok(());
+        }
+        tracing::info!(height, txs = block.txs.len(), %from, "synced");
+        let tx_hashes: Vec<_> = block.txs.iter().map(Tx::hash).collect();
+        mempool.remove_committed(&tx_hashes);
+        self.shared.committed(Committed { header: block.header, tx_hashes });
+        self.restart_at_store_height()
+    }
+
+    /// A fresh engine at the store's next height (after a sync moved the store past the
+    /// height the engine was working on).
+    fn restart_at_store_height(&mut self) -> Result<(), Halt> {
+        let store = &self.shared.store;
+        let height = store.height();
+        self.wal.clear().map_err(|e| Halt(e.to_string()))?;
+        let set = store.current_validators().map_err(|e| Halt(e.to_string()))?;
+        self.params = store.params().map_err(|e| Halt(e.to_string()))?;
+        self.voting = set.find(&self.address.0).is_some_and(|(_, v)| v.power > 0);
+        let consensus_set = ConsensusValidatorSet::from_ledger(&set);
+        self.engine = Engine::new(
+            store.chain_id().clone(),
+            self.address,
+            Height(height),
+            consensus_set.clone(),
+            timeouts(&self.params),
+            self.voting,
+        );
+        self.timers.clear();
+        self.build = None;
+        self.built.clear();
+        self.blocks.clear();
+        self.feed(Input::StartHeight(Height(height), consensus_set, false, None, VoteExtensionPolicy::Disabled))?;
+        self.replay_stashed()
+    }
+
+    fn replay_stashed(&mut self) -> Result<(), Halt> {
+        let height = self.height();
+        let (now, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.stashed).into_iter().partition(|(_, p)| p.height == height);
+        self.stashed = later.into_iter().filter(|(_, p)| p.height > height).collect();
+        for (from, proposal) in now {
+            self.on_proposal(from, proposal)?;
         }
         Ok(())
     }
@@ -263,16 +512,24 @@ impl Driver {
 
     fn commit(&mut self, block_hash: BlockHash, commit: Commit) -> Result<(), Halt> {
         let store = &self.shared.store;
+        if commit.height < store.height() {
+            // Already committed through sync.
+            return Ok(());
+        }
         let mempool = &self.shared.mempool;
         let (block, tx_hashes, started) = if let Some((built, started)) = self.built.remove(&block_hash) {
             store
                 .commit_block(&built.block, &commit, &built.changes)
                 .map_err(|e| Halt(format!("committing block {}: {e}", commit.height)))?;
             (built.block, built.tx_hashes, Some(started))
-        } else if let Some(block) = self.blocks.remove(&block_hash) {
-            store
-                .execute_and_commit_verified(&block, &commit, &|tx: &Tx| mempool.is_verified(&tx.hash()))
-                .map_err(|e| Halt(format!("committing block {}: {e}", commit.height)))?;
+        } else if let Some((block, changes)) = self.blocks.remove(&block_hash) {
+            let result = match &changes {
+                Some(changes) => store.commit_block(&block, &commit, changes),
+                None => store
+                    .execute_and_commit_verified(&block, &commit, &|tx: &Tx| mempool.is_verified(&tx.hash()))
+                    .map(|_| ()),
+            };
+            result.map_err(|e| Halt(format!("committing block {}: {e}", commit.height)))?;
             let tx_hashes = block.txs.iter().map(Tx::hash).collect();
             (block, tx_hashes, None)
         } else {

@@ -10,6 +10,7 @@ pub mod logging;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod p2p;
 pub mod producer;
 pub mod service;
 pub mod shared;

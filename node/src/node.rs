@@ -101,7 +101,12 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         liveness: Mutex::new(Liveness { halted: None, last_commit: Instant::now() }),
         moniker: config.moniker.clone(),
     });
-    let (tx, rx) = sync_channel(1);
+    let (tx, rx) = sync_channel(DRIVER_QUEUE);
+    let net = if config.p2p.listen.is_empty() {
+        None
+    } else {
+        Some(start_network(home, config, &genesis, shared.clone(), tx.clone())?)
+    };
     let driver = Driver::start(
         shared.clone(),
         Box::new(signer),
@@ -109,6 +114,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         &data_dir.join("consensus.wal"),
         genesis.genesis_time_ms,
         rx,
+        net.clone(),
     )
     .map_err(|e| StartError(format!("starting consensus: {}", e.0)))?;
     let driver = std::thread::Builder::new()
@@ -143,10 +149,50 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         .await
         .map_err(fail(&format!("listening on {listen} (rpc.listen)")))?;
     let rpc_addr = server.local_addr().map_err(fail("RPC address"))?;
-    let service = RpcService::new(shared.clone(), tx.clone(), config.rpc.request_bytes_max, config.rpc.batch_len_max);
+    let service =
+        RpcService::new(shared.clone(), tx.clone(), net, config.rpc.request_bytes_max, config.rpc.batch_len_max);
     let handle = server.start(service.into_rpc());
     tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = shared.store.height(), "node started");
     Ok(RunningNode { rpc_addr, shared, server: handle, driver: Some(driver), stop: tx })
+}
+
+/// Messages the consensus driver may have waiting.
+const DRIVER_QUEUE: usize = 8192;
+
+fn start_network(
+    home: &Path,
+    config: &Config,
+    genesis: &Genesis,
+    shared: Arc<Shared>,
+    driver: std::sync::mpsc::SyncSender<DriverMsg>,
+) -> Result<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>, StartError> {
+    let key_path = Config::resolve(home, &config.p2p.p2p_key);
+    let key = crate::signer::KeyFile::load(&key_path, None).map_err(fail("loading the p2p key"))?;
+    let mut allowed = Vec::new();
+    let set = shared.store.current_validators().map_err(fail("reading the validator set"))?;
+    for v in &set.validators {
+        allowed.push(crate::p2p::peer_id(&v.p2p_key).map_err(fail("a validator's p2p key"))?);
+    }
+    for observer in &config.p2p.observers {
+        let key = chancery_ledger::PublicKey::from_hex(observer).map_err(fail("p2p.observers"))?;
+        allowed.push(crate::p2p::peer_id(&key).map_err(fail("p2p.observers"))?);
+    }
+    let mut peers = Vec::new();
+    for text in &config.p2p.peers {
+        let address: libp2p::Multiaddr = text.parse().map_err(fail(&format!("p2p.peers {text:?}")))?;
+        let peer = match address.iter().last() {
+            Some(libp2p::multiaddr::Protocol::P2p(peer)) => peer,
+            _ => return Err(StartError(format!("p2p.peers {text:?} does not end in /p2p/<peer id>"))),
+        };
+        peers.push((peer, address));
+    }
+    let listen = config.p2p.listen.parse().map_err(fail("p2p.listen"))?;
+    let network =
+        crate::p2p::start(crate::p2p::NetConfig { secret: key.to_bytes(), listen, peers, allowed }, shared, driver)
+            .map_err(|e| StartError(format!("starting the network: {e}")))?;
+    tracing::info!(peer_id = %network.peer_id, "p2p identity");
+    let _ = genesis;
+    Ok(network.commands)
 }
 
 impl RunningNode {

@@ -26,6 +26,7 @@ use crate::shared::{now_ms, Committed, Shared};
 pub struct RpcService {
     shared: Arc<Shared>,
     wake: SyncSender<DriverMsg>,
+    net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
     request_bytes_max: u32,
     submit_batch_max: u32,
 }
@@ -35,10 +36,11 @@ impl RpcService {
     pub fn new(
         shared: Arc<Shared>,
         wake: SyncSender<DriverMsg>,
+        net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
         request_bytes_max: u32,
         submit_batch_max: u32,
     ) -> Self {
-        RpcService { shared, wake, request_bytes_max, submit_batch_max }
+        RpcService { shared, wake, net, request_bytes_max, submit_batch_max }
     }
 
     async fn submit_txs(&self, txs: Vec<String>) -> Result<Vec<Result<Hash, RpcError>>, RpcError> {
@@ -55,20 +57,38 @@ impl RpcService {
         }
         let shared = self.shared.clone();
         let (indices, txs): (Vec<usize>, Vec<Tx>) = decoded.into_iter().unzip();
-        let outcomes = tokio::task::spawn_blocking(move || {
+        // A copy for the peers only when there are peers.
+        let gossip = self.net.is_some();
+        let (outcomes, copies) = tokio::task::spawn_blocking(move || {
             let ctx = BlockContext {
                 chain_id: shared.store.chain_id().clone(),
                 height: shared.store.height(),
                 time_ms: now_ms(),
             };
+            let copies = if gossip { txs.clone() } else { Vec::new() };
             let outcomes = shared.mempool.submit(&*shared.store, &ctx, txs);
             shared.update_mempool_metrics();
-            outcomes
+            (outcomes, copies)
         })
         .await
         .map_err(|e| RpcError::new(ErrorCode::Unavailable, format!("submission task failed: {e}")))?;
+        let mut accepted = Vec::new();
+        let mut copies = copies.into_iter();
         for (i, outcome) in indices.into_iter().zip(outcomes) {
+            if let Some(tx) = copies.next() {
+                if outcome.is_ok() {
+                    accepted.push(tx);
+                }
+            }
             results[i] = Some(outcome.map_err(submit_error));
+        }
+        // Peers' mempools get what ours admitted, so any proposer can include it.
+        if let Some(net) = &self.net {
+            for chunk in accepted.chunks(crate::p2p::TXS_PER_MESSAGE_MAX) {
+                if let Ok(txs) = chancery_ledger::codec::BoundedVec::new(chunk.to_vec()) {
+                    let _ = net.try_send(crate::p2p::NetCommand::Broadcast(Arc::new(crate::p2p::Message::Txs(txs))));
+                }
+            }
         }
         // A full channel means the driver is already awake.
         let _ = self.wake.try_send(DriverMsg::Wake);

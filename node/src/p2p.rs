@@ -1,0 +1,440 @@
+//! The validators' network: libp2p over TCP with Noise and Yamux. Permissioned: only
+//! peers whose key is a validator's p2p key in the current set, or a configured
+//! observer's, may connect; anyone else is refused when the connection is made.
+//!
+//! Consensus messages and txs go to every connected peer on direct request-response
+//! streams (a full mesh of a few institutions: every message is one hop). Blocks with
+//! their commits are fetched on the same protocol for sync. A peer that sends something
+//! that does not decode is disconnected. Configured peers are redialled with
+//! exponential backoff.
+
+use std::collections::HashMap;
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bincode::{Decode, Encode};
+use chancery_consensus::wire::{WireProposal, WireVote};
+use chancery_ledger::codec::BoundedVec;
+use chancery_ledger::limits::{BLOCK_BYTES_MAX, COMMIT_BYTES_MAX, VALIDATORS_MAX};
+use chancery_ledger::{decode, encode, Block, Canonical, Commit, Hash, PublicKey, Signature, Tx};
+use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{ListenError, NetworkBehaviour, SwarmEvent};
+use libp2p::{allow_block_list, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use tokio::sync::mpsc;
+
+use crate::driver::DriverMsg;
+use crate::shared::Shared;
+
+/// Most txs in one gossip message.
+pub const TXS_PER_MESSAGE_MAX: usize = 1024;
+/// Largest message on the wire: a block with its commit and framing.
+pub const MESSAGE_BYTES_MAX: usize = BLOCK_BYTES_MAX + COMMIT_BYTES_MAX + 1024;
+/// The protocol name.
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/chancery/1");
+/// How often a node tells its peers how many blocks it has.
+pub const STATUS_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A polka certificate on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct WirePolka {
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// The block.
+    pub block_hash: Hash,
+    /// The prevotes.
+    pub signatures: BoundedVec<(PublicKey, Signature), VALIDATORS_MAX>,
+}
+
+/// What peers send each other.
+// Decoded once and moved to its handler: boxing the proposal would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum Message {
+    /// A signed vote.
+    Vote(WireVote),
+    /// A signed proposal with its block.
+    Proposal(WireProposal),
+    /// A polka certificate.
+    Polka(WirePolka),
+    /// Txs a peer's mempool admitted.
+    Txs(BoundedVec<Tx, TXS_PER_MESSAGE_MAX>),
+    /// How many blocks the sender has committed.
+    Status {
+        /// Committed blocks.
+        blocks: u64,
+    },
+    /// Asks for the committed block at `height` with its commit.
+    GetBlock {
+        /// The height.
+        height: u64,
+    },
+}
+
+impl Canonical for Message {
+    const KIND: &'static str = "p2p message";
+    const BYTES_MAX: usize = MESSAGE_BYTES_MAX;
+}
+
+/// The answer to a [`Message`].
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub enum Reply {
+    /// Received.
+    Ack,
+    /// The block asked for, with its commit.
+    Block {
+        /// The block.
+        block: Block,
+        /// Its commit.
+        commit: Commit,
+    },
+    /// Not stored here.
+    NoBlock,
+}
+
+impl Canonical for Reply {
+    const KIND: &'static str = "p2p reply";
+    const BYTES_MAX: usize = MESSAGE_BYTES_MAX;
+}
+
+/// What the driver hears from the network.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum NetEvent {
+    /// A message from a peer.
+    Message {
+        /// The sender.
+        from: PeerId,
+        /// The message.
+        message: Message,
+    },
+    /// A block fetched for sync.
+    Block {
+        /// The peer that sent it.
+        from: PeerId,
+        /// The block.
+        block: Box<Block>,
+        /// Its commit.
+        commit: Commit,
+    },
+}
+
+/// What the driver (or the RPC) asks the network to do.
+#[derive(Debug)]
+pub enum NetCommand {
+    /// Send to every connected peer.
+    Broadcast(Arc<Message>),
+    /// Ask one peer for a block.
+    GetBlock {
+        /// The peer.
+        peer: PeerId,
+        /// The height.
+        height: u64,
+    },
+    /// Drop a peer that misbehaved.
+    Penalise {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The libp2p peer id of an Ed25519 p2p public key.
+pub fn peer_id(key: &PublicKey) -> Result<PeerId, String> {
+    let public = identity::ed25519::PublicKey::try_from_bytes(&key.0).map_err(|e| e.to_string())?;
+    Ok(identity::PublicKey::from(public).to_peer_id())
+}
+
+/// Length-prefixed frames, at most [`MESSAGE_BYTES_MAX`].
+#[derive(Clone, Default)]
+pub struct FrameCodec;
+
+async fn read_frame<T: AsyncRead + Unpin + Send>(io: &mut T) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MESSAGE_BYTES_MAX {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "frame above the message limit"));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_frame<T: AsyncWrite + Unpin + Send>(io: &mut T, data: &[u8]) -> std::io::Result<()> {
+    if data.len() > MESSAGE_BYTES_MAX {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "frame above the message limit"));
+    }
+    io.write_all(&(data.len() as u32).to_be_bytes()).await?;
+    io.write_all(data).await?;
+    io.flush().await
+}
+
+impl request_response::Codec for FrameCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Vec<u8>;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> std::io::Result<Vec<u8>>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io).await
+    }
+
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, request: Vec<u8>) -> std::io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &request).await
+    }
+
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, response: Vec<u8>) -> std::io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &response).await
+    }
+}
+
+/// The node's network behaviour. The allow list comes first: a refused connection must
+/// not reach the other behaviours.
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    streams: request_response::Behaviour<FrameCodec>,
+    ping: ping::Behaviour,
+}
+
+/// Network settings.
+pub struct NetConfig {
+    /// The node's p2p secret key (32-byte Ed25519 seed).
+    pub secret: [u8; 32],
+    /// Listen address.
+    pub listen: Multiaddr,
+    /// Peers to dial.
+    pub peers: Vec<(PeerId, Multiaddr)>,
+    /// Peers allowed to connect.
+    pub allowed: Vec<PeerId>,
+}
+
+/// A running network task.
+pub struct Network {
+    /// Commands to it.
+    pub commands: mpsc::Sender<NetCommand>,
+    /// Our peer id.
+    pub peer_id: PeerId,
+}
+
+struct Redial {
+    address: Multiaddr,
+    next: Instant,
+    backoff: Duration,
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Starts the network on the current tokio runtime.
+pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMsg>) -> Result<Network, String> {
+    let keypair = identity::Keypair::ed25519_from_bytes(config.secret).map_err(|e| e.to_string())?;
+    let peer_id = keypair.public().to_peer_id();
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .map_err(|e| format!("p2p transport: {e}"))?
+        .with_behaviour(|_| Behaviour {
+            allow: allow_block_list::Behaviour::default(),
+            streams: request_response::Behaviour::new(
+                [(PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(20))
+                    .with_max_concurrent_streams(1024),
+            ),
+            ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(5))),
+        })
+        .map_err(|e| format!("p2p behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    for peer in &config.allowed {
+        swarm.behaviour_mut().allow.allow_peer(*peer);
+    }
+    swarm.listen_on(config.listen.clone()).map_err(|e| format!("p2p listen on {}: {e}", config.listen))?;
+    let (commands, rx) = mpsc::channel(4096);
+    let redial = config
+        .peers
+        .iter()
+        .filter(|(p, _)| *p != peer_id)
+        .map(|(p, a)| (*p, Redial { address: a.clone(), next: Instant::now(), backoff: BACKOFF_MIN }))
+        .collect();
+    tokio::spawn(run(swarm, rx, redial, shared, driver));
+    Ok(Network { commands, peer_id })
+}
+
+async fn run(
+    mut swarm: Swarm<Behaviour>,
+    mut commands: mpsc::Receiver<NetCommand>,
+    mut redial: HashMap<PeerId, Redial>,
+    shared: Arc<Shared>,
+    driver: SyncSender<DriverMsg>,
+) {
+    let mut tick = tokio::time::interval(STATUS_INTERVAL);
+    let mut block_requests: HashMap<request_response::OutboundRequestId, u64> = HashMap::new();
+    loop {
+        tokio::select! {
+            event = swarm.select_next_some() => {
+                handle_event(&mut swarm, event, &shared, &driver, &mut redial, &mut block_requests);
+            }
+            command = commands.recv() => {
+                let Some(command) = command else { return };
+                match command {
+                    NetCommand::Broadcast(message) => {
+                        let bytes = encode(&*message);
+                        let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
+                        for peer in peers {
+                            swarm.behaviour_mut().streams.send_request(&peer, bytes.clone());
+                        }
+                    }
+                    NetCommand::GetBlock { peer, height } => {
+                        let id = swarm.behaviour_mut().streams.send_request(&peer, encode(&Message::GetBlock { height }));
+                        block_requests.insert(id, height);
+                    }
+                    NetCommand::Penalise { peer, reason } => {
+                        tracing::warn!(%peer, %reason, "dropping peer");
+                        let _ = swarm.disconnect_peer_id(peer);
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                for (peer, r) in redial.iter_mut() {
+                    if !swarm.is_connected(peer) && now >= r.next {
+                        let opts = DialOpts::peer_id(*peer)
+                            .addresses(vec![r.address.clone()])
+                            .condition(PeerCondition::DisconnectedAndNotDialing)
+                            .build();
+                        let _ = swarm.dial(opts);
+                        r.next = now + r.backoff;
+                        r.backoff = (r.backoff * 2).min(BACKOFF_MAX);
+                    }
+                }
+                let status = encode(&Message::Status { blocks: shared.store.height() });
+                let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
+                for peer in peers {
+                    swarm.behaviour_mut().streams.send_request(&peer, status.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Txs a peer admitted are checked here like any submission (signatures in batches,
+/// state rules); refusals are only logged: the submitter heard from its own node.
+fn admit_gossiped(shared: Arc<Shared>, driver: SyncSender<DriverMsg>, txs: Vec<Tx>) {
+    tokio::task::spawn_blocking(move || {
+        let ctx = chancery_ledger::state::BlockContext {
+            chain_id: shared.store.chain_id().clone(),
+            height: shared.store.height(),
+            time_ms: crate::shared::now_ms(),
+        };
+        let results = shared.mempool.submit(&*shared.store, &ctx, txs);
+        let refused = results.iter().filter(|r| r.is_err()).count();
+        if refused > 0 {
+            tracing::debug!(refused, "gossiped txs refused");
+        }
+        shared.update_mempool_metrics();
+        let _ = driver.try_send(DriverMsg::Wake);
+    });
+}
+
+fn forward(driver: &SyncSender<DriverMsg>, event: NetEvent) {
+    // A full queue means the driver is far behind: drop, consensus re-sends what matters.
+    if driver.try_send(DriverMsg::Net(event)).is_err() {
+        tracing::debug!("driver queue full, network message dropped");
+    }
+}
+
+fn handle_event(
+    swarm: &mut Swarm<Behaviour>,
+    event: SwarmEvent<BehaviourEvent>,
+    shared: &Arc<Shared>,
+    driver: &SyncSender<DriverMsg>,
+    redial: &mut HashMap<PeerId, Redial>,
+    block_requests: &mut HashMap<request_response::OutboundRequestId, u64>,
+) {
+    match event {
+        SwarmEvent::Behaviour(BehaviourEvent::Streams(request_response::Event::Message { peer, message, .. })) => {
+            match message {
+                request_response::Message::Request { request, channel, .. } => match decode::<Message>(&request) {
+                    Ok(Message::GetBlock { height }) => {
+                        let reply = match (shared.store.block(height), shared.store.commit(height)) {
+                            (Ok(block), Ok(commit)) => Reply::Block { block, commit },
+                            _ => Reply::NoBlock,
+                        };
+                        let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&reply));
+                    }
+                    Ok(Message::Txs(txs)) => {
+                        let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Ack));
+                        admit_gossiped(shared.clone(), driver.clone(), txs.to_vec());
+                    }
+                    Ok(message) => {
+                        let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Ack));
+                        forward(driver, NetEvent::Message { from: peer, message });
+                    }
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "undecodable message: dropping the peer");
+                        let _ = swarm.disconnect_peer_id(peer);
+                    }
+                },
+                request_response::Message::Response { request_id, response } => {
+                    let Some(height) = block_requests.remove(&request_id) else { return };
+                    match decode::<Reply>(&response) {
+                        Ok(Reply::Block { block, commit }) if block.header.height == height => {
+                            forward(driver, NetEvent::Block { from: peer, block: Box::new(block), commit });
+                        }
+                        Ok(Reply::NoBlock) => {}
+                        _ => {
+                            tracing::warn!(%peer, height, "bad block reply: dropping the peer");
+                            let _ = swarm.disconnect_peer_id(peer);
+                        }
+                    }
+                }
+            }
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Streams(request_response::Event::OutboundFailure {
+            request_id, ..
+        })) => {
+            block_requests.remove(&request_id);
+        }
+        SwarmEvent::Behaviour(BehaviourEvent::Allow(never)) => match never {},
+        SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+            tracing::info!(peer = %peer_id, "peer connected");
+            if let Some(r) = redial.get_mut(&peer_id) {
+                r.backoff = BACKOFF_MIN;
+            }
+        }
+        SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+            tracing::info!(peer = %peer_id, "peer disconnected");
+        }
+        SwarmEvent::IncomingConnectionError {
+            error: ListenError::Denied { cause }, peer_id, send_back_addr, ..
+        } => {
+            tracing::warn!(peer = ?peer_id, from = %send_back_addr, %cause, "refused a peer that is not a validator or observer");
+        }
+        SwarmEvent::NewListenAddr { address, .. } => tracing::info!(%address, "p2p listening"),
+        _ => {}
+    }
+}
