@@ -98,8 +98,13 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         genesis: genesis.clone(),
         events: broadcast::channel(EVENTS_BUFFERED).0,
         metrics: metrics.clone(),
-        liveness: Mutex::new(Liveness { halted: None, last_commit: Instant::now() }),
+        liveness: Mutex::new(Liveness {
+            halted: None,
+            last_commit: Instant::now(),
+            peers: (!config.p2p.listen.is_empty()).then(Default::default),
+        }),
         moniker: config.moniker.clone(),
+        consensus_key: Some(address.0),
     });
     let (tx, rx) = sync_channel(DRIVER_QUEUE);
     let net = if config.p2p.listen.is_empty() {

@@ -422,12 +422,18 @@ fn handle_event(
         SwarmEvent::Behaviour(BehaviourEvent::Allow(never)) => match never {},
         SwarmEvent::ConnectionEstablished { peer_id, .. } => {
             tracing::info!(peer = %peer_id, "peer connected");
+            if let Some(peers) = &mut shared.liveness().peers {
+                peers.insert(peer_id);
+            }
             if let Some(r) = redial.get_mut(&peer_id) {
                 r.backoff = BACKOFF_MIN;
             }
         }
         SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
             tracing::info!(peer = %peer_id, "peer disconnected");
+            if let Some(peers) = &mut shared.liveness().peers {
+                peers.remove(&peer_id);
+            }
         }
         SwarmEvent::IncomingConnectionError {
             error: ListenError::Denied { cause }, peer_id, send_back_addr, ..

@@ -373,10 +373,19 @@ pub const STALLED_AFTER_MS: u64 = 30_000;
 pub fn health(shared: &Shared) -> Health {
     let liveness = shared.liveness();
     let since = liveness.last_commit.elapsed().as_millis() as u64;
-    let (status, reason) = match &liveness.halted {
-        Some(reason) => ("halted", Some(reason.clone())),
-        None if since > STALLED_AFTER_MS => ("stalled", Some(format!("no block committed for {} s", since / 1000))),
-        None => ("ok", None),
+    let reach = liveness.peers.as_ref().and_then(|peers| reachable_power(shared, peers));
+    let (status, reason) = match (&liveness.halted, reach) {
+        (Some(reason), _) => ("halted", Some(reason.clone())),
+        (None, Some((reachable, total))) if reachable * 3 <= total * 2 => (
+            "no_quorum",
+            Some(format!(
+                "this node reaches validators with power {reachable} of {total}; more than two thirds must be reachable to commit blocks"
+            )),
+        ),
+        (None, _) if since > STALLED_AFTER_MS => {
+            ("stalled", Some(format!("no block committed for {} s", since / 1000)))
+        }
+        (None, _) => ("ok", None),
     };
     let (txs, bytes) = shared.mempool.size();
     Health {
@@ -389,6 +398,20 @@ pub fn health(shared: &Shared) -> Health {
         mempool_bytes: bytes as u64,
         version: env!("CARGO_PKG_VERSION").to_string(),
     }
+}
+
+/// Voting power of the validators this node is connected to (itself included when it
+/// is one), and the total.
+fn reachable_power(shared: &Shared, peers: &std::collections::HashSet<libp2p::PeerId>) -> Option<(u64, u64)> {
+    let set = shared.store.current_validators().ok()?;
+    let mut reachable = 0;
+    for v in &set.validators {
+        let connected = crate::p2p::peer_id(&v.p2p_key).is_ok_and(|p| peers.contains(&p));
+        if connected || Some(v.consensus_key) == shared.consensus_key {
+            reachable += v.power;
+        }
+    }
+    Some((reachable, set.total_power()))
 }
 
 async fn forward(

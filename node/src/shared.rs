@@ -29,6 +29,8 @@ pub struct Liveness {
     pub halted: Option<String>,
     /// When the last block was committed (or the node started).
     pub last_commit: Instant,
+    /// Connected peers, when the node has a network.
+    pub peers: Option<std::collections::HashSet<libp2p::PeerId>>,
 }
 
 /// Shared node state.
@@ -47,6 +49,8 @@ pub struct Shared {
     pub liveness: Mutex<Liveness>,
     /// Node name.
     pub moniker: String,
+    /// This node's consensus key.
+    pub consensus_key: Option<chancery_ledger::PublicKey>,
 }
 
 /// Blocks a subscriber may fall behind before it misses some.

@@ -1,0 +1,272 @@
+//! A testnet of real processes on loopback: four validators (operator, notary, court,
+//! arbitration) and an observer, made by `chancery testnet init` and started with
+//! `chancery start`. After each step every node has the same block hash at every height
+//! it shares with the others.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chancery_ledger::{ChainId, Hash};
+use chancery_rpc::txs::{clock_nonce, tx_hex};
+use chancery_rpc::types::{SubmitOutcome, TxStatus};
+use chancery_rpc::ChanceryApiClient;
+use support::{doc_txs, runtime};
+
+const NAMES: [&str; 5] = ["operator", "notary", "court", "arbitration", "observer"];
+
+struct Node {
+    name: &'static str,
+    home: PathBuf,
+    child: Option<Child>,
+    rpc: String,
+}
+
+impl Node {
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.home.join("node.log")).expect("log");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chancery"))
+            .args(["start", "--home"])
+            .arg(&self.home)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let line = lines.next().expect("a line").expect("utf-8");
+        assert!(line.contains("serving RPC"), "{}: {line}", self.name);
+        std::thread::spawn(move || for _ in lines {});
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill");
+            child.wait().expect("wait");
+        }
+    }
+
+    fn health(&self) -> serde_json::Value {
+        let (_, body) = support::http(self.rpc.trim_start_matches("ws://"), "GET", "/health", "text/plain", b"");
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_base_port() -> u16 {
+    // Ten ports per node, five nodes: find 50 free consecutive ports.
+    for _ in 0..50 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        if port > 20_000
+            && port < 60_000
+            && (0..50).all(|i| std::net::TcpListener::bind(("127.0.0.1", port + i)).is_ok())
+        {
+            return port;
+        }
+    }
+    panic!("no free port range");
+}
+
+fn testnet(dir: &Path) -> Vec<Node> {
+    let base = free_base_port();
+    let out = Command::new(env!("CARGO_BIN_EXE_chancery"))
+        .args(["testnet", "init", "--out"])
+        .arg(dir)
+        .args(["--base-port", &base.to_string()])
+        .output()
+        .expect("testnet init");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Node {
+            name,
+            home: dir.join(name),
+            child: None,
+            rpc: format!("ws://127.0.0.1:{}", base + 10 * i as u16),
+        })
+        .collect()
+}
+
+async fn client(node: &Node) -> chancery_rpc::Client {
+    chancery_rpc::connect(&node.rpc, Duration::from_secs(60)).await.expect("connect")
+}
+
+async fn blocks(node: &Node) -> u64 {
+    client(node).await.info().await.expect("info").blocks
+}
+
+/// Waits until every running node has at least `n` blocks.
+async fn wait_blocks(nodes: &[&Node], n: u64, within: Duration) {
+    let deadline = Instant::now() + within;
+    for node in nodes {
+        while blocks(node).await < n {
+            assert!(Instant::now() < deadline, "{} did not reach {n} blocks", node.name);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Every pair of nodes agrees on every block hash they both have.
+async fn same_chain(nodes: &[&Node]) {
+    let mut hashes: HashMap<u64, (Hash, &str)> = HashMap::new();
+    for node in nodes {
+        let c = client(node).await;
+        let n = c.info().await.expect("info").blocks;
+        for h in 0..n {
+            let hash = c.header(h).await.expect("header").hash();
+            match hashes.get(&h) {
+                Some((other, who)) => assert_eq!(*other, hash, "{} and {who} differ at height {h}", node.name),
+                None => {
+                    hashes.insert(h, (hash, node.name));
+                }
+            }
+        }
+    }
+}
+
+async fn submit_and_wait(node: &Node, key: &ed25519_dalek::SigningKey, n: usize, tag: &str) -> Vec<Hash> {
+    let c = client(node).await;
+    let chain = ChainId::new(&c.info().await.expect("info").chain_id).expect("chain");
+    let txs = doc_txs(key, &chain, tag, clock_nonce(), n);
+    let mut hashes = Vec::new();
+    for chunk in txs.chunks(500) {
+        for outcome in c.submit_batch(chunk.iter().map(tx_hex).collect()).await.expect("submit") {
+            match outcome {
+                SubmitOutcome::Accepted { tx_hash } => hashes.push(tx_hash),
+                SubmitOutcome::Refused { error } => panic!("{}: refused {error:?}", node.name),
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for hash in &hashes {
+        while !matches!(c.status(*hash).await.expect("status").status, TxStatus::Committed { .. }) {
+            assert!(Instant::now() < deadline, "{}: tx {hash} not committed", node.name);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    hashes
+}
+
+#[test]
+fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut nodes = testnet(dir.path());
+    for node in nodes.iter_mut() {
+        node.start();
+    }
+    let genesis = chancery_genesis::Genesis::from_json(
+        &std::fs::read_to_string(dir.path().join("genesis.json")).expect("genesis"),
+    )
+    .expect("genesis");
+    let trust = genesis.trust_root();
+    let keys: Vec<ed25519_dalek::SigningKey> = (0..4)
+        .map(|i| {
+            chancery_node::signer::KeyFile::load(&dir.path().join(format!("bench/submitter-{i}.key")), None)
+                .expect("key")
+        })
+        .collect();
+    let rt = runtime();
+    rt.block_on(async {
+        let all: Vec<&Node> = nodes.iter().collect();
+        wait_blocks(&all, 2, Duration::from_secs(60)).await;
+
+        // Load through every validator; every proof, from the observer and from a
+        // validator, verifies offline against the genesis.
+        let mut committed = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            committed.extend(submit_and_wait(&nodes[i], key, 500, &format!("load {i}")).await);
+        }
+        for server in [&nodes[4], &nodes[2]] {
+            let c = client(server).await;
+            for hash in committed.iter().step_by(7) {
+                let bundle = c.proof(*hash, None).await.expect("proof");
+                chancery_ledger::verify(&bundle, &trust, None).expect("verifies offline");
+            }
+        }
+        same_chain(&all).await;
+    });
+
+    // One validator down: the chain goes on.
+    nodes[3].kill();
+    rt.block_on(async {
+        submit_and_wait(&nodes[0], &keys[0], 20, "three of four").await;
+        let live: Vec<&Node> = [0, 1, 2, 4].iter().map(|i| &nodes[*i]).collect();
+        same_chain(&live).await;
+    });
+
+    // Two down: nothing commits, and the nodes say why.
+    nodes[2].kill();
+    rt.block_on(async {
+        let live: Vec<&Node> = [0, 1, 4].iter().map(|i| &nodes[*i]).collect();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let before: Vec<u64> = futures_blocks(&live).await;
+        let c = client(&nodes[0]).await;
+        let chain = ChainId::new(&c.info().await.expect("info").chain_id).expect("chain");
+        let tx = doc_txs(&keys[1], &chain, "no quorum", clock_nonce(), 1);
+        let hash = c.submit(tx_hex(&tx[0])).await.expect("accepted into the mempool");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(futures_blocks(&live).await, before, "no block may commit with half the power down");
+        assert!(matches!(c.status(hash).await.expect("status").status, TxStatus::Pending));
+        let health = nodes[0].health();
+        assert_eq!(health["status"], "no_quorum", "{health}");
+        assert!(health["reason"].as_str().is_some_and(|r| r.contains("20 of 40")), "{health}");
+    });
+
+    // Both back: the chain resumes, with no fork.
+    nodes[2].start();
+    nodes[3].start();
+    rt.block_on(async {
+        submit_and_wait(&nodes[2], &keys[2], 20, "resumed").await;
+        let all: Vec<&Node> = nodes.iter().collect();
+        let n = blocks(&nodes[0]).await;
+        wait_blocks(&all, n, Duration::from_secs(60)).await;
+        same_chain(&all).await;
+    });
+
+    // A validator restarted with an empty data directory syncs back and votes again.
+    nodes[1].kill();
+    std::fs::remove_dir_all(nodes[1].home.join("data")).expect("wipe data");
+    nodes[1].start();
+    rt.block_on(async {
+        let target = blocks(&nodes[0]).await;
+        let all: Vec<&Node> = nodes.iter().collect();
+        wait_blocks(&all, target, Duration::from_secs(120)).await;
+        // With the arbitration node down, every commit needs the notary's vote.
+        drop(all);
+    });
+    nodes[3].kill();
+    rt.block_on(async {
+        let hashes = submit_and_wait(&nodes[1], &keys[1], 10, "notary votes again").await;
+        let c = client(&nodes[1]).await;
+        let status = c.status(hashes[0]).await.expect("status");
+        let TxStatus::Committed { height, .. } = status.status else { panic!("not committed") };
+        let commit = c.commit(height).await.expect("commit");
+        let notary = genesis.validators.validators.iter().find(|v| v.name.as_str() == "Notary Office").expect("notary");
+        assert!(commit.signatures.iter().any(|s| s.validator == notary.consensus_key), "the notary signs again");
+        let live: Vec<&Node> = [0, 1, 2, 4].iter().map(|i| &nodes[*i]).collect();
+        same_chain(&live).await;
+        // The observer followed all along and serves proofs.
+        let bundle = client(&nodes[4]).await.proof(hashes[0], None).await.expect("observer proof");
+        chancery_ledger::verify(&bundle, &trust, None).expect("verifies");
+    });
+}
+
+async fn futures_blocks(nodes: &[&Node]) -> Vec<u64> {
+    let mut out = Vec::new();
+    for node in nodes {
+        out.push(blocks(node).await);
+    }
+    out
+}
