@@ -88,6 +88,7 @@ pub struct Driver {
     net: Option<mpsc::Sender<NetCommand>>,
     stashed: Vec<(PeerId, WireProposal)>,
     syncing: Option<(u64, Instant)>,
+    peer_blocks: HashMap<PeerId, u64>,
     voting: bool,
     params: chancery_ledger::Params,
 }
@@ -161,6 +162,7 @@ impl Driver {
             net,
             stashed: Vec::new(),
             syncing: None,
+            peer_blocks: HashMap::new(),
             voting,
             params,
         };
@@ -408,6 +410,9 @@ impl Driver {
     }
 
     fn maybe_sync(&mut self, peer: PeerId, peer_blocks: u64) {
+        if self.peer_blocks.len() < 1024 || self.peer_blocks.contains_key(&peer) {
+            self.peer_blocks.insert(peer, peer_blocks);
+        }
         let height = self.height();
         if peer_blocks <= height {
             return;
@@ -452,6 +457,15 @@ impl Driver {
         let tx_hashes: Vec<_> = block.txs.iter().map(Tx::hash).collect();
         mempool.remove_committed(&tx_hashes);
         self.shared.committed(Committed { header: block.header, tx_hashes });
+        // Ask for the next block at once while the peer is ahead, not at its next status.
+        if let Some(&known) = self.peer_blocks.get(&from) {
+            self.maybe_sync(from, known);
+        }
+        if self.syncing.is_some() {
+            // Still behind: consensus at this height would only wait for messages it
+            // cannot use; it restarts when the node has caught up.
+            return Ok(());
+        }
         self.restart_at_store_height()
     }
 
