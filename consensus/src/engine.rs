@@ -58,6 +58,12 @@ pub struct SignerRefused(pub String);
 pub trait Signer {
     /// Signs `request.message`, or refuses.
     fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused>;
+
+    /// The highest height this signer has signed at, if it keeps track: a host whose
+    /// chain is behind it (lost data) must not vote until the chain has passed it.
+    fn signed_up_to(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Where the engine writes its WAL records. `append` must return only once the record is

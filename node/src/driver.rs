@@ -59,6 +59,25 @@ struct PendingBuild {
     wait_until: Instant,
 }
 
+/// Whether this node votes at `height`: it is a validator with power, and its signer has
+/// not signed beyond what its store holds. A node that lost its data (but kept its
+/// signer state) follows without voting until the chain passes its last signature; at
+/// that very height it votes only if the WAL holds what it signed.
+fn may_vote(
+    set: &chancery_ledger::ValidatorSet,
+    address: &Address,
+    signer: &(dyn Signer + Send),
+    height: u64,
+    wal_has_height: bool,
+) -> bool {
+    let validator = set.find(&address.0).is_some_and(|(_, v)| v.power > 0);
+    let signed_ahead = match signer.signed_up_to() {
+        Some(mark) => mark > height || (mark == height && !wal_has_height),
+        None => false,
+    };
+    validator && !signed_ahead
+}
+
 impl WalSink for Wal {
     fn append(&mut self, height: Height, input: &Input<Ctx>) -> Result<(), String> {
         match WalEntry::from_input(input) {
@@ -89,6 +108,7 @@ pub struct Driver {
     stashed: Vec<(PeerId, WireProposal)>,
     syncing: Option<(u64, Instant)>,
     peer_blocks: HashMap<PeerId, u64>,
+    restart_pending: bool,
     voting: bool,
     params: chancery_ledger::Params,
 }
@@ -127,7 +147,7 @@ impl Driver {
             blocks.insert(value.hash(), (value.block().clone(), None));
         }
         let set = store.current_validators().map_err(|e| Halt(e.to_string()))?;
-        let voting = set.find(&address.0).is_some_and(|(_, v)| v.power > 0);
+        let voting = may_vote(&set, &address, signer.as_ref(), height, !inputs.is_empty());
         let params = store.params().map_err(|e| Halt(e.to_string()))?;
         let consensus_set = ConsensusValidatorSet::from_ledger(&set);
         if !inputs.is_empty() {
@@ -163,6 +183,7 @@ impl Driver {
             stashed: Vec::new(),
             syncing: None,
             peer_blocks: HashMap::new(),
+            restart_pending: false,
             voting,
             params,
         };
@@ -188,6 +209,11 @@ impl Driver {
     fn run_inner(&mut self) -> Result<(), Halt> {
         loop {
             let now = Instant::now();
+            if self.restart_pending {
+                self.restart_pending = false;
+                self.restart_at_store_height()?;
+                continue;
+            }
             if self.stashed.iter().any(|(_, p)| p.height == self.height()) {
                 self.replay_stashed()?;
                 continue;
@@ -218,6 +244,12 @@ impl Driver {
     }
 
     fn feed(&mut self, input: Input<Ctx>) -> Result<(), Halt> {
+        // While a sync moves the store ahead, the engine's height is over: nothing may
+        // reach it (a stale timeout would make it sign at a decided height) until it is
+        // restarted at the store's height.
+        if self.engine.state().height().0 < self.height() && !matches!(input, Input::StartHeight(..)) {
+            return Ok(());
+        }
         let mut queue = VecDeque::from([input]);
         while let Some(input) = queue.pop_front() {
             let outputs = match self.engine.handle_with_wal(input, self.signer.as_mut(), &mut self.wal) {
@@ -259,6 +291,12 @@ impl Driver {
                 if commit.height + 1 == self.shared.store.height() {
                     self.wal.clear().map_err(|e| Halt(e.to_string()))?;
                     let set = self.shared.store.current_validators().map_err(|e| Halt(e.to_string()))?;
+                    let next = commit.height + 1;
+                    if may_vote(&set, &self.address, self.signer.as_ref(), next, false) != self.voting {
+                        // Voting starts (or stops) here: the engine is rebuilt for it.
+                        self.restart_pending = true;
+                        return Ok(());
+                    }
                     queue.push_back(Input::StartHeight(
                         Height(commit.height + 1),
                         ConsensusValidatorSet::from_ledger(&set),
@@ -477,7 +515,10 @@ impl Driver {
         self.wal.clear().map_err(|e| Halt(e.to_string()))?;
         let set = store.current_validators().map_err(|e| Halt(e.to_string()))?;
         self.params = store.params().map_err(|e| Halt(e.to_string()))?;
-        self.voting = set.find(&self.address.0).is_some_and(|(_, v)| v.power > 0);
+        self.voting = may_vote(&set, &self.address, self.signer.as_ref(), height, false);
+        if !self.voting && set.find(&self.address.0).is_some() {
+            tracing::warn!(height, "the signer signed beyond this node's chain (lost data?): following without voting until the chain passes it");
+        }
         let consensus_set = ConsensusValidatorSet::from_ledger(&set);
         self.engine = Engine::new(
             store.chain_id().clone(),

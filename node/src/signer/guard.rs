@@ -78,6 +78,11 @@ impl DoubleSignGuard {
         Ok(DoubleSignGuard { path: path.to_path_buf(), mark })
     }
 
+    /// The height of the last signature, if any.
+    pub fn mark_height(&self) -> Option<u64> {
+        self.mark.as_ref().map(|m| m.height)
+    }
+
     /// Signs with `sign` if the request is above the mark, records the new mark durably,
     /// then returns the signature. The same message at the mark gets the same signature
     /// again (a replay after a crash); anything else at or below the mark is refused.

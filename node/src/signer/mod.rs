@@ -37,6 +37,10 @@ impl LocalSigner {
 }
 
 impl Signer for LocalSigner {
+    fn signed_up_to(&self) -> Option<u64> {
+        self.guard.mark_height()
+    }
+
     fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused> {
         let key = &self.key;
         self.guard
