@@ -126,7 +126,24 @@ fn run_node(home: &Path, config: &Config, overrides: Overrides, banner: impl FnO
     rt.block_on(async {
         let node = start(home, config, &overrides).await?;
         banner(&node);
-        wait_for_stop_signal().await?;
+        let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+        let stop = wait_for_stop_signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                r = &mut stop => { r?; break; }
+                _ = hangup.recv() => {
+                    // Re-read the p2p block list; a broken config leaves the old one.
+                    match Config::load(&home.join("config.toml")) {
+                        Ok(fresh) => match node.reload_blocked(&fresh).await {
+                            Ok(n) => tracing::info!(blocked = n, "p2p block list reloaded"),
+                            Err(e) => tracing::error!(error = %e, "block list not reloaded"),
+                        },
+                        Err(e) => tracing::error!(error = %e, "config not reloaded"),
+                    }
+                }
+            }
+        }
         eprintln!("stopping...");
         node.stop().await;
         eprintln!("stopped cleanly");

@@ -50,6 +50,19 @@ impl Node {
         }
     }
 
+    /// Rewrites `[p2p] blocked` and makes the running node re-read it (SIGHUP).
+    fn block(&self, keys: &[String]) {
+        let path = self.home.join("config.toml");
+        let text = std::fs::read_to_string(&path).expect("config");
+        let start = text.find("\nblocked = [").expect("blocked line") + 1;
+        let end = start + text[start..].find('\n').expect("line end");
+        let list: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+        let text = format!("{}blocked = [{}]{}", &text[..start], list.join(", "), &text[end..]);
+        std::fs::write(&path, text).expect("write config");
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
+    }
+
     fn health(&self) -> serde_json::Value {
         let (_, body) = support::http(self.rpc.trim_start_matches("ws://"), "GET", "/health", "text/plain", b"");
         serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
@@ -260,6 +273,48 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
         // The observer followed all along and serves proofs.
         let bundle = client(&nodes[4]).await.proof(hashes[0], None).await.expect("observer proof");
         chancery_ledger::verify(&bundle, &trust, None).expect("verifies");
+    });
+
+    // A partition: the arbitration commission cut off from everyone (operator block
+    // lists, reloaded with SIGHUP). The majority goes on; the minority commits nothing;
+    // once healed, everyone converges on one chain.
+    nodes[3].start();
+    let p2p_key = |home: &Path| {
+        let key = chancery_node::signer::KeyFile::load(&home.join("keys/p2p.key"), None).expect("p2p key");
+        hex::encode(key.verifying_key().to_bytes())
+    };
+    let keys_of: Vec<String> = nodes.iter().map(|n| p2p_key(&n.home)).collect();
+    rt.block_on(async {
+        let n = blocks(&nodes[0]).await;
+        let all: Vec<&Node> = nodes.iter().collect();
+        wait_blocks(&all, n, Duration::from_secs(60)).await;
+    });
+    for (i, node) in nodes.iter().enumerate() {
+        if i == 3 {
+            node.block(&[0, 1, 2, 4].iter().map(|j| keys_of[*j].clone()).collect::<Vec<_>>());
+        } else {
+            node.block(&[keys_of[3].clone()]);
+        }
+    }
+    rt.block_on(async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let minority = blocks(&nodes[3]).await;
+        submit_and_wait(&nodes[0], &keys[3], 20, "majority side").await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(blocks(&nodes[3]).await, minority, "the cut-off validator must commit nothing");
+        assert!(blocks(&nodes[0]).await > minority, "the majority goes on");
+        let health = nodes[3].health();
+        assert_eq!(health["status"], "no_quorum", "{health}");
+    });
+    for node in &nodes {
+        node.block(&[]);
+    }
+    rt.block_on(async {
+        submit_and_wait(&nodes[3], &keys[2], 10, "healed").await;
+        let n = blocks(&nodes[0]).await;
+        let all: Vec<&Node> = nodes.iter().collect();
+        wait_blocks(&all, n, Duration::from_secs(60)).await;
+        same_chain(&all).await;
     });
 }
 

@@ -44,6 +44,9 @@ pub struct P2pConfig {
     pub peers: Vec<String>,
     /// Public p2p keys (hex) of observers allowed to connect besides the validators.
     pub observers: Vec<String>,
+    /// Public p2p keys (hex) of peers to refuse and disconnect even when they are
+    /// validators (to isolate a misbehaving node). Re-read on SIGHUP.
+    pub blocked: Vec<String>,
 }
 
 /// `[chain]`.
@@ -191,6 +194,9 @@ peers = []
 # Only validators of the current set and these observers (hex p2p public keys) may
 # connect; anyone else is refused when the connection is made.
 observers = []
+# Public p2p keys (hex) of peers to refuse and disconnect, even validators (to isolate a
+# misbehaving node). `kill -HUP` makes a running node re-read this list.
+blocked = []
 
 [log]
 # "text" or "json".
@@ -278,6 +284,9 @@ impl Config {
         }
         if let Some(key) = self.p2p.observers.iter().find(|k| k.len() != 64 || hex::decode(k).is_err()) {
             return rule("p2p.observers", format!("{key:?} is not a hex public key (64 hex digits)"));
+        }
+        if let Some(key) = self.p2p.blocked.iter().find(|k| k.len() != 64 || hex::decode(k).is_err()) {
+            return rule("p2p.blocked", format!("{key:?} is not a hex public key (64 hex digits)"));
         }
         for (field, path) in [
             ("chain.genesis", &self.chain.genesis),

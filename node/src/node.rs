@@ -47,6 +47,7 @@ pub struct RunningNode {
     /// Shared state (for tests and the dev command).
     pub shared: Arc<Shared>,
     server: ServerHandle,
+    net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
     driver: Option<JoinHandle<()>>,
     stop: std::sync::mpsc::SyncSender<DriverMsg>,
 }
@@ -154,11 +155,28 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         .await
         .map_err(fail(&format!("listening on {listen} (rpc.listen)")))?;
     let rpc_addr = server.local_addr().map_err(fail("RPC address"))?;
-    let service =
-        RpcService::new(shared.clone(), tx.clone(), net, config.rpc.request_bytes_max, config.rpc.batch_len_max);
+    let service = RpcService::new(
+        shared.clone(),
+        tx.clone(),
+        net.clone(),
+        config.rpc.request_bytes_max,
+        config.rpc.batch_len_max,
+    );
     let handle = server.start(service.into_rpc());
     tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = shared.store.height(), "node started");
-    Ok(RunningNode { rpc_addr, shared, server: handle, driver: Some(driver), stop: tx })
+    Ok(RunningNode { rpc_addr, shared, server: handle, net, driver: Some(driver), stop: tx })
+}
+
+fn blocked_peers(config: &Config) -> Result<Vec<libp2p::PeerId>, StartError> {
+    config
+        .p2p
+        .blocked
+        .iter()
+        .map(|hex| {
+            let key = chancery_ledger::PublicKey::from_hex(hex).map_err(fail("p2p.blocked"))?;
+            crate::p2p::peer_id(&key).map_err(|e| StartError(format!("p2p.blocked: {e}")))
+        })
+        .collect()
 }
 
 /// Messages the consensus driver may have waiting.
@@ -192,15 +210,31 @@ fn start_network(
         peers.push((peer, address));
     }
     let listen = config.p2p.listen.parse().map_err(fail("p2p.listen"))?;
-    let network =
-        crate::p2p::start(crate::p2p::NetConfig { secret: key.to_bytes(), listen, peers, allowed }, shared, driver)
-            .map_err(|e| StartError(format!("starting the network: {e}")))?;
+    let blocked = blocked_peers(config)?;
+    let network = crate::p2p::start(
+        crate::p2p::NetConfig { secret: key.to_bytes(), listen, peers, allowed, blocked },
+        shared,
+        driver,
+    )
+    .map_err(|e| StartError(format!("starting the network: {e}")))?;
     tracing::info!(peer_id = %network.peer_id, "p2p identity");
     let _ = genesis;
     Ok(network.commands)
 }
 
 impl RunningNode {
+    /// Applies the `[p2p] blocked` list of `config` to the running network (SIGHUP).
+    pub async fn reload_blocked(&self, config: &Config) -> Result<usize, StartError> {
+        let blocked = blocked_peers(config)?;
+        let count = blocked.len();
+        if let Some(net) = &self.net {
+            net.send(crate::p2p::NetCommand::SetBlocked(blocked))
+                .await
+                .map_err(|_| StartError("the network task has stopped".into()))?;
+        }
+        Ok(count)
+    }
+
     /// Stops the RPC server, then consensus (after its current step), and waits for both.
     pub async fn stop(mut self) {
         let _ = self.server.stop();

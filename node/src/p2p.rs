@@ -136,6 +136,8 @@ pub enum NetCommand {
         /// The height.
         height: u64,
     },
+    /// Refuse exactly these peers from now on (the operator's block list).
+    SetBlocked(Vec<PeerId>),
     /// Drop a peer that misbehaved.
     Penalise {
         /// The peer.
@@ -229,6 +231,8 @@ pub struct NetConfig {
     pub peers: Vec<(PeerId, Multiaddr)>,
     /// Peers allowed to connect.
     pub allowed: Vec<PeerId>,
+    /// Peers refused even if allowed.
+    pub blocked: Vec<PeerId>,
 }
 
 /// A running network task.
@@ -237,6 +241,12 @@ pub struct Network {
     pub commands: mpsc::Sender<NetCommand>,
     /// Our peer id.
     pub peer_id: PeerId,
+}
+
+/// Who may connect: the allowed peers minus the blocked ones.
+struct Access {
+    allowed: std::collections::HashSet<PeerId>,
+    blocked: std::collections::HashSet<PeerId>,
 }
 
 struct Redial {
@@ -269,7 +279,8 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .map_err(|e| format!("p2p behaviour: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    for peer in &config.allowed {
+    let allowed: std::collections::HashSet<PeerId> = config.allowed.iter().copied().collect();
+    for peer in allowed.iter().filter(|p| !config.blocked.contains(p)) {
         swarm.behaviour_mut().allow.allow_peer(*peer);
     }
     swarm.listen_on(config.listen.clone()).map_err(|e| format!("p2p listen on {}: {e}", config.listen))?;
@@ -280,7 +291,8 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .filter(|(p, _)| *p != peer_id)
         .map(|(p, a)| (*p, Redial { address: a.clone(), next: Instant::now(), backoff: BACKOFF_MIN }))
         .collect();
-    tokio::spawn(run(swarm, rx, redial, shared, driver));
+    let blocked = config.blocked.iter().copied().collect();
+    tokio::spawn(run(swarm, rx, redial, Access { allowed, blocked }, shared, driver));
     Ok(Network { commands, peer_id })
 }
 
@@ -288,6 +300,7 @@ async fn run(
     mut swarm: Swarm<Behaviour>,
     mut commands: mpsc::Receiver<NetCommand>,
     mut redial: HashMap<PeerId, Redial>,
+    mut access: Access,
     shared: Arc<Shared>,
     driver: SyncSender<DriverMsg>,
 ) {
@@ -312,6 +325,24 @@ async fn run(
                         let id = swarm.behaviour_mut().streams.send_request(&peer, encode(&Message::GetBlock { height }));
                         block_requests.insert(id, height);
                     }
+                    NetCommand::SetBlocked(peers) => {
+                        let blocked: std::collections::HashSet<PeerId> = peers.into_iter().collect();
+                        for peer in blocked.difference(&access.blocked) {
+                            tracing::warn!(%peer, "peer blocked by the operator");
+                            swarm.behaviour_mut().allow.disallow_peer(*peer);
+                        }
+                        for peer in access.blocked.difference(&blocked) {
+                            if access.allowed.contains(peer) {
+                                tracing::info!(%peer, "peer unblocked");
+                                swarm.behaviour_mut().allow.allow_peer(*peer);
+                                if let Some(r) = redial.get_mut(peer) {
+                                    r.next = Instant::now();
+                                    r.backoff = BACKOFF_MIN;
+                                }
+                            }
+                        }
+                        access.blocked = blocked;
+                    }
                     NetCommand::Penalise { peer, reason } => {
                         tracing::warn!(%peer, %reason, "dropping peer");
                         let _ = swarm.disconnect_peer_id(peer);
@@ -321,7 +352,7 @@ async fn run(
             _ = tick.tick() => {
                 let now = Instant::now();
                 for (peer, r) in redial.iter_mut() {
-                    if !swarm.is_connected(peer) && now >= r.next {
+                    if !swarm.is_connected(peer) && now >= r.next && !access.blocked.contains(peer) {
                         let opts = DialOpts::peer_id(*peer)
                             .addresses(vec![r.address.clone()])
                             .condition(PeerCondition::DisconnectedAndNotDialing)
