@@ -79,6 +79,19 @@ enum Command {
         #[command(subcommand)]
         command: TestnetCommand,
     },
+    /// Hold a validator's consensus key and double-sign guard in this process and sign
+    /// for its node over a Unix socket (the node's `keys.remote_signer`).
+    Signer {
+        /// The signer's home: keys/consensus.key and keys/signer_state.json.
+        #[arg(long)]
+        home: PathBuf,
+        /// unix:PATH of the socket to create (owner-only).
+        #[arg(long)]
+        listen: String,
+        /// Environment variable holding the key passphrase, for an encrypted key.
+        #[arg(long)]
+        passphrase_env: Option<String>,
+    },
     /// Run the node of a home made by `chancery init`.
     Start {
         /// The node home.
@@ -372,6 +385,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Testnet { command: TestnetCommand::Run { dir } } => node_cmds::testnet_run(&dir),
         Command::Start { home } => node_cmds::start_node(&home),
+        Command::Signer { home, listen, passphrase_env } => node_cmds::signer(&home, &listen, passphrase_env),
         Command::Submit { rpc, key, kind, alg, wait, files } => node_cmds::submit(node_cmds::SubmitArgs {
             rpc,
             key: key.unwrap_or_else(|| node_cmds::default_dev_home().join("integrator.key")),

@@ -112,6 +112,34 @@ pub fn testnet_run(dir: &Path) -> Result<()> {
     }
 }
 
+/// `chancery signer`: serves until Ctrl-C or SIGTERM.
+pub fn signer(home: &Path, listen: &str, passphrase_env: Option<String>) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let path = listen.strip_prefix("unix:").with_context(|| format!("--listen {listen:?} must be unix:PATH"))?;
+    let passphrase = passphrase_env
+        .map(|var| std::env::var(&var).with_context(|| format!("environment variable {var} is not set")))
+        .transpose()?;
+    let mut signer = chancery_node::signer::LocalSigner::open(
+        &home.join("keys/consensus.key"),
+        passphrase.as_deref(),
+        &home.join("keys/signer_state.json"),
+    )?;
+    println!("signer for consensus key {} listening on unix:{path}", signer.public_key());
+    chancery_node::logging::init("text", "info");
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let rt = runtime()?;
+    rt.spawn(async move {
+        let _ = wait_for_stop_signal().await;
+        flag.store(true, Ordering::SeqCst);
+    });
+    chancery_node::signer::remote::serve(&mut signer, Path::new(path), &stop)
+        .with_context(|| format!("serving on {path}"))?;
+    eprintln!("signer stopped");
+    Ok(())
+}
+
 /// `chancery start`.
 pub fn start_node(home: &Path) -> Result<()> {
     let config = Config::load(&home.join("config.toml"))?;

@@ -67,6 +67,9 @@ pub struct KeysConfig {
     pub signer_state: PathBuf,
     /// Environment variable holding the key passphrase; empty for an unencrypted key.
     pub passphrase_env: String,
+    /// `unix:PATH` of a remote signer (`chancery signer`) holding the consensus key and
+    /// its guard; empty to use `consensus_key` and `signer_state` here.
+    pub remote_signer: String,
 }
 
 /// `[store]`.
@@ -162,6 +165,9 @@ consensus_key = "keys/consensus.key"
 signer_state = "keys/signer_state.json"
 # Environment variable holding the key passphrase; empty when the key is not encrypted.
 passphrase_env = ""
+# A remote signer (`chancery signer --home DIR --listen unix:PATH`) as "unix:PATH": the
+# key and its guard then live in that process only. Empty: the key files above.
+remote_signer = ""
 
 [store]
 # RocksDB directory of the chain store.
@@ -272,6 +278,9 @@ impl Config {
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return rule("log.level", format!("{:?} must be one of error, warn, info, debug, trace", self.log.level));
+        }
+        if !self.keys.remote_signer.is_empty() && !self.keys.remote_signer.starts_with("unix:") {
+            return rule("keys.remote_signer", format!("{:?} must be unix:PATH", self.keys.remote_signer));
         }
         if !self.p2p.listen.is_empty() && !self.p2p.listen.starts_with('/') {
             return rule(

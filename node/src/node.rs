@@ -47,6 +47,7 @@ pub struct RunningNode {
     /// Shared state (for tests and the dev command).
     pub shared: Arc<Shared>,
     server: ServerHandle,
+    stopping: Arc<std::sync::atomic::AtomicBool>,
     net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
     driver: Option<JoinHandle<()>>,
     stop: std::sync::mpsc::SyncSender<DriverMsg>,
@@ -70,20 +71,36 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     let backend = RocksBackend::open(&data_dir.join("store")).map_err(fail("opening the store"))?;
     let store = ChainStore::open(backend, &genesis.chain_spec(), config.store.check_last_blocks)
         .map_err(fail("opening the store"))?;
-    let passphrase =
-        match config.keys.passphrase_env.as_str() {
-            "" => None,
-            var => Some(std::env::var(var).map_err(|_| {
-                StartError(format!("the key passphrase variable {var} (keys.passphrase_env) is not set"))
-            })?),
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (signer, address): (Box<dyn chancery_consensus::engine::Signer + Send>, Address) =
+        match config.keys.remote_signer.strip_prefix("unix:") {
+            Some(path) => {
+                let remote = crate::signer::remote::RemoteSigner::connect(
+                    Path::new(path),
+                    stopping.clone(),
+                    std::time::Duration::from_secs(30),
+                )
+                .map_err(|e| StartError(format!("keys.remote_signer: {e}")))?;
+                let address = Address(remote.public_key());
+                (Box::new(remote), address)
+            }
+            None => {
+                let passphrase = match config.keys.passphrase_env.as_str() {
+                    "" => None,
+                    var => Some(std::env::var(var).map_err(|_| {
+                        StartError(format!("the key passphrase variable {var} (keys.passphrase_env) is not set"))
+                    })?),
+                };
+                let signer = LocalSigner::open(
+                    &resolve(&config.keys.consensus_key),
+                    passphrase.as_deref(),
+                    &resolve(&config.keys.signer_state),
+                )
+                .map_err(fail("opening the signer"))?;
+                let address = Address(signer.public_key());
+                (Box::new(signer), address)
+            }
         };
-    let signer = LocalSigner::open(
-        &resolve(&config.keys.consensus_key),
-        passphrase.as_deref(),
-        &resolve(&config.keys.signer_state),
-    )
-    .map_err(fail("opening the signer"))?;
-    let address = Address(signer.public_key());
     let m = &config.mempool;
     let mempool = Mempool::new(MempoolLimits {
         txs_max: m.txs_max as usize,
@@ -115,7 +132,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     };
     let driver = Driver::start(
         shared.clone(),
-        Box::new(signer),
+        signer,
         address,
         &data_dir.join("consensus.wal"),
         genesis.genesis_time_ms,
@@ -164,7 +181,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     );
     let handle = server.start(service.into_rpc());
     tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = shared.store.height(), "node started");
-    Ok(RunningNode { rpc_addr, shared, server: handle, net, driver: Some(driver), stop: tx })
+    Ok(RunningNode { rpc_addr, shared, server: handle, stopping, net, driver: Some(driver), stop: tx })
 }
 
 fn blocked_peers(config: &Config) -> Result<Vec<libp2p::PeerId>, StartError> {
@@ -243,6 +260,8 @@ impl RunningNode {
     }
 
     fn halt_driver(&mut self) {
+        // A signer call retrying against an unreachable remote signer gives up now.
+        self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         // The driver may be waiting on a full channel slot: retry until it takes the message.
         while let Err(std::sync::mpsc::TrySendError::Full(_)) = self.stop.try_send(DriverMsg::Shutdown) {
             std::thread::sleep(std::time::Duration::from_millis(5));

@@ -5,6 +5,7 @@
 
 pub mod guard;
 pub mod keyfile;
+pub mod remote;
 
 use std::path::Path;
 
