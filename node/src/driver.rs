@@ -477,8 +477,13 @@ impl Driver {
         }
         self.syncing = None;
         let mempool = self.shared.mempool.clone();
-        let result =
-            self.shared.store.execute_and_commit_verified(&block, &commit, &|tx: &Tx| mempool.is_verified(&tx.hash()));
+        // Signatures in batches over the cores first; if that fails, execution checks
+        // them one by one and names the bad tx.
+        let batch_ok = mempool.verify_all(&block.txs);
+        let result = self
+            .shared
+            .store
+            .execute_and_commit_verified(&block, &commit, &|tx: &Tx| batch_ok || mempool.is_verified(&tx.hash()));
         if let Err(e) = result {
             if let Some(net) = &self.net {
                 let _ = net.try_send(NetCommand::Penalise { peer: from, reason: format!("bad block {height}: {e}") });

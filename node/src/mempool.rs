@@ -316,6 +316,16 @@ impl Mempool {
         failures
     }
 
+    /// Whether every tx's signature verifies, checked in batches over the cores (a block
+    /// fetched by sync: its txs were never in this mempool). `false` says only that some
+    /// tx fails; execution then finds and names it.
+    pub fn verify_all(&self, txs: &[Tx]) -> bool {
+        let candidates: Vec<Candidate> =
+            txs.iter().map(|tx| Candidate { tx: tx.clone(), bytes: 0, hash: Hash::ZERO }).collect();
+        let all: Vec<usize> = (0..candidates.len()).collect();
+        self.verify_signatures(&candidates, &all).is_empty()
+    }
+
     /// Up to `max_txs` pending txs in block order (see the module docs).
     pub fn candidates(&self, max_txs: usize) -> Vec<Candidate> {
         let pool = self.pool();

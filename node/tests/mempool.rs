@@ -140,3 +140,16 @@ fn a_tx_the_state_no_longer_accepts_is_dropped_with_its_reason() {
         other => panic!("expected dropped, got {other:?}"),
     }
 }
+
+#[test]
+fn a_synced_blocks_signatures_are_checked_in_batches() {
+    let (_, ctx, _) = setup();
+    let pool = Mempool::new(LIMITS);
+    let mut txs: Vec<Tx> = (1..=700).map(|n| evidence(&ctx.chain_id, n)).collect();
+    assert!(pool.verify_all(&txs));
+    assert!(pool.verify_all(&[]));
+    txs[650].signature.0[33] ^= 2;
+    assert!(!pool.verify_all(&txs));
+    // Nothing was admitted by checking.
+    assert_eq!(pool.size(), (0, 0));
+}
