@@ -52,6 +52,12 @@ pub fn report(r: &Report) -> String {
         Record::Governance { proposal } => {
             let _ = writeln!(out, "  record       governance change: {proposal}");
         }
+        Record::Misbehaviour { validator, height, round } => {
+            let _ = writeln!(
+                out,
+                "  record       misbehaviour: validator {validator} signed two conflicting messages at height {height}, round {round}"
+            );
+        }
     }
     let submitter = r.submitter.name.clone().unwrap_or_else(|| "not a genesis member".into());
     let _ = writeln!(out, "  submitter    {submitter} (key {})", r.submitter.key);

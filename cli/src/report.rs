@@ -95,6 +95,13 @@ pub fn html(report: &Report, file_name: Option<&str>, generated_ms: u64) -> Stri
             row(&mut out, "Event", &format!("{event:?}"));
         }
         Record::Governance { proposal } => row(&mut out, "Record", &format!("governance change: {proposal}")),
+        Record::Misbehaviour { validator, height, round } => row(
+            &mut out,
+            "Record",
+            &format!(
+                "misbehaviour: validator {validator} signed two conflicting messages at height {height}, round {round}"
+            ),
+        ),
     }
     let submitter = report.submitter.name.clone().unwrap_or_else(|| "not a genesis member".into());
     row(&mut out, "Submitted by", &format!("{submitter} (key {})", report.submitter.key));

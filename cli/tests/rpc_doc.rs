@@ -182,6 +182,7 @@ fn error_help(code: ErrorCode) -> &'static str {
         ErrorCode::CertRule => "A certificate lifecycle rule is broken; the message names it.",
         ErrorCode::Governance => "A governance proposal lacks a validator quorum or is invalid.",
         ErrorCode::NoncePending => "Another pending tx of this signer has this nonce. Use another nonce.",
+        ErrorCode::Misbehaviour => "Misbehaviour evidence does not prove two conflicting signed messages of a current validator at an earlier height, or that misbehaviour is already anchored.",
         ErrorCode::MempoolFull => "A mempool bound (total or per submitter) is reached. Retry after the next block; nothing was stored.",
         ErrorCode::BatchTooLarge => "More txs in `evidence_submitBatch` than `rpc.batch_len_max`. Split the batch.",
         ErrorCode::BadArgument => "An argument is malformed or out of range (hash, digest algorithm, heights).",

@@ -1,108 +1,12 @@
-//! Equivocation evidence: two different signed votes (or proposals) of one validator for
-//! the same height, round and step. Self-contained and verifiable offline against the
-//! validator set, so the node can anchor it on chain as misbehaviour evidence.
+//! Equivocations the consensus core saw at a height, as the ledger's self-contained
+//! misbehaviour records (`chancery_ledger::misbehaviour`), ready to anchor.
 
-use bincode::{Decode, Encode};
-use chancery_ledger::chain::{ProposalHeader, Vote};
-use chancery_ledger::codec::{encode, Canonical};
-use chancery_ledger::{ChainId, Hash, HashContext, PublicKey, Signature, ValidatorSet};
+use chancery_ledger::{ChainId, Signature};
 use malachitebft_core_consensus::MisbehaviorEvidence;
 
+pub use chancery_ledger::misbehaviour::{Equivocation, EquivocationError, SignedItem};
+
 use crate::engine::Ctx;
-
-/// One signed consensus message as evidence carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub enum SignedItem {
-    /// A vote and its signature.
-    Vote {
-        /// The vote.
-        vote: Vote,
-        /// Its signature.
-        signature: Signature,
-    },
-    /// A proposal header and its signature.
-    Proposal {
-        /// The proposal.
-        proposal: ProposalHeader,
-        /// Its signature.
-        signature: Signature,
-    },
-}
-
-impl SignedItem {
-    fn message(&self) -> Hash {
-        match self {
-            SignedItem::Vote { vote, .. } => vote.signing_message(),
-            SignedItem::Proposal { proposal, .. } => proposal.signing_message(),
-        }
-    }
-
-    fn signature(&self) -> &Signature {
-        match self {
-            SignedItem::Vote { signature, .. } | SignedItem::Proposal { signature, .. } => signature,
-        }
-    }
-
-    /// (chain, height, round, step): two items of one validator must never differ here.
-    fn slot(&self) -> (ChainId, u64, u32, u8) {
-        match self {
-            SignedItem::Vote { vote, .. } => (vote.chain_id.clone(), vote.height, vote.round, vote.kind as u8),
-            SignedItem::Proposal { proposal, .. } => (proposal.chain_id.clone(), proposal.height, proposal.round, 2),
-        }
-    }
-}
-
-/// Two conflicting signed messages of one validator.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct Equivocation {
-    /// The validator's consensus key.
-    pub validator: PublicKey,
-    /// One message.
-    pub first: SignedItem,
-    /// The other.
-    pub second: SignedItem,
-}
-
-impl Canonical for Equivocation {
-    const KIND: &'static str = "equivocation";
-    const BYTES_MAX: usize = 1024;
-}
-
-/// Why evidence does not prove an equivocation.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EquivocationError {
-    /// The accused is not a validator of the set.
-    #[error("{0} is not a validator of this set")]
-    NotAValidator(String),
-    /// The two messages are not for the same slot, or are the same message.
-    #[error("the two messages are not two different messages for one height, round and step")]
-    NoConflict,
-    /// A signature does not verify.
-    #[error("a signature does not verify under the accused's key")]
-    BadSignature,
-}
-
-impl Equivocation {
-    /// Checks that `validator` is in `set` and signed both, different, messages for one
-    /// height, round and step.
-    pub fn verify(&self, set: &ValidatorSet) -> Result<(), EquivocationError> {
-        if set.find(&self.validator).is_none() {
-            return Err(EquivocationError::NotAValidator(self.validator.to_hex()));
-        }
-        if self.first.slot() != self.second.slot() || self.first == self.second {
-            return Err(EquivocationError::NoConflict);
-        }
-        for item in [&self.first, &self.second] {
-            self.validator.verify(&item.message(), item.signature()).map_err(|_| EquivocationError::BadSignature)?;
-        }
-        Ok(())
-    }
-
-    /// The digest that anchors it: `H("chancery v1 equivocation", evidence bytes)`.
-    pub fn hash(&self) -> Hash {
-        HashContext::Equivocation.hash(&encode(self))
-    }
-}
 
 /// Every equivocation in a height's misbehaviour evidence, as self-contained records.
 pub fn equivocations(chain_id: &ChainId, evidence: &MisbehaviorEvidence<Ctx>) -> Vec<Equivocation> {
@@ -132,49 +36,4 @@ pub fn equivocations(chain_id: &ChainId, evidence: &MisbehaviorEvidence<Ctx>) ->
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chancery_ledger::chain::VoteKind;
-    use chancery_ledger::codec::decode;
-    use chancery_ledger::testkit::{key, public, sign, validator_set};
-
-    fn vote(block: Option<&[u8]>, round: u32) -> Vote {
-        Vote {
-            chain_id: ChainId::new("evidence-test").expect("id"),
-            height: 9,
-            round,
-            kind: VoteKind::Prevote,
-            block_hash: block.map(|b| HashContext::Header.hash(b)),
-        }
-    }
-
-    fn signed(signer: u16, vote: Vote) -> SignedItem {
-        let signature = sign(&key(1, signer), &vote.signing_message());
-        SignedItem::Vote { vote, signature }
-    }
-
-    #[test]
-    fn only_two_different_signed_messages_for_one_slot_prove_equivocation() {
-        let set = validator_set(&[key(1, 0), key(1, 1), key(1, 2), key(1, 3)], 0);
-        let accused = public(&key(1, 2));
-        let real = Equivocation {
-            validator: accused,
-            first: signed(2, vote(Some(b"a"), 0)),
-            second: signed(2, vote(None, 0)),
-        };
-        assert_eq!(real.verify(&set), Ok(()));
-        assert_eq!(decode::<Equivocation>(&encode(&real)), Ok(real.clone()));
-        let same = Equivocation { second: real.first.clone(), ..real.clone() };
-        assert_eq!(same.verify(&set), Err(EquivocationError::NoConflict));
-        let other_round = Equivocation { second: signed(2, vote(None, 1)), ..real.clone() };
-        assert_eq!(other_round.verify(&set), Err(EquivocationError::NoConflict));
-        let forged = Equivocation { second: signed(3, vote(None, 0)), ..real.clone() };
-        assert_eq!(forged.verify(&set), Err(EquivocationError::BadSignature));
-        let outsider = Equivocation { validator: public(&key(7, 7)), ..real.clone() };
-        assert!(matches!(outsider.verify(&set), Err(EquivocationError::NotAValidator(_))));
-        assert_ne!(real.hash(), same.hash());
-    }
 }

@@ -13,6 +13,7 @@ pub mod digest;
 pub mod hash;
 pub mod history;
 pub mod limits;
+pub mod misbehaviour;
 pub mod smt;
 pub mod state;
 pub mod store;

@@ -44,6 +44,8 @@ pub enum StateKey {
     Nonce(PublicKey),
     /// A certificate's events.
     Cert(CaId, CertSerial),
+    /// Anchored misbehaviour: (validator, height, round, step) to the accused key.
+    Misbehaviour(PublicKey, u64, u32, u8),
 }
 
 impl Canonical for StateKey {
@@ -217,6 +219,17 @@ pub enum TxError {
     /// The proposal itself is invalid.
     #[error("governance proposal rejected: {0}")]
     BadProposal(String),
+    /// Misbehaviour evidence that does not prove misbehaviour, or came too late.
+    #[error("misbehaviour evidence rejected: {0}")]
+    BadMisbehaviour(String),
+    /// This misbehaviour (validator, height, round, step) is already on chain.
+    #[error("this misbehaviour of validator {validator} at height {height} is already anchored")]
+    MisbehaviourKnown {
+        /// The validator's consensus key.
+        validator: String,
+        /// The height.
+        height: u64,
+    },
 }
 
 /// A certificate lifecycle rule.
@@ -633,6 +646,8 @@ fn apply_tx<V: StateView>(
     let allowed = match (&tx.body, &member) {
         (_, Some(_)) => true,
         (TxBody::Governance(_), None) => is_validator,
+        // A validator's node anchors what its consensus saw, signed with its p2p key.
+        (TxBody::Misbehaviour(_), None) => validators.validators.iter().any(|v| v.p2p_key == tx.signer),
         _ => false,
     };
     if !allowed {
@@ -656,11 +671,41 @@ fn apply_tx<V: StateView>(
         TxBody::Governance(governance) => {
             apply_governance(overlay, ctx, validators, rules.validators_changed, governance)
         }
+        TxBody::Misbehaviour(equivocation) => {
+            apply_misbehaviour(overlay, ctx, validators, equivocation).map(|r| r.map(|()| None))
+        }
     }?;
     if outcome.is_ok() {
         overlay.put(StateKey::Nonce(tx.signer), Some(&tx.nonce));
     }
     Ok(outcome)
+}
+
+/// Misbehaviour evidence must prove an equivocation by a current validator at an earlier
+/// height of this chain, and each (validator, height, round, step) is anchored once.
+fn apply_misbehaviour<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    ctx: &BlockContext,
+    validators: &ValidatorSet,
+    equivocation: &crate::misbehaviour::Equivocation,
+) -> Result<Result<(), TxError>, ExecError<V::Error>> {
+    let (chain, height, round, step) = equivocation.first.slot();
+    if chain != ctx.chain_id {
+        return Ok(Err(TxError::BadMisbehaviour(format!("the messages are for chain {chain}"))));
+    }
+    if height >= ctx.height {
+        return Ok(Err(TxError::BadMisbehaviour(format!("height {height} is not before this block's {}", ctx.height))));
+    }
+    if let Err(e) = equivocation.verify(validators) {
+        return Ok(Err(TxError::BadMisbehaviour(e.to_string())));
+    }
+    let key = StateKey::Misbehaviour(equivocation.validator, height, round, step);
+    if overlay.get::<PublicKey>(&key)?.is_some() {
+        return Ok(Err(TxError::MisbehaviourKnown { validator: equivocation.validator.to_hex(), height }));
+    }
+    // The value: the accused key (the evidence itself is in the tx, found by its index).
+    overlay.put(key, Some(&equivocation.validator));
+    Ok(Ok(()))
 }
 
 fn not_permitted(member: Option<&Member>, what: String) -> TxError {

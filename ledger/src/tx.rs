@@ -68,6 +68,9 @@ pub enum TxBody {
     CertEvent(CertEvent),
     /// A membership, validator-set or parameter change approved by the validators.
     Governance(Governance),
+    /// Proof that a validator signed two conflicting consensus messages, anchored by a
+    /// validator's node (signed with its p2p key).
+    Misbehaviour(crate::misbehaviour::Equivocation),
 }
 
 /// The kind of an evidence record.

@@ -242,6 +242,15 @@ pub enum Record {
         /// "add_member", "remove_member", "set_validators" or "set_params".
         proposal: &'static str,
     },
+    /// Misbehaviour evidence against a validator.
+    Misbehaviour {
+        /// The accused validator's consensus key.
+        validator: PublicKey,
+        /// Where it signed twice.
+        height: u64,
+        /// The round.
+        round: u32,
+    },
 }
 
 /// The submitter of a tx.
@@ -484,5 +493,9 @@ fn summarise(body: &TxBody) -> Record {
                 Proposal::SetParams(_) => "set_params",
             },
         },
+        TxBody::Misbehaviour(m) => {
+            let (_, height, round, _) = m.first.slot();
+            Record::Misbehaviour { validator: m.validator, height, round }
+        }
     }
 }

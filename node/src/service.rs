@@ -141,6 +141,7 @@ pub fn submit_error(error: SubmitError) -> RpcError {
             TxError::Duplicate { .. } => ErrorCode::Duplicate,
             TxError::Cert { .. } => ErrorCode::CertRule,
             TxError::NotApproved(_) | TxError::BadProposal(_) => ErrorCode::Governance,
+            TxError::BadMisbehaviour(_) | TxError::MisbehaviourKnown { .. } => ErrorCode::Misbehaviour,
         },
         SubmitError::NoncePending { .. } => ErrorCode::NoncePending,
         SubmitError::Full(_) => ErrorCode::MempoolFull,

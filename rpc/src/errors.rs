@@ -32,6 +32,8 @@ pub enum ErrorCode {
     Governance = 1009,
     /// Another pending tx of the signer has this nonce.
     NoncePending = 1010,
+    /// Misbehaviour evidence that proves nothing, or is already anchored.
+    Misbehaviour = 1011,
     /// The mempool is full: retry later.
     MempoolFull = 1020,
     /// The list of txs in `evidence_submitBatch` is longer than the node allows.
@@ -46,7 +48,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::TxMalformed,
         ErrorCode::BadSignature,
         ErrorCode::WrongChain,
@@ -58,6 +60,7 @@ impl ErrorCode {
         ErrorCode::CertRule,
         ErrorCode::Governance,
         ErrorCode::NoncePending,
+        ErrorCode::Misbehaviour,
         ErrorCode::MempoolFull,
         ErrorCode::BatchTooLarge,
         ErrorCode::BadArgument,
@@ -89,6 +92,7 @@ impl ErrorCode {
             ErrorCode::CertRule => "cert_rule",
             ErrorCode::Governance => "governance",
             ErrorCode::NoncePending => "nonce_pending",
+            ErrorCode::Misbehaviour => "misbehaviour",
             ErrorCode::MempoolFull => "mempool_full",
             ErrorCode::BatchTooLarge => "batch_too_large",
             ErrorCode::BadArgument => "bad_argument",

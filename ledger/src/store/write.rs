@@ -140,7 +140,7 @@ impl<B: Backend> ChainStore<B> {
                     key.extend_from_slice(&location);
                     batch.put(Column::Certs, key, Vec::new());
                 }
-                TxBody::Governance(_) => {}
+                TxBody::Governance(_) | TxBody::Misbehaviour(_) => {}
             }
         }
         write_state(&mut batch, changes);
