@@ -316,6 +316,106 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
         wait_blocks(&all, n, Duration::from_secs(60)).await;
         same_chain(&all).await;
     });
+
+    // The court's keys in the wrong hands: its node is down and someone sends two
+    // conflicting prevotes in its name at every height. The chain stays safe, and the
+    // honest nodes anchor the equivocation as misbehaviour evidence.
+    nodes[2].kill();
+    let court =
+        &genesis.validators.validators.iter().find(|v| v.name.as_str() == "District Court").expect("court").clone();
+    let consensus = chancery_node::signer::KeyFile::load(&nodes[2].home.join("keys/consensus.key"), None).expect("key");
+    let p2p = chancery_node::signer::KeyFile::load(&nodes[2].home.join("keys/p2p.key"), None).expect("key").to_bytes();
+    let config = chancery_node::config::Config::load(&nodes[2].home.join("config.toml")).expect("config");
+    rt.block_on(async {
+        let c = client(&nodes[4]).await;
+        let chain = ChainId::new(&c.info().await.expect("info").chain_id).expect("chain");
+        let start = c.info().await.expect("info").blocks;
+        equivocate(p2p, &consensus, &chain, &config.p2p.peers, start, Instant::now() + Duration::from_secs(4)).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (tx_hash, height) = 'found: loop {
+            let n = c.info().await.expect("info").blocks;
+            for h in start..n {
+                let block = c.block(h).await.expect("block");
+                for tx in block.txs.iter() {
+                    if let chancery_ledger::TxBody::Misbehaviour(m) = &tx.body {
+                        assert_eq!(m.validator, court.consensus_key, "only the court misbehaved");
+                        break 'found (tx.hash(), h);
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "no misbehaviour anchored");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        };
+        let bundle = c.proof(tx_hash, None).await.expect("proof");
+        let report = chancery_ledger::verify(&bundle, &trust, None).expect("verifies offline");
+        assert!(matches!(report.record, chancery_ledger::verify::Record::Misbehaviour { .. }), "{:?}", report.record);
+        assert!(height >= start);
+        let live: Vec<&Node> = [0, 1, 3, 4].iter().map(|i| &nodes[*i]).collect();
+        submit_and_wait(&nodes[0], &keys[0], 5, "after equivocation").await;
+        same_chain(&live).await;
+    });
+}
+
+/// Plays an equivocating validator: connects with `p2p_secret` (its node identity) to
+/// `peers` and sends, for each height from `from` on, two conflicting prevotes signed
+/// with its consensus key, until `until` has passed.
+async fn equivocate(
+    p2p_secret: [u8; 32],
+    consensus: &ed25519_dalek::SigningKey,
+    chain: &ChainId,
+    peers: &[String],
+    from: u64,
+    until: Instant,
+) {
+    use chancery_consensus::wire::WireVote;
+    use chancery_node::p2p::{FrameCodec, Message, PROTOCOL};
+    use ed25519_dalek::Signer as _;
+    use libp2p::futures::StreamExt;
+    use libp2p::request_response::{self, ProtocolSupport};
+    let keypair = libp2p::identity::Keypair::ed25519_from_bytes(p2p_secret).expect("key");
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(libp2p::tcp::Config::default(), libp2p::noise::Config::new, libp2p::yamux::Config::default)
+        .expect("transport")
+        .with_behaviour(|_| {
+            request_response::Behaviour::<FrameCodec>::new(
+                [(PROTOCOL, ProtocolSupport::Full)],
+                request_response::Config::default(),
+            )
+        })
+        .expect("behaviour")
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
+        .build();
+    let mut targets = Vec::new();
+    for text in peers {
+        let address: libp2p::Multiaddr = text.parse().expect("multiaddr");
+        let Some(libp2p::multiaddr::Protocol::P2p(peer)) = address.iter().last() else { panic!("no peer id") };
+        swarm.add_peer_address(peer, address.clone());
+        let _ = swarm.dial(address);
+        targets.push(peer);
+    }
+    let validator = chancery_ledger::PublicKey(consensus.verifying_key().to_bytes());
+    let mut height = from;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    while Instant::now() < until {
+        tokio::select! {
+            _ = swarm.select_next_some() => {}
+            _ = tick.tick() => {
+                for h in height..height + 3 {
+                    for block in [Some(Hash([7; 32])), None] {
+                        let vote = chancery_ledger::Vote { chain_id: chain.clone(), height: h, round: 0, kind: chancery_ledger::VoteKind::Prevote, block_hash: block };
+                        let signature = chancery_ledger::Signature(consensus.sign(vote.signing_message().as_bytes()).to_bytes());
+                        let wire = WireVote { height: h, round: 0, kind: vote.kind, block_hash: block, validator, signature };
+                        let bytes = chancery_ledger::encode(&Message::Vote(wire));
+                        for peer in &targets {
+                            swarm.behaviour_mut().send_request(peer, bytes.clone());
+                        }
+                    }
+                }
+                height += 1;
+            }
+        }
+    }
 }
 
 async fn futures_blocks(nodes: &[&Node]) -> Vec<u64> {

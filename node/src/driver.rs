@@ -87,6 +87,15 @@ impl WalSink for Wal {
     }
 }
 
+/// The driver's link to the network: where to send, and the node key that signs what it
+/// anchors (misbehaviour evidence).
+pub struct Peers {
+    /// Commands to the network task.
+    pub commands: mpsc::Sender<NetCommand>,
+    /// The node's p2p key.
+    pub reporter: ed25519_dalek::SigningKey,
+}
+
 /// Consensus stopped for a reason an operator must see.
 #[derive(Debug, Clone)]
 pub struct Halt(pub String);
@@ -109,6 +118,7 @@ pub struct Driver {
     syncing: Option<(u64, Instant)>,
     peer_blocks: HashMap<PeerId, u64>,
     restart_pending: bool,
+    reporter: Option<ed25519_dalek::SigningKey>,
     voting: bool,
     params: chancery_ledger::Params,
 }
@@ -122,8 +132,12 @@ impl Driver {
         wal_path: &std::path::Path,
         genesis_time_ms: u64,
         rx: Receiver<DriverMsg>,
-        net: Option<mpsc::Sender<NetCommand>>,
+        peers: Option<Peers>,
     ) -> Result<Self, Halt> {
+        let (net, reporter) = match peers {
+            Some(p) => (Some(p.commands), Some(p.reporter)),
+            None => (None, None),
+        };
         let store = &shared.store;
         let height = store.height();
         let (wal, records, problem) = Wal::open(wal_path).map_err(|e| Halt(e.to_string()))?;
@@ -184,6 +198,7 @@ impl Driver {
             syncing: None,
             peer_blocks: HashMap::new(),
             restart_pending: false,
+            reporter,
             voting,
             params,
         };
@@ -286,7 +301,8 @@ impl Driver {
                 self.build = Some(PendingBuild { height, round, wait_until: Instant::now() + wait });
             }
             Output::Decide { block, commit } => self.commit(block, commit)?,
-            Output::Finalize { commit, .. } => {
+            Output::Finalize { commit, evidence } => {
+                self.anchor_misbehaviour(&evidence);
                 // After a sync the engine may finalize a height the store already moved past.
                 if commit.height + 1 == self.shared.store.height() {
                     self.wal.clear().map_err(|e| Halt(e.to_string()))?;
@@ -338,6 +354,46 @@ impl Driver {
             | Output::SyncValueRejected(..) => {}
         }
         Ok(())
+    }
+
+    /// Equivocations the core saw at this height go on chain as misbehaviour txs signed
+    /// with this node's p2p key (into the mempool here and to the peers).
+    fn anchor_misbehaviour(&self, evidence: &malachitebft_core_consensus::MisbehaviorEvidence<Ctx>) {
+        let Some(reporter) = &self.reporter else { return };
+        let store = &self.shared.store;
+        let records = chancery_consensus::evidence::equivocations(store.chain_id(), evidence);
+        if records.is_empty() {
+            return;
+        }
+        let base = chancery_rpc::txs::clock_nonce();
+        let txs: Vec<Tx> = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, record)| {
+                tracing::warn!(validator = %record.validator, "equivocation seen: anchoring it as misbehaviour");
+                chancery_rpc::txs::sign_tx(
+                    reporter,
+                    store.chain_id(),
+                    chancery_ledger::TxBody::Misbehaviour(record),
+                    base + i as u64,
+                )
+            })
+            .collect();
+        let ctx = chancery_ledger::state::BlockContext {
+            chain_id: store.chain_id().clone(),
+            height: store.height(),
+            time_ms: now_ms(),
+        };
+        let results = self.shared.mempool.submit(&**store, &ctx, txs.clone());
+        let admitted: Vec<Tx> = txs.into_iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(tx, _)| tx).collect();
+        for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+            tracing::info!(reason = %refused, "misbehaviour not anchored by this node");
+        }
+        if let Ok(txs) = BoundedVec::new(admitted) {
+            if !txs.is_empty() {
+                self.broadcast(Message::Txs(txs));
+            }
+        }
     }
 
     fn broadcast(&self, message: Message) {

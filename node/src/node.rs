@@ -125,10 +125,12 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         consensus_key: Some(address.0),
     });
     let (tx, rx) = sync_channel(DRIVER_QUEUE);
-    let net = if config.p2p.listen.is_empty() {
-        None
+    let (net, reporter) = if config.p2p.listen.is_empty() {
+        (None, None)
     } else {
-        Some(start_network(home, config, &genesis, shared.clone(), tx.clone())?)
+        let key_path = Config::resolve(home, &config.p2p.p2p_key);
+        let key = crate::signer::KeyFile::load(&key_path, None).map_err(fail("loading the p2p key"))?;
+        (Some(start_network(&key, config, shared.clone(), tx.clone())?), Some(key))
     };
     let driver = Driver::start(
         shared.clone(),
@@ -137,7 +139,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         &data_dir.join("consensus.wal"),
         genesis.genesis_time_ms,
         rx,
-        net.clone(),
+        net.clone().zip(reporter).map(|(commands, reporter)| crate::driver::Peers { commands, reporter }),
     )
     .map_err(|e| StartError(format!("starting consensus: {}", e.0)))?;
     let driver = std::thread::Builder::new()
@@ -200,14 +202,11 @@ fn blocked_peers(config: &Config) -> Result<Vec<libp2p::PeerId>, StartError> {
 const DRIVER_QUEUE: usize = 8192;
 
 fn start_network(
-    home: &Path,
+    key: &ed25519_dalek::SigningKey,
     config: &Config,
-    genesis: &Genesis,
     shared: Arc<Shared>,
     driver: std::sync::mpsc::SyncSender<DriverMsg>,
 ) -> Result<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>, StartError> {
-    let key_path = Config::resolve(home, &config.p2p.p2p_key);
-    let key = crate::signer::KeyFile::load(&key_path, None).map_err(fail("loading the p2p key"))?;
     let mut allowed = Vec::new();
     let set = shared.store.current_validators().map_err(fail("reading the validator set"))?;
     for v in &set.validators {
@@ -235,7 +234,6 @@ fn start_network(
     )
     .map_err(|e| StartError(format!("starting the network: {e}")))?;
     tracing::info!(peer_id = %network.peer_id, "p2p identity");
-    let _ = genesis;
     Ok(network.commands)
 }
 
