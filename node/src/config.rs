@@ -47,6 +47,9 @@ pub struct P2pConfig {
     /// Public p2p keys (hex) of peers to refuse and disconnect even when they are
     /// validators (to isolate a misbehaving node). Re-read on SIGHUP.
     pub blocked: Vec<String>,
+    /// Send consensus messages over gossipsub instead of direct streams (measured
+    /// slower here; kept for comparison).
+    pub consensus_gossip: bool,
 }
 
 /// `[chain]`.
@@ -203,6 +206,9 @@ observers = []
 # Public p2p keys (hex) of peers to refuse and disconnect, even validators (to isolate a
 # misbehaving node). `kill -HUP` makes a running node re-read this list.
 blocked = []
+# Consensus messages over gossipsub instead of direct streams to each peer. Direct
+# streams measured faster on a four-validator network (docs/BENCHMARKS.md).
+consensus_gossip = false
 
 [log]
 # "text" or "json".

@@ -228,7 +228,14 @@ fn start_network(
     let listen = config.p2p.listen.parse().map_err(fail("p2p.listen"))?;
     let blocked = blocked_peers(config)?;
     let network = crate::p2p::start(
-        crate::p2p::NetConfig { secret: key.to_bytes(), listen, peers, allowed, blocked },
+        crate::p2p::NetConfig {
+            secret: key.to_bytes(),
+            listen,
+            peers,
+            allowed,
+            blocked,
+            consensus_gossip: config.p2p.consensus_gossip,
+        },
         shared,
         driver,
     )

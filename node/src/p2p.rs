@@ -22,7 +22,9 @@ use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Stream
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ListenError, NetworkBehaviour, SwarmEvent};
-use libp2p::{allow_block_list, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm};
+use libp2p::{
+    allow_block_list, gossipsub, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
+};
 use tokio::sync::mpsc;
 
 use crate::driver::DriverMsg;
@@ -218,6 +220,7 @@ impl request_response::Codec for FrameCodec {
 pub(crate) struct Behaviour {
     allow: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     streams: request_response::Behaviour<FrameCodec>,
+    gossip: gossipsub::Behaviour,
     ping: ping::Behaviour,
 }
 
@@ -233,7 +236,12 @@ pub struct NetConfig {
     pub allowed: Vec<PeerId>,
     /// Peers refused even if allowed.
     pub blocked: Vec<PeerId>,
+    /// Consensus messages over gossipsub instead of direct streams.
+    pub consensus_gossip: bool,
 }
+
+/// The gossip topic of consensus messages.
+const CONSENSUS_TOPIC: &str = "/chancery/consensus/1";
 
 /// A running network task.
 pub struct Network {
@@ -266,15 +274,26 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .map_err(|e| format!("p2p transport: {e}"))?
-        .with_behaviour(|_| Behaviour {
-            allow: allow_block_list::Behaviour::default(),
-            streams: request_response::Behaviour::new(
-                [(PROTOCOL, ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(Duration::from_secs(20))
-                    .with_max_concurrent_streams(1024),
-            ),
-            ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(5))),
+        .with_behaviour(|key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
+            let config = gossipsub::ConfigBuilder::default()
+                .heartbeat_interval(Duration::from_millis(500))
+                .validation_mode(gossipsub::ValidationMode::Strict)
+                .max_transmit_size(MESSAGE_BYTES_MAX)
+                .message_id_fn(|m: &gossipsub::Message| {
+                    gossipsub::MessageId::from(blake3::hash(&m.data).as_bytes().to_vec())
+                })
+                .build()?;
+            Ok(Behaviour {
+                allow: allow_block_list::Behaviour::default(),
+                streams: request_response::Behaviour::new(
+                    [(PROTOCOL, ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(Duration::from_secs(20))
+                        .with_max_concurrent_streams(1024),
+                ),
+                gossip: gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)?,
+                ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(5))),
+            })
         })
         .map_err(|e| format!("p2p behaviour: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
@@ -284,6 +303,8 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         swarm.behaviour_mut().allow.allow_peer(*peer);
     }
     swarm.listen_on(config.listen.clone()).map_err(|e| format!("p2p listen on {}: {e}", config.listen))?;
+    let topic = gossipsub::IdentTopic::new(CONSENSUS_TOPIC);
+    swarm.behaviour_mut().gossip.subscribe(&topic).map_err(|e| format!("gossip subscribe: {e}"))?;
     let (commands, rx) = mpsc::channel(4096);
     let redial = config
         .peers
@@ -292,7 +313,8 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .map(|(p, a)| (*p, Redial { address: a.clone(), next: Instant::now(), backoff: BACKOFF_MIN }))
         .collect();
     let blocked = config.blocked.iter().copied().collect();
-    tokio::spawn(run(swarm, rx, redial, Access { allowed, blocked }, shared, driver));
+    let gossip = config.consensus_gossip.then_some(topic);
+    tokio::spawn(run(swarm, rx, redial, Access { allowed, blocked }, gossip, shared, driver));
     Ok(Network { commands, peer_id })
 }
 
@@ -301,6 +323,7 @@ async fn run(
     mut commands: mpsc::Receiver<NetCommand>,
     mut redial: HashMap<PeerId, Redial>,
     mut access: Access,
+    gossip: Option<gossipsub::IdentTopic>,
     shared: Arc<Shared>,
     driver: SyncSender<DriverMsg>,
 ) {
@@ -316,6 +339,12 @@ async fn run(
                 match command {
                     NetCommand::Broadcast(message) => {
                         let bytes = encode(&*message);
+                        let consensus = matches!(*message, Message::Vote(_) | Message::Proposal(_) | Message::Polka(_));
+                        if let (Some(topic), true) = (&gossip, consensus) {
+                            // No subscribed peer yet is not an error: consensus re-sends.
+                            let _ = swarm.behaviour_mut().gossip.publish(topic.clone(), bytes);
+                            continue;
+                        }
                         let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
                         for peer in peers {
                             swarm.behaviour_mut().streams.send_request(&peer, bytes.clone());
@@ -451,6 +480,19 @@ fn handle_event(
             block_requests.remove(&request_id);
         }
         SwarmEvent::Behaviour(BehaviourEvent::Allow(never)) => match never {},
+        SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
+            propagation_source,
+            message,
+            ..
+        })) => match decode::<Message>(&message.data) {
+            Ok(m @ (Message::Vote(_) | Message::Proposal(_) | Message::Polka(_))) => {
+                forward(driver, NetEvent::Message { from: propagation_source, message: m });
+            }
+            _ => {
+                tracing::warn!(peer = %propagation_source, "bad gossip message: dropping the peer");
+                let _ = swarm.disconnect_peer_id(propagation_source);
+            }
+        },
         SwarmEvent::ConnectionEstablished { peer_id, .. } => {
             tracing::info!(peer = %peer_id, "peer connected");
             if let Some(peers) = &mut shared.liveness().peers {
