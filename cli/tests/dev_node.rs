@@ -112,7 +112,10 @@ fn ten_thousand_records_commit_and_their_proofs_verify_offline() {
 #[test]
 fn sigkill_under_load_loses_no_committed_tx_and_the_chain_continues() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let home = dir.path().join("dev");
+    let home = match std::env::var_os("CHANCERY_KEEP_CRASH_HOME") {
+        Some(keep) => std::path::PathBuf::from(keep),
+        None => dir.path().join("dev"),
+    };
     let mut node = DevNode::start(&home);
     let trust = node.genesis().trust_root();
     let key = node.key("bench/submitter-0.key");

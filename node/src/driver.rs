@@ -119,6 +119,7 @@ pub struct Driver {
     peer_blocks: HashMap<PeerId, u64>,
     restart_pending: bool,
     reporter: Option<ed25519_dalek::SigningKey>,
+    own_proposals: HashMap<Round, BlockValue>,
     voting: bool,
     params: chancery_ledger::Params,
 }
@@ -148,6 +149,20 @@ impl Driver {
         for (h, entry) in records {
             if h == height {
                 inputs.push(entry.to_input().map_err(|e| Halt(format!("WAL: {e}")))?);
+            }
+        }
+        // Our own proposals recorded before the crash: proposing again in the same round
+        // must propose the same block (the signer refuses anything else, rightly).
+        let mut own_proposals = HashMap::new();
+        for input in &inputs {
+            match input {
+                Input::Propose(local) => {
+                    own_proposals.insert(local.round, local.value.clone());
+                }
+                Input::ProposedValue(proposed, _) if proposed.proposer == address => {
+                    own_proposals.insert(proposed.round, proposed.value.clone());
+                }
+                _ => {}
             }
         }
         let mut blocks = HashMap::new();
@@ -199,6 +214,7 @@ impl Driver {
             peer_blocks: HashMap::new(),
             restart_pending: false,
             reporter,
+            own_proposals,
             voting,
             params,
         };
@@ -593,6 +609,7 @@ impl Driver {
         self.build = None;
         self.built.clear();
         self.blocks.clear();
+        self.own_proposals.clear();
         self.feed(Input::StartHeight(Height(height), consensus_set, false, None, VoteExtensionPolicy::Disabled))?;
         self.replay_stashed()
     }
@@ -613,6 +630,14 @@ impl Driver {
         let store = &self.shared.store;
         if build.height.0 != store.height() {
             return Ok(());
+        }
+        if let Some(value) = self.own_proposals.remove(&build.round) {
+            tracing::info!(
+                height = build.height.0,
+                round = build.round.as_i64(),
+                "proposing again the block recorded before a restart"
+            );
+            return self.feed(Input::Propose(LocallyProposedValue::new(build.height, build.round, value)));
         }
         let parent_ms = match build.height.0 {
             0 => self.genesis_time_ms,
@@ -653,6 +678,7 @@ impl Driver {
         };
         self.built.clear();
         self.blocks.clear();
+        self.own_proposals.clear();
         mempool.remove_committed(&tx_hashes);
         if let Some(started) = started {
             self.shared.metrics.commit_latency.observe(started.elapsed().as_secs_f64());
