@@ -112,7 +112,7 @@ fn presign(keys: &[SigningKey], chain: &ChainId, per_key: usize, tag: &str) -> V
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     })
 }
 

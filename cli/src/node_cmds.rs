@@ -343,30 +343,29 @@ pub enum ProofTarget {
     Tx(String),
 }
 
+/// The tx that first anchored `digest`.
+async fn first_anchor(client: &Client, digest: &Digest) -> Result<Hash> {
+    match call(client.by_digest(digest.to_text(), None).await)?.anchors.first() {
+        Some(first) => Ok(first.tx_hash),
+        None => bail!("no committed tx anchors {digest} on this chain"),
+    }
+}
+
 /// `chancery proof`.
 pub fn proof(rpc: &str, target: ProofTarget, checkpoint: Option<u64>, out: &Path) -> Result<()> {
     runtime()?.block_on(async {
         let client = connect(rpc).await?;
-        let digest = match &target {
-            ProofTarget::File(path) => {
-                let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                Some(Digest::compute(DigestAlg::Sha256, &bytes).to_text())
-            }
-            ProofTarget::Digest(text) => Some(Digest::parse(text).map_err(anyhow::Error::msg)?.to_text()),
-            ProofTarget::Tx(_) => None,
-        };
-        let tx_hash = match (&target, digest) {
-            (ProofTarget::Tx(text), _) => {
+        let tx_hash = match &target {
+            ProofTarget::Tx(text) => {
                 Hash::from_hex(text).with_context(|| format!("{text:?} is not a tx hash (64 hex digits)"))?
             }
-            (_, Some(digest)) => {
-                let anchors = call(client.by_digest(digest.clone(), None).await)?;
-                match anchors.anchors.first() {
-                    Some(first) => first.tx_hash,
-                    None => bail!("no committed tx anchors {digest} on this chain"),
-                }
+            ProofTarget::File(path) => {
+                let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                first_anchor(&client, &Digest::compute(DigestAlg::Sha256, &bytes)).await?
             }
-            (_, None) => bail!("nothing to look up"),
+            ProofTarget::Digest(text) => {
+                first_anchor(&client, &Digest::parse(text).map_err(anyhow::Error::msg)?).await?
+            }
         };
         let bundle = call(client.proof(tx_hash, checkpoint).await)?;
         std::fs::write(out, bundle.to_json()).with_context(|| format!("writing {}", out.display()))?;

@@ -157,7 +157,7 @@ fn create_testnet_inner(out: &Path, base_port: u16) -> Result<Vec<TestnetNode>, 
     genesis.validate()?;
     std::fs::write(out.join("genesis.json"), genesis.to_json())?;
     let observers = observer_key.map(|k| vec![k.to_hex()]).unwrap_or_default();
-    for (i, node) in nodes.iter().enumerate() {
+    for node in &nodes {
         let home = out.join(&node.name);
         std::fs::write(home.join("genesis.json"), genesis.to_json())?;
         let peers: Vec<String> = nodes.iter().filter(|n| n.name != node.name).map(|n| format!("{:?}", n.p2p)).collect();
@@ -171,7 +171,6 @@ fn create_testnet_inner(out: &Path, base_port: u16) -> Result<Vec<TestnetNode>, 
             .replacen("observers = []", &format!("observers = [{}]", observers.join(", ")), 1);
         crate::config::Config::parse(&config, &format!("testnet config of {}", node.name))?;
         std::fs::write(home.join("config.toml"), config)?;
-        let _ = i;
     }
     Ok(nodes)
 }

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use chancery_ledger::crypto::{verify_batch, CheckedKey};
-use chancery_ledger::state::{BlockContext, ExecError, Execution, StateView, TxError};
+use chancery_ledger::state::{BlockContext, Execution, StateView, TxError};
 use chancery_ledger::{encode, Hash, HashContext, PublicKey, Tx};
 
 /// Bounds on the pool.
@@ -163,8 +163,9 @@ impl Mempool {
             }
         }
         let to_verify: Vec<usize> = (0..candidates.len()).filter(|i| results[*i].is_none()).collect();
-        for (i, error) in self.verify_signatures(&candidates, &to_verify) {
-            results[i] = Some(Err(error));
+        let refs: Vec<&Tx> = to_verify.iter().map(|i| &candidates[*i].tx).collect();
+        for (j, error) in self.verify_signatures(&refs) {
+            results[to_verify[j]] = Some(Err(error));
         }
         // State checks in (signer, nonce) order, so one batch may carry a run of nonces.
         let mut order: Vec<usize> = (0..candidates.len()).filter(|i| results[*i].is_none()).collect();
@@ -172,7 +173,7 @@ impl Mempool {
         let mut execution = match Execution::new(view, ctx.clone()) {
             Ok(execution) => execution,
             Err(e) => {
-                let message = exec_error(e);
+                let message = e.to_string();
                 return results
                     .into_iter()
                     .map(|r| r.unwrap_or_else(|| Err(SubmitError::Store(message.clone()))))
@@ -211,7 +212,7 @@ impl Mempool {
             });
         }
         match execution.push_verified_known(&c.tx, c.bytes, &c.hash) {
-            Err(e) => return Err(SubmitError::Store(exec_error(e))),
+            Err(e) => return Err(SubmitError::Store(e.to_string())),
             Ok(Err(e)) => return Err(SubmitError::Invalid(e)),
             Ok(Ok(())) => {}
         }
@@ -271,12 +272,11 @@ impl Mempool {
     }
 
     /// Verifies the signatures of `candidates[i]` for `i` in `which`, in one batch per
-    /// core; returns the failures.
-    fn verify_signatures(&self, candidates: &[Candidate], which: &[usize]) -> Vec<(usize, SubmitError)> {
+    /// core; returns the failures by position in `txs`.
+    fn verify_signatures(&self, txs: &[&Tx]) -> Vec<(usize, SubmitError)> {
         let mut failures = Vec::new();
-        let mut items = Vec::with_capacity(which.len());
-        for &i in which {
-            let tx = &candidates[i].tx;
+        let mut items = Vec::with_capacity(txs.len());
+        for (i, tx) in txs.iter().enumerate() {
             match self.checked_key(&tx.signer) {
                 Ok(key) => items.push((i, key, tx.message())),
                 Err(e) => failures.push((i, SubmitError::Invalid(e))),
@@ -287,16 +287,14 @@ impl Mempool {
         let chunks = (items.len() / PARALLEL_MIN).clamp(1, self.threads);
         let chunk_len = items.len().div_ceil(chunks).max(1);
         let check = |chunk: &[(usize, CheckedKey, Hash)]| -> Vec<(usize, SubmitError)> {
-            let batch: Vec<_> = chunk.iter().map(|(i, k, m)| (k, m, &candidates[*i].tx.signature)).collect();
+            let batch: Vec<_> = chunk.iter().map(|(i, k, m)| (k, m, &txs[*i].signature)).collect();
             if verify_batch(&batch).is_ok() {
                 return Vec::new();
             }
             chunk
                 .iter()
                 .filter_map(|(i, k, m)| {
-                    k.verify(m, &candidates[*i].tx.signature)
-                        .err()
-                        .map(|e| (*i, SubmitError::Invalid(TxError::BadSignature(e))))
+                    k.verify(m, &txs[*i].signature).err().map(|e| (*i, SubmitError::Invalid(TxError::BadSignature(e))))
                 })
                 .collect()
         };
@@ -320,10 +318,8 @@ impl Mempool {
     /// fetched by sync: its txs were never in this mempool). `false` says only that some
     /// tx fails; execution then finds and names it.
     pub fn verify_all(&self, txs: &[Tx]) -> bool {
-        let candidates: Vec<Candidate> =
-            txs.iter().map(|tx| Candidate { tx: tx.clone(), bytes: 0, hash: Hash::ZERO }).collect();
-        let all: Vec<usize> = (0..candidates.len()).collect();
-        self.verify_signatures(&candidates, &all).is_empty()
+        let refs: Vec<&Tx> = txs.iter().collect();
+        self.verify_signatures(&refs).is_empty()
     }
 
     /// Up to `max_txs` pending txs in block order (see the module docs).
@@ -405,8 +401,4 @@ impl Pool {
         }
         true
     }
-}
-
-fn exec_error<E: std::fmt::Debug>(e: ExecError<E>) -> String {
-    e.to_string()
 }

@@ -101,17 +101,17 @@ impl RpcService {
     }
 
     fn height_arg(&self, height: u64) -> Result<u64, RpcError> {
-        let blocks = self.shared.store.height();
-        if height >= blocks {
-            return Err(RpcError::new(
+        match self.shared.store.height() {
+            0 => Err(RpcError::new(
                 ErrorCode::NotFound,
-                format!(
-                    "no block at height {height}: the chain has {blocks} blocks (heights 0 to {})",
-                    blocks.saturating_sub(1) as i64 - i64::from(blocks == 0)
-                ),
-            ));
+                format!("no block at height {height}: no block is committed yet"),
+            )),
+            blocks if height >= blocks => Err(RpcError::new(
+                ErrorCode::NotFound,
+                format!("no block at height {height}: the chain has {blocks} blocks (heights 0 to {})", blocks - 1),
+            )),
+            _ => Ok(height),
         }
-        Ok(height)
     }
 }
 
