@@ -63,6 +63,13 @@ impl Node {
         assert!(Command::new("kill").args(["-HUP", &pid]).status().expect("kill").success());
     }
 
+    /// A counter from the node's `/metrics`.
+    fn metric(&self, name: &str) -> u64 {
+        let (_, body) = support::http(self.rpc.trim_start_matches("ws://"), "GET", "/metrics", "text/plain", b"");
+        let value = body.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')));
+        value.and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("{name} in {body}"))
+    }
+
     fn health(&self) -> serde_json::Value {
         let (_, body) = support::http(self.rpc.trim_start_matches("ws://"), "GET", "/health", "text/plain", b"");
         serde_json::from_str(&body).unwrap_or(serde_json::Value::Null)
@@ -210,6 +217,11 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
         }
         same_chain(&all).await;
     });
+    // Proposals went out compact (the default): the observer (which hears every
+    // proposal) and the validators took their txs from their own mempools.
+    let local = |node: &Node| node.metric("chancery_p2p_proposal_txs_local_total");
+    assert!(local(&nodes[4]) > 0);
+    assert!(nodes[..4].iter().map(local).sum::<u64>() > 0);
 
     // One validator down: the chain goes on.
     nodes[3].kill();

@@ -50,6 +50,14 @@ pub struct P2pConfig {
     /// Send consensus messages over gossipsub instead of direct streams (measured
     /// slower here; kept for comparison).
     pub consensus_gossip: bool,
+    /// Proposals name their txs by hash; receivers take them from their mempools and
+    /// fetch the rest from the proposer (direct streams only).
+    #[serde(default = "enabled")]
+    pub compact_proposals: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 /// `[chain]`.
@@ -209,6 +217,9 @@ blocked = []
 # Consensus messages over gossipsub instead of direct streams to each peer. Direct
 # streams measured faster on a four-validator network (docs/BENCHMARKS.md).
 consensus_gossip = false
+# Proposals carry tx hashes instead of whole txs; peers take the txs from their mempools
+# (txs are gossiped as they are admitted) and fetch any they lack from the proposer.
+compact_proposals = true
 
 [log]
 # "text" or "json".

@@ -344,6 +344,12 @@ impl Mempool {
         out
     }
 
+    /// The pending txs with these hashes, in order; `None` where the pool has none.
+    pub fn get_txs(&self, hashes: &[Hash]) -> Vec<Option<Tx>> {
+        let pool = self.pool();
+        hashes.iter().map(|h| pool.entries.get(h).map(|e| e.tx.clone())).collect()
+    }
+
     /// Whether `hash` is pending (its signature was verified at admission).
     pub fn is_verified(&self, hash: &Hash) -> bool {
         self.pool().entries.contains_key(hash)

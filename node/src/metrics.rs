@@ -41,6 +41,12 @@ pub struct Metrics {
     pub commit_latency: Histogram,
     /// RPC calls by method and outcome.
     pub rpc_calls: Family<CallLabels, Counter>,
+    /// Bytes of proposal messages sent, summed over peers.
+    pub proposal_bytes_sent: Counter,
+    /// Txs of compact proposals found in this node's mempool.
+    pub proposal_txs_local: Counter,
+    /// Txs of compact proposals fetched from the proposer.
+    pub proposal_txs_fetched: Counter,
 }
 
 impl Default for Metrics {
@@ -69,7 +75,36 @@ impl Metrics {
         );
         let rpc_calls = Family::<CallLabels, Counter>::default();
         registry.register("rpc_calls", "JSON-RPC calls by method and outcome", rpc_calls.clone());
-        Metrics { registry, blocks, txs_committed, mempool_txs, mempool_bytes, commit_latency, rpc_calls }
+        let proposal_bytes_sent = Counter::default();
+        registry.register(
+            "p2p_proposal_bytes_sent",
+            "Bytes of proposal messages sent, summed over peers",
+            proposal_bytes_sent.clone(),
+        );
+        let proposal_txs_local = Counter::default();
+        registry.register(
+            "p2p_proposal_txs_local",
+            "Txs of received compact proposals found in the mempool",
+            proposal_txs_local.clone(),
+        );
+        let proposal_txs_fetched = Counter::default();
+        registry.register(
+            "p2p_proposal_txs_fetched",
+            "Txs of received compact proposals fetched from the proposer",
+            proposal_txs_fetched.clone(),
+        );
+        Metrics {
+            registry,
+            blocks,
+            txs_committed,
+            mempool_txs,
+            mempool_bytes,
+            commit_latency,
+            rpc_calls,
+            proposal_bytes_sent,
+            proposal_txs_local,
+            proposal_txs_fetched,
+        }
     }
 
     /// The Prometheus text exposition.

@@ -7,8 +7,13 @@
 //! their commits are fetched on the same protocol for sync. A peer that sends something
 //! that does not decode is disconnected. Configured peers are redialled with
 //! exponential backoff.
+//!
+//! With `compact_proposals`, a proposer sends its block's tx hashes instead of its txs;
+//! each receiver takes the txs from its mempool (txs are gossiped as they are admitted)
+//! and asks the proposer for the ones it lacks, then hands the driver the whole proposal,
+//! so consensus, validation and the WAL see the same thing either way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +21,8 @@ use std::time::{Duration, Instant};
 use bincode::{Decode, Encode};
 use chancery_consensus::wire::{WireProposal, WireVote};
 use chancery_ledger::codec::BoundedVec;
-use chancery_ledger::limits::{BLOCK_BYTES_MAX, COMMIT_BYTES_MAX, VALIDATORS_MAX};
-use chancery_ledger::{decode, encode, Block, Canonical, Commit, Hash, PublicKey, Signature, Tx};
+use chancery_ledger::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, COMMIT_BYTES_MAX, VALIDATORS_MAX};
+use chancery_ledger::{decode, encode, Block, Canonical, Commit, Hash, Header, PublicKey, Signature, Tx};
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
@@ -52,6 +57,55 @@ pub struct WirePolka {
     pub signatures: BoundedVec<(PublicKey, Signature), VALIDATORS_MAX>,
 }
 
+/// A proposal that names its txs by hash.
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
+pub struct CompactProposal {
+    /// Height.
+    pub height: u64,
+    /// Round.
+    pub round: u32,
+    /// Proof-of-lock round.
+    pub pol_round: Option<u32>,
+    /// The proposer.
+    pub proposer: PublicKey,
+    /// The block's header.
+    pub header: Header,
+    /// The block's tx hashes, in order.
+    pub tx_hashes: BoundedVec<Hash, BLOCK_TXS_MAX>,
+    /// The proposer's signature over the ledger proposal header.
+    pub signature: Signature,
+}
+
+impl CompactProposal {
+    /// The compact form of `proposal` and its tx hashes.
+    pub fn of(proposal: &WireProposal) -> Self {
+        let hashes = proposal.block.txs.iter().map(Tx::hash).collect();
+        CompactProposal {
+            height: proposal.height,
+            round: proposal.round,
+            pol_round: proposal.pol_round,
+            proposer: proposal.proposer,
+            header: proposal.block.header.clone(),
+            // As many hashes as the block has txs, which is within the same bound.
+            tx_hashes: BoundedVec::new(hashes).unwrap_or_default(),
+            signature: proposal.signature,
+        }
+    }
+
+    /// The whole proposal with its txs (in the order of `tx_hashes`). The txs are not
+    /// checked against the header here: validation does that, as for any proposal.
+    pub fn complete(self, txs: Vec<Tx>) -> Result<WireProposal, String> {
+        Ok(WireProposal {
+            height: self.height,
+            round: self.round,
+            pol_round: self.pol_round,
+            proposer: self.proposer,
+            block: Block { header: self.header, txs: BoundedVec::new(txs).map_err(|e| e.to_string())? },
+            signature: self.signature,
+        })
+    }
+}
+
 /// What peers send each other.
 // Decoded once and moved to its handler: boxing the proposal would only add an allocation.
 #[allow(clippy::large_enum_variant)]
@@ -75,6 +129,17 @@ pub enum Message {
         /// The height.
         height: u64,
     },
+    /// A proposal whose txs are named by hash.
+    CompactProposal(CompactProposal),
+    /// Asks a proposer for txs of its proposal at (`height`, `round`).
+    GetProposalTxs {
+        /// The height.
+        height: u64,
+        /// The round.
+        round: u32,
+        /// The txs wanted.
+        hashes: BoundedVec<Hash, BLOCK_TXS_MAX>,
+    },
 }
 
 impl Canonical for Message {
@@ -97,6 +162,8 @@ pub enum Reply {
     },
     /// Not stored here.
     NoBlock,
+    /// Txs of a proposal, those of the asked hashes that the proposer has.
+    ProposalTxs(BoundedVec<Tx, BLOCK_TXS_MAX>),
 }
 
 impl Canonical for Reply {
@@ -238,6 +305,8 @@ pub struct NetConfig {
     pub blocked: Vec<PeerId>,
     /// Consensus messages over gossipsub instead of direct streams.
     pub consensus_gossip: bool,
+    /// Proposals sent in compact form (direct streams only).
+    pub compact_proposals: bool,
 }
 
 /// The gossip topic of consensus messages.
@@ -314,8 +383,47 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .collect();
     let blocked = config.blocked.iter().copied().collect();
     let gossip = config.consensus_gossip.then_some(topic);
-    tokio::spawn(run(swarm, rx, redial, Access { allowed, blocked }, gossip, shared, driver));
+    let task = Task {
+        requests: HashMap::new(),
+        own_proposals: VecDeque::new(),
+        compact: config.compact_proposals && gossip.is_none(),
+        shared,
+        driver,
+    };
+    tokio::spawn(run(swarm, rx, redial, Access { allowed, blocked }, gossip, task));
     Ok(Network { commands, peer_id })
+}
+
+/// A compact proposal waiting for the txs its receiver lacked.
+struct Assembling {
+    proposal: CompactProposal,
+    txs: Vec<Option<Tx>>,
+}
+
+/// What an outbound request was for.
+enum Outbound {
+    Block(u64),
+    ProposalTxs(Box<Assembling>),
+}
+
+/// A proposal this node sent in compact form, kept to answer requests for its txs.
+struct OwnProposal {
+    height: u64,
+    round: u32,
+    proposal: Arc<Message>,
+    index: HashMap<Hash, usize>,
+}
+
+/// How many of its own proposals a proposer keeps for tx requests.
+const OWN_PROPOSALS_KEPT: usize = 8;
+
+/// The network task's state besides the swarm.
+struct Task {
+    requests: HashMap<request_response::OutboundRequestId, Outbound>,
+    own_proposals: VecDeque<OwnProposal>,
+    compact: bool,
+    shared: Arc<Shared>,
+    driver: SyncSender<DriverMsg>,
 }
 
 async fn run(
@@ -324,35 +432,40 @@ async fn run(
     mut redial: HashMap<PeerId, Redial>,
     mut access: Access,
     gossip: Option<gossipsub::IdentTopic>,
-    shared: Arc<Shared>,
-    driver: SyncSender<DriverMsg>,
+    mut task: Task,
 ) {
     let mut tick = tokio::time::interval(STATUS_INTERVAL);
-    let mut block_requests: HashMap<request_response::OutboundRequestId, u64> = HashMap::new();
+    let shared = task.shared.clone();
     loop {
         tokio::select! {
             event = swarm.select_next_some() => {
-                handle_event(&mut swarm, event, &shared, &driver, &mut redial, &mut block_requests);
+                handle_event(&mut swarm, event, &mut task, &mut redial);
             }
             command = commands.recv() => {
                 let Some(command) = command else { return };
                 match command {
                     NetCommand::Broadcast(message) => {
-                        let bytes = encode(&*message);
                         let consensus = matches!(*message, Message::Vote(_) | Message::Proposal(_) | Message::Polka(_));
                         if let (Some(topic), true) = (&gossip, consensus) {
                             // No subscribed peer yet is not an error: consensus re-sends.
-                            let _ = swarm.behaviour_mut().gossip.publish(topic.clone(), bytes);
+                            let _ = swarm.behaviour_mut().gossip.publish(topic.clone(), encode(&*message));
                             continue;
                         }
+                        let bytes = match &*message {
+                            Message::Proposal(proposal) if task.compact => task.compact_proposal(proposal, &message),
+                            _ => encode(&*message),
+                        };
                         let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
+                        if matches!(*message, Message::Proposal(_)) {
+                            shared.metrics.proposal_bytes_sent.inc_by((bytes.len() * peers.len()) as u64);
+                        }
                         for peer in peers {
                             swarm.behaviour_mut().streams.send_request(&peer, bytes.clone());
                         }
                     }
                     NetCommand::GetBlock { peer, height } => {
                         let id = swarm.behaviour_mut().streams.send_request(&peer, encode(&Message::GetBlock { height }));
-                        block_requests.insert(id, height);
+                        task.requests.insert(id, Outbound::Block(height));
                     }
                     NetCommand::SetBlocked(peers) => {
                         let blocked: std::collections::HashSet<PeerId> = peers.into_iter().collect();
@@ -401,21 +514,27 @@ async fn run(
     }
 }
 
-/// Txs a peer admitted are checked here like any submission (signatures in batches,
-/// state rules); refusals are only logged: the submitter heard from its own node.
+/// Checks txs from a peer like any submission (signatures in batches, state rules) and
+/// admits those that pass; returns how many were refused.
+fn admit(shared: &Shared, txs: Vec<Tx>) -> usize {
+    let ctx = chancery_ledger::state::BlockContext {
+        chain_id: shared.store.chain_id().clone(),
+        height: shared.store.height(),
+        time_ms: crate::shared::now_ms(),
+    };
+    let results = shared.mempool.submit(&*shared.store, &ctx, txs);
+    shared.update_mempool_metrics();
+    results.iter().filter(|r| r.is_err()).count()
+}
+
+/// Txs a peer admitted are admitted here too; refusals are only logged: the submitter
+/// heard from its own node.
 fn admit_gossiped(shared: Arc<Shared>, driver: SyncSender<DriverMsg>, txs: Vec<Tx>) {
     tokio::task::spawn_blocking(move || {
-        let ctx = chancery_ledger::state::BlockContext {
-            chain_id: shared.store.chain_id().clone(),
-            height: shared.store.height(),
-            time_ms: crate::shared::now_ms(),
-        };
-        let results = shared.mempool.submit(&*shared.store, &ctx, txs);
-        let refused = results.iter().filter(|r| r.is_err()).count();
+        let refused = admit(&shared, txs);
         if refused > 0 {
             tracing::debug!(refused, "gossiped txs refused");
         }
-        shared.update_mempool_metrics();
         let _ = driver.try_send(DriverMsg::Wake);
     });
 }
@@ -427,14 +546,114 @@ fn forward(driver: &SyncSender<DriverMsg>, event: NetEvent) {
     }
 }
 
+impl Task {
+    /// The compact form of our own proposal, kept to answer requests for its txs.
+    fn compact_proposal(&mut self, proposal: &WireProposal, message: &Arc<Message>) -> Vec<u8> {
+        let compact = CompactProposal::of(proposal);
+        let index = compact.tx_hashes.iter().enumerate().map(|(i, h)| (*h, i)).collect();
+        if self.own_proposals.len() >= OWN_PROPOSALS_KEPT {
+            self.own_proposals.pop_front();
+        }
+        self.own_proposals.push_back(OwnProposal {
+            height: proposal.height,
+            round: proposal.round,
+            proposal: message.clone(),
+            index,
+        });
+        encode(&Message::CompactProposal(compact))
+    }
+
+    /// The txs of our proposal at (`height`, `round`) among `hashes`.
+    fn proposal_txs(&self, height: u64, round: u32, hashes: &[Hash]) -> Reply {
+        let own = self.own_proposals.iter().find(|p| p.height == height && p.round == round);
+        let txs = match own.map(|p| (&*p.proposal, &p.index)) {
+            Some((Message::Proposal(proposal), index)) => {
+                hashes.iter().filter_map(|h| index.get(h).map(|&i| proposal.block.txs[i].clone())).collect()
+            }
+            _ => Vec::new(),
+        };
+        // At most as many txs as a block holds: within the bound.
+        Reply::ProposalTxs(BoundedVec::new(txs).unwrap_or_default())
+    }
+
+    /// A compact proposal from `from`: completed from the mempool, or the missing txs
+    /// asked for.
+    fn on_compact(&mut self, swarm: &mut Swarm<Behaviour>, from: PeerId, proposal: CompactProposal) {
+        let txs = self.shared.mempool.get_txs(&proposal.tx_hashes);
+        let missing: Vec<Hash> =
+            proposal.tx_hashes.iter().zip(&txs).filter(|(_, tx)| tx.is_none()).map(|(h, _)| *h).collect();
+        let metrics = &self.shared.metrics;
+        metrics.proposal_txs_local.inc_by((txs.len() - missing.len()) as u64);
+        if missing.is_empty() {
+            assembled(&self.driver, from, Assembling { proposal, txs });
+            return;
+        }
+        metrics.proposal_txs_fetched.inc_by(missing.len() as u64);
+        let request = Message::GetProposalTxs {
+            height: proposal.height,
+            round: proposal.round,
+            // A subset of the proposal's hashes: within the same bound.
+            hashes: BoundedVec::new(missing).unwrap_or_default(),
+        };
+        let id = swarm.behaviour_mut().streams.send_request(&from, encode(&request));
+        self.requests.insert(id, Outbound::ProposalTxs(Box::new(Assembling { proposal, txs })));
+    }
+
+    /// The proposer's answer: every tx must be one that was asked for.
+    fn on_proposal_txs(&mut self, from: PeerId, mut assembling: Assembling, txs: Vec<Tx>) -> Result<(), String> {
+        let fetched = fill(&assembling.proposal.tx_hashes, &mut assembling.txs, txs)?;
+        // The fetched txs go through admission (signatures checked in batches over the
+        // cores) before the driver sees the proposal, so that validation does not check
+        // them one by one.
+        let fetched: Vec<Tx> = fetched.iter().filter_map(|&i| assembling.txs[i].clone()).collect();
+        let (shared, driver) = (self.shared.clone(), self.driver.clone());
+        tokio::task::spawn_blocking(move || {
+            admit(&shared, fetched);
+            assembled(&driver, from, assembling);
+        });
+        Ok(())
+    }
+}
+
+/// Puts the `supplied` txs into the empty `slots` whose hash they have; returns the
+/// filled slots. A tx that fills no empty slot was not asked for: an error.
+fn fill(hashes: &[Hash], slots: &mut [Option<Tx>], supplied: Vec<Tx>) -> Result<Vec<usize>, String> {
+    let mut supplied: HashMap<Hash, Tx> = supplied.into_iter().map(|tx| (tx.hash(), tx)).collect();
+    let mut filled = Vec::new();
+    for (i, (hash, slot)) in hashes.iter().zip(slots.iter_mut()).enumerate() {
+        if slot.is_none() {
+            if let Some(tx) = supplied.remove(hash) {
+                *slot = Some(tx);
+                filled.push(i);
+            }
+        }
+    }
+    match supplied.len() {
+        0 => Ok(filled),
+        n => Err(format!("{n} txs that were not asked for")),
+    }
+}
+
+fn assembled(driver: &SyncSender<DriverMsg>, from: PeerId, assembling: Assembling) {
+    let (height, round) = (assembling.proposal.height, assembling.proposal.round);
+    let Some(txs) = assembling.txs.into_iter().collect::<Option<Vec<Tx>>>() else {
+        tracing::info!(%from, height, round, "proposer no longer has txs of its proposal");
+        return;
+    };
+    match assembling.proposal.complete(txs) {
+        Ok(proposal) => forward(driver, NetEvent::Message { from, message: Message::Proposal(proposal) }),
+        Err(e) => tracing::warn!(%from, height, round, error = %e, "compact proposal does not complete"),
+    }
+}
+
 fn handle_event(
     swarm: &mut Swarm<Behaviour>,
     event: SwarmEvent<BehaviourEvent>,
-    shared: &Arc<Shared>,
-    driver: &SyncSender<DriverMsg>,
+    task: &mut Task,
     redial: &mut HashMap<PeerId, Redial>,
-    block_requests: &mut HashMap<request_response::OutboundRequestId, u64>,
 ) {
+    let (shared, driver) = (task.shared.clone(), task.driver.clone());
+    let (shared, driver) = (&shared, &driver);
     match event {
         SwarmEvent::Behaviour(BehaviourEvent::Streams(request_response::Event::Message { peer, message, .. })) => {
             match message {
@@ -450,6 +669,14 @@ fn handle_event(
                         let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Ack));
                         admit_gossiped(shared.clone(), driver.clone(), txs.to_vec());
                     }
+                    Ok(Message::GetProposalTxs { height, round, hashes }) => {
+                        let reply = task.proposal_txs(height, round, &hashes);
+                        let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&reply));
+                    }
+                    Ok(Message::CompactProposal(proposal)) => {
+                        let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Ack));
+                        task.on_compact(swarm, peer, proposal);
+                    }
                     Ok(message) => {
                         let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Ack));
                         forward(driver, NetEvent::Message { from: peer, message });
@@ -460,16 +687,24 @@ fn handle_event(
                     }
                 },
                 request_response::Message::Response { request_id, response } => {
-                    let Some(height) = block_requests.remove(&request_id) else { return };
-                    match decode::<Reply>(&response) {
-                        Ok(Reply::Block { block, commit }) if block.header.height == height => {
+                    let problem = match (task.requests.remove(&request_id), decode::<Reply>(&response)) {
+                        (None, _) => None,
+                        (Some(Outbound::Block(height)), Ok(Reply::Block { block, commit }))
+                            if block.header.height == height =>
+                        {
                             forward(driver, NetEvent::Block { from: peer, block: Box::new(block), commit });
+                            None
                         }
-                        Ok(Reply::NoBlock) => {}
-                        _ => {
-                            tracing::warn!(%peer, height, "bad block reply: dropping the peer");
-                            let _ = swarm.disconnect_peer_id(peer);
+                        (Some(Outbound::Block(_)), Ok(Reply::NoBlock)) => None,
+                        (Some(Outbound::ProposalTxs(assembling)), Ok(Reply::ProposalTxs(txs))) => {
+                            task.on_proposal_txs(peer, *assembling, txs.into_vec()).err()
                         }
+                        (Some(_), Ok(_)) => Some("a reply that does not answer the request".to_string()),
+                        (Some(_), Err(e)) => Some(e.to_string()),
+                    };
+                    if let Some(problem) = problem {
+                        tracing::warn!(%peer, %problem, "bad reply: dropping the peer");
+                        let _ = swarm.disconnect_peer_id(peer);
                     }
                 }
             }
@@ -477,7 +712,7 @@ fn handle_event(
         SwarmEvent::Behaviour(BehaviourEvent::Streams(request_response::Event::OutboundFailure {
             request_id, ..
         })) => {
-            block_requests.remove(&request_id);
+            task.requests.remove(&request_id);
         }
         SwarmEvent::Behaviour(BehaviourEvent::Allow(never)) => match never {},
         SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
@@ -515,5 +750,65 @@ fn handle_event(
         }
         SwarmEvent::NewListenAddr { address, .. } => tracing::info!(%address, "p2p listening"),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chancery_ledger::testkit::{key, public, sign, TestChain};
+
+    fn proposal(txs: usize) -> WireProposal {
+        let mut chain = TestChain::new(4);
+        let txs = (0..txs).map(|i| chain.evidence_tx(format!("document {i}").as_bytes())).collect();
+        let (block, _) = chain.commit_block(txs);
+        let proposer = key(1, 0);
+        WireProposal {
+            height: block.header.height,
+            round: 2,
+            pol_round: Some(1),
+            proposer: public(&proposer),
+            signature: sign(&proposer, &block.header.hash()),
+            block,
+        }
+    }
+
+    #[test]
+    fn a_compact_proposal_completes_to_the_same_proposal_and_is_smaller() {
+        let full = proposal(20);
+        let message = Message::CompactProposal(CompactProposal::of(&full));
+        let bytes = encode(&message);
+        assert!(bytes.len() * 3 < encode(&Message::Proposal(full.clone())).len(), "hashes instead of txs");
+        let Ok(Message::CompactProposal(compact)) = decode::<Message>(&bytes) else { panic!("round trip") };
+        assert_eq!(compact.tx_hashes.len(), 20);
+        assert_eq!(compact.complete(full.block.txs.to_vec()).expect("completes"), full);
+        for cut in [1, bytes.len() / 2, bytes.len() - 1] {
+            assert!(decode::<Message>(&bytes[..cut]).is_err(), "truncated at {cut}");
+        }
+    }
+
+    #[test]
+    fn fetched_txs_fill_only_the_slots_that_were_asked_for() {
+        let full = proposal(4);
+        let txs = full.block.txs.to_vec();
+        let hashes: Vec<Hash> = txs.iter().map(Tx::hash).collect();
+        let local = || vec![Some(txs[0].clone()), None, Some(txs[2].clone()), None];
+
+        let mut slots = local();
+        assert_eq!(fill(&hashes, &mut slots, vec![txs[3].clone(), txs[1].clone()]), Ok(vec![1, 3]));
+        assert_eq!(slots.into_iter().collect::<Option<Vec<_>>>(), Some(txs.clone()));
+
+        // A partial answer leaves the slot empty (the proposal is then not completed).
+        let mut slots = local();
+        assert_eq!(fill(&hashes, &mut slots, vec![txs[1].clone()]), Ok(vec![1]));
+        assert!(slots[3].is_none());
+
+        // A tx we hold already, or one not in the block: not asked for.
+        let stranger = proposal(5).block.txs[4].clone();
+        for extra in [txs[0].clone(), stranger] {
+            let mut slots = local();
+            let result = fill(&hashes, &mut slots, vec![txs[1].clone(), extra]);
+            assert_eq!(result, Err("1 txs that were not asked for".to_string()));
+        }
     }
 }
