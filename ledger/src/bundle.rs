@@ -69,6 +69,10 @@ pub struct ProofBundle {
     pub validator_changes: Vec<ValidatorSetChange>,
     /// Optionally, a later header whose `history_root` includes this block.
     pub checkpoint: Option<Checkpoint>,
+    /// For evidence that names a certificate: its status at this block's time, proven as
+    /// of a block at or after this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_status: Option<crate::cert::CertStatusProof>,
 }
 
 /// A validator-set change: the new set, the first height it signs, and the approvals of
@@ -143,6 +147,7 @@ impl ProofBundle {
             commit: HexBytes::of(commit),
             validator_changes,
             checkpoint: None,
+            cert_status: None,
         }
     }
 

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod bundle;
+pub mod cert;
 pub mod chain;
 pub mod codec;
 pub mod crypto;

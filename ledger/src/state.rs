@@ -83,6 +83,8 @@ impl Canonical for CertRecord {
 pub struct CertEntry {
     /// Height of the block that holds it.
     pub height: u64,
+    /// That block's time.
+    pub time_ms: u64,
     /// The tx that recorded it.
     pub tx_hash: Hash,
     /// Digest of the certificate.
@@ -749,6 +751,7 @@ fn apply_cert_event<V: StateView>(
     }
     let entry = CertEntry {
         height: ctx.height,
+        time_ms: ctx.time_ms,
         tx_hash: *tx_hash,
         cert_digest: event.cert_digest.clone(),
         subject_key: event.subject_key.clone(),

@@ -170,6 +170,12 @@ pub enum VerifyError {
     /// A file was given for a tx that anchors no document digest.
     #[error("a file was given, but the tx is not an evidence record, so it anchors no file digest")]
     FileWithoutEvidence,
+    /// A certificate status proof's state proof does not lead to its header's root.
+    #[error("certificate record is not the one committed in the block's state_root: {0}")]
+    CertState(crate::smt::SmtProofError),
+    /// A certificate status proof does not match its committed record.
+    #[error("certificate status proof: {0}")]
+    CertProof(String),
     /// The file's digest differs from the anchored one.
     #[error("file {alg} digest is {computed}, the anchored digest is {anchored}: this is not the anchored file")]
     FileMismatch {
@@ -209,6 +215,9 @@ pub struct Report {
     pub file_matches: bool,
     /// The later checkpoint that includes the block, if any.
     pub checkpoint: Option<CheckpointReport>,
+    /// For evidence that names a certificate, with a status proof in the bundle: the
+    /// certificate's status at the block time.
+    pub certificate: Option<crate::cert::CertVerdict>,
 }
 
 /// The record a tx carries, summarised.
@@ -342,6 +351,10 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot, file: Option<&[u8]>) -> R
         Some(data) => check_file(&tx, data).map(|()| true)?,
         None => false,
     };
+    let certificate = match &bundle.cert_status {
+        Some(proof) => Some(verify_certificate(&tx, &header, proof, trust)?),
+        None => None,
+    };
     Ok(Report {
         chain_id: trust.chain_id.to_string(),
         genesis_hash: trust.genesis_hash,
@@ -358,10 +371,49 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot, file: Option<&[u8]>) -> R
         validator_changes: bundle.validator_changes.len(),
         file_matches,
         checkpoint,
+        certificate,
     })
 }
 
-fn check_chain(what: &'static str, expected: &ChainId, got: &ChainId) -> Result<(), VerifyError> {
+/// The status of the certificate an evidence record names, at its block's time, proven
+/// as of that block or a later one.
+fn verify_certificate(
+    tx: &Tx,
+    header: &Header,
+    proof: &crate::cert::CertStatusProof,
+    trust: &TrustRoot,
+) -> Result<crate::cert::CertVerdict, VerifyError> {
+    let named = match &tx.body {
+        TxBody::Evidence(evidence) => evidence.cert.as_ref(),
+        _ => None,
+    };
+    let Some(named) = named.filter(|c| c.ca == proof.ca && c.serial.as_bytes() == proof.serial.0.as_slice()) else {
+        return Err(VerifyError::CertProof(format!(
+            "the bundle proves certificate {}/{}, which the record does not name",
+            proof.ca,
+            hex::encode(&proof.serial.0)
+        )));
+    };
+    if proof.at_ms != header.time_ms {
+        return Err(VerifyError::CertProof(format!(
+            "status asked at {}, the record's block time is {}",
+            proof.at_ms, header.time_ms
+        )));
+    }
+    let verdict = crate::cert::verify_cert_status(proof, trust)?;
+    if verdict.as_of_height < header.height {
+        return Err(VerifyError::CertProof(format!(
+            "certificate {}/{} proven as of block {}, before the record's block {}",
+            named.ca,
+            hex::encode(named.serial.as_bytes()),
+            verdict.as_of_height,
+            header.height
+        )));
+    }
+    Ok(verdict)
+}
+
+pub(crate) fn check_chain(what: &'static str, expected: &ChainId, got: &ChainId) -> Result<(), VerifyError> {
     if expected != got {
         return Err(VerifyError::WrongChain { what, expected: expected.to_string(), got: got.to_string() });
     }
@@ -369,7 +421,7 @@ fn check_chain(what: &'static str, expected: &ChainId, got: &ChainId) -> Result<
 }
 
 /// Validator sets from genesis on, each with the first height it signs.
-fn trace_validator_sets(
+pub(crate) fn trace_validator_sets(
     trust: &TrustRoot,
     changes: &[ValidatorSetChange],
 ) -> Result<Vec<(u64, ValidatorSet)>, VerifyError> {
@@ -405,7 +457,7 @@ fn set_at(sets: &[(u64, ValidatorSet)], height: u64) -> &ValidatorSet {
     &sets[position.saturating_sub(1)].1
 }
 
-fn verify_commit(
+pub(crate) fn verify_commit(
     what: &'static str,
     commit_what: &'static str,
     header: &Header,

@@ -3,6 +3,8 @@
 
 use super::write::StoredChange;
 use super::*;
+use crate::cert::{CertEventProof, CertStatusProof};
+use crate::smt::{Smt, Terminal};
 
 /// Most anchors of one digest returned by one query.
 pub const ANCHORS_PER_QUERY_MAX: usize = 1_000;
@@ -182,6 +184,65 @@ impl<B: Backend> ChainStore<B> {
                     .ok_or_else(|| StoreError::Corrupt { height: 0, what: "malformed certificate index key".into() })
             })
             .collect()
+    }
+
+    /// Proof of a certificate's status at `at_ms` as of the last committed block: its
+    /// record proven in that block's state tree, and each event with its inclusion proof
+    /// (see [`crate::cert`]).
+    pub fn cert_status_proof(&self, ca: &CaId, serial: &CertSerial, at_ms: u64) -> Result<CertStatusProof> {
+        let Some(last) = self.height().checked_sub(1) else {
+            return Err(StoreError::NotFound("a committed block to prove a certificate's status against".into()));
+        };
+        let header = self.header(last)?;
+        let commit = self.commit_for(&header)?;
+        let key = StateKey::Cert(ca.clone(), serial.clone()).hash();
+        let state_proof = Smt::prove(self, last + 1, &key).map_err(|e| self.tree_error(last, e))?;
+        let record: CertRecord = match &state_proof.terminal {
+            Terminal::Leaf { key: leaf, value } if *leaf == key => {
+                decode(value).map_err(|e| corrupt(last, Column::StateTree, e))?
+            }
+            _ => CertRecord::default(),
+        };
+        // The index may already hold events of blocks after `last`: they come later.
+        let locations = self.cert_locations(ca, serial)?;
+        if locations.len() < record.events.len() {
+            return Err(StoreError::Corrupt { height: last, what: format!("certificate index of {ca} lacks events") });
+        }
+        let mut events = Vec::new();
+        for (entry, location) in record.events.iter().zip(locations) {
+            let group = self.group(location.height, location.index)?;
+            let group_hashes: Vec<Hash> = group.iter().map(Tx::hash).collect();
+            let position = location.index as usize % GROUP;
+            if group_hashes.get(position) != Some(&entry.tx_hash) {
+                return Err(StoreError::Corrupt {
+                    height: location.height,
+                    what: format!("certificate index points at tx #{} which is not {}", location.index, entry.tx_hash),
+                });
+            }
+            let at = self.header(location.height)?;
+            let tx_proof = self.tx_proof(location, &at, &group_hashes)?;
+            let history_proof =
+                if location.height < last { self.history_inclusion(location.height, last)? } else { Vec::new() };
+            events.push(CertEventProof {
+                tx: HexBytes::of(&group[position]),
+                tx_proof,
+                header: HexBytes::of(&at),
+                history_proof,
+            });
+        }
+        Ok(CertStatusProof {
+            version: crate::bundle::BUNDLE_VERSION,
+            chain_id: self.chain_id.clone(),
+            genesis_hash: self.genesis_hash,
+            ca: ca.clone(),
+            serial: HexBytes(serial.as_bytes().to_vec()),
+            at_ms,
+            header: HexBytes::of(&header),
+            commit: HexBytes::of(&commit),
+            validator_changes: self.validator_changes(last)?,
+            state_proof,
+            events,
+        })
     }
 
     /// The validator set for the next block.
