@@ -41,6 +41,7 @@ fn build() -> (String, String) {
         meta: None,
         claimed_time_ms: Some(1_767_225_601_000),
         cert: None,
+        signature: None,
     });
     let other = chain.evidence_tx(b"another document");
     let contract = signed_tx(&key(3, 0), &genesis.chain_id, evidence, 100);

@@ -121,11 +121,13 @@ pub enum HashContext {
     StateNode,
     /// Equivocation evidence (two conflicting signed messages of one validator).
     Equivocation,
+    /// A document signature named by a signing event.
+    DocumentSignature,
 }
 
 impl HashContext {
     /// Every context, for tests and documentation.
-    pub const ALL: [HashContext; 20] = [
+    pub const ALL: [HashContext; 21] = [
         HashContext::Tx,
         HashContext::TxSigning,
         HashContext::Header,
@@ -146,6 +148,7 @@ impl HashContext {
         HashContext::StateLeaf,
         HashContext::StateNode,
         HashContext::Equivocation,
+        HashContext::DocumentSignature,
     ];
 
     /// The context string handed to BLAKE3's `derive_key`.
@@ -171,6 +174,7 @@ impl HashContext {
             HashContext::StateLeaf => "chancery v1 state leaf",
             HashContext::StateNode => "chancery v1 state node",
             HashContext::Equivocation => "chancery v1 equivocation",
+            HashContext::DocumentSignature => "chancery v1 document signature",
         }
     }
 

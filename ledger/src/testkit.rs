@@ -49,6 +49,7 @@ pub fn document_evidence(document: &[u8]) -> TxBody {
         meta: None,
         claimed_time_ms: None,
         cert: None,
+        signature: None,
     })
 }
 

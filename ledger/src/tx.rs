@@ -134,6 +134,30 @@ pub struct Evidence {
     pub claimed_time_ms: Option<u64>,
     /// The certificate used, for signing events.
     pub cert: Option<CertRef>,
+    /// The signature made, for signing events: its hash and how it was made.
+    #[serde(default)]
+    pub signature: Option<DocumentSignature>,
+}
+
+/// A document signature named by a signing event (the signature itself stays off chain).
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentSignature {
+    /// `H("chancery v1 document signature", signature bytes)`.
+    pub hash: Hash,
+    /// How it was made.
+    pub method: SigningMethod,
+}
+
+/// How a document signature was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigningMethod {
+    /// Ed25519 over the document digest's bytes, by a key hosted in a Chancery signer
+    /// and bound to the named certificate.
+    HostedEd25519,
+    /// Outside Chancery (the integrator's own signing system).
+    External,
 }
 
 /// A reference to a certificate by its CA and serial.

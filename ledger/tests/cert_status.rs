@@ -137,6 +137,7 @@ impl Chain {
             meta: None,
             claimed_time_ms: None,
             cert: Some(CertRef { ca: self.ca.clone(), serial: self.serial.clone() }),
+            signature: None,
         });
         self.tx(&key(3, 0), body)
     }

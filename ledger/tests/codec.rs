@@ -11,7 +11,10 @@ use std::path::Path;
 use chancery_ledger::chain::{Block, ChainId, Commit, Header, Vote, VoteKind};
 use chancery_ledger::codec::{decode, encode, BoundedBytes, BoundedVec, Canonical, DecodeError};
 use chancery_ledger::testkit::{document_evidence, key, public, signed_tx, validator_set, TestChain};
-use chancery_ledger::tx::{CertEvent, CertEventKind, CertRef, Evidence, EvidenceKind, RevocationReason, Tx, TxBody};
+use chancery_ledger::tx::{
+    CertEvent, CertEventKind, CertRef, DocumentSignature, Evidence, EvidenceKind, RevocationReason, SigningMethod, Tx,
+    TxBody,
+};
 use chancery_ledger::validator::{CaId, ValidatorSet};
 use chancery_ledger::{Digest, DigestAlg, HashContext};
 
@@ -29,6 +32,10 @@ fn signing_event_tx() -> Tx {
         cert: Some(CertRef {
             ca: CaId::new("ca-one").expect("id"),
             serial: BoundedBytes::new(vec![0x01, 0x02, 0x03]).expect("serial"),
+        }),
+        signature: Some(DocumentSignature {
+            hash: HashContext::DocumentSignature.hash(b"signature"),
+            method: SigningMethod::HostedEd25519,
         }),
     });
     signed_tx(&key(3, 0), &chain_id(), body, 7)

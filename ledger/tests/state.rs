@@ -104,6 +104,7 @@ fn evidence(kind: EvidenceKind, document: &[u8]) -> TxBody {
         meta: None,
         claimed_time_ms: None,
         cert: None,
+        signature: None,
     })
 }
 
@@ -508,6 +509,7 @@ fn a_tx_above_the_chain_size_limit_is_refused() {
         meta: None,
         claimed_time_ms: None,
         cert: None,
+        signature: None,
     });
     let err = net.block(vec![net.tx(&integrator(), body, 1)]).expect_err("too large");
     assert!(err.contains("above this chain's limit of 400; anchor a digest of the content"), "{err}");

@@ -360,6 +360,7 @@ fn files_are_rehashed_with_the_recorded_algorithm() {
                 meta: None,
                 claimed_time_ms: None,
                 cert: None,
+                signature: None,
             });
             signed_tx(&chain.integrator, &chain.chain_id, body, 10 + i as u64)
         })

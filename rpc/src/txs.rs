@@ -15,6 +15,7 @@ pub fn evidence_tx(key: &SigningKey, chain_id: &ChainId, kind: EvidenceKind, dig
         meta: None,
         claimed_time_ms: None,
         cert: None,
+        signature: None,
     });
     sign_tx(key, chain_id, body, nonce)
 }
