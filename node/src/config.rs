@@ -29,6 +29,34 @@ pub struct Config {
     pub p2p: P2pConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Hosted document-signing keys.
+    #[serde(default)]
+    pub hosted: HostedConfig,
+}
+
+/// `[hosted]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostedConfig {
+    /// Where the hosted keys live (`chancery signer keys new` makes them there).
+    pub keys_dir: PathBuf,
+    /// The token `signer_signDigest` callers present; written on first start.
+    pub token_file: PathBuf,
+    /// The integrator key that signs the signing events anchored for hosted signatures.
+    pub submitter_key: PathBuf,
+    /// Serve `signer_signDigest` when `[rpc] listen` is not a loopback address.
+    pub allow_remote: bool,
+}
+
+impl Default for HostedConfig {
+    fn default() -> Self {
+        HostedConfig {
+            keys_dir: "hosted".into(),
+            token_file: "keys/hosted.token".into(),
+            submitter_key: "keys/hosted-submitter.key".into(),
+            allow_remote: false,
+        }
+    }
 }
 
 /// `[p2p]`.
@@ -220,6 +248,19 @@ consensus_gossip = false
 # Proposals carry tx hashes instead of whole txs; peers take the txs from their mempools
 # (txs are gossiped as they are admitted) and fetch any they lack from the proposer.
 compact_proposals = true
+
+[hosted]
+# Hosted document-signing keys ("cloud certificates"), made inside this directory with
+# `chancery signer keys new --home HOME`; signer_signDigest uses them.
+keys_dir = "hosted"
+# The token signer_signDigest callers present; written (owner-only) on the first start
+# with hosted keys.
+token_file = "keys/hosted.token"
+# The integrator key (a member allowed signing events) that signs the signing events
+# the node anchors for hosted signatures.
+submitter_key = "keys/hosted-submitter.key"
+# Serve signer_signDigest when [rpc] listen is not a loopback address.
+allow_remote = false
 
 [log]
 # "text" or "json".

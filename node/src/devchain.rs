@@ -42,16 +42,38 @@ fn public(key: &ed25519_dalek::SigningKey) -> PublicKey {
     PublicKey(key.verifying_key().to_bytes())
 }
 
-/// Writes the demo integrator key `dir/integrator.key` (allowed every evidence kind) and
-/// the bench submitter keys `dir/bench/submitter-N.key` (documents only), and registers
-/// them as members. Load generators (`chancery bench`) use one submitter per
+/// The demo CA's id.
+pub const DEMO_CA: &str = "demo-ca";
+
+/// Writes the demo integrator key `dir/integrator.key` (allowed every evidence kind), the
+/// demo CA's key `dir/ca.key` (CA id [`DEMO_CA`]), the bench submitter keys
+/// `dir/bench/submitter-N.key` (documents only), and the key that anchors hosted
+/// signatures, `hosting_home/keys/hosted-submitter.key` (signing events only), and
+/// registers them as members. Load generators (`chancery bench`) use one submitter per
 /// connection, so that their nonces never race each other.
-pub fn add_demo_members(genesis: &mut Genesis, dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+pub fn add_demo_members(
+    genesis: &mut Genesis,
+    dir: &Path,
+    hosting_home: &Path,
+) -> Result<(), Box<dyn std::error::Error>> {
     let integrator = KeyFile::generate(&dir.join("integrator.key"), None)?;
     genesis.add_member(Member {
         name: Name::new("demo-integrator")?,
         key: public(&integrator),
         role: MemberRole::Integrator { kinds: BoundedVec::new(DEV_KINDS.to_vec())? },
+    })?;
+    let ca = KeyFile::generate(&dir.join("ca.key"), None)?;
+    genesis.add_member(Member {
+        name: Name::new("demo-ca")?,
+        key: public(&ca),
+        role: MemberRole::CertificateAuthority { ca: chancery_ledger::validator::CaId::new(DEMO_CA)? },
+    })?;
+    std::fs::create_dir_all(hosting_home.join("keys"))?;
+    let hosting = KeyFile::generate(&hosting_home.join("keys/hosted-submitter.key"), None)?;
+    genesis.add_member(Member {
+        name: Name::new("hosted-signing")?,
+        key: public(&hosting),
+        role: MemberRole::Integrator { kinds: BoundedVec::new(vec![EvidenceKind::SigningEvent])? },
     })?;
     std::fs::create_dir_all(dir.join("bench"))?;
     for i in 0..BENCH_SUBMITTERS {
@@ -82,7 +104,7 @@ fn create_inner(home: &Path) -> Result<(), Box<dyn std::error::Error>> {
         p2p_key: public(&p2p),
         power: 10,
     })?;
-    add_demo_members(&mut genesis, home)?;
+    add_demo_members(&mut genesis, home, home)?;
     genesis.validate()?;
     std::fs::write(home.join("genesis.json"), genesis.to_json())?;
     std::fs::write(home.join("config.toml"), TEMPLATE.replacen("moniker = \"chancery-node\"", "moniker = \"dev\"", 1))?;
@@ -153,7 +175,7 @@ fn create_testnet_inner(out: &Path, base_port: u16) -> Result<Vec<TestnetNode>, 
             p2p: format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", port + 1),
         });
     }
-    add_demo_members(&mut genesis, out)?;
+    add_demo_members(&mut genesis, out, &out.join(TESTNET_VALIDATORS[0].0))?;
     genesis.validate()?;
     std::fs::write(out.join("genesis.json"), genesis.to_json())?;
     let observers = observer_key.map(|k| vec![k.to_hex()]).unwrap_or_default();

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod devchain;
 pub mod driver;
+pub mod hosting;
 pub mod logging;
 pub mod mempool;
 pub mod metrics;

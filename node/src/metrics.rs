@@ -141,6 +141,10 @@ pub const KNOWN_METHODS: &[&str] = &[
     "chain_subscribeHeads",
     "chain_unsubscribeHeads",
     "node_health",
+    "cert_submit",
+    "cert_history",
+    "cert_status",
+    "signer_signDigest",
 ];
 
 fn method_label(name: &str) -> &str {

@@ -72,6 +72,13 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     let store = ChainStore::open(backend, &genesis.chain_spec(), config.store.check_last_blocks)
         .map_err(fail("opening the store"))?;
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let passphrase =
+        match config.keys.passphrase_env.as_str() {
+            "" => None,
+            var => Some(std::env::var(var).map_err(|_| {
+                StartError(format!("the key passphrase variable {var} (keys.passphrase_env) is not set"))
+            })?),
+        };
     let (signer, address): (Box<dyn chancery_consensus::engine::Signer + Send>, Address) =
         match config.keys.remote_signer.strip_prefix("unix:") {
             Some(path) => {
@@ -85,12 +92,6 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
                 (Box::new(remote), address)
             }
             None => {
-                let passphrase = match config.keys.passphrase_env.as_str() {
-                    "" => None,
-                    var => Some(std::env::var(var).map_err(|_| {
-                        StartError(format!("the key passphrase variable {var} (keys.passphrase_env) is not set"))
-                    })?),
-                };
                 let signer = LocalSigner::open(
                     &resolve(&config.keys.consensus_key),
                     passphrase.as_deref(),
@@ -148,6 +149,8 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         .map_err(fail("starting the consensus thread"))?;
 
     let listen = overrides.rpc_listen.clone().unwrap_or_else(|| config.rpc.listen.clone());
+    let hosted = crate::hosting::load(home, config, &listen, passphrase.as_deref())
+        .map_err(|e| StartError(format!("hosted signing: {e}")))?;
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.rpc.request_bytes_max)
         .max_response_body_size(RESPONSE_BYTES_MAX)
@@ -180,7 +183,8 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         net.clone(),
         config.rpc.request_bytes_max,
         config.rpc.batch_len_max,
-    );
+    )
+    .with_hosted(hosted);
     let handle = server.start(service.into_rpc());
     tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = shared.store.height(), "node started");
     Ok(RunningNode { rpc_addr, shared, server: handle, stopping, net, driver: Some(driver), stop: tx })

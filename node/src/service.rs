@@ -4,13 +4,17 @@
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
+use chancery_ledger::cert::CertStatus;
+use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::history::HistoryConsistency;
 use chancery_ledger::state::{BlockContext, TxError};
 use chancery_ledger::store::{StoreError, TxLocation};
+use chancery_ledger::tx::{CertSerial, DocumentSignature, Evidence, EvidenceKind, SigningMethod, TxBody};
+use chancery_ledger::validator::CaId;
 use chancery_ledger::{decode, Block, Commit, Digest, Hash, Header, ProofBundle, Tx, ValidatorSet};
 use chancery_rpc::types::{
-    Anchor, Anchors, ChainInfo, CheckpointInfo, CommittedBlock, Health, SubmitOutcome, TxStatus, TxStatusAnswer,
-    VerifyAnswer,
+    Anchor, Anchors, CertHistory, CertHistoryEntry, CertStatusAnswer, ChainInfo, CheckpointInfo, CommittedBlock,
+    Health, SignDigestAnswer, SubmitOutcome, TxStatus, TxStatusAnswer, VerifyAnswer,
 };
 use chancery_rpc::{ChanceryApiServer, ErrorCode, RpcError};
 use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
@@ -18,8 +22,10 @@ use jsonrpsee::PendingSubscriptionSink;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::driver::DriverMsg;
+use crate::hosting::HostedAccess;
 use crate::mempool::{PoolStatus, SubmitError};
 use crate::shared::{now_ms, Committed, Shared};
+use crate::signer::hosted::KeyUse;
 
 /// The RPC service.
 #[derive(Clone)]
@@ -29,6 +35,7 @@ pub struct RpcService {
     net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
     request_bytes_max: u32,
     submit_batch_max: u32,
+    hosted: Arc<HostedAccess>,
 }
 
 impl RpcService {
@@ -40,7 +47,115 @@ impl RpcService {
         request_bytes_max: u32,
         submit_batch_max: u32,
     ) -> Self {
-        RpcService { shared, wake, net, request_bytes_max, submit_batch_max }
+        let hosted = Arc::new(HostedAccess::Off("hosted signing is not set up on this node".into()));
+        RpcService { shared, wake, net, request_bytes_max, submit_batch_max, hosted }
+    }
+
+    /// The same service, with hosted signing as `access` says.
+    pub fn with_hosted(mut self, access: HostedAccess) -> Self {
+        self.hosted = Arc::new(access);
+        self
+    }
+
+    /// The latest block's time (the genesis time before the first block).
+    fn latest_time_ms(&self) -> Result<u64, RpcError> {
+        match self.shared.store.height() {
+            0 => Ok(self.shared.genesis.genesis_time_ms),
+            blocks => Ok(self.shared.store.header(blocks - 1).map_err(store_error)?.time_ms),
+        }
+    }
+
+    /// Signs with a hosted key after checking its certificate, logs the use, anchors the
+    /// signing event. The signature leaves only once the use is logged and the event
+    /// is in the mempool.
+    async fn hosted_sign(&self, request: HostedRequest) -> Result<SignDigestAnswer, RpcError> {
+        let hosted = match &*self.hosted {
+            HostedAccess::Served(hosted) => hosted.clone(),
+            HostedAccess::Off(why) => return Err(RpcError::new(ErrorCode::Unauthorized, why.clone())),
+        };
+        if !hosted.token_matches(&request.token) {
+            return Err(RpcError::new(
+                ErrorCode::Unauthorized,
+                "wrong hosted-signing token; use the one in the node's [hosted] token_file",
+            ));
+        }
+        let bad = |what: String| RpcError::new(ErrorCode::BadArgument, what);
+        let digest = Digest::parse(&request.digest).map_err(|e| bad(format!("digest: {e}")))?;
+        let kind = match request.kind.as_str() {
+            "signing_event" => EvidenceKind::SigningEvent,
+            other => match other.strip_prefix("custom:").and_then(|n| n.parse::<u16>().ok()) {
+                Some(n) => EvidenceKind::Custom(n),
+                None => return Err(bad(format!("kind {other:?}: use signing_event or custom:N"))),
+            },
+        };
+        let refs = BoundedVec::new(request.refs).map_err(|e| bad(format!("refs: {e}")))?;
+        let info =
+            hosted.keys.info(&request.key_id).map_err(|e| RpcError::new(ErrorCode::NotFound, e.to_string()))?.clone();
+        let cert = info.cert().map_err(|e| unavailable(&e.to_string()))?;
+        let store = &self.shared.store;
+        let at = self.latest_time_ms()?;
+        let record = store.cert_record(&cert.ca, &cert.serial).map_err(store_error)?.unwrap_or_default();
+        let named = format!("certificate {}/{} of hosted key {:?}", info.ca, info.serial, info.key_id);
+        let status = record.status_at(at);
+        if !status.is_valid() {
+            let detail = match status {
+                CertStatus::Revoked { reason, effective_ms } => {
+                    format!("revoked ({reason:?}) effective {effective_ms}")
+                }
+                other => other.name().replace('_', " "),
+            };
+            return Err(RpcError::new(
+                ErrorCode::SignerRefused,
+                format!("{named} is {detail} at the latest block time {at}; the key does not sign"),
+            ));
+        }
+        if let Some(first) = record.events.first() {
+            if first.subject_key != Digest::compute(first.subject_key.alg(), &info.public_key.0) {
+                return Err(RpcError::new(
+                    ErrorCode::SignerRefused,
+                    format!("{named} was issued for another key (its subject_key is not this key's digest)"),
+                ));
+            }
+        }
+        let signature = hosted.keys.sign(&info.key_id, &digest).map_err(|e| unavailable(&e.to_string()))?;
+        let signature_hash = crate::signer::hosted::signature_hash(&signature);
+        let body = TxBody::Evidence(Evidence {
+            kind,
+            digest: digest.clone(),
+            refs,
+            meta: None,
+            claimed_time_ms: Some(now_ms()),
+            cert: Some(cert),
+            signature: Some(DocumentSignature { hash: signature_hash, method: SigningMethod::HostedEd25519 }),
+        });
+        let tx = chancery_rpc::txs::sign_tx(&hosted.submitter, store.chain_id(), body, hosted.next_nonce());
+        let tx_hash = tx.hash();
+        let mut entry = KeyUse {
+            time_ms: now_ms(),
+            key_id: info.key_id.clone(),
+            digest: digest.to_text(),
+            signature_hash,
+            tx_hash: Some(tx_hash),
+            refused: None,
+        };
+        hosted.keys.record(&entry).map_err(|e| unavailable(&format!("usage log: {e}; the signature is withheld")))?;
+        let mut outcome = self.submit_txs(vec![chancery_rpc::txs::tx_hex(&tx)]).await?;
+        if let Some(Err(error)) = outcome.pop() {
+            entry.tx_hash = None;
+            entry.refused = Some(error.message.clone());
+            hosted.keys.record(&entry).map_err(|e| unavailable(&format!("usage log: {e}")))?;
+            return Err(RpcError::new(
+                ErrorCode::from_code(error.code).unwrap_or(ErrorCode::Unavailable),
+                format!("the signing event was not accepted, so the signature is withheld: {}", error.message),
+            ));
+        }
+        tracing::info!(key_id = %info.key_id, digest = %entry.digest, %tx_hash, "hosted key signed a digest");
+        Ok(SignDigestAnswer {
+            key_id: info.key_id,
+            public_key: info.public_key,
+            signature: hex::encode(signature.0),
+            tx_hash,
+        })
     }
 
     async fn submit_txs(&self, txs: Vec<String>) -> Result<Vec<Result<Hash, RpcError>>, RpcError> {
@@ -113,6 +228,24 @@ impl RpcService {
             _ => Ok(height),
         }
     }
+}
+
+/// The arguments of `signer_signDigest`.
+struct HostedRequest {
+    key_id: String,
+    digest: String,
+    kind: String,
+    refs: Vec<Hash>,
+    token: String,
+}
+
+/// A CA id and a hex serial from RPC arguments.
+fn cert_args(ca: &str, serial: &str) -> Result<(CaId, CertSerial), RpcError> {
+    let bad = |what: String| RpcError::new(ErrorCode::BadArgument, what);
+    let ca = CaId::new(ca).map_err(|e| bad(format!("ca: {e}")))?;
+    let bytes = hex::decode(serial.trim()).map_err(|e| bad(format!("serial is not hex: {e}")))?;
+    let serial = CertSerial::new(bytes).map_err(|e| bad(format!("serial: {e}")))?;
+    Ok((ca, serial))
 }
 
 fn unavailable(what: &str) -> RpcError {
@@ -263,6 +396,62 @@ impl ChanceryApiServer for RpcService {
             Err(e) => VerifyAnswer { valid: false, error: Some(e.to_string()), report: None },
         };
         Ok(answer)
+    }
+
+    async fn cert_submit(&self, tx: String) -> Answer<Hash> {
+        let decoded = decode_tx(&tx)?;
+        if !matches!(decoded.body, TxBody::CertEvent(_)) {
+            return ok(Err(RpcError::new(
+                ErrorCode::BadArgument,
+                "not a certificate event tx; submit other records with evidence_submit",
+            )));
+        }
+        self.submit(tx).await
+    }
+
+    async fn cert_history(&self, ca: String, serial: String) -> Answer<CertHistory> {
+        let (ca, serial) = cert_args(&ca, &serial)?;
+        let record = self.shared.store.cert_record(&ca, &serial).map_err(store_error)?.unwrap_or_default();
+        let events = record
+            .events
+            .iter()
+            .map(|e| CertHistoryEntry {
+                height: e.height,
+                time_ms: e.time_ms,
+                tx_hash: e.tx_hash,
+                cert_digest: e.cert_digest.to_text(),
+                subject_key: e.subject_key.to_text(),
+                event: e.event.clone(),
+            })
+            .collect();
+        Ok(CertHistory { ca: ca.to_string(), serial: hex::encode(serial.as_bytes()), events })
+    }
+
+    async fn cert_status(&self, ca: String, serial: String, at_ms: u64) -> Answer<CertStatusAnswer> {
+        let (ca, serial) = cert_args(&ca, &serial)?;
+        let store = self.shared.store.clone();
+        let trust = self.shared.genesis.trust_root();
+        let answer = tokio::task::spawn_blocking(move || -> Result<CertStatusAnswer, RpcError> {
+            let proof = store.cert_status_proof(&ca, &serial, at_ms).map_err(store_error)?;
+            // The node checks its own proof as any verifier would before it answers.
+            let verdict = chancery_ledger::cert::verify_cert_status(&proof, &trust)
+                .map_err(|e| unavailable(&format!("the store's certificate proof does not verify: {e}")))?;
+            Ok(CertStatusAnswer { status: verdict.status, at_ms, as_of_height: verdict.as_of_height, proof })
+        })
+        .await
+        .map_err(|e| unavailable(&format!("certificate task failed: {e}")))?;
+        ok(answer)
+    }
+
+    async fn sign_digest(
+        &self,
+        key_id: String,
+        digest: String,
+        kind: String,
+        refs: Vec<Hash>,
+        token: String,
+    ) -> Answer<SignDigestAnswer> {
+        ok(self.hosted_sign(HostedRequest { key_id, digest, kind, refs, token }).await)
     }
 
     async fn subscribe_committed(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {

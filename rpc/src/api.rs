@@ -7,7 +7,8 @@ use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 
 use crate::types::{
-    Anchors, ChainInfo, CheckpointInfo, CommittedBlock, Health, SubmitOutcome, TxStatusAnswer, VerifyAnswer,
+    Anchors, CertHistory, CertStatusAnswer, ChainInfo, CheckpointInfo, CommittedBlock, Health, SignDigestAnswer,
+    SubmitOutcome, TxStatusAnswer, VerifyAnswer,
 };
 
 /// Chancery's JSON-RPC API.
@@ -80,4 +81,32 @@ pub trait ChanceryApi {
     /// Whether the node is making progress.
     #[method(name = "node_health")]
     async fn health(&self) -> RpcResult<Health>;
+
+    /// Submits a CA's signed certificate event tx (hex); returns its hash once the
+    /// mempool holds it.
+    #[method(name = "cert_submit")]
+    async fn cert_submit(&self, tx: String) -> RpcResult<Hash>;
+
+    /// Every anchored event of the certificate `serial` (hex) of CA `ca`, in chain order.
+    #[method(name = "cert_history")]
+    async fn cert_history(&self, ca: String, serial: String) -> RpcResult<CertHistory>;
+
+    /// The certificate's status at `at_ms`, as of the latest block, with its proof.
+    #[method(name = "cert_status")]
+    async fn cert_status(&self, ca: String, serial: String, at_ms: u64) -> RpcResult<CertStatusAnswer>;
+
+    /// Signs a document digest (`alg:hex`) with the hosted key `key_id` and anchors an
+    /// evidence record of `kind` (`signing_event`, or a network's `custom:N` signing kind)
+    /// naming the digest, the signature's hash, the key's certificate and the method;
+    /// `refs` are related txs (the document's anchor). `token` is the node's hosted-signing
+    /// token. Refused when the certificate is not valid at the latest block's time.
+    #[method(name = "signer_signDigest")]
+    async fn sign_digest(
+        &self,
+        key_id: String,
+        digest: String,
+        kind: String,
+        refs: Vec<Hash>,
+        token: String,
+    ) -> RpcResult<SignDigestAnswer>;
 }

@@ -44,11 +44,16 @@ pub enum ErrorCode {
     NotFound = 1031,
     /// The node cannot answer now (store failure, shutting down).
     Unavailable = 1040,
+    /// The hosted signer refused: the key's certificate is not valid now, or was
+    /// issued for another key.
+    SignerRefused = 1050,
+    /// Hosted signing: no token, a wrong token, or not served to this caller.
+    Unauthorized = 1051,
 }
 
 impl ErrorCode {
     /// Every code, in order.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::TxMalformed,
         ErrorCode::BadSignature,
         ErrorCode::WrongChain,
@@ -66,6 +71,8 @@ impl ErrorCode {
         ErrorCode::BadArgument,
         ErrorCode::NotFound,
         ErrorCode::Unavailable,
+        ErrorCode::SignerRefused,
+        ErrorCode::Unauthorized,
     ];
 
     /// The number on the wire.
@@ -98,6 +105,8 @@ impl ErrorCode {
             ErrorCode::BadArgument => "bad_argument",
             ErrorCode::NotFound => "not_found",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::SignerRefused => "signer_refused",
+            ErrorCode::Unauthorized => "unauthorized",
         }
     }
 

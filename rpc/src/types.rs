@@ -144,6 +144,63 @@ pub struct Health {
     pub version: String,
 }
 
+/// One anchored event of a certificate (`cert_history`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertHistoryEntry {
+    /// Height of its block.
+    pub height: u64,
+    /// That block's time.
+    pub time_ms: u64,
+    /// The tx that recorded it.
+    pub tx_hash: Hash,
+    /// Digest of the certificate, `alg:hex`.
+    pub cert_digest: String,
+    /// Digest of the subject's public key, `alg:hex`.
+    pub subject_key: String,
+    /// The event.
+    pub event: chancery_ledger::tx::CertEventKind,
+}
+
+/// `cert_history`: every anchored event of a certificate, in chain order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertHistory {
+    /// The issuing CA.
+    pub ca: String,
+    /// The serial, hex.
+    pub serial: String,
+    /// The events (empty for a certificate never anchored).
+    pub events: Vec<CertHistoryEntry>,
+}
+
+/// `cert_status`: a certificate's status at a time, with the proof that verifies it
+/// offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertStatusAnswer {
+    /// The status at `at_ms`.
+    #[serde(flatten)]
+    pub status: chancery_ledger::cert::CertStatus,
+    /// The time asked about.
+    pub at_ms: u64,
+    /// The block as of which the ledger answered.
+    pub as_of_height: u64,
+    /// The proof (see `docs/PROOF_FORMAT.md`).
+    pub proof: chancery_ledger::cert::CertStatusProof,
+}
+
+/// `signer_signDigest`: the signature made by a hosted key and the signing event
+/// anchoring it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignDigestAnswer {
+    /// The hosted key.
+    pub key_id: String,
+    /// Its public key.
+    pub public_key: chancery_ledger::PublicKey,
+    /// Ed25519 over the digest's bytes, hex.
+    pub signature: String,
+    /// The signing event tx (in the mempool; see `evidence_status`).
+    pub tx_hash: Hash,
+}
+
 /// `evidence_verify`: the verdict of the offline verifier run by the node against its
 /// own genesis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -25,7 +25,7 @@ use crate::history::{self, bound_root_at, Blake3History, HistoryConsistency, His
 use crate::limits::{BLOCK_TXS_MAX, VALIDATORS_MAX};
 use crate::smt::{Child, Node, NodeKey, NodeSource, SmtError};
 use crate::state::{apply_with, genesis_changes, CertRecord, ExecError, StateChanges, StateKey, StateView};
-use crate::tx::{Approval, CertSerial, Tx, TxBody};
+use crate::tx::{Approval, CertSerial, Evidence, Tx, TxBody};
 use crate::tx_tree::{self, level_widths, TxProof, STORED_LEVEL};
 use crate::validator::{CaId, Member, ValidatorSet};
 

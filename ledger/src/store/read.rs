@@ -356,6 +356,11 @@ impl<B: Backend> ChainStore<B> {
                 history_proof: self.history_inclusion(location.height, at)?,
             });
         }
+        // Evidence naming a certificate carries the certificate's status at its block
+        // time, as of the latest block.
+        if let TxBody::Evidence(Evidence { cert: Some(cert), .. }) = &tx.body {
+            bundle.cert_status = Some(self.cert_status_proof(&cert.ca, &cert.serial, header.time_ms)?);
+        }
         Ok(bundle)
     }
 

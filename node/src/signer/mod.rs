@@ -4,6 +4,7 @@
 //! one height, round and step.
 
 pub mod guard;
+pub mod hosted;
 pub mod keyfile;
 pub mod remote;
 

@@ -1,0 +1,119 @@
+//! Hosted signing as a node serves it (`signer_signDigest`): the hosted keys of this
+//! node's signer, the token callers present, and the integrator key that signs the
+//! signing events the node anchors. Served on a loopback RPC address only, unless the
+//! operator allows otherwise.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ed25519_dalek::SigningKey;
+
+use crate::config::{Config, HostedConfig};
+use crate::signer::hosted::HostedKeys;
+use crate::signer::KeyFile;
+
+/// Hosted signing, set up.
+pub struct HostedSigning {
+    /// The keys.
+    pub keys: HostedKeys,
+    token: blake3::Hash,
+    /// Signs the anchoring txs (a registered integrator allowed signing events).
+    pub submitter: SigningKey,
+    last_nonce: AtomicU64,
+}
+
+/// Whether this node serves hosted signing, and if not, why.
+pub enum HostedAccess {
+    /// Served.
+    Served(std::sync::Arc<HostedSigning>),
+    /// Not served, with the reason a caller is told.
+    Off(String),
+}
+
+/// Length of a generated token, in random bytes.
+const TOKEN_BYTES: usize = 32;
+
+impl HostedSigning {
+    /// Whether `token` is this node's token (compared through hashes, in constant time).
+    pub fn token_matches(&self, token: &str) -> bool {
+        blake3::hash(token.trim().as_bytes()) == self.token
+    }
+
+    /// A nonce above every nonce this node used for the submitter: the clock in
+    /// microseconds, or one more than the last.
+    pub fn next_nonce(&self) -> u64 {
+        let clock = chancery_rpc::txs::clock_nonce();
+        let previous = self
+            .last_nonce
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(clock.max(last + 1)))
+            .unwrap_or(clock);
+        clock.max(previous + 1)
+    }
+}
+
+/// Sets hosted signing up from `config`: off when the node has no submitter key, or its
+/// RPC listens beyond loopback without `allow_remote`. Writes the token file on first
+/// use. Errors (unreadable keys or token) stop the node.
+pub fn load(home: &Path, config: &Config, rpc_listen: &str, passphrase: Option<&str>) -> Result<HostedAccess, String> {
+    let hosted: &HostedConfig = &config.hosted;
+    let loopback = rpc_listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
+    if !loopback && !hosted.allow_remote {
+        return Ok(HostedAccess::Off(format!(
+            "hosted signing is served on a loopback RPC address only; this node listens on {rpc_listen} (see [hosted] allow_remote)"
+        )));
+    }
+    let submitter_path = Config::resolve(home, &hosted.submitter_key);
+    if !submitter_path.exists() {
+        return Ok(HostedAccess::Off(format!(
+            "hosted signing is not set up on this node: it needs [hosted] submitter_key, an integrator key allowed signing events (none at {})",
+            submitter_path.display()
+        )));
+    }
+    let dir = Config::resolve(home, &hosted.keys_dir);
+    let keys = HostedKeys::open(&dir, passphrase).map_err(|e| e.to_string())?;
+    let submitter = KeyFile::load(&submitter_path, passphrase)
+        .map_err(|e| format!("[hosted] submitter_key (the integrator key that anchors hosted signatures): {e}"))?;
+    let token_path = Config::resolve(home, &hosted.token_file);
+    let token = read_or_create_token(&token_path)?;
+    tracing::info!(keys = keys.list().len(), token_file = %token_path.display(), "hosted signing served");
+    Ok(HostedAccess::Served(std::sync::Arc::new(HostedSigning {
+        keys,
+        token: blake3::hash(token.as_bytes()),
+        submitter,
+        last_nonce: AtomicU64::new(0),
+    })))
+}
+
+fn read_or_create_token(path: &Path) -> Result<String, String> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let name = path.display();
+    if path.exists() {
+        let mode = std::fs::metadata(path).map_err(|e| format!("{name}: {e}"))?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(format!("{name} is readable by others (mode {mode:o}); chmod 600 it"));
+        }
+        let token = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+        let token = token.trim().to_string();
+        if token.len() < 32 || token.len() > 256 {
+            return Err(format!("{name}: a token must be 32 to 256 characters"));
+        }
+        return Ok(token);
+    }
+    let mut bytes = [0u8; TOKEN_BYTES];
+    getrandom::getrandom(&mut bytes).map_err(|e| format!("no system randomness: {e}"))?;
+    let token = hex::encode(bytes);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{name}: {e}"))?;
+    file.write_all(format!("{token}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("{name}: {e}"))?;
+    Ok(token)
+}
