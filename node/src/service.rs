@@ -25,7 +25,7 @@ use crate::driver::DriverMsg;
 use crate::hosting::HostedAccess;
 use crate::mempool::{PoolStatus, SubmitError};
 use crate::shared::{now_ms, Committed, Shared};
-use crate::signer::hosted::KeyUse;
+use crate::signer::hosted::{HostedError, KeyUse};
 
 /// The RPC service.
 #[derive(Clone)]
@@ -89,8 +89,14 @@ impl RpcService {
             },
         };
         let refs = BoundedVec::new(request.refs).map_err(|e| bad(format!("refs: {e}")))?;
-        let info =
-            hosted.keys.info(&request.key_id).map_err(|e| RpcError::new(ErrorCode::NotFound, e.to_string()))?.clone();
+        let info = hosted.keys.info(&request.key_id).map_err(|e| {
+            let code = match e {
+                HostedError::Unknown(_) => ErrorCode::NotFound,
+                HostedError::BadKeyId(_) => ErrorCode::BadArgument,
+                _ => ErrorCode::Unavailable,
+            };
+            RpcError::new(code, e.to_string())
+        })?;
         let cert = info.cert().map_err(|e| unavailable(&e.to_string()))?;
         let store = &self.shared.store;
         let at = self.latest_time_ms()?;
