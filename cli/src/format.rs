@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use chancery_ledger::cert::{CertStatus, CertVerdict};
 use chancery_ledger::verify::{Attestation, Record, Report};
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch (proleptic Gregorian,
@@ -22,6 +23,50 @@ pub fn utc(ms: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
 }
 
+/// Milliseconds since the Unix epoch from `now`, a number of milliseconds, or
+/// `YYYY-MM-DDTHH:MM:SS[.mmm]Z` (UTC).
+pub fn parse_time(text: &str) -> anyhow::Result<u64> {
+    let text = text.trim();
+    if text == "now" {
+        return Ok(chancery_node::shared::now_ms());
+    }
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(ms);
+    }
+    let bad = || anyhow::anyhow!("time {text:?}: use milliseconds since the epoch, `now`, or 2026-01-31T12:00:00Z");
+    let body = text.strip_suffix('Z').ok_or_else(bad)?;
+    let (date, time) = body.split_once('T').ok_or_else(bad)?;
+    let number = |s: &str| s.parse::<i64>().map_err(|_| bad());
+    let parts: Vec<&str> = date.split('-').collect();
+    let [year, month, day] = parts.as_slice() else { return Err(bad()) };
+    let (year, month, day) = (number(year)?, number(month)?, number(day)?);
+    let (clock, milli) = match time.split_once('.') {
+        Some((clock, fraction)) if fraction.len() == 3 => (clock, number(fraction)?),
+        Some(_) => return Err(bad()),
+        None => (time, 0),
+    };
+    let parts: Vec<&str> = clock.split(':').collect();
+    let [h, m, s] = parts.as_slice() else { return Err(bad()) };
+    let (h, m, s) = (number(h)?, number(m)?, number(s)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 59 || year < 1970 {
+        return Err(bad());
+    }
+    // Days since 1970-01-01 from a civil date (H. Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = days * 86_400_000 + h * 3_600_000 + m * 60_000 + s * 1_000 + milli;
+    let ms = u64::try_from(ms).map_err(|_| bad())?;
+    if utc(ms) != format!("{date}T{clock}.{milli:03}Z") {
+        return Err(bad());
+    }
+    Ok(ms)
+}
+
 fn attestation(out: &mut String, a: &Attestation) {
     let _ = writeln!(
         out,
@@ -35,13 +80,50 @@ fn attestation(out: &mut String, a: &Attestation) {
     }
 }
 
+/// A status as a person reads it.
+pub fn status_line(status: &CertStatus) -> String {
+    match status {
+        CertStatus::Valid => "VALID".into(),
+        CertStatus::NotYetValid => "NOT YET VALID".into(),
+        CertStatus::Expired => "EXPIRED".into(),
+        CertStatus::Revoked { reason, effective_ms } => {
+            format!("REVOKED ({reason:?}) effective {}", utc(*effective_ms))
+        }
+        CertStatus::Unknown => "UNKNOWN (no event of this certificate is anchored)".into(),
+    }
+}
+
+/// The verdict's lines as `chancery verify` and `chancery cert status` print them.
+pub fn verdict_lines(v: &CertVerdict) -> String {
+    let mut out = format!("  certificate  {}/{} at {}: {}\n", v.ca, v.serial, utc(v.at_ms), status_line(&v.status));
+    if !v.status.is_valid() {
+        out.push_str("  WARNING      the certificate was NOT valid at that time\n");
+    }
+    out.push_str(&format!(
+        "               proven as of block {} ({}), {} events:\n",
+        v.as_of_height,
+        utc(v.as_of_time_ms),
+        v.events.len()
+    ));
+    for e in &v.events {
+        out.push_str(&format!("                 height {} ({}): {:?}\n", e.height, utc(e.time_ms), e.event));
+    }
+    out
+}
+
 /// The report as a person reads it.
 pub fn report(r: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "VERIFIED: tx {} is committed on chain {}", r.tx_hash, r.chain_id);
     match &r.record {
-        Record::Evidence { kind, digest, claimed_time_ms, .. } => {
+        Record::Evidence { kind, digest, claimed_time_ms, cert, signature, .. } => {
             let _ = writeln!(out, "  record       {} evidence, {}", kind.name(), digest);
+            if let Some(cert) = cert {
+                let _ = writeln!(out, "  names cert   {}/{}", cert.ca, hex::encode(cert.serial.as_bytes()));
+            }
+            if let Some(signature) = signature {
+                let _ = writeln!(out, "  signature    hash {}, made by {:?}", signature.hash, signature.method);
+            }
             if let Some(ms) = claimed_time_ms {
                 let _ = writeln!(out, "  claimed time {} (claimed by the submitter, not attested)", utc(*ms));
             }
@@ -77,13 +159,28 @@ pub fn report(r: &Report) -> String {
             utc(c.block_time_ms)
         );
     }
+    if let Some(verdict) = &r.certificate {
+        out.push_str(&verdict_lines(verdict));
+    }
     let _ = writeln!(out, "  genesis      {}", r.genesis_hash);
     out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::utc;
+    use super::{parse_time, utc};
+
+    #[test]
+    fn times_parse_back_to_what_utc_prints() {
+        for ms in [0, 951_782_400_000, 1_767_225_600_123, 4_107_542_399_999] {
+            assert_eq!(parse_time(&utc(ms)).expect("parses"), ms);
+        }
+        assert_eq!(parse_time("2026-01-01T00:00:00Z").expect("parses"), 1_767_225_600_000);
+        assert_eq!(parse_time("1767225600000").expect("parses"), 1_767_225_600_000);
+        for bad in ["2026-02-30T00:00:00Z", "2026-01-01 00:00:00", "yesterday", "2026-13-01T00:00:00Z", ""] {
+            assert!(parse_time(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn utc_dates_are_right_across_leap_years_and_epochs() {

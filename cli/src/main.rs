@@ -2,6 +2,7 @@
 //! ledger, genesis, node and RPC crates, and formats their answers.
 
 mod bench;
+mod cert_cmds;
 mod format;
 mod node_cmds;
 mod report;
@@ -80,17 +81,51 @@ enum Command {
         command: TestnetCommand,
     },
     /// Hold a validator's consensus key and double-sign guard in this process and sign
-    /// for its node over a Unix socket (the node's `keys.remote_signer`).
+    /// for its node over a Unix socket (the node's `keys.remote_signer`); or, with
+    /// `keys`, manage hosted document-signing keys.
+    #[command(args_conflicts_with_subcommands = true)]
     Signer {
+        #[command(subcommand)]
+        command: Option<SignerCommand>,
         /// The signer's home: keys/consensus.key and keys/signer_state.json.
-        #[arg(long)]
-        home: PathBuf,
+        #[arg(long, required = true)]
+        home: Option<PathBuf>,
         /// unix:PATH of the socket to create (owner-only).
-        #[arg(long)]
-        listen: String,
+        #[arg(long, required = true)]
+        listen: Option<String>,
         /// Environment variable holding the key passphrase, for an encrypted key.
         #[arg(long)]
         passphrase_env: Option<String>,
+    },
+    /// Record a certificate's lifecycle (as its CA), and ask its status at a time with a
+    /// proof that verifies offline.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// Sign a file's SHA-256 digest with a hosted key of the node's signer; the node
+    /// anchors the signing event (naming the key's certificate) and answers the signature.
+    Sign {
+        /// The file.
+        file: PathBuf,
+        /// The hosted key id.
+        #[arg(long)]
+        key: String,
+        /// Node RPC URL.
+        #[arg(long, default_value = node_cmds::DEFAULT_RPC)]
+        rpc: String,
+        /// The node's hosted-signing token file (default: the dev chain's).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+        /// Evidence kind of the signing event: signing_event or custom:N.
+        #[arg(long, default_value = "signing_event")]
+        kind: String,
+        /// Related tx (the document's anchor); repeatable.
+        #[arg(long = "ref")]
+        refs: Vec<String>,
+        /// Wait until the signing event is committed.
+        #[arg(long)]
+        wait: bool,
     },
     /// Run the node of a home made by `chancery init`.
     Start {
@@ -174,6 +209,154 @@ enum Command {
         /// Seconds of the half-load phase.
         #[arg(long, default_value_t = 10)]
         half_load_secs: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum SignerCommand {
+    /// Hosted document-signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: SignerKeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SignerKeysCommand {
+    /// Make a hosted key inside the signer's home, bound to one certificate; prints the
+    /// public key and the subject-key digest the CA names when it issues the certificate.
+    New {
+        /// The signer's home (a node home when the node signs itself).
+        #[arg(long)]
+        home: PathBuf,
+        /// The key id (a-z, 0-9, '-', '_').
+        #[arg(long)]
+        id: String,
+        /// The certificate's CA id.
+        #[arg(long)]
+        ca: String,
+        /// The certificate's serial, hex.
+        #[arg(long)]
+        serial: String,
+        /// Encrypt the key with the passphrase in this environment variable.
+        #[arg(long)]
+        passphrase_env: Option<String>,
+    },
+    /// List the hosted keys (ids, certificates, public keys).
+    List {
+        /// The signer's home.
+        #[arg(long)]
+        home: PathBuf,
+        /// Environment variable holding the keys' passphrase.
+        #[arg(long)]
+        passphrase_env: Option<String>,
+    },
+}
+
+/// Which certificate, on which node.
+#[derive(clap::Args)]
+struct CertTarget {
+    /// Node RPC URL.
+    #[arg(long, default_value = node_cmds::DEFAULT_RPC)]
+    rpc: String,
+    /// The CA id.
+    #[arg(long)]
+    ca: String,
+    /// The serial, hex.
+    #[arg(long)]
+    serial: String,
+}
+
+impl CertTarget {
+    fn args(&self) -> cert_cmds::CertArgs {
+        cert_cmds::CertArgs { rpc: self.rpc.clone(), ca: self.ca.clone(), serial: self.serial.clone() }
+    }
+}
+
+/// The CA's signing key and whether to wait.
+#[derive(clap::Args)]
+struct CaSubmit {
+    /// The CA's member key file (default: the dev chain's demo CA key).
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// Wait until the event is committed.
+    #[arg(long)]
+    wait: bool,
+}
+
+impl CaSubmit {
+    fn key(&self) -> PathBuf {
+        self.key.clone().unwrap_or_else(|| node_cmds::default_dev_home().join("ca.key"))
+    }
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Record a certificate's issue. Times: milliseconds, `now`, or 2026-01-31T12:00:00Z.
+    Issue {
+        #[command(flatten)]
+        target: CertTarget,
+        #[command(flatten)]
+        submit: CaSubmit,
+        /// The certificate file (DER), hashed with SHA-256.
+        #[arg(long, group = "certificate")]
+        cert: Option<PathBuf>,
+        /// Or its digest, ALG:HEX.
+        #[arg(long, group = "certificate")]
+        cert_digest: Option<String>,
+        /// The subject's public key (hex), or its digest ALG:HEX.
+        #[arg(long)]
+        subject_key: String,
+        /// Start of validity.
+        #[arg(long)]
+        not_before: String,
+        /// End of validity (included).
+        #[arg(long)]
+        not_after: String,
+    },
+    /// Extend a certificate's validity.
+    Renew {
+        #[command(flatten)]
+        target: CertTarget,
+        #[command(flatten)]
+        submit: CaSubmit,
+        /// The new end of validity.
+        #[arg(long)]
+        not_after: String,
+    },
+    /// Revoke a certificate (final).
+    Revoke {
+        #[command(flatten)]
+        target: CertTarget,
+        #[command(flatten)]
+        submit: CaSubmit,
+        /// key_compromise, information_changed, illegal_use, organisation_dissolved or
+        /// unspecified.
+        #[arg(long)]
+        reason: String,
+        /// From when (default: the latest block's time; never later).
+        #[arg(long)]
+        effective: Option<String>,
+    },
+    /// The status at a time (default now), as of the latest block; with --genesis the
+    /// proof is checked offline.
+    Status {
+        #[command(flatten)]
+        target: CertTarget,
+        /// The time asked about.
+        #[arg(long)]
+        at: Option<String>,
+        /// Write the proof (JSON) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The chain's genesis file: verify the proof against it.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+    },
+    /// Every anchored event of a certificate.
+    History {
+        #[command(flatten)]
+        target: CertTarget,
     },
 }
 
@@ -385,7 +568,49 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Testnet { command: TestnetCommand::Run { dir } } => node_cmds::testnet_run(&dir),
         Command::Start { home } => node_cmds::start_node(&home),
-        Command::Signer { home, listen, passphrase_env } => node_cmds::signer(&home, &listen, passphrase_env),
+        Command::Signer { command: Some(SignerCommand::Keys { command }), .. } => match command {
+            SignerKeysCommand::New { home, id, ca, serial, passphrase_env } => {
+                let cert = cert_cmds::CertArgs { rpc: String::new(), ca, serial };
+                cert_cmds::keys_new(&home, &id, &cert, passphrase_env)
+            }
+            SignerKeysCommand::List { home, passphrase_env } => cert_cmds::keys_list(&home, passphrase_env),
+        },
+        Command::Signer { command: None, home, listen, passphrase_env } => match (home, listen) {
+            (Some(home), Some(listen)) => node_cmds::signer(&home, &listen, passphrase_env),
+            _ => anyhow::bail!("chancery signer needs --home and --listen"),
+        },
+        Command::Cert { command } => match command {
+            CertCommand::Issue { target, submit, cert, cert_digest, subject_key, not_before, not_after } => {
+                let cert_digest = cert_cmds::cert_digest(cert.as_deref(), cert_digest.as_deref())?;
+                let action = cert_cmds::CertAction::Issue { cert_digest, subject_key, not_before, not_after };
+                cert_cmds::cert_event(&target.args(), &submit.key(), action, submit.wait)
+            }
+            CertCommand::Renew { target, submit, not_after } => cert_cmds::cert_event(
+                &target.args(),
+                &submit.key(),
+                cert_cmds::CertAction::Renew { not_after },
+                submit.wait,
+            ),
+            CertCommand::Revoke { target, submit, reason, effective } => cert_cmds::cert_event(
+                &target.args(),
+                &submit.key(),
+                cert_cmds::CertAction::Revoke { reason, effective },
+                submit.wait,
+            ),
+            CertCommand::Status { target, at, out, genesis } => {
+                cert_cmds::cert_status(&target.args(), at.as_deref(), out.as_deref(), genesis.as_deref())
+            }
+            CertCommand::History { target } => cert_cmds::cert_history(&target.args()),
+        },
+        Command::Sign { file, key, rpc, token_file, kind, refs, wait } => cert_cmds::sign(cert_cmds::SignArgs {
+            rpc,
+            file,
+            key,
+            token_file: token_file.unwrap_or_else(|| node_cmds::default_dev_home().join("keys/hosted.token")),
+            kind,
+            refs,
+            wait,
+        }),
         Command::Submit { rpc, key, kind, alg, wait, files } => node_cmds::submit(node_cmds::SubmitArgs {
             rpc,
             key: key.unwrap_or_else(|| node_cmds::default_dev_home().join("integrator.key")),

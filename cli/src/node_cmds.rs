@@ -25,7 +25,7 @@ pub fn default_dev_home() -> PathBuf {
 /// The RPC URL of the dev chain.
 pub const DEFAULT_RPC: &str = "ws://127.0.0.1:7700";
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
@@ -188,11 +188,11 @@ async fn wait_for_stop_signal() -> Result<()> {
     Ok(())
 }
 
-async fn connect(rpc: &str) -> Result<Client> {
+pub async fn connect(rpc: &str) -> Result<Client> {
     chancery_rpc::connect(rpc, Duration::from_secs(120)).await.map_err(anyhow::Error::msg)
 }
 
-fn call<T>(result: Result<T, chancery_rpc::ClientError>) -> Result<T> {
+pub fn call<T>(result: Result<T, chancery_rpc::ClientError>) -> Result<T> {
     result.map_err(|e| match chancery_rpc::client::call_error(&e) {
         Some((code, message)) => anyhow::anyhow!("the node refused: {message} (code {code})"),
         None => anyhow::anyhow!("RPC failed: {e}"),

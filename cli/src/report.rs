@@ -67,7 +67,7 @@ pub fn html(report: &Report, file_name: Option<&str>, generated_ms: u64) -> Stri
     );
     let _ = writeln!(out, "<h2>What was anchored</h2><table>");
     match &report.record {
-        Record::Evidence { kind, digest, refs, claimed_time_ms, cert } => {
+        Record::Evidence { kind, digest, refs, claimed_time_ms, cert, signature } => {
             row(&mut out, "Record", &format!("{} evidence", kind.name()));
             row(&mut out, "Digest", &digest.to_text());
             if let Some(name) = file_name {
@@ -84,6 +84,27 @@ pub fn html(report: &Report, file_name: Option<&str>, generated_ms: u64) -> Stri
                     "Certificate named",
                     &format!("CA {}, serial {}", cert.ca, hex::encode(cert.serial.as_bytes())),
                 );
+            }
+            if let Some(signature) = signature {
+                row(
+                    &mut out,
+                    "Document signature",
+                    &format!("hash {}, made by {:?}", signature.hash, signature.method),
+                );
+            }
+            if let Some(verdict) = &report.certificate {
+                let status = crate::format::status_line(&verdict.status);
+                let text = format!(
+                    "{status} at the block time {} (proven as of block {}, {} events of the certificate)",
+                    utc(verdict.at_ms),
+                    verdict.as_of_height,
+                    verdict.events.len()
+                );
+                if verdict.status.is_valid() {
+                    row(&mut out, "Certificate status", &text);
+                } else {
+                    row(&mut out, "Certificate status", &format!("WARNING: NOT VALID. {text}"));
+                }
             }
             for r in refs {
                 row(&mut out, "Linked record", &r.to_hex());

@@ -7,7 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use chancery_rpc::txs::{clock_nonce, tx_hex};
+use chancery_ledger::tx::{CertEvent, CertEventKind, CertSerial, TxBody};
+use chancery_ledger::validator::CaId;
+use chancery_ledger::{Digest, DigestAlg};
+use chancery_rpc::txs::{clock_nonce, sign_tx, tx_hex};
 use chancery_rpc::{ChanceryApiClient, ErrorCode};
 use serde_json::{json, Value};
 use support::{doc_txs, runtime, DevNode};
@@ -129,6 +132,55 @@ fn examples(node: &DevNode) -> Vec<Example> {
         "Whether the node is making progress: `ok`, `stalled` or `halted` (with the reason).",
         json!([]),
     );
+
+    // Certificates: a hosted key made in the node's signer home, its certificate issued
+    // by the demo CA, then signing with it.
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_chancery"))
+        .args(["signer", "keys", "new", "--home"])
+        .arg(&node.home)
+        .args(["--id", "clerk-1", "--ca", "demo-ca", "--serial", "0c01"])
+        .output()
+        .expect("chancery signer keys new");
+    let made = String::from_utf8_lossy(&made.stdout).into_owned();
+    let public_key = made.lines().find_map(|l| l.trim().strip_prefix("public key")).expect("public key").trim();
+    let public_key = chancery_ledger::PublicKey::from_hex(public_key).expect("key");
+    let now = chancery_node::shared::now_ms();
+    let issue = TxBody::CertEvent(CertEvent {
+        ca: CaId::new("demo-ca").expect("id"),
+        serial: CertSerial::new(vec![0x0c, 0x01]).expect("serial"),
+        cert_digest: Digest::compute(DigestAlg::Sha256, b"certificate der"),
+        subject_key: Digest::compute(DigestAlg::Sha256, &public_key.0),
+        event: CertEventKind::Issued { not_before_ms: now - 86_400_000, not_after_ms: now + 365 * 86_400_000 },
+    });
+    let issue = sign_tx(&node.key("ca.key"), &chain, issue, clock_nonce());
+    add(
+        "cert_submit",
+        "Submit a CA's signed certificate event (issued, renewed, revoked) as tx hex. Returns its hash once the mempool holds it; lifecycle rules refuse with code 1008.",
+        json!([tx_hex(&issue)]),
+    );
+    let issue_hash = issue.hash().to_hex();
+    for _ in 0..200 {
+        if call(node, "evidence_status", json!([issue_hash])).1["result"]["status"] == "committed" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    add(
+        "cert_history",
+        "Every anchored event of a certificate (CA id, serial hex), in chain order, with its block and tx.",
+        json!(["demo-ca", "0c01"]),
+    );
+    add(
+        "cert_status",
+        "The certificate's status at `at_ms` (`not_yet_valid`, `valid`, `expired`, `revoked` with reason and effective time, `unknown`) as of the latest block, with the proof a verifier checks offline (PROOF_FORMAT.md section 5.1).",
+        json!(["demo-ca", "0c01", now]),
+    );
+    let token = std::fs::read_to_string(node.home.join("keys/hosted.token")).expect("token");
+    add(
+        "signer_signDigest",
+        "Sign a document digest with a hosted key (`key_id`, `digest`, `kind`, `refs`, `token`): Ed25519 over the digest's bytes. The node anchors a signing event naming the digest, the signature's hash, the key's certificate and the method, and answers the signature and the event's tx hash. The token is the node's `[hosted] token_file`; served on loopback RPC only unless `[hosted] allow_remote`. Refused (1050) when the certificate is not valid at the latest block time.",
+        json!(["clerk-1", Digest::compute(DigestAlg::Sha256, b"contract").to_text(), "signing_event", [], token.trim()]),
+    );
     out
 }
 
@@ -188,6 +240,8 @@ fn error_help(code: ErrorCode) -> &'static str {
         ErrorCode::BadArgument => "An argument is malformed or out of range (hash, digest algorithm, heights).",
         ErrorCode::NotFound => "Nothing is stored under what was asked (a tx not committed here, a height beyond the chain).",
         ErrorCode::Unavailable => "The node cannot answer now (store failure, shutting down). Retry, and check `/health`.",
+        ErrorCode::SignerRefused => "The hosted key does not sign: its certificate is revoked, expired, not yet valid or unknown at the latest block time, or was issued for another key.",
+        ErrorCode::Unauthorized => "Hosted signing: a missing or wrong token, or the node does not serve hosted signing to this caller (non-loopback RPC without `[hosted] allow_remote`, no submitter key).",
     }
 }
 

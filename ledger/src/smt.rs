@@ -437,9 +437,27 @@ pub enum Terminal {
     Leaf {
         /// The leaf's key hash.
         key: Hash,
-        /// The leaf's value.
+        /// The leaf's value (hex in JSON).
+        #[serde(with = "hex_value")]
         value: BoundedVec<u8, STATE_VALUE_BYTES_MAX>,
     },
+}
+
+/// A state value as hex in JSON, like every binary object of a proof.
+mod hex_value {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{BoundedVec, STATE_VALUE_BYTES_MAX};
+
+    pub fn serialize<S: Serializer>(value: &BoundedVec<u8, STATE_VALUE_BYTES_MAX>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&value[..]))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BoundedVec<u8, STATE_VALUE_BYTES_MAX>, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = hex::decode(text).map_err(serde::de::Error::custom)?;
+        BoundedVec::new(bytes).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A proof that a key holds a value, or nothing, under a state root.

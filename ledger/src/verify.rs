@@ -236,6 +236,8 @@ pub enum Record {
         claimed_time_ms: Option<u64>,
         /// Certificate named.
         cert: Option<CertRef>,
+        /// The document signature recorded, if any.
+        signature: Option<crate::tx::DocumentSignature>,
     },
     /// Certificate event.
     CertEvent {
@@ -533,6 +535,7 @@ fn summarise(body: &TxBody) -> Record {
             refs: e.refs.to_vec(),
             claimed_time_ms: e.claimed_time_ms,
             cert: e.cert.clone(),
+            signature: e.signature.clone(),
         },
         TxBody::CertEvent(c) => {
             Record::CertEvent { ca: c.ca.to_string(), serial: hex::encode(c.serial.as_bytes()), event: c.event.clone() }
