@@ -215,6 +215,32 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
                 chancery_ledger::verify(&bundle, &trust, None).expect("verifies offline");
             }
         }
+
+        // The demo CA issues a certificate through the notary; the observer answers its
+        // status with a proof that verifies against the genesis.
+        let ca = chancery_node::signer::KeyFile::load(&dir.path().join("ca.key"), None).expect("ca key");
+        let now = chancery_node::shared::now_ms();
+        let issue = chancery_ledger::TxBody::CertEvent(chancery_ledger::tx::CertEvent {
+            ca: chancery_ledger::validator::CaId::new(chancery_node::devchain::DEMO_CA).expect("id"),
+            serial: chancery_ledger::tx::CertSerial::new(vec![7]).expect("serial"),
+            cert_digest: chancery_ledger::Digest::compute(chancery_ledger::DigestAlg::Sha256, b"cert"),
+            subject_key: chancery_ledger::Digest::compute(chancery_ledger::DigestAlg::Sha256, b"key"),
+            event: chancery_ledger::tx::CertEventKind::Issued { not_before_ms: now, not_after_ms: now + 86_400_000 },
+        });
+        let chain = ChainId::new("chancery-testnet").expect("chain");
+        let issue = chancery_rpc::txs::sign_tx(&ca, &chain, issue, clock_nonce());
+        let notary = client(&nodes[1]).await;
+        let hash = notary.cert_submit(tx_hex(&issue)).await.expect("cert event accepted");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let observer = client(&nodes[4]).await;
+        while !matches!(observer.status(hash).await.expect("status").status, TxStatus::Committed { .. }) {
+            assert!(Instant::now() < deadline, "certificate event not committed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let answer = observer.cert_status("demo-ca".into(), "07".into(), now + 1).await.expect("status");
+        let verdict = chancery_ledger::cert::verify_cert_status(&answer.proof, &trust).expect("verifies offline");
+        assert_eq!(verdict.status, chancery_ledger::cert::CertStatus::Valid);
+        assert_eq!(verdict.events.len(), 1);
         same_chain(&all).await;
     });
     // Proposals went out compact (the default): the observer (which hears every
