@@ -134,8 +134,9 @@ pub fn signer(home: &Path, listen: &str, passphrase_env: Option<String>) -> Resu
         let _ = wait_for_stop_signal().await;
         flag.store(true, Ordering::SeqCst);
     });
-    chancery_node::signer::remote::serve(&mut signer, Path::new(path), &stop)
-        .with_context(|| format!("serving on {path}"))?;
+    let hosted = chancery_node::signer::hosted::HostedKeys::open(&home.join("hosted"), passphrase.as_deref())?;
+    let keys = chancery_node::signer::remote::SignerKeys { consensus: &mut signer, hosted: &hosted };
+    chancery_node::signer::remote::serve(keys, Path::new(path), &stop).with_context(|| format!("serving on {path}"))?;
     eprintln!("signer stopped");
     Ok(())
 }

@@ -44,6 +44,52 @@ fn wait_past(addr: &str, n: u64) {
     }
 }
 
+fn rpc(addr: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let (_, text) = support::http(addr, "POST", "/", "application/json", body.as_bytes());
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method}: {e}: {text}"))
+}
+
+/// Issues the hosted key's certificate and signs a digest with it over the RPC.
+fn hosted_signing_through_the_signer(addr: &str, home: &std::path::Path, public_key: &chancery_ledger::PublicKey) {
+    use chancery_ledger::tx::{CertEvent, CertEventKind, CertSerial, TxBody};
+    use chancery_ledger::{Digest, DigestAlg};
+    let now = chancery_node::shared::now_ms();
+    let issue = TxBody::CertEvent(CertEvent {
+        ca: chancery_ledger::validator::CaId::new("demo-ca").expect("id"),
+        serial: CertSerial::new(vec![0x0a]).expect("serial"),
+        cert_digest: Digest::compute(DigestAlg::Sha256, b"certificate"),
+        subject_key: Digest::compute(DigestAlg::Sha256, &public_key.0),
+        event: CertEventKind::Issued { not_before_ms: now - 60_000, not_after_ms: now + 86_400_000 },
+    });
+    let ca = chancery_node::signer::KeyFile::load(&home.join("ca.key"), None).expect("ca key");
+    let chain = chancery_ledger::ChainId::new("chancery-dev").expect("chain");
+    let issue = chancery_rpc::txs::sign_tx(&ca, &chain, issue, chancery_rpc::txs::clock_nonce());
+    let answer = rpc(addr, "cert_submit", serde_json::json!([chancery_rpc::txs::tx_hex(&issue)]));
+    assert!(answer["result"].is_string(), "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rpc(addr, "evidence_status", serde_json::json!([issue.hash().to_hex()]))["result"]["status"] != "committed" {
+        assert!(Instant::now() < deadline, "certificate not committed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let token = std::fs::read_to_string(home.join("keys/hosted.token")).expect("token");
+    let digest = Digest::compute(DigestAlg::Sha256, b"a contract");
+    let params = serde_json::json!(["clerk", digest.to_text(), "signing_event", [], token.trim()]);
+    let answer = rpc(addr, "signer_signDigest", params);
+    let signature = answer["result"]["signature"].as_str().unwrap_or_else(|| panic!("{answer}"));
+    let signature: [u8; 64] = hex::decode(signature).expect("hex").try_into().expect("64 bytes");
+    ed25519_dalek::VerifyingKey::from_bytes(&public_key.0)
+        .expect("key")
+        .verify_strict(digest.bytes(), &ed25519_dalek::Signature::from_bytes(&signature))
+        .expect("signed by the hosted key");
+    let unknown = rpc(
+        addr,
+        "signer_signDigest",
+        serde_json::json!(["nobody", digest.to_text(), "signing_event", [], token.trim()]),
+    );
+    assert_eq!(unknown["error"]["code"], 1031, "{unknown}");
+}
+
 #[test]
 fn a_remote_signer_signs_survives_restarts_and_keeps_its_guard() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -65,12 +111,28 @@ fn a_remote_signer_signs_survives_restarts_and_keeps_its_guard() {
     let signer_args = ["signer", "--home", signer_home.to_str().expect("utf-8"), "--listen", &listen];
     let log = dir.path().join("test.log");
 
+    // A hosted document-signing key, made in the signer's home.
+    let made = Command::new(env!("CARGO_BIN_EXE_chancery"))
+        .args(["signer", "keys", "new", "--home", signer_home.to_str().expect("utf-8")])
+        .args(["--id", "clerk", "--ca", "demo-ca", "--serial", "0a"])
+        .output()
+        .expect("signer keys new");
+    let made = String::from_utf8_lossy(&made.stdout).into_owned();
+    let public_key = made.lines().find_map(|l| l.trim().strip_prefix("public key")).expect("public key").trim();
+    let public_key = chancery_ledger::PublicKey::from_hex(public_key).expect("key");
+
     let (mut signer, line) = spawn(&signer_args, &log);
     assert!(line.contains("listening on unix:"), "{line}");
     let (mut node, line) = spawn(&["start", "--home", home_arg], &log);
     let addr =
         line.split_whitespace().find(|w| w.starts_with("ws://")).expect("url").trim_start_matches("ws://").to_string();
     wait_past(&addr, 2);
+
+    // Hosted signing through the remote signer: the node asks, the signer signs and logs.
+    hosted_signing_through_the_signer(&addr, &home, &public_key);
+    let usage = std::fs::read_to_string(signer_home.join("hosted/usage.log")).expect("the signer logs each use");
+    assert_eq!(usage.lines().count(), 1, "{usage}");
+    assert!(!home.join("hosted").exists(), "no hosted key material in the node's home");
 
     // Kill the signer: consensus pauses; bring it back: consensus resumes, no halt.
     signer.kill().expect("kill signer");

@@ -9,13 +9,54 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ed25519_dalek::SigningKey;
 
 use crate::config::{Config, HostedConfig};
-use crate::signer::hosted::HostedKeys;
+use chancery_ledger::{Digest, Signature};
+
+use crate::signer::hosted::{HostedError, HostedKeyInfo, HostedKeys, KeyUse};
+use crate::signer::remote::RemoteHosted;
 use crate::signer::KeyFile;
+
+/// Where the hosted keys are: in this node's signer module, or in a remote signer.
+pub enum HostedStore {
+    /// In the node home's keys directory.
+    Local(HostedKeys),
+    /// In the remote signer (`keys.remote_signer`), which logs every use itself.
+    Remote(RemoteHosted),
+}
+
+impl HostedStore {
+    /// A key's binding.
+    pub fn info(&self, key_id: &str) -> Result<HostedKeyInfo, HostedError> {
+        match self {
+            HostedStore::Local(keys) => keys.info(key_id),
+            HostedStore::Remote(remote) => remote.info(key_id),
+        }
+    }
+
+    /// A signature by the key of `info` over `digest`'s bytes.
+    pub fn sign(&self, info: &HostedKeyInfo, digest: &Digest) -> Result<Signature, HostedError> {
+        match self {
+            HostedStore::Local(keys) => keys.sign(&info.key_id, digest),
+            HostedStore::Remote(remote) => remote.sign(&info.key_id, digest, &info.public_key),
+        }
+    }
+
+    /// Records a use in the usage log here (a remote signer logged the signature when
+    /// it made it; the node's own log records the anchoring).
+    pub fn record(&self, entry: &KeyUse) -> Result<(), HostedError> {
+        match self {
+            HostedStore::Local(keys) => keys.record(entry),
+            HostedStore::Remote(_) => {
+                tracing::info!(key_id = %entry.key_id, digest = %entry.digest, tx = ?entry.tx_hash, refused = ?entry.refused, "hosted signature use");
+                Ok(())
+            }
+        }
+    }
+}
 
 /// Hosted signing, set up.
 pub struct HostedSigning {
     /// The keys.
-    pub keys: HostedKeys,
+    pub keys: HostedStore,
     token: blake3::Hash,
     /// Signs the anchoring txs (a registered integrator allowed signing events).
     pub submitter: SigningKey,
@@ -69,13 +110,18 @@ pub fn load(home: &Path, config: &Config, rpc_listen: &str, passphrase: Option<&
             submitter_path.display()
         )));
     }
-    let dir = Config::resolve(home, &hosted.keys_dir);
-    let keys = HostedKeys::open(&dir, passphrase).map_err(|e| e.to_string())?;
+    let keys = match config.keys.remote_signer.strip_prefix("unix:") {
+        Some(path) => HostedStore::Remote(RemoteHosted::new(Path::new(path))),
+        None => {
+            let dir = Config::resolve(home, &hosted.keys_dir);
+            HostedStore::Local(HostedKeys::open(&dir, passphrase).map_err(|e| e.to_string())?)
+        }
+    };
     let submitter = KeyFile::load(&submitter_path, passphrase)
         .map_err(|e| format!("[hosted] submitter_key (the integrator key that anchors hosted signatures): {e}"))?;
     let token_path = Config::resolve(home, &hosted.token_file);
     let token = read_or_create_token(&token_path)?;
-    tracing::info!(keys = keys.list().len(), token_file = %token_path.display(), "hosted signing served");
+    tracing::info!(token_file = %token_path.display(), "hosted signing served");
     Ok(HostedAccess::Served(std::sync::Arc::new(HostedSigning {
         keys,
         token: blake3::hash(token.as_bytes()),

@@ -123,7 +123,10 @@ impl RpcService {
                 ));
             }
         }
-        let signature = hosted.keys.sign(&info.key_id, &digest).map_err(|e| unavailable(&e.to_string()))?;
+        let signature = hosted.keys.sign(&info, &digest).map_err(|e| match e {
+            HostedError::Unknown(_) => RpcError::new(ErrorCode::NotFound, e.to_string()),
+            other => unavailable(&other.to_string()),
+        })?;
         let signature_hash = crate::signer::hosted::signature_hash(&signature);
         let body = TxBody::Evidence(Evidence {
             kind,

@@ -94,6 +94,9 @@ pub enum HostedError {
     /// Too many keys.
     #[error("this signer holds the maximum of {HOSTED_KEYS_MAX} hosted keys")]
     Full,
+    /// The remote signer refused or answered wrongly.
+    #[error("the signer refused: {0}")]
+    Refused(String),
 }
 
 /// One use of a hosted key, as the usage log records it.
@@ -118,7 +121,7 @@ pub fn signature_hash(signature: &Signature) -> Hash {
     HashContext::DocumentSignature.hash(&signature.0)
 }
 
-fn check_id(key_id: &str) -> Result<(), HostedError> {
+pub(crate) fn check_id(key_id: &str) -> Result<(), HostedError> {
     let ok = !key_id.is_empty()
         && key_id.len() <= KEY_ID_LEN_MAX
         && key_id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');

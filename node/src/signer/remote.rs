@@ -3,10 +3,15 @@
 //! socket through the same [`Signer`] trait. The socket is created readable and
 //! writable by its owner only.
 //!
-//! The signer serves one request at a time, so its guard sees every request in order.
-//! The node retries a request until the signer answers (a signer restart only pauses
-//! consensus): retrying is safe because the guard answers a repeated request with the
-//! same signature and refuses anything conflicting, whoever asks.
+//! The signer answers one request at a time (connections are served side by side, the
+//! keys behind one lock), so its guard sees every request in order. The node retries a
+//! request until the signer answers (a signer restart only pauses consensus): retrying
+//! is safe because the guard answers a repeated request with the same signature and
+//! refuses anything conflicting, whoever asks.
+//!
+//! The signer also holds the hosted document-signing keys of its home (see
+//! [`super::hosted`]): the node asks for a key's certificate binding and for signatures
+//! over digests; the signer logs every signature in its own `usage.log`.
 //!
 //! Frames: `len: u32 BE | canonical bytes`, at most [`FRAME_BYTES_MAX`].
 
@@ -20,7 +25,12 @@ use std::time::Duration;
 use bincode::{Decode, Encode};
 use chancery_consensus::context::Sig;
 use chancery_consensus::engine::{SignRequest, SignStep, Signer, SignerRefused};
-use chancery_ledger::{decode, encode, Canonical, Hash, PublicKey, Signature};
+use chancery_ledger::codec::BoundedString;
+use chancery_ledger::tx::CertSerial;
+use chancery_ledger::validator::CaId;
+use chancery_ledger::{decode, encode, Canonical, Digest, Hash, PublicKey, Signature};
+
+use super::hosted::{self, HostedError, HostedKeyInfo, HostedKeys, KeyUse, KEY_ID_LEN_MAX};
 
 use super::LocalSigner;
 
@@ -43,6 +53,18 @@ pub enum RemoteRequest {
         /// What to sign.
         message: Hash,
     },
+    /// A hosted key's certificate binding and public key.
+    HostedKey {
+        /// The key id.
+        key_id: BoundedString<KEY_ID_LEN_MAX>,
+    },
+    /// A document signature by a hosted key over a digest's bytes.
+    SignDigest {
+        /// The key id.
+        key_id: BoundedString<KEY_ID_LEN_MAX>,
+        /// The digest.
+        digest: Digest,
+    },
 }
 
 impl Canonical for RemoteRequest {
@@ -64,6 +86,19 @@ pub enum RemoteReply {
     Signed(Signature),
     /// Refused, with why (the guard, or a malformed request).
     Refused(String),
+    /// A hosted key's binding.
+    HostedKey {
+        /// Its public key.
+        public_key: PublicKey,
+        /// The certificate's CA.
+        ca: CaId,
+        /// The certificate's serial.
+        serial: CertSerial,
+    },
+    /// No hosted key has that id.
+    NoSuchKey,
+    /// A document signature.
+    DocumentSigned(Signature),
 }
 
 impl Canonical for RemoteReply {
@@ -106,9 +141,56 @@ fn read_frame(stream: &mut UnixStream) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Answers one request with the local signer.
-pub fn answer(signer: &mut LocalSigner, request: &[u8]) -> RemoteReply {
+/// What a signer process holds: the consensus signer and the hosted keys.
+pub struct SignerKeys<'a> {
+    /// The consensus key and its guard.
+    pub consensus: &'a mut LocalSigner,
+    /// The hosted document-signing keys.
+    pub hosted: &'a HostedKeys,
+}
+
+fn hosted_reply(error: HostedError) -> RemoteReply {
+    match error {
+        HostedError::Unknown(_) => RemoteReply::NoSuchKey,
+        other => RemoteReply::Refused(other.to_string()),
+    }
+}
+
+/// Signs with a hosted key and logs the use before the signature leaves.
+fn sign_digest(hosted: &HostedKeys, key_id: &str, digest: &Digest) -> RemoteReply {
+    let signature = match hosted.sign(key_id, digest) {
+        Ok(signature) => signature,
+        Err(e) => return hosted_reply(e),
+    };
+    let entry = KeyUse {
+        time_ms: crate::shared::now_ms(),
+        key_id: key_id.to_string(),
+        digest: digest.to_text(),
+        signature_hash: hosted::signature_hash(&signature),
+        tx_hash: None,
+        refused: None,
+    };
+    match hosted.record(&entry) {
+        Ok(()) => {
+            tracing::info!(key_id, digest = %entry.digest, "hosted key signed a digest for the node");
+            RemoteReply::DocumentSigned(signature)
+        }
+        Err(e) => RemoteReply::Refused(format!("usage log: {e}; the signature is withheld")),
+    }
+}
+
+/// Answers one request.
+pub fn answer(keys: &mut SignerKeys<'_>, request: &[u8]) -> RemoteReply {
+    let signer = &mut *keys.consensus;
     match decode::<RemoteRequest>(request) {
+        Ok(RemoteRequest::HostedKey { key_id }) => match keys.hosted.info(key_id.as_str()) {
+            Ok(info) => match info.cert() {
+                Ok(cert) => RemoteReply::HostedKey { public_key: info.public_key, ca: cert.ca, serial: cert.serial },
+                Err(e) => hosted_reply(e),
+            },
+            Err(e) => hosted_reply(e),
+        },
+        Ok(RemoteRequest::SignDigest { key_id, digest }) => sign_digest(keys.hosted, key_id.as_str(), &digest),
         Ok(RemoteRequest::Identify) => {
             RemoteReply::Identity { key: signer.public_key(), signed_up_to: signer.signed_up_to() }
         }
@@ -123,9 +205,14 @@ pub fn answer(signer: &mut LocalSigner, request: &[u8]) -> RemoteReply {
     }
 }
 
-/// Serves `signer` on a Unix socket at `path` until `stop` is set: one connection and
-/// one request at a time. The socket file is replaced if stale and made owner-only.
-pub fn serve(signer: &mut LocalSigner, path: &Path, stop: &AtomicBool) -> std::io::Result<()> {
+/// Most connections a signer serves at once (the node's consensus and its hosted
+/// signing, with room for reconnects).
+pub const CONNECTIONS_MAX: usize = 8;
+
+/// Serves `keys` on a Unix socket at `path` until `stop` is set: connections side by
+/// side, one request at a time. The socket file is replaced if stale and made
+/// owner-only.
+pub fn serve(keys: SignerKeys<'_>, path: &Path, stop: &AtomicBool) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if path.exists() {
         std::fs::remove_file(path)?;
@@ -133,33 +220,58 @@ pub fn serve(signer: &mut LocalSigner, path: &Path, stop: &AtomicBool) -> std::i
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     listener.set_nonblocking(true)?;
-    while !stop.load(Ordering::SeqCst) {
-        let mut stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20));
+    let keys = std::sync::Mutex::new(keys);
+    let open = std::sync::atomic::AtomicUsize::new(0);
+    let result = std::thread::scope(|scope| -> std::io::Result<()> {
+        while !stop.load(Ordering::SeqCst) {
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if open.load(Ordering::SeqCst) >= CONNECTIONS_MAX {
+                tracing::warn!("signer: too many connections, one refused");
                 continue;
             }
+            open.fetch_add(1, Ordering::SeqCst);
+            let (keys, open) = (&keys, &open);
+            scope.spawn(move || {
+                if let Err(e) = serve_connection(stream, keys, stop) {
+                    tracing::debug!(error = %e, "signer connection ended");
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+        Ok(())
+    });
+    let _ = std::fs::remove_file(path);
+    result
+}
+
+fn serve_connection(
+    mut stream: UnixStream,
+    keys: &std::sync::Mutex<SignerKeys<'_>>,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+    while !stop.load(Ordering::SeqCst) {
+        let request = match read_frame(&mut stream) {
+            Ok(request) => request,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
             Err(e) => return Err(e),
         };
-        stream.set_nonblocking(false)?;
-        stream.set_read_timeout(Some(Duration::from_millis(200)))?;
-        loop {
-            if stop.load(Ordering::SeqCst) {
-                break;
-            }
-            let request = match read_frame(&mut stream) {
-                Ok(request) => request,
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
-                Err(_) => break,
-            };
-            let reply = answer(signer, &request);
-            if write_frame(&mut stream, &encode(&reply)).is_err() {
-                break;
-            }
-        }
+        let reply = {
+            // A panic while answering cannot leave the guard half-written: it syncs its
+            // state before a signature is returned.
+            let mut keys = keys.lock().unwrap_or_else(|e| e.into_inner());
+            answer(&mut keys, &request)
+        };
+        write_frame(&mut stream, &encode(&reply))?;
     }
-    let _ = std::fs::remove_file(path);
     Ok(())
 }
 
@@ -212,19 +324,82 @@ impl RemoteSigner {
     }
 
     fn call(&mut self, request: &RemoteRequest) -> std::io::Result<RemoteReply> {
-        if self.stream.is_none() {
-            self.stream = Some(UnixStream::connect(&self.path)?);
+        exchange(&self.path, &mut self.stream, request)
+    }
+}
+
+/// One request and its reply over `stream` (connected to `path` first if needed; dropped
+/// after a failure, so the next call reconnects).
+fn exchange(path: &Path, stream: &mut Option<UnixStream>, request: &RemoteRequest) -> std::io::Result<RemoteReply> {
+    if stream.is_none() {
+        *stream = Some(UnixStream::connect(path)?);
+    }
+    let connected = stream.as_mut().ok_or_else(|| std::io::Error::other("no stream"))?;
+    connected.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let result = write_frame(connected, &encode(request)).and_then(|()| read_frame(connected));
+    match result {
+        Ok(bytes) => decode::<RemoteReply>(&bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())),
+        Err(e) => {
+            *stream = None;
+            Err(e)
         }
-        let stream = self.stream.as_mut().ok_or_else(|| std::io::Error::other("no stream"))?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let result = write_frame(stream, &encode(request)).and_then(|()| read_frame(stream));
-        match result {
-            Ok(bytes) => decode::<RemoteReply>(&bytes)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())),
-            Err(e) => {
-                self.stream = None;
-                Err(e)
+    }
+}
+
+/// The node's side of hosted signing when its keys live in a remote signer.
+pub struct RemoteHosted {
+    path: PathBuf,
+    stream: std::sync::Mutex<Option<UnixStream>>,
+}
+
+impl RemoteHosted {
+    /// Hosted signing through the signer at `path` (connected on first use).
+    pub fn new(path: &Path) -> Self {
+        RemoteHosted { path: path.to_path_buf(), stream: std::sync::Mutex::new(None) }
+    }
+
+    fn call(&self, request: &RemoteRequest) -> Result<RemoteReply, HostedError> {
+        let mut stream = self.stream.lock().unwrap_or_else(|e| e.into_inner());
+        exchange(&self.path, &mut stream, request)
+            .map_err(|e| HostedError::Io { path: self.path.display().to_string(), message: e.to_string() })
+    }
+
+    fn key_id(key_id: &str) -> Result<BoundedString<KEY_ID_LEN_MAX>, HostedError> {
+        hosted::check_id(key_id)?;
+        BoundedString::new(key_id).map_err(|_| HostedError::BadKeyId(key_id.to_string()))
+    }
+
+    /// A hosted key's binding, as the signer holds it.
+    pub fn info(&self, key_id: &str) -> Result<HostedKeyInfo, HostedError> {
+        match self.call(&RemoteRequest::HostedKey { key_id: Self::key_id(key_id)? })? {
+            RemoteReply::HostedKey { public_key, ca, serial } => Ok(HostedKeyInfo {
+                key_id: key_id.to_string(),
+                ca: ca.to_string(),
+                serial: hex::encode(serial.as_bytes()),
+                public_key,
+            }),
+            RemoteReply::NoSuchKey => Err(HostedError::Unknown(key_id.to_string())),
+            RemoteReply::Refused(why) => Err(HostedError::Refused(why)),
+            other => Err(HostedError::Refused(format!("unexpected signer reply {other:?}"))),
+        }
+    }
+
+    /// A signature over `digest`'s bytes, checked against `public_key` before it is
+    /// passed on.
+    pub fn sign(&self, key_id: &str, digest: &Digest, public_key: &PublicKey) -> Result<Signature, HostedError> {
+        let request = RemoteRequest::SignDigest { key_id: Self::key_id(key_id)?, digest: digest.clone() };
+        match self.call(&request)? {
+            RemoteReply::DocumentSigned(signature) => {
+                let key = ed25519_dalek::VerifyingKey::from_bytes(&public_key.0)
+                    .map_err(|e| HostedError::Refused(format!("hosted public key: {e}")))?;
+                key.verify_strict(digest.bytes(), &ed25519_dalek::Signature::from_bytes(&signature.0))
+                    .map_err(|e| HostedError::Refused(format!("the signer returned a bad signature: {e}")))?;
+                Ok(signature)
             }
+            RemoteReply::NoSuchKey => Err(HostedError::Unknown(key_id.to_string())),
+            RemoteReply::Refused(why) => Err(HostedError::Refused(why)),
+            other => Err(HostedError::Refused(format!("unexpected signer reply {other:?}"))),
         }
     }
 }
