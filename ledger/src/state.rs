@@ -278,8 +278,10 @@ pub enum CertRule {
         /// Block time.
         block_time_ms: u64,
     },
-    /// Too many events.
-    #[error("it has the maximum of {CERT_EVENTS_MAX} events")]
+    /// Too many events (the last of the maximum is kept for a revocation).
+    #[error(
+        "it has the maximum of {CERT_EVENTS_MAX} events (the last kept for a revocation); issue a new certificate"
+    )]
     TooManyEvents,
 }
 
@@ -768,7 +770,9 @@ fn apply_cert_event<V: StateView>(
 /// The lifecycle rules: nothing before `Issued`, one issue, revocation final and not in
 /// the future nor before validity, renewals only extend.
 pub fn check_cert_rule(record: &CertRecord, event: &CertEventKind, block_time_ms: u64) -> Result<(), CertRule> {
-    if record.events.len() >= CERT_EVENTS_MAX {
+    // The last slot is kept for a revocation: a certificate can always be revoked.
+    let revocation = matches!(event, CertEventKind::Revoked { .. });
+    if record.events.len() >= CERT_EVENTS_MAX || (record.events.len() + 1 >= CERT_EVENTS_MAX && !revocation) {
         return Err(CertRule::TooManyEvents);
     }
     let validity = record.validity();

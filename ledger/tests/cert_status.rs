@@ -304,3 +304,21 @@ fn revoke_and_sign_in_one_block_count_as_revoked_in_either_order() {
         assert!(matches!(status, CertStatus::Revoked { .. }), "revocation first: {revocation_first}: {status:?}");
     }
 }
+
+#[test]
+fn a_certificate_holds_at_most_its_event_limit_and_can_always_be_revoked() {
+    use chancery_ledger::limits::CERT_EVENTS_MAX;
+    use chancery_ledger::state::{check_cert_rule, CertRule};
+    let mut events = vec![(T0, issued(T0, T0 + DAY))];
+    for i in 1..CERT_EVENTS_MAX as u64 {
+        events.push((T0 + i, CertEventKind::Renewed { not_after_ms: T0 + DAY + i }));
+    }
+    let renewal = CertEventKind::Renewed { not_after_ms: T0 + 10 * DAY };
+    let room = record(&events[..CERT_EVENTS_MAX - 2]);
+    assert_eq!(check_cert_rule(&room, &renewal, T0 + DAY), Ok(()), "the last renewal that fits");
+    let one_left = record(&events[..CERT_EVENTS_MAX - 1]);
+    assert_eq!(check_cert_rule(&one_left, &renewal, T0 + DAY), Err(CertRule::TooManyEvents));
+    assert_eq!(check_cert_rule(&one_left, &revoked(T0 + 1), T0 + DAY), Ok(()), "the slot kept for revocation");
+    let full = record(&events);
+    assert_eq!(check_cert_rule(&full, &revoked(T0 + 1), T0 + DAY), Err(CertRule::TooManyEvents));
+}
