@@ -358,6 +358,14 @@ enum CertCommand {
         #[command(flatten)]
         target: CertTarget,
     },
+    /// Verify a saved status proof offline against the chain's genesis file.
+    Verify {
+        /// The status proof (JSON), as `cert status --out` wrote it.
+        proof: PathBuf,
+        /// The chain's genesis file: the trust root.
+        #[arg(long)]
+        genesis: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -601,6 +609,15 @@ fn run(cli: Cli) -> Result<()> {
                 cert_cmds::cert_status(&target.args(), at.as_deref(), out.as_deref(), genesis.as_deref())
             }
             CertCommand::History { target } => cert_cmds::cert_history(&target.args()),
+            CertCommand::Verify { proof, genesis } => {
+                let proof = chancery_ledger::cert::CertStatusProof::from_json(&read_text(&proof, "status proof")?)?;
+                let genesis = Genesis::from_json(&read_text(&genesis, "genesis file")?)?;
+                let verdict =
+                    chancery_ledger::cert::verify_cert_status(&proof, &genesis.trust_root()).context("NOT VERIFIED")?;
+                println!("VERIFIED offline against the genesis:");
+                print!("{}", format::verdict_lines(&verdict));
+                Ok(())
+            }
         },
         Command::Sign { file, key, rpc, token_file, kind, refs, wait } => cert_cmds::sign(cert_cmds::SignArgs {
             rpc,

@@ -233,6 +233,21 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
         ],
     ));
     assert!(status.contains("VERIFIED offline") && status.contains("VALID"), "{status}");
+    // A saved status proof is checked with the genesis alone; a tampered one is not.
+    let saved = dir.path().join("status.json");
+    let saved_arg = saved.to_str().expect("path");
+    ok(chancery(
+        &mut transcript,
+        &["cert", "status", "--rpc", &rpc, "--ca", "demo-ca", "--serial", "0c01", "--at", "now", "--out", saved_arg],
+    ));
+    let checked = ok(chancery(&mut transcript, &["cert", "verify", saved_arg, "--genesis", genesis_arg]));
+    assert!(checked.contains("VERIFIED offline") && checked.contains("REVOKED"), "{checked}");
+    let mut tampered: Value = serde_json::from_str(&std::fs::read_to_string(&saved).expect("read")).expect("json");
+    tampered["events"].as_array_mut().expect("events").pop();
+    std::fs::write(&saved, tampered.to_string()).expect("write");
+    let refused = chancery(&mut transcript, &["cert", "verify", saved_arg, "--genesis", genesis_arg]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("NOT VERIFIED"));
     let history = call(&node, "cert_history", json!(["demo-ca", "0c01"]));
     assert_eq!(history["result"]["events"].as_array().map(Vec::len), Some(2), "{history}");
     answers.push_str(&history.to_string());
