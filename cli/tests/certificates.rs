@@ -18,18 +18,7 @@ use chancery_ledger::{ChainId, Digest, DigestAlg, HashContext};
 use chancery_rpc::txs::{clock_nonce, sign_tx, tx_hex};
 use chancery_rpc::ErrorCode;
 use serde_json::{json, Value};
-use support::DevNode;
-
-fn call(node: &DevNode, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-    let (status, text) = node.http("POST", "/", "application/json", body.as_bytes());
-    assert_eq!(status, 200, "{method}: HTTP {status}: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method}: not JSON ({e}): {text}"))
-}
-
-fn error_code(answer: &Value) -> i64 {
-    answer["error"]["code"].as_i64().unwrap_or_else(|| panic!("expected an error, got {answer}"))
-}
+use support::{call, error_code, DevNode};
 
 fn code(c: ErrorCode) -> i64 {
     i64::from(c.code())
@@ -47,6 +36,13 @@ fn ok(output: Output) -> String {
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
     text
+}
+
+/// `chancery cert ACTION` for the demo CA's certificate 0c01, plus `extra` arguments.
+fn ca_command(transcript: &mut String, rpc: &str, ca_key: &str, action: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["cert", action, "--rpc", rpc, "--key", ca_key, "--ca", "demo-ca", "--serial", "0c01"];
+    args.extend_from_slice(extra);
+    chancery(transcript, &args)
 }
 
 fn files_under(dir: &Path, skip: &Path, out: &mut Vec<PathBuf>) {
@@ -88,30 +84,12 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
     let ca_key = ca_key.to_str().expect("path");
     let cert_file = dir.path().join("cert.der");
     std::fs::write(&cert_file, b"certificate der bytes").expect("write cert");
-    ok(chancery(
-        &mut transcript,
-        &[
-            "cert",
-            "issue",
-            "--rpc",
-            &rpc,
-            "--key",
-            ca_key,
-            "--ca",
-            "demo-ca",
-            "--serial",
-            "0c01",
-            "--cert",
-            cert_file.to_str().expect("path"),
-            "--subject-key",
-            &public_key.to_hex(),
-            "--not-before",
-            &not_before,
-            "--not-after",
-            &not_after,
-            "--wait",
-        ],
-    ));
+    let cert_arg = cert_file.to_str().expect("path");
+    let key_hex = public_key.to_hex();
+    let validity = ["--not-before", &not_before, "--not-after", &not_after, "--wait"];
+    let mut issue = vec!["--cert", cert_arg, "--subject-key", &key_hex];
+    issue.extend_from_slice(&validity);
+    ok(ca_command(&mut transcript, &rpc, ca_key, "issue", &issue));
 
     // Sign a contract with the hosted key; the node anchors the signing event.
     let contract = dir.path().join("contract.txt");
@@ -151,24 +129,7 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
     assert!(usage.contains(report["tx_hash"].as_str().expect("tx hash")), "{usage}");
 
     // Revoked: the key refuses to sign, naming why.
-    ok(chancery(
-        &mut transcript,
-        &[
-            "cert",
-            "revoke",
-            "--rpc",
-            &rpc,
-            "--key",
-            ca_key,
-            "--ca",
-            "demo-ca",
-            "--serial",
-            "0c01",
-            "--reason",
-            "key_compromise",
-            "--wait",
-        ],
-    ));
+    ok(ca_command(&mut transcript, &rpc, ca_key, "revoke", &["--reason", "key_compromise", "--wait"]));
     let refused =
         chancery(&mut transcript, &["sign", contract_arg, "--key", "alice", "--rpc", &rpc, "--token-file", token_arg]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
@@ -286,10 +247,7 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
     let renew =
         ok(chancery(&mut transcript, &["cert", "history", "--rpc", &rpc, "--ca", "demo-ca", "--serial", "0c01"]));
     assert_eq!(renew.lines().count(), 2, "{renew}");
-    let refused = chancery(
-        &mut transcript,
-        &["cert", "renew", "--rpc", &rpc, "--key", ca_key, "--ca", "demo-ca", "--serial", "0c01", "--not-after", "now"],
-    );
+    let refused = ca_command(&mut transcript, &rpc, ca_key, "renew", &["--not-after", "now"]);
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("revocation is final") && stderr.contains("code 1008"), "{stderr}");
     assert_eq!(call(&node, "node_health", json!([]))["result"]["status"], "ok");

@@ -10,18 +10,7 @@ use chancery_ledger::{ChainId, Tx};
 use chancery_rpc::txs::{clock_nonce, tx_hex};
 use chancery_rpc::ErrorCode;
 use serde_json::{json, Value};
-use support::{doc_txs, DevNode};
-
-fn call(node: &DevNode, method: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-    let (status, text) = node.http("POST", "/", "application/json", body.as_bytes());
-    assert_eq!(status, 200, "{method}: HTTP {status}: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method}: not JSON ({e}): {text}"))
-}
-
-fn error_code(answer: &Value) -> i64 {
-    answer["error"]["code"].as_i64().unwrap_or_else(|| panic!("expected an error, got {answer}"))
-}
+use support::{call, doc_txs, error_code, DevNode};
 
 fn assert_serving(node: &DevNode) {
     let health = call(node, "node_health", json!([]));

@@ -364,6 +364,16 @@ pub fn chain_spec(n: usize) -> (crate::store::ChainSpec, Vec<SigningKey>) {
     )
 }
 
+/// The trust root of a chain made from `spec` (what a verifier reads from its genesis).
+pub fn trust_root(spec: &crate::store::ChainSpec) -> crate::verify::TrustRoot {
+    crate::verify::TrustRoot {
+        chain_id: spec.chain_id.clone(),
+        genesis_hash: spec.genesis_hash,
+        validators: spec.validators.clone(),
+        members: spec.members.clone(),
+    }
+}
+
 /// Builds the next block over `txs` on top of `store`, signs its commit with every key
 /// of `keys` that is a current validator, and commits it. `verified` txs skip the
 /// signature check, as those the mempool verified would.

@@ -77,12 +77,7 @@ fn status_at_each_boundary() {
 }
 
 fn trust(spec: &ChainSpec) -> TrustRoot {
-    TrustRoot {
-        chain_id: spec.chain_id.clone(),
-        genesis_hash: spec.genesis_hash,
-        validators: spec.validators.clone(),
-        members: spec.members.clone(),
-    }
+    chancery_ledger::testkit::trust_root(spec)
 }
 
 struct Chain {

@@ -18,12 +18,7 @@ use ed25519_dalek::SigningKey;
 const T0: u64 = 1_767_225_600_000;
 
 fn trust(spec: &ChainSpec) -> TrustRoot {
-    TrustRoot {
-        chain_id: spec.chain_id.clone(),
-        genesis_hash: spec.genesis_hash,
-        validators: spec.validators.clone(),
-        members: spec.members.clone(),
-    }
+    chancery_ledger::testkit::trust_root(spec)
 }
 
 struct Fixture<B: Backend> {

@@ -133,6 +133,19 @@ fn dechunk(body: &str) -> String {
     }
 }
 
+/// One JSON-RPC call over HTTP; the whole answer (result or error).
+pub fn call(node: &DevNode, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+    let (status, text) = node.http("POST", "/", "application/json", body.as_bytes());
+    assert_eq!(status, 200, "{method}: HTTP {status}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method}: not JSON ({e}): {text}"))
+}
+
+/// The error code of an answer that must be an error.
+pub fn error_code(answer: &serde_json::Value) -> i64 {
+    answer["error"]["code"].as_i64().unwrap_or_else(|| panic!("expected an error, got {answer}"))
+}
+
 pub fn doc_txs(key: &SigningKey, chain: &ChainId, tag: &str, nonce_base: u64, n: usize) -> Vec<Tx> {
     (0..n)
         .map(|i| {
