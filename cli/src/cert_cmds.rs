@@ -187,6 +187,15 @@ pub fn cert_status(args: &CertArgs, at: Option<&str>, out: Option<&Path>, genesi
                 let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
                 let genesis = chancery_genesis::Genesis::from_json(&text)?;
                 let verdict = verify_cert_status(&answer.proof, &genesis.trust_root()).context("NOT VERIFIED")?;
+                let asked = (cert.ca.to_string(), args.serial.to_lowercase(), at_ms);
+                if (verdict.ca.clone(), verdict.serial.clone(), verdict.at_ms) != asked {
+                    bail!(
+                        "NOT VERIFIED: the node answered a proof for {}/{} at {}, not for what was asked",
+                        verdict.ca,
+                        verdict.serial,
+                        verdict.at_ms
+                    );
+                }
                 println!("VERIFIED offline against the genesis:");
                 print!("{}", verdict_lines(&verdict));
             }

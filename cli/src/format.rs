@@ -48,7 +48,13 @@ pub fn parse_time(text: &str) -> anyhow::Result<u64> {
     let parts: Vec<&str> = clock.split(':').collect();
     let [h, m, s] = parts.as_slice() else { return Err(bad()) };
     let (h, m, s) = (number(h)?, number(m)?, number(s)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 59 || year < 1970 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || m > 59
+        || s > 59
+        || !(1970..=9999).contains(&year)
+    {
         return Err(bad());
     }
     // Days since 1970-01-01 from a civil date (H. Hinnant's algorithm).
@@ -159,8 +165,15 @@ pub fn report(r: &Report) -> String {
             utc(c.block_time_ms)
         );
     }
-    if let Some(verdict) = &r.certificate {
-        out.push_str(&verdict_lines(verdict));
+    match (&r.certificate, &r.record) {
+        (Some(verdict), _) => out.push_str(&verdict_lines(verdict)),
+        (None, Record::Evidence { cert: Some(_), .. }) => {
+            let _ = writeln!(
+                out,
+                "  WARNING      certificate status NOT PROVEN: the bundle carries no status proof for the certificate it names"
+            );
+        }
+        _ => {}
     }
     let _ = writeln!(out, "  genesis      {}", r.genesis_hash);
     out
@@ -177,7 +190,14 @@ mod tests {
         }
         assert_eq!(parse_time("2026-01-01T00:00:00Z").expect("parses"), 1_767_225_600_000);
         assert_eq!(parse_time("1767225600000").expect("parses"), 1_767_225_600_000);
-        for bad in ["2026-02-30T00:00:00Z", "2026-01-01 00:00:00", "yesterday", "2026-13-01T00:00:00Z", ""] {
+        for bad in [
+            "2026-02-30T00:00:00Z",
+            "2026-01-01 00:00:00",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "",
+            "99999999999999-01-01T00:00:00Z",
+        ] {
             assert!(parse_time(bad).is_err(), "{bad:?}");
         }
     }

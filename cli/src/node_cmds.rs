@@ -135,8 +135,8 @@ pub fn signer(home: &Path, listen: &str, passphrase_env: Option<String>) -> Resu
         flag.store(true, Ordering::SeqCst);
     });
     let hosted = chancery_node::signer::hosted::HostedKeys::open(&home.join("hosted"), passphrase.as_deref())?;
-    let keys = chancery_node::signer::remote::SignerKeys { consensus: &mut signer, hosted: &hosted };
-    chancery_node::signer::remote::serve(keys, Path::new(path), &stop).with_context(|| format!("serving on {path}"))?;
+    chancery_node::signer::remote::serve(&mut signer, &hosted, Path::new(path), &stop)
+        .with_context(|| format!("serving on {path}"))?;
     eprintln!("signer stopped");
     Ok(())
 }

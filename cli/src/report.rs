@@ -105,6 +105,8 @@ pub fn html(report: &Report, file_name: Option<&str>, generated_ms: u64) -> Stri
                 } else {
                     row(&mut out, "Certificate status", &format!("WARNING: NOT VALID. {text}"));
                 }
+            } else if cert.is_some() {
+                row(&mut out, "Certificate status", "WARNING: NOT PROVEN (the proof carries no certificate status)");
             }
             for r in refs {
                 row(&mut out, "Linked record", &r.to_hex());

@@ -169,6 +169,14 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
     ));
     let text = ok(chancery(&mut transcript, &["verify", late_proof.to_str().expect("p"), "--genesis", genesis_arg]));
     assert!(text.contains("VERIFIED") && text.contains("REVOKED") && text.contains("WARNING"), "{text}");
+    // With its certificate status stripped, the record still verifies as anchored, and
+    // the report says the certificate's status is not proven.
+    let mut stripped: Value =
+        serde_json::from_str(&std::fs::read_to_string(&late_proof).expect("read")).expect("bundle json");
+    assert!(stripped.as_object_mut().expect("object").remove("cert_status").is_some());
+    std::fs::write(&late_proof, stripped.to_string()).expect("write");
+    let text = ok(chancery(&mut transcript, &["verify", late_proof.to_str().expect("p"), "--genesis", genesis_arg]));
+    assert!(text.contains("VERIFIED") && text.contains("NOT PROVEN"), "{text}");
 
     // The status proof verifies against the genesis, before and after the revocation.
     let status = ok(chancery(

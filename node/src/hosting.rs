@@ -61,6 +61,9 @@ pub struct HostedSigning {
     /// Signs the anchoring txs (a registered integrator allowed signing events).
     pub submitter: SigningKey,
     last_nonce: AtomicU64,
+    /// Held from taking a nonce to submitting its tx, so nonces reach the mempool in
+    /// order.
+    pub turn: tokio::sync::Mutex<()>,
 }
 
 /// Whether this node serves hosted signing, and if not, why.
@@ -127,6 +130,7 @@ pub fn load(home: &Path, config: &Config, rpc_listen: &str, passphrase: Option<&
         token: blake3::hash(token.as_bytes()),
         submitter,
         last_nonce: AtomicU64::new(0),
+        turn: tokio::sync::Mutex::new(()),
     })))
 }
 

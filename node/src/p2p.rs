@@ -131,12 +131,15 @@ pub enum Message {
     },
     /// A proposal whose txs are named by hash.
     CompactProposal(CompactProposal),
-    /// Asks a proposer for txs of its proposal at (`height`, `round`).
+    /// Asks a proposer for txs of its proposal of block `block_hash` at (`height`,
+    /// `round`).
     GetProposalTxs {
         /// The height.
         height: u64,
         /// The round.
         round: u32,
+        /// The proposed block's hash.
+        block_hash: Hash,
         /// The txs wanted.
         hashes: BoundedVec<Hash, BLOCK_TXS_MAX>,
     },
@@ -396,9 +399,15 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
 
 /// A compact proposal waiting for the txs its receiver lacked.
 struct Assembling {
+    from: PeerId,
     proposal: CompactProposal,
     txs: Vec<Option<Tx>>,
 }
+
+/// Most compact proposals waiting for txs from one peer, and in all: each holds a slot
+/// per tx of its block, so a peer cannot make this node hold many.
+const ASSEMBLING_PER_PEER_MAX: usize = 2;
+const ASSEMBLING_MAX: usize = 4;
 
 /// What an outbound request was for.
 enum Outbound {
@@ -410,6 +419,7 @@ enum Outbound {
 struct OwnProposal {
     height: u64,
     round: u32,
+    block_hash: Hash,
     proposal: Arc<Message>,
     index: HashMap<Hash, usize>,
 }
@@ -557,50 +567,76 @@ impl Task {
         self.own_proposals.push_back(OwnProposal {
             height: proposal.height,
             round: proposal.round,
+            block_hash: proposal.block.header.hash(),
             proposal: message.clone(),
             index,
         });
         encode(&Message::CompactProposal(compact))
     }
 
-    /// The txs of our proposal at (`height`, `round`) among `hashes`.
-    fn proposal_txs(&self, height: u64, round: u32, hashes: &[Hash]) -> Reply {
-        let own = self.own_proposals.iter().find(|p| p.height == height && p.round == round);
+    /// The txs of our proposal of `block_hash` at (`height`, `round`) among `hashes`,
+    /// each once: the reply is never larger than the block.
+    fn proposal_txs(&self, height: u64, round: u32, block_hash: &Hash, hashes: &[Hash]) -> Reply {
+        let own =
+            self.own_proposals.iter().find(|p| p.height == height && p.round == round && p.block_hash == *block_hash);
         let txs = match own.map(|p| (&*p.proposal, &p.index)) {
             Some((Message::Proposal(proposal), index)) => {
-                hashes.iter().filter_map(|h| index.get(h).map(|&i| proposal.block.txs[i].clone())).collect()
+                let mut seen = std::collections::HashSet::new();
+                hashes
+                    .iter()
+                    .filter(|h| seen.insert(**h))
+                    .filter_map(|h| index.get(h).map(|&i| proposal.block.txs[i].clone()))
+                    .collect()
             }
             _ => Vec::new(),
         };
-        // At most as many txs as a block holds: within the bound.
+        // Distinct txs of one block: within the bound.
         Reply::ProposalTxs(BoundedVec::new(txs).unwrap_or_default())
     }
 
     /// A compact proposal from `from`: completed from the mempool, or the missing txs
     /// asked for.
     fn on_compact(&mut self, swarm: &mut Swarm<Behaviour>, from: PeerId, proposal: CompactProposal) {
+        // Only proposals consensus can use now (this height, or the next one while the
+        // last block commits); the driver checks the signature and everything else.
+        let height = self.shared.store.height();
+        if proposal.height < height || proposal.height > height + 1 {
+            tracing::debug!(%from, height = proposal.height, "compact proposal for another height ignored");
+            return;
+        }
+        let waiting = || {
+            self.requests.values().filter_map(|o| match o {
+                Outbound::ProposalTxs(a) => Some(a.from),
+                Outbound::Block(_) => None,
+            })
+        };
+        if waiting().count() >= ASSEMBLING_MAX || waiting().filter(|p| *p == from).count() >= ASSEMBLING_PER_PEER_MAX {
+            tracing::debug!(%from, "too many compact proposals waiting for txs; one ignored");
+            return;
+        }
         let txs = self.shared.mempool.get_txs(&proposal.tx_hashes);
         let missing: Vec<Hash> =
             proposal.tx_hashes.iter().zip(&txs).filter(|(_, tx)| tx.is_none()).map(|(h, _)| *h).collect();
         let metrics = &self.shared.metrics;
         metrics.proposal_txs_local.inc_by((txs.len() - missing.len()) as u64);
         if missing.is_empty() {
-            assembled(&self.driver, from, Assembling { proposal, txs });
+            assembled(&self.driver, Assembling { from, proposal, txs });
             return;
         }
         metrics.proposal_txs_fetched.inc_by(missing.len() as u64);
         let request = Message::GetProposalTxs {
             height: proposal.height,
             round: proposal.round,
+            block_hash: proposal.header.hash(),
             // A subset of the proposal's hashes: within the same bound.
             hashes: BoundedVec::new(missing).unwrap_or_default(),
         };
         let id = swarm.behaviour_mut().streams.send_request(&from, encode(&request));
-        self.requests.insert(id, Outbound::ProposalTxs(Box::new(Assembling { proposal, txs })));
+        self.requests.insert(id, Outbound::ProposalTxs(Box::new(Assembling { from, proposal, txs })));
     }
 
     /// The proposer's answer: every tx must be one that was asked for.
-    fn on_proposal_txs(&mut self, from: PeerId, mut assembling: Assembling, txs: Vec<Tx>) -> Result<(), String> {
+    fn on_proposal_txs(&mut self, mut assembling: Assembling, txs: Vec<Tx>) -> Result<(), String> {
         let fetched = fill(&assembling.proposal.tx_hashes, &mut assembling.txs, txs)?;
         // The fetched txs go through admission (signatures checked in batches over the
         // cores) before the driver sees the proposal, so that validation does not check
@@ -609,7 +645,7 @@ impl Task {
         let (shared, driver) = (self.shared.clone(), self.driver.clone());
         tokio::task::spawn_blocking(move || {
             admit(&shared, fetched);
-            assembled(&driver, from, assembling);
+            assembled(&driver, assembling);
         });
         Ok(())
     }
@@ -634,7 +670,8 @@ fn fill(hashes: &[Hash], slots: &mut [Option<Tx>], supplied: Vec<Tx>) -> Result<
     }
 }
 
-fn assembled(driver: &SyncSender<DriverMsg>, from: PeerId, assembling: Assembling) {
+fn assembled(driver: &SyncSender<DriverMsg>, assembling: Assembling) {
+    let from = assembling.from;
     let (height, round) = (assembling.proposal.height, assembling.proposal.round);
     let Some(txs) = assembling.txs.into_iter().collect::<Option<Vec<Tx>>>() else {
         tracing::info!(%from, height, round, "proposer no longer has txs of its proposal");
@@ -669,8 +706,8 @@ fn handle_event(
                         let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Ack));
                         admit_gossiped(shared.clone(), driver.clone(), txs.to_vec());
                     }
-                    Ok(Message::GetProposalTxs { height, round, hashes }) => {
-                        let reply = task.proposal_txs(height, round, &hashes);
+                    Ok(Message::GetProposalTxs { height, round, block_hash, hashes }) => {
+                        let reply = task.proposal_txs(height, round, &block_hash, &hashes);
                         let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&reply));
                     }
                     Ok(Message::CompactProposal(proposal)) => {
@@ -697,7 +734,7 @@ fn handle_event(
                         }
                         (Some(Outbound::Block(_)), Ok(Reply::NoBlock)) => None,
                         (Some(Outbound::ProposalTxs(assembling)), Ok(Reply::ProposalTxs(txs))) => {
-                            task.on_proposal_txs(peer, *assembling, txs.into_vec()).err()
+                            task.on_proposal_txs(*assembling, txs.into_vec()).err()
                         }
                         (Some(_), Ok(_)) => Some("a reply that does not answer the request".to_string()),
                         (Some(_), Err(e)) => Some(e.to_string()),

@@ -22,7 +22,7 @@ use jsonrpsee::PendingSubscriptionSink;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::driver::DriverMsg;
-use crate::hosting::HostedAccess;
+use crate::hosting::{HostedAccess, HostedSigning};
 use crate::mempool::{PoolStatus, SubmitError};
 use crate::shared::{now_ms, Committed, Shared};
 use crate::signer::hosted::{HostedError, KeyUse};
@@ -57,17 +57,10 @@ impl RpcService {
         self
     }
 
-    /// The latest block's time (the genesis time before the first block).
-    fn latest_time_ms(&self) -> Result<u64, RpcError> {
-        match self.shared.store.height() {
-            0 => Ok(self.shared.genesis.genesis_time_ms),
-            blocks => Ok(self.shared.store.header(blocks - 1).map_err(store_error)?.time_ms),
-        }
-    }
-
     /// Signs with a hosted key after checking its certificate, logs the use, anchors the
     /// signing event. The signature leaves only once the use is logged and the event
-    /// is in the mempool.
+    /// is in the mempool. One hosted signature at a time, so the submitter's nonces
+    /// reach the mempool in order.
     async fn hosted_sign(&self, request: HostedRequest) -> Result<SignDigestAnswer, RpcError> {
         let hosted = match &*self.hosted {
             HostedAccess::Served(hosted) => hosted.clone(),
@@ -79,92 +72,28 @@ impl RpcService {
                 "wrong hosted-signing token; use the one in the node's [hosted] token_file",
             ));
         }
-        let bad = |what: String| RpcError::new(ErrorCode::BadArgument, what);
-        let digest = Digest::parse(&request.digest).map_err(|e| bad(format!("digest: {e}")))?;
-        let kind = match request.kind.as_str() {
-            "signing_event" => EvidenceKind::SigningEvent,
-            other => match other.strip_prefix("custom:").and_then(|n| n.parse::<u16>().ok()) {
-                Some(n) => EvidenceKind::Custom(n),
-                None => return Err(bad(format!("kind {other:?}: use signing_event or custom:N"))),
-            },
-        };
-        let refs = BoundedVec::new(request.refs).map_err(|e| bad(format!("refs: {e}")))?;
-        let info = hosted.keys.info(&request.key_id).map_err(|e| {
-            let code = match e {
-                HostedError::Unknown(_) => ErrorCode::NotFound,
-                HostedError::BadKeyId(_) => ErrorCode::BadArgument,
-                _ => ErrorCode::Unavailable,
-            };
-            RpcError::new(code, e.to_string())
-        })?;
-        let cert = info.cert().map_err(|e| unavailable(&e.to_string()))?;
-        let store = &self.shared.store;
-        let at = self.latest_time_ms()?;
-        let record = store.cert_record(&cert.ca, &cert.serial).map_err(store_error)?.unwrap_or_default();
-        let named = format!("certificate {}/{} of hosted key {:?}", info.ca, info.serial, info.key_id);
-        let status = record.status_at(at);
-        if !status.is_valid() {
-            let detail = match status {
-                CertStatus::Revoked { reason, effective_ms } => {
-                    format!("revoked ({reason:?}) effective {effective_ms}")
-                }
-                other => other.name().replace('_', " "),
-            };
-            return Err(RpcError::new(
-                ErrorCode::SignerRefused,
-                format!("{named} is {detail} at the latest block time {at}; the key does not sign"),
-            ));
-        }
-        if let Some(first) = record.events.first() {
-            if first.subject_key != Digest::compute(first.subject_key.alg(), &info.public_key.0) {
-                return Err(RpcError::new(
-                    ErrorCode::SignerRefused,
-                    format!("{named} was issued for another key (its subject_key is not this key's digest)"),
-                ));
-            }
-        }
-        let signature = hosted.keys.sign(&info, &digest).map_err(|e| match e {
-            HostedError::Unknown(_) => RpcError::new(ErrorCode::NotFound, e.to_string()),
-            other => unavailable(&other.to_string()),
-        })?;
-        let signature_hash = crate::signer::hosted::signature_hash(&signature);
-        let body = TxBody::Evidence(Evidence {
-            kind,
-            digest: digest.clone(),
-            refs,
-            meta: None,
-            claimed_time_ms: Some(now_ms()),
-            cert: Some(cert),
-            signature: Some(DocumentSignature { hash: signature_hash, method: SigningMethod::HostedEd25519 }),
-        });
-        let tx = chancery_rpc::txs::sign_tx(&hosted.submitter, store.chain_id(), body, hosted.next_nonce());
-        let tx_hash = tx.hash();
-        let mut entry = KeyUse {
-            time_ms: now_ms(),
-            key_id: info.key_id.clone(),
-            digest: digest.to_text(),
-            signature_hash,
-            tx_hash: Some(tx_hash),
-            refused: None,
-        };
-        hosted.keys.record(&entry).map_err(|e| unavailable(&format!("usage log: {e}; the signature is withheld")))?;
+        let _turn = hosted.turn.lock().await;
+        let (shared, signing) = (self.shared.clone(), hosted.clone());
+        // Store reads, key loading, the signature and the synced log: off the runtime.
+        let (tx, mut entry, answer) = tokio::task::spawn_blocking(move || prepare_hosted(&shared, &signing, request))
+            .await
+            .map_err(|e| unavailable(&format!("hosted signing task failed: {e}")))??;
         let mut outcome = self.submit_txs(vec![chancery_rpc::txs::tx_hex(&tx)]).await?;
         if let Some(Err(error)) = outcome.pop() {
             entry.tx_hash = None;
             entry.refused = Some(error.message.clone());
-            hosted.keys.record(&entry).map_err(|e| unavailable(&format!("usage log: {e}")))?;
+            let signing = hosted.clone();
+            tokio::task::spawn_blocking(move || signing.keys.record(&entry))
+                .await
+                .map_err(|e| unavailable(&format!("hosted signing task failed: {e}")))?
+                .map_err(|e| unavailable(&format!("usage log: {e}")))?;
             return Err(RpcError::new(
                 ErrorCode::from_code(error.code).unwrap_or(ErrorCode::Unavailable),
                 format!("the signing event was not accepted, so the signature is withheld: {}", error.message),
             ));
         }
-        tracing::info!(key_id = %info.key_id, digest = %entry.digest, %tx_hash, "hosted key signed a digest");
-        Ok(SignDigestAnswer {
-            key_id: info.key_id,
-            public_key: info.public_key,
-            signature: hex::encode(signature.0),
-            tx_hash,
-        })
+        tracing::info!(key_id = %answer.key_id, digest = %entry.digest, tx_hash = %answer.tx_hash, "hosted key signed a digest");
+        Ok(answer)
     }
 
     async fn submit_txs(&self, txs: Vec<String>) -> Result<Vec<Result<Hash, RpcError>>, RpcError> {
@@ -237,6 +166,100 @@ impl RpcService {
             _ => Ok(height),
         }
     }
+}
+
+/// The latest block's time (the genesis time before the first block).
+fn latest_time_ms(shared: &Shared) -> Result<u64, RpcError> {
+    match shared.store.height() {
+        0 => Ok(shared.genesis.genesis_time_ms),
+        blocks => Ok(shared.store.header(blocks - 1).map_err(store_error)?.time_ms),
+    }
+}
+
+/// Everything of hosted signing up to the anchoring: arguments checked, the key's
+/// certificate valid at the latest block time and now, the signature made, the signing
+/// event built and the use logged.
+fn prepare_hosted(
+    shared: &Shared,
+    hosted: &HostedSigning,
+    request: HostedRequest,
+) -> Result<(Tx, KeyUse, SignDigestAnswer), RpcError> {
+    let bad = |what: String| RpcError::new(ErrorCode::BadArgument, what);
+    let digest = Digest::parse(&request.digest).map_err(|e| bad(format!("digest: {e}")))?;
+    let kind = match request.kind.as_str() {
+        "signing_event" => EvidenceKind::SigningEvent,
+        other => match other.strip_prefix("custom:").and_then(|n| n.parse::<u16>().ok()) {
+            Some(n) => EvidenceKind::Custom(n),
+            None => return Err(bad(format!("kind {other:?}: use signing_event or custom:N"))),
+        },
+    };
+    let refs = BoundedVec::new(request.refs).map_err(|e| bad(format!("refs: {e}")))?;
+    let hosted_error = |e: HostedError| {
+        let code = match e {
+            HostedError::Unknown(_) => ErrorCode::NotFound,
+            HostedError::BadKeyId(_) => ErrorCode::BadArgument,
+            _ => ErrorCode::Unavailable,
+        };
+        RpcError::new(code, e.to_string())
+    };
+    let info = hosted.keys.info(&request.key_id).map_err(hosted_error)?;
+    let cert = info.cert().map_err(|e| unavailable(&e.to_string()))?;
+    let record = shared.store.cert_record(&cert.ca, &cert.serial).map_err(store_error)?.unwrap_or_default();
+    let named = format!("certificate {}/{} of hosted key {:?}", info.ca, info.serial, info.key_id);
+    // At the latest block's time, and at the clock's (a node that lags behind the chain
+    // must not sign with a certificate that has run out since).
+    for (at, which) in [(latest_time_ms(shared)?, "the latest block time"), (now_ms(), "this node's clock")] {
+        let status = record.status_at(at);
+        if !status.is_valid() {
+            let detail = match status {
+                CertStatus::Revoked { reason, effective_ms } => {
+                    format!("revoked ({reason:?}) effective {effective_ms}")
+                }
+                other => other.name().replace('_', " "),
+            };
+            return Err(RpcError::new(
+                ErrorCode::SignerRefused,
+                format!("{named} is {detail} at {which} {at}; the key does not sign"),
+            ));
+        }
+    }
+    if let Some(first) = record.events.first() {
+        if first.subject_key != Digest::compute(first.subject_key.alg(), &info.public_key.0) {
+            return Err(RpcError::new(
+                ErrorCode::SignerRefused,
+                format!("{named} was issued for another key (its subject_key is not this key's digest)"),
+            ));
+        }
+    }
+    let signature = hosted.keys.sign(&info, &digest).map_err(hosted_error)?;
+    let signature_hash = crate::signer::hosted::signature_hash(&signature);
+    let body = TxBody::Evidence(Evidence {
+        kind,
+        digest: digest.clone(),
+        refs,
+        meta: None,
+        claimed_time_ms: Some(now_ms()),
+        cert: Some(cert),
+        signature: Some(DocumentSignature { hash: signature_hash, method: SigningMethod::HostedEd25519 }),
+    });
+    let tx = chancery_rpc::txs::sign_tx(&hosted.submitter, shared.store.chain_id(), body, hosted.next_nonce());
+    let tx_hash = tx.hash();
+    let entry = KeyUse {
+        time_ms: now_ms(),
+        key_id: info.key_id.clone(),
+        digest: digest.to_text(),
+        signature_hash,
+        tx_hash: Some(tx_hash),
+        refused: None,
+    };
+    hosted.keys.record(&entry).map_err(|e| unavailable(&format!("usage log: {e}; the signature is withheld")))?;
+    let answer = SignDigestAnswer {
+        key_id: info.key_id,
+        public_key: info.public_key,
+        signature: hex::encode(signature.0),
+        tx_hash,
+    };
+    Ok((tx, entry, answer))
 }
 
 /// The arguments of `signer_signDigest`.

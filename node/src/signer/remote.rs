@@ -141,14 +141,6 @@ fn read_frame(stream: &mut UnixStream) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// What a signer process holds: the consensus signer and the hosted keys.
-pub struct SignerKeys<'a> {
-    /// The consensus key and its guard.
-    pub consensus: &'a mut LocalSigner,
-    /// The hosted document-signing keys.
-    pub hosted: &'a HostedKeys,
-}
-
 fn hosted_reply(error: HostedError) -> RemoteReply {
     match error {
         HostedError::Unknown(_) => RemoteReply::NoSuchKey,
@@ -179,29 +171,38 @@ fn sign_digest(hosted: &HostedKeys, key_id: &str, digest: &Digest) -> RemoteRepl
     }
 }
 
-/// Answers one request.
-pub fn answer(keys: &mut SignerKeys<'_>, request: &[u8]) -> RemoteReply {
-    let signer = &mut *keys.consensus;
-    match decode::<RemoteRequest>(request) {
-        Ok(RemoteRequest::HostedKey { key_id }) => match keys.hosted.info(key_id.as_str()) {
+/// Answers one request. Consensus requests take the consensus signer's lock, so the
+/// guard sees them one at a time; hosted-key requests do not wait for it.
+pub fn answer(consensus: &std::sync::Mutex<&mut LocalSigner>, hosted: &HostedKeys, request: &[u8]) -> RemoteReply {
+    let request = match decode::<RemoteRequest>(request) {
+        Ok(request) => request,
+        Err(e) => return RemoteReply::Refused(format!("malformed request: {e}")),
+    };
+    match request {
+        RemoteRequest::HostedKey { key_id } => match hosted.info(key_id.as_str()) {
             Ok(info) => match info.cert() {
                 Ok(cert) => RemoteReply::HostedKey { public_key: info.public_key, ca: cert.ca, serial: cert.serial },
                 Err(e) => hosted_reply(e),
             },
             Err(e) => hosted_reply(e),
         },
-        Ok(RemoteRequest::SignDigest { key_id, digest }) => sign_digest(keys.hosted, key_id.as_str(), &digest),
-        Ok(RemoteRequest::Identify) => {
+        RemoteRequest::SignDigest { key_id, digest } => sign_digest(hosted, key_id.as_str(), &digest),
+        RemoteRequest::Identify => {
+            let signer = consensus.lock().unwrap_or_else(|e| e.into_inner());
             RemoteReply::Identity { key: signer.public_key(), signed_up_to: signer.signed_up_to() }
         }
-        Ok(RemoteRequest::Sign { height, round, step, message }) => match step_of(step) {
-            Some(step) => match signer.sign(&SignRequest { height, round, step, message }) {
-                Ok(sig) => RemoteReply::Signed(Signature(sig.0)),
-                Err(refused) => RemoteReply::Refused(refused.0),
-            },
+        RemoteRequest::Sign { height, round, step, message } => match step_of(step) {
+            Some(step) => {
+                // A panic while signing cannot leave the guard half-written: it syncs its
+                // state before a signature is returned.
+                let mut signer = consensus.lock().unwrap_or_else(|e| e.into_inner());
+                match signer.sign(&SignRequest { height, round, step, message }) {
+                    Ok(sig) => RemoteReply::Signed(Signature(sig.0)),
+                    Err(refused) => RemoteReply::Refused(refused.0),
+                }
+            }
             None => RemoteReply::Refused(format!("unknown step {step}")),
         },
-        Err(e) => RemoteReply::Refused(format!("malformed request: {e}")),
     }
 }
 
@@ -209,10 +210,19 @@ pub fn answer(keys: &mut SignerKeys<'_>, request: &[u8]) -> RemoteReply {
 /// signing, with room for reconnects).
 pub const CONNECTIONS_MAX: usize = 8;
 
-/// Serves `keys` on a Unix socket at `path` until `stop` is set: connections side by
-/// side, one request at a time. The socket file is replaced if stale and made
-/// owner-only.
-pub fn serve(keys: SignerKeys<'_>, path: &Path, stop: &AtomicBool) -> std::io::Result<()> {
+/// Counts an open connection until dropped (also when its thread panics).
+struct Open<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Serves the consensus signer and the hosted keys on a Unix socket at `path` until
+/// `stop` is set: connections side by side. The socket file is replaced if stale and
+/// made owner-only.
+pub fn serve(consensus: &mut LocalSigner, hosted: &HostedKeys, path: &Path, stop: &AtomicBool) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if path.exists() {
         std::fs::remove_file(path)?;
@@ -220,57 +230,67 @@ pub fn serve(keys: SignerKeys<'_>, path: &Path, stop: &AtomicBool) -> std::io::R
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     listener.set_nonblocking(true)?;
-    let keys = std::sync::Mutex::new(keys);
+    let consensus = std::sync::Mutex::new(consensus);
     let open = std::sync::atomic::AtomicUsize::new(0);
-    let result = std::thread::scope(|scope| -> std::io::Result<()> {
+    std::thread::scope(|scope| {
         while !stop.load(Ordering::SeqCst) {
             let stream = match listener.accept() {
                 Ok((stream, _)) => stream,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                Err(e) => {
+                    if e.kind() != std::io::ErrorKind::WouldBlock {
+                        // Out of descriptors, an aborted connection: keep serving.
+                        tracing::warn!(error = %e, "signer: accepting a connection failed");
+                    }
                     std::thread::sleep(Duration::from_millis(20));
                     continue;
                 }
-                Err(e) => return Err(e),
             };
             if open.load(Ordering::SeqCst) >= CONNECTIONS_MAX {
                 tracing::warn!("signer: too many connections, one refused");
                 continue;
             }
             open.fetch_add(1, Ordering::SeqCst);
-            let (keys, open) = (&keys, &open);
+            let (consensus, open) = (&consensus, Open(&open));
             scope.spawn(move || {
-                if let Err(e) = serve_connection(stream, keys, stop) {
+                let _open = open;
+                if let Err(e) = serve_connection(stream, consensus, hosted, stop) {
                     tracing::debug!(error = %e, "signer connection ended");
                 }
-                open.fetch_sub(1, Ordering::SeqCst);
             });
         }
-        Ok(())
     });
     let _ = std::fs::remove_file(path);
-    result
+    Ok(())
 }
 
 fn serve_connection(
     mut stream: UnixStream,
-    keys: &std::sync::Mutex<SignerKeys<'_>>,
+    consensus: &std::sync::Mutex<&mut LocalSigner>,
+    hosted: &HostedKeys,
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_millis(200)))?;
     while !stop.load(Ordering::SeqCst) {
-        let request = match read_frame(&mut stream) {
-            Ok(request) => request,
+        // Wait briefly for a request to start (to notice `stop`); once it has, read it
+        // whole, so a slow writer never splits a frame.
+        stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let mut first = [0u8; 1];
+        match stream.read(&mut first) {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
             Err(e) => return Err(e),
-        };
-        let reply = {
-            // A panic while answering cannot leave the guard half-written: it syncs its
-            // state before a signature is returned.
-            let mut keys = keys.lock().unwrap_or_else(|e| e.into_inner());
-            answer(&mut keys, &request)
-        };
-        write_frame(&mut stream, &encode(&reply))?;
+        }
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut rest = [0u8; 3];
+        stream.read_exact(&mut rest)?;
+        let len = u32::from_be_bytes([first[0], rest[0], rest[1], rest[2]]) as usize;
+        if len > FRAME_BYTES_MAX {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "frame above the limit"));
+        }
+        let mut request = vec![0u8; len];
+        stream.read_exact(&mut request)?;
+        write_frame(&mut stream, &encode(&answer(consensus, hosted, &request)))?;
     }
     Ok(())
 }
