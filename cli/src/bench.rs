@@ -215,7 +215,17 @@ async fn phase(
     }
     match tokio::time::timeout(Duration::from_secs(600), watch).await {
         Ok(r) => r.context("watcher task")??,
-        Err(_) => bail!("not every bench tx was committed within 600 s"),
+        Err(_) => {
+            let missing: Vec<Hash> = {
+                let clock = clock.lock().unwrap_or_else(|e| e.into_inner());
+                clock.submitted.keys().filter(|h| !clock.committed.contains_key(*h)).copied().collect()
+            };
+            let example = match missing.first() {
+                Some(hash) => format!("; tx {hash} is {:?}", watcher.status(*hash).await.map(|a| a.status)),
+                None => String::new(),
+            };
+            bail!("{} of {total} bench txs were not seen committed within 600 s{example}", missing.len());
+        }
     }
     let clock = clock.lock().unwrap_or_else(|e| e.into_inner());
     let last = clock.committed.values().max().copied().unwrap_or(start);
