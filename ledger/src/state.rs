@@ -262,13 +262,16 @@ pub enum CertRule {
         /// Renewal's end.
         not_after_ms: u64,
     },
-    /// A revocation before validity starts.
-    #[error("revocation effective at {effective_ms} is before the certificate's validity starts at {not_before_ms}")]
+    /// A revocation effective before the certificate existed: before both its validity
+    /// start and the block that recorded its issue.
+    #[error("revocation effective at {effective_ms} is before the certificate was issued (validity from {not_before_ms}, issue recorded at {issued_ms})")]
     RevokedBeforeIssue {
         /// Effective time.
         effective_ms: u64,
         /// Start of validity.
         not_before_ms: u64,
+        /// Time of the block that recorded the issue.
+        issued_ms: u64,
     },
     /// A revocation in the future.
     #[error("revocation effective at {effective_ms} is after the block time {block_time_ms}; revocations cannot be recorded in advance")]
@@ -786,6 +789,9 @@ pub fn check_cert_rule(record: &CertRecord, event: &CertEventKind, block_time_ms
         return Ok(());
     }
     let (not_before_ms, current_ms) = validity.ok_or(CertRule::NotIssued)?;
+    // A certificate dated to start later can be revoked from its issue on (its key may be
+    // lost before its validity starts); one issued with a past start, from that start.
+    let issued_ms = record.events.first().map_or(not_before_ms, |e| e.time_ms);
     if record.is_revoked() {
         return Err(CertRule::Revoked);
     }
@@ -793,8 +799,8 @@ pub fn check_cert_rule(record: &CertRecord, event: &CertEventKind, block_time_ms
         CertEventKind::Renewed { not_after_ms } if not_after_ms <= current_ms => {
             Err(CertRule::RenewalDoesNotExtend { current_ms, not_after_ms })
         }
-        CertEventKind::Revoked { effective_ms, .. } if effective_ms < not_before_ms => {
-            Err(CertRule::RevokedBeforeIssue { effective_ms, not_before_ms })
+        CertEventKind::Revoked { effective_ms, .. } if effective_ms < not_before_ms.min(issued_ms) => {
+            Err(CertRule::RevokedBeforeIssue { effective_ms, not_before_ms, issued_ms })
         }
         CertEventKind::Revoked { effective_ms, .. } if effective_ms > block_time_ms => {
             Err(CertRule::RevokedInFuture { effective_ms, block_time_ms })

@@ -374,7 +374,29 @@ fn cases() -> Vec<Case> {
                     )],
                 )
             },
-            expected: Some("is before the certificate's validity starts"),
+            expected: Some("is before the certificate was issued"),
+        },
+        Case {
+            desc: "a revocation before a later validity starts, after the issue",
+            setup: |n| {
+                let later = CertEventKind::Issued { not_before_ms: T0 + 86_400_000, not_after_ms: T0 + 2 * 86_400_000 };
+                (
+                    vec![vec![n.tx(&ca_one(), cert("ca-one", 1, later), 1)]],
+                    vec![n.tx(
+                        &ca_one(),
+                        cert(
+                            "ca-one",
+                            1,
+                            CertEventKind::Revoked {
+                                reason: RevocationReason::KeyCompromise,
+                                effective_ms: T0 + 1_500,
+                            },
+                        ),
+                        2,
+                    )],
+                )
+            },
+            expected: None,
         },
         Case {
             desc: "an event after revocation",
