@@ -10,6 +10,12 @@ pub fn init(format: &str, level: &str) {
     // The consensus core narrates every step at info; keep it to warnings unless asked.
     let directive = if level.contains('=') { level.to_string() } else { format!("{level},{QUIET}") };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(directive));
+    // The RPC server traces request bodies, which carry hosted-signing tokens: never
+    // below info, whatever the level asked.
+    let filter = match "jsonrpsee_server=info".parse() {
+        Ok(cap) => filter.add_directive(cap),
+        Err(_) => filter,
+    };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second install (tests) keeps the first.
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
