@@ -407,7 +407,7 @@ impl Driver {
         }
         if let Ok(txs) = BoundedVec::new(admitted) {
             if !txs.is_empty() {
-                self.broadcast(Message::Txs(txs));
+                self.broadcast(Message::Txs { seq: 0, txs });
             }
         }
     }

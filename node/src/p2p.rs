@@ -117,8 +117,15 @@ pub enum Message {
     Proposal(WireProposal),
     /// A polka certificate.
     Polka(WirePolka),
-    /// Txs a peer's mempool admitted.
-    Txs(BoundedVec<Tx, TXS_PER_MESSAGE_MAX>),
+    /// Txs a peer's mempool admitted, numbered by the sender so the receiver admits them
+    /// in the order the sender did (a signer's later nonces must not overtake its
+    /// earlier ones, or the earlier ones become stale once the later ones commit).
+    Txs {
+        /// The sender's sequence number of this message.
+        seq: u64,
+        /// The txs.
+        txs: BoundedVec<Tx, TXS_PER_MESSAGE_MAX>,
+    },
     /// How many blocks the sender has committed.
     Status {
         /// Committed blocks.
@@ -388,6 +395,9 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
     let gossip = config.consensus_gossip.then_some(topic);
     let task = Task {
         requests: HashMap::new(),
+        txs_sent: 0,
+        inbound: HashMap::new(),
+        admission: start_admission(shared.clone(), driver.clone()),
         own_proposals: VecDeque::new(),
         compact: config.compact_proposals && gossip.is_none(),
         shared,
@@ -430,6 +440,12 @@ const OWN_PROPOSALS_KEPT: usize = 8;
 /// The network task's state besides the swarm.
 struct Task {
     requests: HashMap<request_response::OutboundRequestId, Outbound>,
+    /// Tx messages this node has sent (the last sequence number).
+    txs_sent: u64,
+    /// Each peer's tx messages, put back in order.
+    inbound: HashMap<PeerId, Inbound>,
+    /// The ordered admission of peers' txs.
+    admission: SyncSender<Vec<Tx>>,
     own_proposals: VecDeque<OwnProposal>,
     compact: bool,
     shared: Arc<Shared>,
@@ -463,6 +479,10 @@ async fn run(
                         }
                         let bytes = match &*message {
                             Message::Proposal(proposal) if task.compact => task.compact_proposal(proposal, &message),
+                            Message::Txs { txs, .. } => {
+                                task.txs_sent += 1;
+                                encode(&Message::Txs { seq: task.txs_sent, txs: txs.clone() })
+                            }
                             _ => encode(&*message),
                         };
                         let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
@@ -502,6 +522,7 @@ async fn run(
                 }
             }
             _ = tick.tick() => {
+                task.release_stalled();
                 let now = Instant::now();
                 for (peer, r) in redial.iter_mut() {
                     if !swarm.is_connected(peer) && now >= r.next && !access.blocked.contains(peer) {
@@ -537,16 +558,81 @@ fn admit(shared: &Shared, txs: Vec<Tx>) -> usize {
     results.iter().filter(|r| r.is_err()).count()
 }
 
-/// Txs a peer admitted are admitted here too; refusals are only logged: the submitter
-/// heard from its own node.
-fn admit_gossiped(shared: Arc<Shared>, driver: SyncSender<DriverMsg>, txs: Vec<Tx>) {
-    tokio::task::spawn_blocking(move || {
-        let refused = admit(&shared, txs);
-        if refused > 0 {
-            tracing::debug!(refused, "gossiped txs refused");
+/// Txs peers admitted are admitted here too, one message after another in the order
+/// [`Inbound`] releases them; refusals are only logged: the submitter heard from its own
+/// node.
+fn start_admission(shared: Arc<Shared>, driver: SyncSender<DriverMsg>) -> SyncSender<Vec<Tx>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Tx>>(ADMISSION_QUEUE);
+    let spawned = std::thread::Builder::new().name("gossip-admission".into()).spawn(move || {
+        for txs in rx {
+            let refused = admit(&shared, txs);
+            if refused > 0 {
+                tracing::debug!(refused, "gossiped txs refused");
+            }
+            let _ = driver.try_send(DriverMsg::Wake);
         }
-        let _ = driver.try_send(DriverMsg::Wake);
     });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the gossip admission thread; peers' txs are not admitted here");
+    }
+    tx
+}
+
+/// Gossiped tx messages waiting for admission.
+const ADMISSION_QUEUE: usize = 256;
+/// Most out-of-order tx messages held per peer, and how long a gap may stay open, before
+/// the missing ones are given up (a message lost with a connection).
+const INBOUND_WAITING_MAX: usize = 16;
+const INBOUND_GAP_WAIT: Duration = Duration::from_secs(1);
+
+/// One peer's tx messages, released in its sequence order.
+#[derive(Default)]
+struct Inbound {
+    next: Option<u64>,
+    waiting: std::collections::BTreeMap<u64, Vec<Tx>>,
+    gap_since: Option<Instant>,
+}
+
+impl Inbound {
+    /// Takes message `seq`; returns the messages now in order.
+    fn receive(&mut self, seq: u64, txs: Vec<Tx>, now: Instant) -> Vec<Vec<Tx>> {
+        let mut out = Vec::new();
+        match self.next {
+            // A sender that restarted numbers from the start again: flush and follow it.
+            Some(next) if seq < next => {
+                out.extend(std::mem::take(&mut self.waiting).into_values());
+                self.next = Some(seq);
+            }
+            None => self.next = Some(seq),
+            Some(_) => {}
+        }
+        self.waiting.insert(seq, txs);
+        out.extend(self.release(now));
+        out
+    }
+
+    /// The messages in order from `next`; past a gap that stayed open too long (or with
+    /// too many waiting), from the first one held.
+    fn release(&mut self, now: Instant) -> Vec<Vec<Tx>> {
+        let mut out = Vec::new();
+        loop {
+            let Some(next) = self.next else { return out };
+            if let Some(txs) = self.waiting.remove(&next) {
+                out.push(txs);
+                self.next = Some(next + 1);
+                self.gap_since = None;
+                continue;
+            }
+            let Some(&first) = self.waiting.keys().next() else { return out };
+            let since = *self.gap_since.get_or_insert(now);
+            if self.waiting.len() > INBOUND_WAITING_MAX || now.duration_since(since) >= INBOUND_GAP_WAIT {
+                self.next = Some(first);
+                self.gap_since = None;
+                continue;
+            }
+            return out;
+        }
+    }
 }
 
 fn forward(driver: &SyncSender<DriverMsg>, event: NetEvent) {
@@ -592,6 +678,27 @@ impl Task {
         };
         // Distinct txs of one block: within the bound.
         Reply::ProposalTxs(BoundedVec::new(txs).unwrap_or_default())
+    }
+
+    /// Tx message `seq` of `from`: admitted once the messages before it are.
+    fn on_txs(&mut self, from: PeerId, seq: u64, txs: Vec<Tx>) {
+        let ready = self.inbound.entry(from).or_default().receive(seq, txs, Instant::now());
+        self.admit_in_order(ready);
+    }
+
+    /// Gaps that stayed open too long are given up (on the status tick).
+    fn release_stalled(&mut self) {
+        let now = Instant::now();
+        let ready: Vec<Vec<Tx>> = self.inbound.values_mut().flat_map(|i| i.release(now)).collect();
+        self.admit_in_order(ready);
+    }
+
+    fn admit_in_order(&mut self, ready: Vec<Vec<Tx>>) {
+        for txs in ready {
+            if self.admission.try_send(txs).is_err() {
+                tracing::warn!("gossip admission queue full: a peer's txs were not admitted here");
+            }
+        }
     }
 
     /// A compact proposal from `from`: completed from the mempool, or the missing txs
@@ -702,9 +809,9 @@ fn handle_event(
                         };
                         let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&reply));
                     }
-                    Ok(Message::Txs(txs)) => {
+                    Ok(Message::Txs { seq, txs }) => {
                         let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Ack));
-                        admit_gossiped(shared.clone(), driver.clone(), txs.to_vec());
+                        task.on_txs(peer, seq, txs.into_vec());
                     }
                     Ok(Message::GetProposalTxs { height, round, block_hash, hashes }) => {
                         let reply = task.proposal_txs(height, round, &block_hash, &hashes);
@@ -822,6 +929,30 @@ mod tests {
         for cut in [1, bytes.len() / 2, bytes.len() - 1] {
             assert!(decode::<Message>(&bytes[..cut]).is_err(), "truncated at {cut}");
         }
+    }
+
+    #[test]
+    fn peers_tx_messages_are_admitted_in_their_order() {
+        let txs = proposal(4).block.txs.to_vec();
+        let one = |i: usize| vec![txs[i].clone()];
+        let start = Instant::now();
+        let mut inbound = Inbound::default();
+        assert_eq!(inbound.receive(10, one(0), start), vec![one(0)]);
+        // 12 before 11: held until 11 comes, then both in order.
+        assert!(inbound.receive(12, one(2), start).is_empty());
+        assert_eq!(inbound.receive(11, one(1), start), vec![one(1), one(2)]);
+        // A gap that stays open is given up after a while, not before.
+        assert!(inbound.receive(14, one(3), start).is_empty());
+        assert!(inbound.release(start + INBOUND_GAP_WAIT / 2).is_empty());
+        assert_eq!(inbound.release(start + INBOUND_GAP_WAIT), vec![one(3)]);
+        // A restarted sender numbers from the start again: followed at once.
+        assert_eq!(inbound.receive(1, one(0), start), vec![one(0)]);
+        assert_eq!(inbound.receive(2, one(1), start), vec![one(1)]);
+        // Too many held behind a gap: released without waiting.
+        for seq in 4..4 + INBOUND_WAITING_MAX as u64 {
+            assert!(inbound.receive(seq, one(2), start).is_empty(), "{seq}");
+        }
+        assert_eq!(inbound.receive(4 + INBOUND_WAITING_MAX as u64, one(2), start).len(), INBOUND_WAITING_MAX + 1);
     }
 
     #[test]

@@ -139,7 +139,10 @@ impl RpcService {
         if let Some(net) = &self.net {
             for chunk in accepted.chunks(crate::p2p::TXS_PER_MESSAGE_MAX) {
                 if let Ok(txs) = chancery_ledger::codec::BoundedVec::new(chunk.to_vec()) {
-                    let _ = net.try_send(crate::p2p::NetCommand::Broadcast(Arc::new(crate::p2p::Message::Txs(txs))));
+                    let _ = net.try_send(crate::p2p::NetCommand::Broadcast(Arc::new(crate::p2p::Message::Txs {
+                        seq: 0,
+                        txs,
+                    })));
                 }
             }
         }
