@@ -6,9 +6,8 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use chancery_ledger::{ChainId, Hash};
@@ -28,18 +27,9 @@ struct Node {
 
 impl Node {
     fn start(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.home.join("node.log")).expect("log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chancery"))
-            .args(["start", "--home"])
-            .arg(&self.home)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start");
-        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let line = lines.next().expect("a line").expect("utf-8");
+        let args = ["start".as_ref(), "--home".as_ref(), self.home.as_os_str()];
+        let (child, line) = support::spawn(&args, &self.home.join("node.log"));
         assert!(line.contains("serving RPC"), "{}: {line}", self.name);
-        std::thread::spawn(move || for _ in lines {});
         self.child = Some(child);
     }
 

@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,17 +15,8 @@ use chancery_ledger::Hash;
 use chancery_node::signer::remote::RemoteSigner;
 
 fn spawn(args: &[&str], log: &std::path::Path) -> (Child, String) {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chancery"))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("spawn");
-    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a line").expect("utf-8");
-    std::thread::spawn(move || for _ in lines {});
-    (child, first)
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    support::spawn(&args, log)
 }
 
 fn blocks(addr: &str) -> u64 {

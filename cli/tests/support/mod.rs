@@ -133,6 +133,22 @@ fn dechunk(body: &str) -> String {
     }
 }
 
+/// Runs `chancery ARGS` with stderr appended to `log`; returns the child and the first
+/// line it printed (stdout keeps being drained so the child never blocks on it).
+pub fn spawn(args: &[&std::ffi::OsStr], log: &Path) -> (Child, String) {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chancery"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("spawn chancery");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("utf-8");
+    std::thread::spawn(move || for _ in lines {});
+    (child, first)
+}
+
 /// One JSON-RPC call over HTTP; the whole answer (result or error).
 pub fn call(node: &DevNode, method: &str, params: serde_json::Value) -> serde_json::Value {
     let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
