@@ -33,7 +33,7 @@ impl HexBytes {
     }
 }
 
-mod hex_string {
+pub(crate) mod hex_string {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {

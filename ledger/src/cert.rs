@@ -79,15 +79,14 @@ impl CertRecord {
     /// The status at `at_ms` (see the module documentation).
     pub fn status_at(&self, at_ms: u64) -> CertStatus {
         let mut window: Option<(u64, u64)> = None;
-        let mut gaps = Vec::new();
+        // Whether `at_ms` falls in a lapse that a late renewal ended.
+        let mut lapsed = false;
         for entry in self.events.iter() {
             match entry.event {
                 CertEventKind::Issued { not_before_ms, not_after_ms } => window = Some((not_before_ms, not_after_ms)),
                 CertEventKind::Renewed { not_after_ms } => {
                     if let Some((from, until)) = window {
-                        if entry.time_ms > until {
-                            gaps.push((until, entry.time_ms));
-                        }
+                        lapsed |= at_ms > until && at_ms < entry.time_ms;
                         window = Some((from, not_after_ms));
                     }
                 }
@@ -100,7 +99,7 @@ impl CertRecord {
         let Some((not_before_ms, not_after_ms)) = window else { return CertStatus::Unknown };
         if at_ms < not_before_ms {
             CertStatus::NotYetValid
-        } else if at_ms > not_after_ms || gaps.iter().any(|&(end, renewed)| at_ms > end && at_ms < renewed) {
+        } else if at_ms > not_after_ms || lapsed {
             CertStatus::Expired
         } else {
             CertStatus::Valid

@@ -445,18 +445,16 @@ pub enum Terminal {
 
 /// A state value as hex in JSON, like every binary object of a proof.
 mod hex_value {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserializer, Serializer};
 
     use super::{BoundedVec, STATE_VALUE_BYTES_MAX};
 
     pub fn serialize<S: Serializer>(value: &BoundedVec<u8, STATE_VALUE_BYTES_MAX>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(&value[..]))
+        crate::bundle::hex_string::serialize(&value[..], s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BoundedVec<u8, STATE_VALUE_BYTES_MAX>, D::Error> {
-        let text = String::deserialize(d)?;
-        let bytes = hex::decode(text).map_err(serde::de::Error::custom)?;
-        BoundedVec::new(bytes).map_err(serde::de::Error::custom)
+        BoundedVec::new(crate::bundle::hex_string::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 

@@ -9,12 +9,12 @@ use chancery_ledger::hash::Hash;
 use chancery_ledger::state::{CertEntry, CertRecord};
 use chancery_ledger::store::memory::MemoryBackend;
 use chancery_ledger::store::{ChainSpec, ChainStore};
-use chancery_ledger::testkit::{chain_spec, document_evidence, key, produce_block, signed_tx};
+use chancery_ledger::testkit::{chain_spec, document_evidence, key, produce_block, signed_tx, trust_root};
 use chancery_ledger::tx::{
     CertEvent, CertEventKind, CertRef, CertSerial, Evidence, EvidenceKind, RevocationReason, Tx, TxBody,
 };
 use chancery_ledger::validator::CaId;
-use chancery_ledger::verify::{verify, TrustRoot, VerifyError};
+use chancery_ledger::verify::{verify, VerifyError};
 use chancery_ledger::{Digest, DigestAlg};
 use ed25519_dalek::SigningKey;
 
@@ -74,10 +74,6 @@ fn status_at_each_boundary() {
     assert_eq!(lapsed.status_at(na + 1), CertStatus::Expired, "lapsed before the renewal");
     assert_eq!(lapsed.status_at(late - 1), CertStatus::Expired);
     assert_eq!(lapsed.status_at(late), CertStatus::Valid, "valid again from the renewal's block");
-}
-
-fn trust(spec: &ChainSpec) -> TrustRoot {
-    chancery_ledger::testkit::trust_root(spec)
 }
 
 struct Chain {
@@ -172,7 +168,7 @@ fn lifecycle() -> (Chain, u64) {
 #[test]
 fn a_status_proof_verifies_offline_at_each_time() {
     let (chain, effective) = lifecycle();
-    let trust = trust(&chain.spec);
+    let trust = trust_root(&chain.spec);
     let record = chain.store.cert_record(&chain.ca, &chain.serial).expect("read").expect("record");
     assert_eq!(record.events.len(), 3);
     for at in [T0, T0 + DAY - 1, T0 + DAY, effective - 1, effective, effective + 1, T0 + 100 * DAY] {
@@ -198,7 +194,7 @@ fn a_status_proof_verifies_offline_at_each_time() {
 #[test]
 fn a_status_proof_fails_when_events_are_dropped_added_reordered_or_swapped() {
     let (chain, effective) = lifecycle();
-    let trust = trust(&chain.spec);
+    let trust = trust_root(&chain.spec);
     let good = chain.proof(effective);
     let fails = |proof: &CertStatusProof, needle: &str| match verify_cert_status(proof, &trust) {
         Err(e) => assert!(e.to_string().contains(needle), "{e} should mention {needle:?}"),
@@ -260,7 +256,7 @@ fn a_signing_event_with_a_revoked_certificate_is_reported_as_such() {
     chain.block(vec![revoke]);
     let late_signing = chain.signing_event(b"signed after revocation");
     chain.block(vec![late_signing.clone()]);
-    let trust = trust(&chain.spec);
+    let trust = trust_root(&chain.spec);
 
     let report = verify(&chain.evidence_bundle(&late_signing), &trust, None).expect("anchored: verifies");
     let certificate = report.certificate.expect("certificate verdict");
@@ -294,7 +290,7 @@ fn revoke_and_sign_in_one_block_count_as_revoked_in_either_order() {
         let signing = chain.signing_event(b"contract");
         let txs = if revocation_first { vec![revoke, signing.clone()] } else { vec![signing.clone(), revoke] };
         chain.block(txs);
-        let report = verify(&chain.evidence_bundle(&signing), &trust(&chain.spec), None).expect("verifies");
+        let report = verify(&chain.evidence_bundle(&signing), &trust_root(&chain.spec), None).expect("verifies");
         let status = report.certificate.expect("verdict").status;
         assert!(matches!(status, CertStatus::Revoked { .. }), "revocation first: {revocation_first}: {status:?}");
     }

@@ -8,18 +8,14 @@ use chancery_ledger::codec::BoundedBytes;
 use chancery_ledger::store::memory::MemoryBackend;
 use chancery_ledger::store::rocks::{restore, RocksBackend};
 use chancery_ledger::store::{Backend, ChainSpec, ChainStore, Column, StoreError, TxLocation};
-use chancery_ledger::testkit::{chain_spec, document_evidence, key, produce_block, signed_tx};
+use chancery_ledger::testkit::{chain_spec, document_evidence, key, produce_block, signed_tx, trust_root};
 use chancery_ledger::tx::{CertEvent, CertEventKind, TxBody};
 use chancery_ledger::validator::CaId;
-use chancery_ledger::verify::{verify, TrustRoot};
+use chancery_ledger::verify::verify;
 use chancery_ledger::{Digest, DigestAlg, Tx};
 use ed25519_dalek::SigningKey;
 
 const T0: u64 = 1_767_225_600_000;
-
-fn trust(spec: &ChainSpec) -> TrustRoot {
-    chancery_ledger::testkit::trust_root(spec)
-}
 
 struct Fixture<B: Backend> {
     spec: ChainSpec,
@@ -77,7 +73,7 @@ fn queries_and_proofs<B: Backend>(backend: B) {
         assert_eq!(location, TxLocation { height: 0, index });
         for checkpoint in [None, Some(1), Some(2)] {
             let bundle = f.store.proof_bundle(&tx_hash, checkpoint).expect("bundle");
-            let report = verify(&bundle, &trust(&f.spec), None)
+            let report = verify(&bundle, &trust_root(&f.spec), None)
                 .unwrap_or_else(|e| panic!("tx {index} checkpoint {checkpoint:?}: {e}"));
             assert_eq!(report.height, 0);
         }
@@ -109,7 +105,7 @@ fn a_large_block_serves_proofs_for_every_position() {
     let block = f.block(txs);
     for index in [0usize, 15, 16, 17, 500, 991, 992, 999] {
         let bundle = f.store.proof_bundle(&block.txs[index].hash(), None).expect("bundle");
-        assert!(verify(&bundle, &trust(&f.spec), None).is_ok(), "index {index}");
+        assert!(verify(&bundle, &trust_root(&f.spec), None).is_ok(), "index {index}");
     }
 }
 

@@ -349,11 +349,10 @@ impl Config {
         if let Some(peer) = self.p2p.peers.iter().find(|p| !p.starts_with('/') || !p.contains("/p2p/")) {
             return rule("p2p.peers", format!("{peer:?} is not a multiaddr ending in /p2p/<peer id>"));
         }
-        if let Some(key) = self.p2p.observers.iter().find(|k| k.len() != 64 || hex::decode(k).is_err()) {
-            return rule("p2p.observers", format!("{key:?} is not a hex public key (64 hex digits)"));
-        }
-        if let Some(key) = self.p2p.blocked.iter().find(|k| k.len() != 64 || hex::decode(k).is_err()) {
-            return rule("p2p.blocked", format!("{key:?} is not a hex public key (64 hex digits)"));
+        for (field, keys) in [("p2p.observers", &self.p2p.observers), ("p2p.blocked", &self.p2p.blocked)] {
+            if let Some(key) = keys.iter().find(|k| chancery_ledger::PublicKey::from_hex(k).is_err()) {
+                return rule(field, format!("{key:?} is not a hex public key (64 hex digits)"));
+            }
         }
         for (field, path) in [
             ("chain.genesis", &self.chain.genesis),

@@ -239,7 +239,7 @@ fn start_network(
             allowed,
             blocked,
             consensus_gossip: config.p2p.consensus_gossip,
-            compact_proposals: config.p2p.compact_proposals && !config.p2p.consensus_gossip,
+            compact_proposals: config.p2p.compact_proposals,
         },
         shared,
         driver,

@@ -315,7 +315,7 @@ pub struct NetConfig {
     pub blocked: Vec<PeerId>,
     /// Consensus messages over gossipsub instead of direct streams.
     pub consensus_gossip: bool,
-    /// Proposals sent in compact form (direct streams only).
+    /// Proposals sent in compact form (with direct streams; ignored with gossipsub).
     pub compact_proposals: bool,
 }
 
@@ -470,19 +470,20 @@ async fn run(
             command = commands.recv() => {
                 let Some(command) = command else { return };
                 match command {
-                    NetCommand::Broadcast(message) => {
+                    NetCommand::Broadcast(mut message) => {
                         let consensus = matches!(*message, Message::Vote(_) | Message::Proposal(_) | Message::Polka(_));
                         if let (Some(topic), true) = (&gossip, consensus) {
                             // No subscribed peer yet is not an error: consensus re-sends.
                             let _ = swarm.behaviour_mut().gossip.publish(topic.clone(), encode(&*message));
                             continue;
                         }
+                        // Senders hand over a fresh Arc: numbering the txs copies nothing.
+                        if let Message::Txs { seq, .. } = Arc::make_mut(&mut message) {
+                            task.txs_sent += 1;
+                            *seq = task.txs_sent;
+                        }
                         let bytes = match &*message {
                             Message::Proposal(proposal) if task.compact => task.compact_proposal(proposal, &message),
-                            Message::Txs { txs, .. } => {
-                                task.txs_sent += 1;
-                                encode(&Message::Txs { seq: task.txs_sent, txs: txs.clone() })
-                            }
                             _ => encode(&*message),
                         };
                         let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
