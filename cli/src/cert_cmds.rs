@@ -240,9 +240,7 @@ fn keys_dir(home: &Path) -> Result<PathBuf> {
 
 /// `chancery signer keys new`.
 pub fn keys_new(home: &Path, key_id: &str, cert: &CertArgs, passphrase_env: Option<String>) -> Result<()> {
-    let passphrase = passphrase_env
-        .map(|var| std::env::var(&var).with_context(|| format!("environment variable {var} is not set")))
-        .transpose()?;
+    let passphrase = crate::node_cmds::passphrase(passphrase_env.as_deref())?;
     let dir = keys_dir(home)?;
     let info = hosted::create(&dir, key_id, &cert.parsed()?, passphrase.as_deref())?;
     println!("hosted key {} made in {} (its secret never leaves that directory)", info.key_id, dir.display());
@@ -254,9 +252,7 @@ pub fn keys_new(home: &Path, key_id: &str, cert: &CertArgs, passphrase_env: Opti
 
 /// `chancery signer keys list`.
 pub fn keys_list(home: &Path, passphrase_env: Option<String>) -> Result<()> {
-    let passphrase = passphrase_env
-        .map(|var| std::env::var(&var).with_context(|| format!("environment variable {var} is not set")))
-        .transpose()?;
+    let passphrase = crate::node_cmds::passphrase(passphrase_env.as_deref())?;
     let keys = HostedKeys::open(&keys_dir(home)?, passphrase.as_deref())?;
     for info in keys.list() {
         println!("{}  certificate {}/{}  public key {}", info.key_id, info.ca, info.serial, info.public_key);

@@ -670,9 +670,7 @@ fn run(cli: Cli) -> Result<()> {
             init(&home, &genesis, passphrase_env, consensus_key.as_deref())
         }
         Command::Keys { command: KeysCommand::Generate { out, passphrase_env } } => {
-            let passphrase = passphrase_env
-                .map(|var| std::env::var(&var).with_context(|| format!("environment variable {var} is not set")))
-                .transpose()?;
+            let passphrase = node_cmds::passphrase(passphrase_env.as_deref())?;
             let key = chancery_node::signer::KeyFile::generate(&out, passphrase.as_deref())?;
             println!("{}", chancery_ledger::PublicKey(key.verifying_key().to_bytes()));
             Ok(())
@@ -743,10 +741,7 @@ fn init(home: &Path, genesis_path: &Path, passphrase_env: Option<String>, existi
     if config_path.exists() {
         anyhow::bail!("{} exists: this home is already initialised", config_path.display());
     }
-    let passphrase = passphrase_env
-        .as_ref()
-        .map(|var| std::env::var(var).with_context(|| format!("environment variable {var} is not set")))
-        .transpose()?;
+    let passphrase = node_cmds::passphrase(passphrase_env.as_deref())?;
     let config = Config::template()?;
     std::fs::create_dir_all(home.join("keys"))?;
     std::fs::write(home.join("genesis.json"), genesis.to_json())?;

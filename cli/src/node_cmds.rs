@@ -112,14 +112,17 @@ pub fn testnet_run(dir: &Path) -> Result<()> {
     }
 }
 
+/// The passphrase held in the environment variable `env`, if one is named.
+pub fn passphrase(env: Option<&str>) -> Result<Option<String>> {
+    env.map(|var| std::env::var(var).with_context(|| format!("environment variable {var} is not set"))).transpose()
+}
+
 /// `chancery signer`: serves until Ctrl-C or SIGTERM.
 pub fn signer(home: &Path, listen: &str, passphrase_env: Option<String>) -> Result<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     let path = listen.strip_prefix("unix:").with_context(|| format!("--listen {listen:?} must be unix:PATH"))?;
-    let passphrase = passphrase_env
-        .map(|var| std::env::var(&var).with_context(|| format!("environment variable {var} is not set")))
-        .transpose()?;
+    let passphrase = passphrase(passphrase_env.as_deref())?;
     let mut signer = chancery_node::signer::LocalSigner::open(
         &home.join("keys/consensus.key"),
         passphrase.as_deref(),

@@ -405,9 +405,9 @@ impl Driver {
         for refused in results.iter().filter_map(|r| r.as_ref().err()) {
             tracing::info!(reason = %refused, "misbehaviour not anchored by this node");
         }
-        if let Ok(txs) = BoundedVec::new(admitted) {
-            if !txs.is_empty() {
-                self.broadcast(Message::Txs { seq: 0, txs });
+        if let (Ok(txs), Some(net)) = (BoundedVec::new(admitted), &self.net) {
+            if !txs.is_empty() && net.try_send(NetCommand::GossipTxs(txs)).is_err() {
+                tracing::warn!("network queue full: misbehaviour evidence not sent to peers");
             }
         }
     }

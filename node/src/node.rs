@@ -183,8 +183,8 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         net.clone(),
         config.rpc.request_bytes_max,
         config.rpc.batch_len_max,
-    )
-    .with_hosted(hosted);
+        hosted,
+    );
     let handle = server.start(service.into_rpc());
     tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = shared.store.height(), "node started");
     Ok(RunningNode { rpc_addr, shared, server: handle, stopping, net, driver: Some(driver), stop: tx })

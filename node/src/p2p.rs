@@ -208,6 +208,8 @@ pub enum NetEvent {
 pub enum NetCommand {
     /// Send to every connected peer.
     Broadcast(Arc<Message>),
+    /// Txs this node admitted, to every connected peer, numbered in the order given.
+    GossipTxs(BoundedVec<Tx, TXS_PER_MESSAGE_MAX>),
     /// Ask one peer for a block.
     GetBlock {
         /// The peer.
@@ -470,17 +472,12 @@ async fn run(
             command = commands.recv() => {
                 let Some(command) = command else { return };
                 match command {
-                    NetCommand::Broadcast(mut message) => {
+                    NetCommand::Broadcast(message) => {
                         let consensus = matches!(*message, Message::Vote(_) | Message::Proposal(_) | Message::Polka(_));
                         if let (Some(topic), true) = (&gossip, consensus) {
                             // No subscribed peer yet is not an error: consensus re-sends.
                             let _ = swarm.behaviour_mut().gossip.publish(topic.clone(), encode(&*message));
                             continue;
-                        }
-                        // Senders hand over a fresh Arc: numbering the txs copies nothing.
-                        if let Message::Txs { seq, .. } = Arc::make_mut(&mut message) {
-                            task.txs_sent += 1;
-                            *seq = task.txs_sent;
                         }
                         let bytes = match &*message {
                             Message::Proposal(proposal) if task.compact => task.compact_proposal(proposal, &message),
@@ -490,6 +487,14 @@ async fn run(
                         if matches!(*message, Message::Proposal(_)) {
                             shared.metrics.proposal_bytes_sent.inc_by((bytes.len() * peers.len()) as u64);
                         }
+                        for peer in peers {
+                            swarm.behaviour_mut().streams.send_request(&peer, bytes.clone());
+                        }
+                    }
+                    NetCommand::GossipTxs(txs) => {
+                        task.txs_sent += 1;
+                        let bytes = encode(&Message::Txs { seq: task.txs_sent, txs });
+                        let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
                         for peer in peers {
                             swarm.behaviour_mut().streams.send_request(&peer, bytes.clone());
                         }

@@ -39,22 +39,17 @@ pub struct RpcService {
 }
 
 impl RpcService {
-    /// A service over `shared`; `wake` tells the driver about new txs.
+    /// A service over `shared`; `wake` tells the driver about new txs; `hosted` says
+    /// whether and how hosted signing is served.
     pub fn new(
         shared: Arc<Shared>,
         wake: SyncSender<DriverMsg>,
         net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
         request_bytes_max: u32,
         submit_batch_max: u32,
+        hosted: HostedAccess,
     ) -> Self {
-        let hosted = Arc::new(HostedAccess::Off("hosted signing is not set up on this node".into()));
-        RpcService { shared, wake, net, request_bytes_max, submit_batch_max, hosted }
-    }
-
-    /// The same service, with hosted signing as `access` says.
-    pub fn with_hosted(mut self, access: HostedAccess) -> Self {
-        self.hosted = Arc::new(access);
-        self
+        RpcService { shared, wake, net, request_bytes_max, submit_batch_max, hosted: Arc::new(hosted) }
     }
 
     /// Signs with a hosted key after checking its certificate, logs the use, anchors the
@@ -125,24 +120,16 @@ impl RpcService {
         })
         .await
         .map_err(|e| RpcError::new(ErrorCode::Unavailable, format!("submission task failed: {e}")))?;
-        let mut accepted = Vec::new();
-        let mut copies = copies.into_iter();
+        let accepted: Vec<Tx> =
+            copies.into_iter().zip(&outcomes).filter(|(_, outcome)| outcome.is_ok()).map(|(tx, _)| tx).collect();
         for (i, outcome) in indices.into_iter().zip(outcomes) {
-            if let Some(tx) = copies.next() {
-                if outcome.is_ok() {
-                    accepted.push(tx);
-                }
-            }
             results[i] = Some(outcome.map_err(submit_error));
         }
         // Peers' mempools get what ours admitted, so any proposer can include it.
         if let Some(net) = &self.net {
             for chunk in accepted.chunks(crate::p2p::TXS_PER_MESSAGE_MAX) {
                 if let Ok(txs) = chancery_ledger::codec::BoundedVec::new(chunk.to_vec()) {
-                    let _ = net.try_send(crate::p2p::NetCommand::Broadcast(Arc::new(crate::p2p::Message::Txs {
-                        seq: 0,
-                        txs,
-                    })));
+                    let _ = net.try_send(crate::p2p::NetCommand::GossipTxs(txs));
                 }
             }
         }
