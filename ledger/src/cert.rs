@@ -24,7 +24,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{HexBytes, ValidatorSetChange, BUNDLE_VERSION};
+use crate::bundle::{HexBytes, ValidatorSetChange};
 use crate::chain::{ChainId, Commit, Header};
 use crate::codec::decode;
 use crate::hash::Hash;
@@ -34,7 +34,7 @@ use crate::state::{CertRecord, StateKey};
 use crate::tx::{CertEventKind, CertSerial, RevocationReason, Tx, TxBody};
 use crate::tx_tree::TxProof;
 use crate::validator::CaId;
-use crate::verify::{check_chain, trace_validator_sets, verify_commit, Attestation, TrustRoot, VerifyError};
+use crate::verify::{check_chain, check_origin, verify_attested, Attestation, TrustRoot, VerifyError};
 
 /// A certificate's status at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +111,7 @@ impl CertRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertStatusProof {
-    /// Format version ([`BUNDLE_VERSION`]).
+    /// Format version ([`crate::bundle::BUNDLE_VERSION`]).
     pub version: u32,
     /// The chain.
     pub chain_id: ChainId,
@@ -206,23 +206,13 @@ pub struct CertEventReport {
 
 /// Verifies a certificate status proof against `trust` and computes the status.
 pub fn verify_cert_status(proof: &CertStatusProof, trust: &TrustRoot) -> Result<CertVerdict, VerifyError> {
-    if proof.version != BUNDLE_VERSION {
-        return Err(crate::bundle::BundleError::UnsupportedVersion { found: proof.version.into() }.into());
-    }
-    check_chain("certificate proof", &trust.chain_id, &proof.chain_id)?;
-    if proof.genesis_hash != trust.genesis_hash {
-        return Err(VerifyError::WrongGenesis { expected: trust.genesis_hash, got: proof.genesis_hash });
-    }
+    check_origin(trust, "certificate proof", proof.version, &proof.chain_id, &proof.genesis_hash)?;
     let serial = CertSerial::new(proof.serial.0.clone())
         .map_err(|_| VerifyError::CertProof(format!("serial of {} bytes is too long", proof.serial.0.len())))?;
     let header: Header = proof.header.decode().map_err(|source| VerifyError::Decode { what: "header", source })?;
     let commit: Commit = proof.commit.decode().map_err(|source| VerifyError::Decode { what: "commit", source })?;
     check_chain("header", &trust.chain_id, &header.chain_id)?;
-    let sets = trace_validator_sets(trust, &proof.validator_changes)?;
-    let attestation = verify_commit("header", "block", &header, &commit, &sets)?;
-    if header.height == 0 && header.prev_hash != trust.genesis_hash {
-        return Err(VerifyError::GenesisLinkMismatch { expected: trust.genesis_hash, got: header.prev_hash });
-    }
+    let (_, attestation) = verify_attested(trust, &header, &commit, &proof.validator_changes)?;
     let block_hash = header.hash();
 
     let key = StateKey::Cert(proof.ca.clone(), serial.clone()).hash();

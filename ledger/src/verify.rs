@@ -319,13 +319,7 @@ pub fn verify_json(bundle_json: &str, trust: &TrustRoot, file: Option<&[u8]>) ->
 /// Verifies `bundle` against `trust`, and, if `file` is given, that it is the anchored
 /// document. See the module documentation for the steps.
 pub fn verify(bundle: &ProofBundle, trust: &TrustRoot, file: Option<&[u8]>) -> Result<Report, VerifyError> {
-    if bundle.version != crate::bundle::BUNDLE_VERSION {
-        return Err(BundleError::UnsupportedVersion { found: bundle.version.into() }.into());
-    }
-    check_chain("bundle", &trust.chain_id, &bundle.chain_id)?;
-    if bundle.genesis_hash != trust.genesis_hash {
-        return Err(VerifyError::WrongGenesis { expected: trust.genesis_hash, got: bundle.genesis_hash });
-    }
+    check_origin(trust, "bundle", bundle.version, &bundle.chain_id, &bundle.genesis_hash)?;
     let tx: Tx = bundle.tx.decode().map_err(|source| VerifyError::Decode { what: "tx", source })?;
     let header: Header = bundle.header.decode().map_err(|source| VerifyError::Decode { what: "header", source })?;
     let commit: Commit = bundle.commit.decode().map_err(|source| VerifyError::Decode { what: "commit", source })?;
@@ -339,11 +333,7 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot, file: Option<&[u8]>) -> R
     let tx_hash = tx.hash();
     bundle.tx_proof.verify(&tx_hash, &header.tx_root).map_err(VerifyError::TxNotInBlock)?;
 
-    let sets = trace_validator_sets(trust, &bundle.validator_changes)?;
-    let attestation = verify_commit("header", "block", &header, &commit, &sets)?;
-    if header.height == 0 && header.prev_hash != trust.genesis_hash {
-        return Err(VerifyError::GenesisLinkMismatch { expected: trust.genesis_hash, got: header.prev_hash });
-    }
+    let (sets, attestation) = verify_attested(trust, &header, &commit, &bundle.validator_changes)?;
     let block_hash = header.hash();
     let checkpoint = match &bundle.checkpoint {
         Some(checkpoint) => Some(verify_checkpoint(trust, checkpoint, &header, &block_hash, &sets)?),
@@ -415,6 +405,40 @@ fn verify_certificate(
     Ok(verdict)
 }
 
+/// Steps 1 and 3 for any proof object: its version, chain and genesis.
+pub(crate) fn check_origin(
+    trust: &TrustRoot,
+    what: &'static str,
+    version: u32,
+    chain_id: &ChainId,
+    genesis_hash: &Hash,
+) -> Result<(), VerifyError> {
+    if version != crate::bundle::BUNDLE_VERSION {
+        return Err(BundleError::UnsupportedVersion { found: version.into() }.into());
+    }
+    check_chain(what, &trust.chain_id, chain_id)?;
+    if *genesis_hash != trust.genesis_hash {
+        return Err(VerifyError::WrongGenesis { expected: trust.genesis_hash, got: *genesis_hash });
+    }
+    Ok(())
+}
+
+/// Steps 7 to 9: the validator sets traced from genesis through `changes`, the header's
+/// commit by the set in force, and block 0's link to the genesis.
+pub(crate) fn verify_attested(
+    trust: &TrustRoot,
+    header: &Header,
+    commit: &Commit,
+    changes: &[ValidatorSetChange],
+) -> Result<(Vec<(u64, ValidatorSet)>, Attestation), VerifyError> {
+    let sets = trace_validator_sets(trust, changes)?;
+    let attestation = verify_commit("header", "block", header, commit, &sets)?;
+    if header.height == 0 && header.prev_hash != trust.genesis_hash {
+        return Err(VerifyError::GenesisLinkMismatch { expected: trust.genesis_hash, got: header.prev_hash });
+    }
+    Ok((sets, attestation))
+}
+
 pub(crate) fn check_chain(what: &'static str, expected: &ChainId, got: &ChainId) -> Result<(), VerifyError> {
     if expected != got {
         return Err(VerifyError::WrongChain { what, expected: expected.to_string(), got: got.to_string() });
@@ -423,7 +447,7 @@ pub(crate) fn check_chain(what: &'static str, expected: &ChainId, got: &ChainId)
 }
 
 /// Validator sets from genesis on, each with the first height it signs.
-pub(crate) fn trace_validator_sets(
+fn trace_validator_sets(
     trust: &TrustRoot,
     changes: &[ValidatorSetChange],
 ) -> Result<Vec<(u64, ValidatorSet)>, VerifyError> {
@@ -459,7 +483,7 @@ fn set_at(sets: &[(u64, ValidatorSet)], height: u64) -> &ValidatorSet {
     &sets[position.saturating_sub(1)].1
 }
 
-pub(crate) fn verify_commit(
+fn verify_commit(
     what: &'static str,
     commit_what: &'static str,
     header: &Header,
