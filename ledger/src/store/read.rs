@@ -210,25 +210,10 @@ impl<B: Backend> ChainStore<B> {
         }
         let mut events = Vec::new();
         for (entry, location) in record.events.iter().zip(locations) {
-            let group = self.group(location.height, location.index)?;
-            let group_hashes: Vec<Hash> = group.iter().map(Tx::hash).collect();
-            let position = location.index as usize % GROUP;
-            if group_hashes.get(position) != Some(&entry.tx_hash) {
-                return Err(StoreError::Corrupt {
-                    height: location.height,
-                    what: format!("certificate index points at tx #{} which is not {}", location.index, entry.tx_hash),
-                });
-            }
-            let at = self.header(location.height)?;
-            let tx_proof = self.tx_proof(location, &at, &group_hashes)?;
+            let (tx, at, tx_proof) = self.proven_tx(location, &entry.tx_hash)?;
             let history_proof =
                 if location.height < last { self.history_inclusion(location.height, last)? } else { Vec::new() };
-            events.push(CertEventProof {
-                tx: HexBytes::of(&group[position]),
-                tx_proof,
-                header: HexBytes::of(&at),
-                history_proof,
-            });
+            events.push(CertEventProof { tx: HexBytes::of(&tx), tx_proof, header: HexBytes::of(&at), history_proof });
         }
         Ok(CertStatusProof {
             version: crate::bundle::BUNDLE_VERSION,
@@ -322,11 +307,10 @@ impl<B: Backend> ChainStore<B> {
         Ok(proof)
     }
 
-    /// The proof bundle for a tx, optionally with a checkpoint at a later height whose
-    /// history includes the tx's block.
-    pub fn proof_bundle(&self, tx_hash: &Hash, checkpoint: Option<u64>) -> Result<ProofBundle> {
-        let location = self.tx_location(tx_hash)?;
-        let group = self.group(location.height, location.index)?;
+    /// The tx at `location`, checked to hash to `tx_hash`, with its block's header and its
+    /// tx proof.
+    fn proven_tx(&self, location: TxLocation, tx_hash: &Hash) -> Result<(Tx, Header, TxProof)> {
+        let mut group = self.group(location.height, location.index)?;
         let group_hashes: Vec<Hash> = group.iter().map(Tx::hash).collect();
         let position = location.index as usize % GROUP;
         if group_hashes.get(position) != Some(tx_hash) {
@@ -335,13 +319,20 @@ impl<B: Backend> ChainStore<B> {
                 what: format!("tx #{} does not hash to {tx_hash}", location.index),
             });
         }
-        let tx = &group[position];
         let header = self.header(location.height)?;
-        let commit = self.commit_for(&header)?;
         let proof = self.tx_proof(location, &header, &group_hashes)?;
+        Ok((group.swap_remove(position), header, proof))
+    }
+
+    /// The proof bundle for a tx, optionally with a checkpoint at a later height whose
+    /// history includes the tx's block.
+    pub fn proof_bundle(&self, tx_hash: &Hash, checkpoint: Option<u64>) -> Result<ProofBundle> {
+        let location = self.tx_location(tx_hash)?;
+        let (tx, header, proof) = self.proven_tx(location, tx_hash)?;
+        let commit = self.commit_for(&header)?;
         let last = checkpoint.unwrap_or(location.height);
         let mut bundle =
-            ProofBundle::new(tx, proof, &header, &commit, self.genesis_hash, self.validator_changes(last)?);
+            ProofBundle::new(&tx, proof, &header, &commit, self.genesis_hash, self.validator_changes(last)?);
         if let Some(at) = checkpoint {
             if at <= location.height {
                 return Err(StoreError::Refused(format!(
