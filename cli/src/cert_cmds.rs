@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use chancery_ledger::cert::verify_cert_status;
-use chancery_ledger::tx::{CertEvent, CertEventKind, CertRef, CertSerial, RevocationReason, TxBody};
-use chancery_ledger::validator::CaId;
+use chancery_ledger::tx::{CertEvent, CertEventKind, CertRef, RevocationReason, TxBody};
 use chancery_ledger::{ChainId, Digest, DigestAlg, Hash, PublicKey};
 use chancery_node::signer::hosted::{self, HostedKeys};
 use chancery_node::signer::KeyFile;
@@ -30,10 +29,7 @@ pub struct CertArgs {
 
 impl CertArgs {
     fn parsed(&self) -> Result<CertRef> {
-        let ca = CaId::new(&self.ca).map_err(|e| anyhow::anyhow!("--ca {:?}: {e}", self.ca))?;
-        let bytes = hex::decode(&self.serial).with_context(|| format!("--serial {:?} is not hex", self.serial))?;
-        let serial = CertSerial::new(bytes).map_err(|e| anyhow::anyhow!("--serial: {e}"))?;
-        Ok(CertRef { ca, serial })
+        CertRef::from_text(&self.ca, &self.serial).map_err(|e| anyhow::anyhow!("--{e}"))
     }
 }
 
@@ -239,10 +235,11 @@ fn keys_dir(home: &Path) -> Result<PathBuf> {
 }
 
 /// `chancery signer keys new`.
-pub fn keys_new(home: &Path, key_id: &str, cert: &CertArgs, passphrase_env: Option<String>) -> Result<()> {
+pub fn keys_new(home: &Path, key_id: &str, ca: &str, serial: &str, passphrase_env: Option<String>) -> Result<()> {
+    let cert = CertRef::from_text(ca, serial).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let passphrase = crate::node_cmds::passphrase(passphrase_env.as_deref())?;
     let dir = keys_dir(home)?;
-    let info = hosted::create(&dir, key_id, &cert.parsed()?, passphrase.as_deref())?;
+    let info = hosted::create(&dir, key_id, &cert, passphrase.as_deref())?;
     println!("hosted key {} made in {} (its secret never leaves that directory)", info.key_id, dir.display());
     println!("  certificate  {}/{}", info.ca, info.serial);
     println!("  public key   {}", info.public_key);

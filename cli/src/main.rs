@@ -582,8 +582,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Start { home } => node_cmds::start_node(&home),
         Command::Signer { command: Some(SignerCommand::Keys { command }), .. } => match command {
             SignerKeysCommand::New { home, id, ca, serial, passphrase_env } => {
-                let cert = cert_cmds::CertArgs { rpc: String::new(), ca, serial };
-                cert_cmds::keys_new(&home, &id, &cert, passphrase_env)
+                cert_cmds::keys_new(&home, &id, &ca, &serial, passphrase_env)
             }
             SignerKeysCommand::List { home, passphrase_env } => cert_cmds::keys_list(&home, passphrase_env),
         },

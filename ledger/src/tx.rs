@@ -170,6 +170,17 @@ pub struct CertRef {
     pub serial: CertSerial,
 }
 
+impl CertRef {
+    /// A CA id and a serial in hex, as people and JSON write them; the error names the
+    /// part that is wrong.
+    pub fn from_text(ca: &str, serial_hex: &str) -> Result<Self, String> {
+        let ca = CaId::new(ca).map_err(|e| format!("ca: {e}"))?;
+        let bytes = hex::decode(serial_hex.trim()).map_err(|e| format!("serial is not hex: {e}"))?;
+        let serial = CertSerial::new(bytes).map_err(|e| format!("serial: {e}"))?;
+        Ok(CertRef { ca, serial })
+    }
+}
+
 /// A certificate lifecycle event, submitted by the issuing CA.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,7 +9,7 @@ use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::history::HistoryConsistency;
 use chancery_ledger::state::{BlockContext, TxError};
 use chancery_ledger::store::{StoreError, TxLocation};
-use chancery_ledger::tx::{CertSerial, DocumentSignature, Evidence, EvidenceKind, SigningMethod, TxBody};
+use chancery_ledger::tx::{CertRef, CertSerial, DocumentSignature, Evidence, EvidenceKind, SigningMethod, TxBody};
 use chancery_ledger::validator::CaId;
 use chancery_ledger::{decode, Block, Commit, Digest, Hash, Header, ProofBundle, Tx, ValidatorSet};
 use chancery_rpc::types::{
@@ -263,11 +263,8 @@ struct HostedRequest {
 
 /// A CA id and a hex serial from RPC arguments.
 fn cert_args(ca: &str, serial: &str) -> Result<(CaId, CertSerial), RpcError> {
-    let bad = |what: String| RpcError::new(ErrorCode::BadArgument, what);
-    let ca = CaId::new(ca).map_err(|e| bad(format!("ca: {e}")))?;
-    let bytes = hex::decode(serial.trim()).map_err(|e| bad(format!("serial is not hex: {e}")))?;
-    let serial = CertSerial::new(bytes).map_err(|e| bad(format!("serial: {e}")))?;
-    Ok((ca, serial))
+    let cert = CertRef::from_text(ca, serial).map_err(|e| RpcError::new(ErrorCode::BadArgument, e))?;
+    Ok((cert.ca, cert.serial))
 }
 
 fn unavailable(what: &str) -> RpcError {

@@ -15,8 +15,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, RwLock};
 
-use chancery_ledger::tx::{CertRef, CertSerial};
-use chancery_ledger::validator::CaId;
+use chancery_ledger::tx::CertRef;
 use chancery_ledger::{Digest, DigestAlg, Hash, HashContext, PublicKey, Signature};
 use ed25519_dalek::{Signer as _, SigningKey};
 use serde::{Deserialize, Serialize};
@@ -46,11 +45,8 @@ pub struct HostedKeyInfo {
 impl HostedKeyInfo {
     /// The certificate reference.
     pub fn cert(&self) -> Result<CertRef, HostedError> {
-        let bad = |what: String| HostedError::Format { key_id: self.key_id.clone(), message: what };
-        let ca = CaId::new(&self.ca).map_err(|e| bad(format!("ca: {e}")))?;
-        let bytes = hex::decode(&self.serial).map_err(|e| bad(format!("serial: {e}")))?;
-        let serial = CertSerial::new(bytes).map_err(|e| bad(format!("serial: {e}")))?;
-        Ok(CertRef { ca, serial })
+        CertRef::from_text(&self.ca, &self.serial)
+            .map_err(|message| HostedError::Format { key_id: self.key_id.clone(), message })
     }
 
     /// The digest of the public key a CA names as the certificate's `subject_key`
@@ -288,6 +284,8 @@ impl HostedKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chancery_ledger::tx::CertSerial;
+    use chancery_ledger::validator::CaId;
 
     fn cert() -> CertRef {
         CertRef { ca: CaId::new("demo-ca").expect("id"), serial: CertSerial::new(vec![1, 2]).expect("serial") }
