@@ -112,7 +112,8 @@ pub struct Driver {
     timers: Vec<(Instant, Timeout)>,
     build: Option<PendingBuild>,
     built: HashMap<BlockHash, (Built, Instant)>,
-    blocks: HashMap<BlockHash, (Block, Option<StateChanges>)>,
+    /// Proposed blocks (shared with the engine's values, not copied) and their changes.
+    blocks: HashMap<BlockHash, (BlockValue, Option<StateChanges>)>,
     net: Option<mpsc::Sender<NetCommand>>,
     stashed: Vec<(PeerId, WireProposal)>,
     syncing: Option<(u64, Instant)>,
@@ -173,7 +174,7 @@ impl Driver {
                 Input::Proposal(signed) => &signed.message.value,
                 _ => continue,
             };
-            blocks.insert(value.hash(), (value.block().clone(), None));
+            blocks.insert(value.hash(), (value.clone(), None));
         }
         let set = store.current_validators().map_err(|e| Halt(e.to_string()))?;
         let voting = may_vote(&set, &address, signer.as_ref(), height, !inputs.is_empty());
@@ -468,7 +469,7 @@ impl Driver {
         let value = signed.message.value.clone();
         let check_clock = signed.message.pol_round == Round::Nil;
         let (validity, changes) = self.validate(value.block(), check_clock);
-        self.blocks.insert(value.hash(), (value.block().clone(), changes));
+        self.blocks.insert(value.hash(), (value.clone(), changes));
         let proposed = ProposedValue {
             height: Height(height),
             round: signed.message.round,
@@ -658,21 +659,22 @@ impl Driver {
             return Ok(());
         }
         let mempool = &self.shared.mempool;
-        let (block, tx_hashes, started) = if let Some((built, started)) = self.built.remove(&block_hash) {
+        let (header, tx_hashes, started) = if let Some((built, started)) = self.built.remove(&block_hash) {
             store
                 .commit_block(&built.block, &commit, &built.changes)
                 .map_err(|e| Halt(format!("committing block {}: {e}", commit.height)))?;
-            (built.block, built.tx_hashes, Some(started))
-        } else if let Some((block, changes)) = self.blocks.remove(&block_hash) {
+            (built.block.header, built.tx_hashes, Some(started))
+        } else if let Some((value, changes)) = self.blocks.remove(&block_hash) {
+            let block = value.block();
             let result = match &changes {
-                Some(changes) => store.commit_block(&block, &commit, changes),
+                Some(changes) => store.commit_block(block, &commit, changes),
                 None => store
-                    .execute_and_commit_verified(&block, &commit, &|tx: &Tx| mempool.is_verified(&tx.hash()))
+                    .execute_and_commit_verified(block, &commit, &|tx: &Tx| mempool.is_verified(&tx.hash()))
                     .map(|_| ()),
             };
             result.map_err(|e| Halt(format!("committing block {}: {e}", commit.height)))?;
             let tx_hashes = block.txs.iter().map(Tx::hash).collect();
-            (block, tx_hashes, None)
+            (block.header.clone(), tx_hashes, None)
         } else {
             return Err(Halt(format!("decided block {} at height {} is unknown here", block_hash, commit.height)));
         };
@@ -684,7 +686,7 @@ impl Driver {
             self.shared.metrics.commit_latency.observe(started.elapsed().as_secs_f64());
         }
         tracing::info!(height = commit.height, txs = tx_hashes.len(), "committed");
-        self.shared.committed(Committed { header: block.header, tx_hashes });
+        self.shared.committed(Committed { header, tx_hashes });
         Ok(())
     }
 }
