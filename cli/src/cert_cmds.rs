@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use chancery_ledger::cert::verify_cert_status;
+use chancery_ledger::cert::{verify_cert_status, CertStatusProof, CertVerdict};
 use chancery_ledger::tx::{CertEvent, CertEventKind, CertRef, RevocationReason, TxBody};
 use chancery_ledger::{ChainId, Digest, DigestAlg, Hash, PublicKey};
 use chancery_node::signer::hosted::{self, HostedKeys};
@@ -164,6 +164,19 @@ pub fn cert_event(args: &CertArgs, key: &Path, action: CertAction, wait: bool) -
     })
 }
 
+/// A status proof checked against the genesis file at `genesis`.
+pub fn verified_status(proof: &CertStatusProof, genesis: &Path) -> Result<CertVerdict> {
+    let text = std::fs::read_to_string(genesis).with_context(|| format!("reading {}", genesis.display()))?;
+    let genesis = chancery_genesis::Genesis::from_json(&text)?;
+    verify_cert_status(proof, &genesis.trust_root()).context("NOT VERIFIED")
+}
+
+/// What a verified status proof showed.
+pub fn print_verified(verdict: &CertVerdict) {
+    println!("VERIFIED offline against the genesis:");
+    print!("{}", verdict_lines(verdict));
+}
+
 /// `chancery cert status`.
 pub fn cert_status(args: &CertArgs, at: Option<&str>, out: Option<&Path>, genesis: Option<&Path>) -> Result<()> {
     let cert = args.parsed()?;
@@ -180,9 +193,7 @@ pub fn cert_status(args: &CertArgs, at: Option<&str>, out: Option<&Path>, genesi
         }
         match genesis {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-                let genesis = chancery_genesis::Genesis::from_json(&text)?;
-                let verdict = verify_cert_status(&answer.proof, &genesis.trust_root()).context("NOT VERIFIED")?;
+                let verdict = verified_status(&answer.proof, path)?;
                 let asked = (cert.ca.to_string(), args.serial.to_lowercase(), at_ms);
                 if (verdict.ca.clone(), verdict.serial.clone(), verdict.at_ms) != asked {
                     bail!(
@@ -192,8 +203,7 @@ pub fn cert_status(args: &CertArgs, at: Option<&str>, out: Option<&Path>, genesi
                         verdict.at_ms
                     );
                 }
-                println!("VERIFIED offline against the genesis:");
-                print!("{}", verdict_lines(&verdict));
+                print_verified(&verdict);
             }
             None => println!(
                 "certificate {}/{} at {}: {} (as of block {}; add --genesis to check the proof)",

@@ -614,11 +614,7 @@ fn run(cli: Cli) -> Result<()> {
             CertCommand::History { target } => cert_cmds::cert_history(&target.args()),
             CertCommand::Verify { proof, genesis } => {
                 let proof = chancery_ledger::cert::CertStatusProof::from_json(&read_text(&proof, "status proof")?)?;
-                let genesis = Genesis::from_json(&read_text(&genesis, "genesis file")?)?;
-                let verdict =
-                    chancery_ledger::cert::verify_cert_status(&proof, &genesis.trust_root()).context("NOT VERIFIED")?;
-                println!("VERIFIED offline against the genesis:");
-                print!("{}", format::verdict_lines(&verdict));
+                cert_cmds::print_verified(&cert_cmds::verified_status(&proof, &genesis)?);
                 Ok(())
             }
         },

@@ -9,7 +9,6 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::Duration;
 
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::tx::{CertRef, CertSerial, Evidence, EvidenceKind, TxBody};
@@ -156,12 +155,7 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
     let answer = call(&node, "evidence_submit", json!([tx_hex(&late)]));
     assert!(answer["result"].is_string(), "{answer}");
     let late_hash = late.hash().to_hex();
-    for _ in 0..200 {
-        if call(&node, "evidence_status", json!([late_hash]))["result"]["status"] == "committed" {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_committed(&node, &late_hash);
     let late_proof = dir.path().join("late.json");
     ok(chancery(
         &mut transcript,

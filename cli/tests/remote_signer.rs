@@ -102,14 +102,7 @@ fn a_remote_signer_signs_survives_restarts_and_keeps_its_guard() {
     let log = dir.path().join("test.log");
 
     // A hosted document-signing key, made in the signer's home.
-    let made = Command::new(env!("CARGO_BIN_EXE_chancery"))
-        .args(["signer", "keys", "new", "--home", signer_home.to_str().expect("utf-8")])
-        .args(["--id", "clerk", "--ca", "demo-ca", "--serial", "0a"])
-        .output()
-        .expect("signer keys new");
-    let made = String::from_utf8_lossy(&made.stdout).into_owned();
-    let public_key = made.lines().find_map(|l| l.trim().strip_prefix("public key")).expect("public key").trim();
-    let public_key = chancery_ledger::PublicKey::from_hex(public_key).expect("key");
+    let public_key = support::new_hosted_key(&signer_home, "clerk", "0a");
 
     let (mut signer, line) = spawn(&signer_args, &log);
     assert!(line.contains("listening on unix:"), "{line}");

@@ -10,22 +10,11 @@ use chancery_ledger::{ChainId, Tx};
 use chancery_rpc::txs::{clock_nonce, tx_hex};
 use chancery_rpc::ErrorCode;
 use serde_json::{json, Value};
-use support::{call, doc_txs, error_code, DevNode};
+use support::{call, doc_txs, error_code, wait_committed, DevNode};
 
 fn assert_serving(node: &DevNode) {
     let health = call(node, "node_health", json!([]));
     assert_eq!(health["result"]["status"], "ok", "{health}");
-}
-
-fn wait_committed(node: &DevNode, hash: &str) -> Value {
-    for _ in 0..300 {
-        let status = call(node, "evidence_status", json!([hash]));
-        if status["result"]["status"] == "committed" {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("tx {hash} not committed");
 }
 
 fn chain(node: &DevNode) -> ChainId {

@@ -76,14 +76,8 @@ fn examples(node: &DevNode) -> Vec<Example> {
         json!([[tx_hex(&txs[1]), tx_hex(&txs[2])]]),
     );
     let hash = txs[0].hash().to_hex();
-    for _ in 0..200 {
-        if call(node, "evidence_status", json!([hash])).1["result"]["status"] == "committed"
-            && call(node, "evidence_status", json!([txs[2].hash().to_hex()])).1["result"]["status"] == "committed"
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_committed(node, &hash);
+    support::wait_committed(node, &txs[2].hash().to_hex());
     let digest = match &txs[0].body {
         chancery_ledger::TxBody::Evidence(e) => e.digest.to_text(),
         _ => unreachable!("an evidence tx"),
@@ -135,15 +129,7 @@ fn examples(node: &DevNode) -> Vec<Example> {
 
     // Certificates: a hosted key made in the node's signer home, its certificate issued
     // by the demo CA, then signing with it.
-    let made = std::process::Command::new(env!("CARGO_BIN_EXE_chancery"))
-        .args(["signer", "keys", "new", "--home"])
-        .arg(&node.home)
-        .args(["--id", "clerk-1", "--ca", "demo-ca", "--serial", "0c01"])
-        .output()
-        .expect("chancery signer keys new");
-    let made = String::from_utf8_lossy(&made.stdout).into_owned();
-    let public_key = made.lines().find_map(|l| l.trim().strip_prefix("public key")).expect("public key").trim();
-    let public_key = chancery_ledger::PublicKey::from_hex(public_key).expect("key");
+    let public_key = support::new_hosted_key(&node.home, "clerk-1", "0c01");
     let now = chancery_node::shared::now_ms();
     let issue = TxBody::CertEvent(CertEvent {
         ca: CaId::new("demo-ca").expect("id"),
@@ -159,12 +145,7 @@ fn examples(node: &DevNode) -> Vec<Example> {
         json!([tx_hex(&issue)]),
     );
     let issue_hash = issue.hash().to_hex();
-    for _ in 0..200 {
-        if call(node, "evidence_status", json!([issue_hash])).1["result"]["status"] == "committed" {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_committed(node, &issue_hash);
     add(
         "cert_history",
         "Every anchored event of a certificate (CA id, serial hex), in chain order, with its block and tx.",

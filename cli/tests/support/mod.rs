@@ -157,6 +157,32 @@ pub fn call(node: &DevNode, method: &str, params: serde_json::Value) -> serde_js
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method}: not JSON ({e}): {text}"))
 }
 
+/// Waits until `hash` is committed; its `evidence_status` answer.
+pub fn wait_committed(node: &DevNode, hash: &str) -> serde_json::Value {
+    for _ in 0..300 {
+        let status = call(node, "evidence_status", serde_json::json!([hash]));
+        if status["result"]["status"] == "committed" {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("tx {hash} not committed");
+}
+
+/// Makes hosted key `id` (bound to the demo CA's certificate `serial`) in the signer
+/// home `home` with `chancery signer keys new`; its public key.
+pub fn new_hosted_key(home: &Path, id: &str, serial: &str) -> chancery_ledger::PublicKey {
+    let made = Command::new(env!("CARGO_BIN_EXE_chancery"))
+        .args(["signer", "keys", "new", "--home"])
+        .arg(home)
+        .args(["--id", id, "--ca", "demo-ca", "--serial", serial])
+        .output()
+        .expect("chancery signer keys new");
+    let made = String::from_utf8_lossy(&made.stdout).into_owned();
+    let public_key = made.lines().find_map(|l| l.trim().strip_prefix("public key")).expect("public key").trim();
+    chancery_ledger::PublicKey::from_hex(public_key).expect("key")
+}
+
 /// The error code of an answer that must be an error.
 pub fn error_code(answer: &serde_json::Value) -> i64 {
     answer["error"]["code"].as_i64().unwrap_or_else(|| panic!("expected an error, got {answer}"))
