@@ -396,12 +396,7 @@ impl Driver {
                 )
             })
             .collect();
-        let ctx = chancery_ledger::state::BlockContext {
-            chain_id: store.chain_id().clone(),
-            height: store.height(),
-            time_ms: now_ms(),
-        };
-        let results = self.shared.mempool.submit(&**store, &ctx, txs.clone());
+        let results = self.shared.submit(txs.clone());
         let admitted: Vec<Tx> = txs.into_iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(tx, _)| tx).collect();
         for refused in results.iter().filter_map(|r| r.as_ref().err()) {
             tracing::info!(reason = %refused, "misbehaviour not anchored by this node");

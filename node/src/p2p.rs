@@ -554,14 +554,7 @@ async fn run(
 /// Checks txs from a peer like any submission (signatures in batches, state rules) and
 /// admits those that pass; returns how many were refused.
 fn admit(shared: &Shared, txs: Vec<Tx>) -> usize {
-    let ctx = chancery_ledger::state::BlockContext {
-        chain_id: shared.store.chain_id().clone(),
-        height: shared.store.height(),
-        time_ms: crate::shared::now_ms(),
-    };
-    let results = shared.mempool.submit(&*shared.store, &ctx, txs);
-    shared.update_mempool_metrics();
-    results.iter().filter(|r| r.is_err()).count()
+    shared.submit(txs).iter().filter(|r| r.is_err()).count()
 }
 
 /// Txs peers admitted are admitted here too, one message after another in the order

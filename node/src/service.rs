@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chancery_ledger::cert::CertStatus;
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::history::HistoryConsistency;
-use chancery_ledger::state::{BlockContext, TxError};
+use chancery_ledger::state::TxError;
 use chancery_ledger::store::{StoreError, TxLocation};
 use chancery_ledger::tx::{CertRef, CertSerial, DocumentSignature, Evidence, EvidenceKind, SigningMethod, TxBody};
 use chancery_ledger::validator::CaId;
@@ -108,15 +108,8 @@ impl RpcService {
         // A copy for the peers only when there are peers.
         let gossip = self.net.is_some();
         let (outcomes, copies) = tokio::task::spawn_blocking(move || {
-            let ctx = BlockContext {
-                chain_id: shared.store.chain_id().clone(),
-                height: shared.store.height(),
-                time_ms: now_ms(),
-            };
             let copies = if gossip { txs.clone() } else { Vec::new() };
-            let outcomes = shared.mempool.submit(&*shared.store, &ctx, txs);
-            shared.update_mempool_metrics();
-            (outcomes, copies)
+            (shared.submit(txs), copies)
         })
         .await
         .map_err(|e| RpcError::new(ErrorCode::Unavailable, format!("submission task failed: {e}")))?;

@@ -67,6 +67,22 @@ impl Shared {
         let _ = self.events.send(Arc::new(block));
     }
 
+    /// Offers `txs` to the mempool, checked against the latest state at the clock's time,
+    /// and refreshes the mempool gauges; one outcome per tx.
+    pub fn submit(
+        &self,
+        txs: Vec<chancery_ledger::Tx>,
+    ) -> Vec<Result<chancery_ledger::Hash, crate::mempool::SubmitError>> {
+        let ctx = chancery_ledger::state::BlockContext {
+            chain_id: self.store.chain_id().clone(),
+            height: self.store.height(),
+            time_ms: now_ms(),
+        };
+        let results = self.mempool.submit(&*self.store, &ctx, txs);
+        self.update_mempool_metrics();
+        results
+    }
+
     /// Refreshes the mempool gauges.
     pub fn update_mempool_metrics(&self) {
         let (txs, bytes) = self.mempool.size();
