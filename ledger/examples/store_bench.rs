@@ -22,7 +22,7 @@ fn xorshift(state: &mut u64) -> u64 {
 }
 
 /// Signs `count` evidence txs on all cores.
-fn make_txs(chain_id: &chancery_ledger::ChainId, count: u64) -> Vec<Tx> {
+fn make_txs(chain_id: &chancery_ledger::ChainId, genesis_hash: &chancery_ledger::Hash, count: u64) -> Vec<Tx> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     let per = count.div_ceil(threads);
     std::thread::scope(|scope| {
@@ -31,7 +31,7 @@ fn make_txs(chain_id: &chancery_ledger::ChainId, count: u64) -> Vec<Tx> {
                 scope.spawn(move || {
                     let integrator = key(3, 0);
                     (t * per..((t + 1) * per).min(count))
-                        .map(|i| signed_tx(&integrator, chain_id, document_evidence(&i.to_le_bytes()), i + 1))
+                        .map(|i| signed_tx(&integrator, chain_id, genesis_hash, document_evidence(&i.to_le_bytes()), i + 1))
                         .collect::<Vec<_>>()
                 })
             })
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (spec, keys) = chain_spec(4);
 
     println!("signing {records} evidence txs...");
-    let all = make_txs(&spec.chain_id, records);
+    let all = make_txs(&spec.chain_id, &spec.genesis_hash, records);
     let store = ChainStore::open(RocksBackend::open(&dir.path().join("store"))?, &spec, 0)?;
     let (mut execute_time, mut commit_time) = (Duration::ZERO, Duration::ZERO);
     for (height, txs) in all.chunks(per_block as usize).enumerate() {

@@ -9,12 +9,12 @@ use crate::chain::{ChainId, Commit, Header};
 use crate::codec::{decode, encode, Canonical, DecodeError};
 use crate::hash::Hash;
 use crate::limits::BUNDLE_JSON_BYTES_MAX;
-use crate::tx::{Approval, Tx};
+use crate::tx::Tx;
 use crate::tx_tree::TxProof;
 use crate::validator::ValidatorSet;
 
 /// The bundle format version this crate writes and verifies.
-pub const BUNDLE_VERSION: u32 = 1;
+pub const BUNDLE_VERSION: u32 = 2;
 
 /// Canonical bytes of an object, hex in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +65,8 @@ pub struct ProofBundle {
     /// The header's commit, canonical bytes.
     pub commit: HexBytes,
     /// Every validator-set change from genesis up to the last header in this bundle, in
-    /// order, each approved by the set before it.
+    /// order, each proven by the header that committed it and that header's commit by
+    /// the set before it.
     pub validator_changes: Vec<ValidatorSetChange>,
     /// Optionally, a later header whose `history_root` includes this block.
     pub checkpoint: Option<Checkpoint>,
@@ -75,18 +76,18 @@ pub struct ProofBundle {
     pub cert_status: Option<crate::cert::CertStatusProof>,
 }
 
-/// A validator-set change: the new set, the first height it signs, and the approvals of
-/// the previous set.
+/// A validator-set change: the header that committed the new set (its
+/// `next_validators_hash`), that header's commit by the set in force there, and the new
+/// set, which signs from the header's height + 1 on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorSetChange {
-    /// First height whose commit the new set signs.
-    pub height: u64,
+    /// The committing header, canonical bytes.
+    pub header: HexBytes,
+    /// Its commit, canonical bytes.
+    pub commit: HexBytes,
     /// The new set, canonical bytes.
     pub validators: HexBytes,
-    /// Approvals by the previous set, over the governance approval message for
-    /// `SetValidators(new set)`.
-    pub approvals: Vec<Approval>,
 }
 
 /// A later committed header and the history-tree path from the proven block to it.
@@ -175,8 +176,12 @@ impl ProofBundle {
 }
 
 impl ValidatorSetChange {
-    /// A change to `validators` from `height` on, with the given approvals.
-    pub fn new(height: u64, validators: &ValidatorSet, approvals: Vec<Approval>) -> Self {
-        ValidatorSetChange { height, validators: HexBytes::of(validators), approvals }
+    /// The change `header` committed to `validators`, proven by `commit`.
+    pub fn new(header: &Header, commit: &Commit, validators: &ValidatorSet) -> Self {
+        ValidatorSetChange {
+            header: HexBytes::of(header),
+            commit: HexBytes::of(commit),
+            validators: HexBytes::of(validators),
+        }
     }
 }

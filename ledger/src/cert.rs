@@ -234,7 +234,7 @@ pub fn verify_cert_status(proof: &CertStatusProof, trust: &TrustRoot) -> Result<
         let bad = |what: String| VerifyError::CertProof(format!("event #{index}: {what}"));
         let tx: Tx = shown.tx.decode().map_err(|e| bad(format!("tx does not decode: {e}")))?;
         check_chain("certificate event tx", &trust.chain_id, &tx.chain_id)?;
-        tx.verify_signature().map_err(|e| bad(format!("tx signature: {e}")))?;
+        tx.verify_signature(&trust.genesis_hash).map_err(|e| bad(format!("tx signature: {e}")))?;
         let tx_hash = tx.hash();
         if tx_hash != entry.tx_hash {
             return Err(bad(format!("tx {tx_hash} is not the recorded tx {}", entry.tx_hash)));

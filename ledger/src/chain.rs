@@ -190,6 +190,11 @@ pub struct Header {
     pub history_root: Hash,
     /// Hash of the validator set that signs this block's commit.
     pub validators_hash: Hash,
+    /// How many validator-set changes took effect at or before this height (0 while the
+    /// genesis set is in force). A block whose `next_validators_hash` differs from its
+    /// `validators_hash` makes a change, and the next block counts one more; so a proof
+    /// must carry exactly this many changes, each at a signed height.
+    pub validators_epoch: u64,
     /// Hash of the validator set for the next height.
     pub next_validators_hash: Hash,
     /// Commitment to the ledger state after this block's txs.
@@ -241,6 +246,9 @@ pub enum VoteKind {
 pub struct Vote {
     /// The chain.
     pub chain_id: ChainId,
+    /// The chain's genesis hash: a relaunched chain with the same id and keys never
+    /// accepts this vote.
+    pub genesis_hash: Hash,
     /// Height voted on.
     pub height: u64,
     /// Round voted in.
@@ -270,6 +278,8 @@ impl Vote {
 pub struct ProposalHeader {
     /// The chain.
     pub chain_id: ChainId,
+    /// The chain's genesis hash.
+    pub genesis_hash: Hash,
     /// Height proposed at.
     pub height: u64,
     /// Round proposed in.
@@ -356,9 +366,10 @@ pub enum CommitError {
 
 impl Commit {
     /// The precommit vote each signature in this commit covers.
-    pub fn vote(&self, chain_id: &ChainId) -> Vote {
+    pub fn vote(&self, chain_id: &ChainId, genesis_hash: &Hash) -> Vote {
         Vote {
             chain_id: chain_id.clone(),
+            genesis_hash: *genesis_hash,
             height: self.height,
             round: self.round,
             kind: VoteKind::Precommit,
@@ -368,8 +379,14 @@ impl Commit {
 
     /// Checks that this commit proves `header`: same height and block, and precommit
     /// signatures of distinct validators of `validators` (the set the header names)
-    /// holding more than two thirds of its power. Returns the signers' indices.
-    pub fn verify(&self, header: &Header, validators: &ValidatorSet) -> Result<Vec<usize>, CommitError> {
+    /// holding more than two thirds of its power, signed for the chain of `genesis_hash`.
+    /// Returns the signers' indices.
+    pub fn verify(
+        &self,
+        header: &Header,
+        validators: &ValidatorSet,
+        genesis_hash: &Hash,
+    ) -> Result<Vec<usize>, CommitError> {
         if self.height != header.height {
             return Err(CommitError::WrongHeight { expected: header.height, got: self.height });
         }
@@ -381,7 +398,7 @@ impl Commit {
         if set_hash != header.validators_hash {
             return Err(CommitError::WrongValidatorSet { expected: header.validators_hash, got: set_hash });
         }
-        let message = self.vote(&header.chain_id).signing_message();
+        let message = self.vote(&header.chain_id, genesis_hash).signing_message();
         let pairs: Vec<_> = self.signatures.iter().map(|s| (s.validator, s.signature)).collect();
         Ok(validators.verify_quorum(&message, &pairs)?)
     }

@@ -109,8 +109,6 @@ pub enum HashContext {
     Genesis,
     /// `validators_hash`: the hash of a validator set's canonical bytes.
     ValidatorSet,
-    /// The message a validator signs to approve a governance proposal.
-    GovernanceApproval,
     /// A key of the ledger state.
     State,
     /// A value of the ledger state.
@@ -127,7 +125,7 @@ pub enum HashContext {
 
 impl HashContext {
     /// Every context, for tests and documentation.
-    pub const ALL: [HashContext; 21] = [
+    pub const ALL: [HashContext; 20] = [
         HashContext::Tx,
         HashContext::TxSigning,
         HashContext::Header,
@@ -142,7 +140,6 @@ impl HashContext {
         HashContext::HistoryRoot,
         HashContext::Genesis,
         HashContext::ValidatorSet,
-        HashContext::GovernanceApproval,
         HashContext::State,
         HashContext::StateValue,
         HashContext::StateLeaf,
@@ -168,7 +165,6 @@ impl HashContext {
             HashContext::HistoryRoot => "chancery v1 history root",
             HashContext::Genesis => "chancery v1 genesis",
             HashContext::ValidatorSet => "chancery v1 validator set",
-            HashContext::GovernanceApproval => "chancery v1 governance approval",
             HashContext::State => "chancery v1 state",
             HashContext::StateValue => "chancery v1 state value",
             HashContext::StateLeaf => "chancery v1 state leaf",

@@ -11,6 +11,7 @@ pub mod chain;
 pub mod codec;
 pub mod crypto;
 pub mod digest;
+pub mod gov;
 pub mod hash;
 pub mod history;
 pub mod limits;

@@ -46,6 +46,14 @@ pub const STATE_VALUE_BYTES_MAX: usize = 64 * 1024;
 /// per-kind limits above, so that no length prefix can make it allocate more.
 pub const DECODE_BYTES_MAX: usize = 4 * BLOCK_BYTES_MAX;
 
+/// Most votes one governance proposal records: every institution once, with room for
+/// institutions that join, leave or rotate their admin key while it is open.
+pub const GOV_VOTES_MAX: usize = 2 * VALIDATORS_MAX;
+/// Longest a governance proposal may stay open, in blocks after the one holding it.
+pub const GOV_EXPIRY_BLOCKS_MAX: u64 = 1_000_000;
+/// Longest reason recorded for a proposal whose change could not be applied, in bytes.
+pub const GOV_REASON_BYTES_MAX: usize = 256;
+
 /// Largest `max_clock_drift_ms` a genesis may set: one hour.
 pub const CLOCK_DRIFT_MS_MAX: u64 = 3_600_000;
 /// Longest consensus timeout a genesis may set: ten minutes.
@@ -61,7 +69,8 @@ const _: () = assert!(VALIDATORS_MAX <= u16::MAX as usize);
 const _: () = assert!((VALIDATORS_MAX as u128) * (VALIDATOR_POWER_MAX as u128) < u64::MAX as u128);
 // A commit holds one (key, signature) pair of 96 bytes per validator plus its header.
 const _: () = assert!(VALIDATORS_MAX * 96 + 64 <= COMMIT_BYTES_MAX);
-// A validator entry is at most name (8 + 64) + role 4 + two keys 64 + power 8 bytes.
-const _: () = assert!(VALIDATORS_MAX * (8 + NAME_BYTES_MAX + 4 + 64 + 8) + 8 <= VALIDATOR_SET_BYTES_MAX);
-// A governance tx carrying a whole validator set and a full quorum of approvals fits.
-const _: () = assert!(VALIDATOR_SET_BYTES_MAX + VALIDATORS_MAX * 96 + 1024 <= TX_BYTES_MAX);
+// A validator entry is at most name (8 + 64) + role 4 + three keys 96 + power 8 bytes.
+const _: () = assert!(VALIDATORS_MAX * (8 + NAME_BYTES_MAX + 4 + 96 + 8) + 8 <= VALIDATOR_SET_BYTES_MAX);
+// A proposal record: its change (a member or validator entry, at most 1 KiB), proposer,
+// heights, a reason and every vote (admin key 32, approve 1, height 8).
+const _: () = assert!(1024 + 32 + 16 + GOV_REASON_BYTES_MAX + 16 + GOV_VOTES_MAX * 48 <= STATE_VALUE_BYTES_MAX);

@@ -45,6 +45,14 @@ impl SignedItem {
         }
     }
 
+    /// The genesis hash the message was signed for.
+    pub fn genesis_hash(&self) -> Hash {
+        match self {
+            SignedItem::Vote { vote, .. } => vote.genesis_hash,
+            SignedItem::Proposal { proposal, .. } => proposal.genesis_hash,
+        }
+    }
+
     /// (chain, height, round, step): two items of one validator must never differ here.
     pub fn slot(&self) -> (ChainId, u64, u32, u8) {
         match self {
@@ -92,7 +100,8 @@ impl Equivocation {
         if set.find(&self.validator).is_none() {
             return Err(EquivocationError::NotAValidator(self.validator.to_hex()));
         }
-        if self.first.slot() != self.second.slot() || self.first == self.second {
+        let same_chain = self.first.genesis_hash() == self.second.genesis_hash();
+        if !same_chain || self.first.slot() != self.second.slot() || self.first == self.second {
             return Err(EquivocationError::NoConflict);
         }
         for item in [&self.first, &self.second] {
@@ -117,6 +126,7 @@ mod tests {
     fn vote(block: Option<&[u8]>, round: u32) -> Vote {
         Vote {
             chain_id: ChainId::new("evidence-test").expect("id"),
+            genesis_hash: HashContext::Genesis.hash(b"evidence-test"),
             height: 9,
             round,
             kind: VoteKind::Prevote,
@@ -144,6 +154,10 @@ mod tests {
         assert_eq!(same.verify(&set), Err(EquivocationError::NoConflict));
         let other_round = Equivocation { second: signed(2, vote(None, 1)), ..real.clone() };
         assert_eq!(other_round.verify(&set), Err(EquivocationError::NoConflict));
+        let mut relaunched = vote(None, 0);
+        relaunched.genesis_hash = HashContext::Genesis.hash(b"relaunched");
+        let other_chain = Equivocation { second: signed(2, relaunched), ..real.clone() };
+        assert_eq!(other_chain.verify(&set), Err(EquivocationError::NoConflict));
         let forged = Equivocation { second: signed(3, vote(None, 0)), ..real.clone() };
         assert_eq!(forged.verify(&set), Err(EquivocationError::BadSignature));
         let outsider = Equivocation { validator: public(&key(7, 7)), ..real.clone() };

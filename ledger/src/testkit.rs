@@ -10,7 +10,8 @@ use crate::crypto::{PublicKey, Signature};
 use crate::digest::{Digest, DigestAlg};
 use crate::hash::{Hash, HashContext};
 use crate::history::{Blake3History, HistoryTree};
-use crate::tx::{Approval, Evidence, EvidenceKind, Governance, Proposal, Tx, TxBody};
+use crate::gov::{Change, GovProposal};
+use crate::tx::{Evidence, EvidenceKind, Tx, TxBody};
 use crate::tx_tree::TxTree;
 use crate::validator::{Member, MemberRole, Name, Role, Validator, ValidatorSet};
 use crate::verify::TrustRoot;
@@ -33,10 +34,10 @@ pub fn sign(key: &SigningKey, message: &Hash) -> Signature {
     Signature(key.sign(message.as_bytes()).to_bytes())
 }
 
-/// Builds and signs a tx.
-pub fn signed_tx(key: &SigningKey, chain_id: &ChainId, body: TxBody, nonce: u64) -> Tx {
+/// Builds and signs a tx for the chain of `genesis_hash`.
+pub fn signed_tx(key: &SigningKey, chain_id: &ChainId, genesis_hash: &Hash, body: TxBody, nonce: u64) -> Tx {
     let signer = public(key);
-    let signature = sign(key, &Tx::signing_message(chain_id, &body, &signer, nonce));
+    let signature = sign(key, &Tx::signing_message(chain_id, genesis_hash, &body, &signer, nonce));
     Tx { chain_id: chain_id.clone(), body, signer, nonce, signature }
 }
 
@@ -59,8 +60,13 @@ fn name(text: &str) -> Name {
     Name::new(text).expect("testkit names are valid")
 }
 
+/// The admin key of validator `index` of generation `generation` in [`validator_set`].
+pub fn admin_key(generation: u16, index: usize) -> SigningKey {
+    key(5, (generation << 8) | index as u16)
+}
+
 /// A validator set of `keys.len()` validators with power 10 each, roles rotating
-/// operator, notary, court, arbitration.
+/// operator, notary, court, arbitration; admin keys are [`admin_key`].
 pub fn validator_set(keys: &[SigningKey], generation: u16) -> ValidatorSet {
     let validators = keys
         .iter()
@@ -70,6 +76,7 @@ pub fn validator_set(keys: &[SigningKey], generation: u16) -> ValidatorSet {
             role: ROLES[i % 4],
             consensus_key: public(k),
             p2p_key: public(&key(2, (generation << 8) | i as u16)),
+            admin_key: public(&admin_key(generation, i)),
             power: 10,
         })
         .collect();
@@ -99,8 +106,10 @@ pub struct TestChain {
     pub blocks: Vec<(Block, Commit)>,
     /// History tree over committed block hashes.
     pub history: HistoryTree<Blake3History>,
-    /// Validator-set changes so far.
-    pub changes: Vec<ValidatorSetChange>,
+    /// Validator-set changes so far, each with the first height its set signs.
+    pub changes: Vec<(u64, ValidatorSetChange)>,
+    /// `validators_epoch` of the next block.
+    pub epoch: u64,
     /// Current block time.
     pub time_ms: u64,
     nonce: u64,
@@ -155,6 +164,7 @@ impl TestChain {
             blocks: Vec::new(),
             history: HistoryTree::new(),
             changes: Vec::new(),
+            epoch: 0,
             time_ms: genesis_time_ms,
             nonce: 0,
             generation: 0,
@@ -174,32 +184,24 @@ impl TestChain {
     /// A signed evidence tx from the integrator for `document`.
     pub fn evidence_tx(&mut self, document: &[u8]) -> Tx {
         self.nonce += 1;
-        signed_tx(&self.integrator, &self.chain_id, document_evidence(document), self.nonce)
+        signed_tx(&self.integrator, &self.chain_id, &self.genesis_hash, document_evidence(document), self.nonce)
     }
 
-    /// A governance tx replacing the validators with `n` fresh keys, approved by the
-    /// current set; the change takes effect at the height after the block holding it.
+    /// Replaces the validators with `n` fresh keys from the height after the next block
+    /// on, and returns a governance tx standing for the change in that block (the chain
+    /// builder does not execute txs: the change is made by the builder itself, and the
+    /// next block's header commits it in `next_validators_hash`).
     pub fn validator_change_tx(&mut self, n: usize) -> Tx {
         self.generation += 1;
         let keys: Vec<_> = (0..n).map(|i| key(1, (self.generation << 8) | i as u16)).collect();
         let set = validator_set(&keys, self.generation);
-        let proposal = Proposal::SetValidators(set.clone());
-        let message = Governance::approval_message(&self.chain_id, &self.validators.hash(), &proposal);
-        let approvals = self
-            .validator_keys
-            .iter()
-            .map(|k| Approval { validator: public(k), signature: sign(k, &message) })
-            .collect();
-        let body = TxBody::Governance(Governance { proposal, approvals: BoundedVec::new(approvals).expect("fits") });
+        let change = Change::AddValidator(set.validators[0].clone());
+        let body = TxBody::Propose(GovProposal { change, expires_at_height: self.height() + 100 });
         self.nonce += 1;
-        let tx = signed_tx(&self.validator_keys[0], &self.chain_id, body, self.nonce);
-        let approvals = match &tx.body {
-            TxBody::Governance(g) => g.approvals.to_vec(),
-            _ => Vec::new(),
-        };
-        self.next_validators = set.clone();
+        let admin = admin_key(self.generation - 1, 0);
+        let tx = signed_tx(&admin, &self.chain_id, &self.genesis_hash, body, self.nonce);
+        self.next_validators = set;
         self.next_keys = keys;
-        self.changes.push(ValidatorSetChange::new(self.height() + 1, &set, approvals));
         tx
     }
 
@@ -230,6 +232,7 @@ impl TestChain {
             tx_count: txs.len() as u32,
             history_root: self.history.bound_root_at(height).expect("tree holds every earlier block"),
             validators_hash: self.validators.hash(),
+            validators_epoch: self.epoch,
             next_validators_hash: self.next_validators.hash(),
             state_root: HashContext::State.hash(&height.to_le_bytes()),
             proposer: public(&self.validator_keys[height as usize % self.validator_keys.len()]),
@@ -238,6 +241,10 @@ impl TestChain {
         let block = Block { header, txs: BoundedVec::new(txs).expect("block fits") };
         self.history.append_block(&block.header.hash());
         self.blocks.push((block.clone(), commit.clone()));
+        if block.header.next_validators_hash != block.header.validators_hash {
+            self.epoch += 1;
+            self.changes.push((height + 1, ValidatorSetChange::new(&block.header, &commit, &self.next_validators)));
+        }
         self.validators = self.next_validators.clone();
         self.validator_keys = self.next_keys.clone();
         (block, commit)
@@ -247,7 +254,7 @@ impl TestChain {
     pub fn sign_commit(&self, header: &Header, round: u32, signers: usize) -> Commit {
         let mut commit =
             Commit { height: header.height, round, block_hash: header.hash(), signatures: BoundedVec::empty() };
-        let message = commit.vote(&self.chain_id).signing_message();
+        let message = commit.vote(&self.chain_id, &self.genesis_hash).signing_message();
         let signatures = self
             .validator_keys
             .iter()
@@ -265,7 +272,7 @@ impl TestChain {
         let tx_hashes: Vec<_> = block.txs.iter().map(Tx::hash).collect();
         let proof = TxTree::new(&tx_hashes).proof(index).expect("index in block");
         let last = checkpoint.unwrap_or(height);
-        let changes = self.changes.iter().filter(|c| c.height <= last).cloned().collect();
+        let changes = self.changes.iter().filter(|(from, _)| *from <= last).map(|(_, c)| c.clone()).collect();
         let mut bundle =
             ProofBundle::new(&block.txs[index as usize], proof, &block.header, commit, self.genesis_hash, changes);
         if let Some(at) = checkpoint {
@@ -291,9 +298,15 @@ pub struct MemoryState {
 
 impl MemoryState {
     /// The state a genesis with these parts starts from (version 0).
-    pub fn genesis(params: &crate::chain::Params, validators: &ValidatorSet, members: &[Member]) -> Self {
+    pub fn genesis(
+        genesis_hash: &Hash,
+        params: &crate::chain::Params,
+        validators: &ValidatorSet,
+        members: &[Member],
+    ) -> Self {
         let mut state = MemoryState::default();
-        let changes = crate::state::genesis_changes(&state.nodes, params, validators, members).expect("memory reads");
+        let changes = crate::state::genesis_changes(&state.nodes, genesis_hash, params, validators, members)
+            .expect("memory reads");
         state.commit(&changes, &[]);
         state
     }
@@ -414,12 +427,13 @@ pub fn seal_block<B: crate::store::Backend>(
         tx_count: txs.len() as u32,
         history_root: store.history_root(height)?,
         validators_hash: validators.hash(),
+        validators_epoch: store.current_epoch()?,
         next_validators_hash: changes.next_validators.hash(),
         state_root: changes.state_root,
         proposer: validators.validators[height as usize % validators.validators.len()].consensus_key,
     };
     let mut commit = Commit { height, round: 0, block_hash: header.hash(), signatures: BoundedVec::empty() };
-    let message = commit.vote(store.chain_id()).signing_message();
+    let message = commit.vote(store.chain_id(), &store.genesis_hash()).signing_message();
     let signatures = keys
         .iter()
         .filter(|k| validators.find(&public(k)).is_some())

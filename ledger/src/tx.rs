@@ -3,13 +3,13 @@
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{ChainId, Params};
+use crate::chain::ChainId;
 use crate::codec::{encode, BoundedBytes, BoundedVec, Canonical};
 use crate::crypto::{PublicKey, Signature, SignatureError};
 use crate::digest::Digest;
 use crate::hash::{Hash, HashContext};
-use crate::limits::{CERT_SERIAL_BYTES_MAX, EVIDENCE_REFS_MAX, TX_BYTES_MAX, VALIDATORS_MAX};
-use crate::validator::{CaId, Member, ValidatorSet};
+use crate::limits::{CERT_SERIAL_BYTES_MAX, EVIDENCE_REFS_MAX, TX_BYTES_MAX};
+use crate::validator::CaId;
 
 /// A certificate serial number, as the CA assigned it.
 pub type CertSerial = BoundedBytes<CERT_SERIAL_BYTES_MAX>;
@@ -37,14 +37,22 @@ impl Canonical for Tx {
 }
 
 impl Tx {
-    /// `BLAKE3-derive_key("chancery v1 tx signing", chain_id || body || signer || nonce)`.
-    pub fn signing_message(chain_id: &ChainId, body: &TxBody, signer: &PublicKey, nonce: u64) -> Hash {
-        HashContext::TxSigning.hash(&encode(&(chain_id, body, signer, nonce)))
+    /// `BLAKE3-derive_key("chancery v1 tx signing", chain_id || genesis_hash || body ||
+    /// signer || nonce)`. The genesis hash binds the tx to one chain: a chain relaunched
+    /// with the same id and keys accepts none of another's txs.
+    pub fn signing_message(
+        chain_id: &ChainId,
+        genesis_hash: &Hash,
+        body: &TxBody,
+        signer: &PublicKey,
+        nonce: u64,
+    ) -> Hash {
+        HashContext::TxSigning.hash(&encode(&(chain_id, genesis_hash, body, signer, nonce)))
     }
 
-    /// This tx's own signing message.
-    pub fn message(&self) -> Hash {
-        Self::signing_message(&self.chain_id, &self.body, &self.signer, self.nonce)
+    /// This tx's own signing message on the chain of `genesis_hash`.
+    pub fn message(&self, genesis_hash: &Hash) -> Hash {
+        Self::signing_message(&self.chain_id, genesis_hash, &self.body, &self.signer, self.nonce)
     }
 
     /// `tx_hash`: the hash of the whole signed tx's canonical bytes.
@@ -52,9 +60,9 @@ impl Tx {
         HashContext::Tx.hash(&encode(self))
     }
 
-    /// Verifies the signature.
-    pub fn verify_signature(&self) -> Result<(), SignatureError> {
-        self.signer.verify(&self.message(), &self.signature)
+    /// Verifies the signature for the chain of `genesis_hash`.
+    pub fn verify_signature(&self, genesis_hash: &Hash) -> Result<(), SignatureError> {
+        self.signer.verify(&self.message(genesis_hash), &self.signature)
     }
 }
 
@@ -66,8 +74,13 @@ pub enum TxBody {
     Evidence(Evidence),
     /// A certificate lifecycle event.
     CertEvent(CertEvent),
-    /// A membership, validator-set or parameter change approved by the validators.
-    Governance(Governance),
+    /// A governance proposal, signed by a voting validator's admin key; its id is its
+    /// tx hash.
+    Propose(crate::gov::GovProposal),
+    /// A vote on a proposal, signed by a voting validator's admin key.
+    Vote(crate::gov::GovVote),
+    /// An institution replaces one of its own keys, signed by its current admin key.
+    RotateKey(crate::gov::KeyRotation),
     /// Proof that a validator signed two conflicting consensus messages, anchored by a
     /// validator's node (signed with its p2p key).
     Misbehaviour(crate::misbehaviour::Equivocation),
@@ -236,52 +249,4 @@ pub enum RevocationReason {
     OrganisationDissolved,
     /// No reason given.
     Unspecified,
-}
-
-/// A change approved by more than two thirds of the current validators' power.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Governance {
-    /// The change.
-    pub proposal: Proposal,
-    /// Validators' signatures over [`Governance::approval_message`].
-    pub approvals: BoundedVec<Approval, VALIDATORS_MAX>,
-}
-
-/// A governance change.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Proposal {
-    /// Register a member.
-    AddMember(Member),
-    /// Remove a member by key.
-    RemoveMember(PublicKey),
-    /// Replace the validator set.
-    SetValidators(ValidatorSet),
-    /// Replace the chain parameters.
-    SetParams(Params),
-}
-
-/// One validator's approval of a proposal.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Approval {
-    /// The approving validator's consensus key.
-    pub validator: PublicKey,
-    /// Its signature over the approval message.
-    pub signature: Signature,
-}
-
-impl Governance {
-    /// `BLAKE3-derive_key("chancery v1 governance approval", chain_id || validators_hash
-    /// || proposal)`, where `validators_hash` is the hash of the approving set. Binding
-    /// the approving set means an approval can never be replayed once the set changes.
-    pub fn approval_message(chain_id: &ChainId, validators_hash: &Hash, proposal: &Proposal) -> Hash {
-        HashContext::GovernanceApproval.hash(&encode(&(chain_id, validators_hash, proposal)))
-    }
-
-    /// The approvals as (key, signature) pairs for a quorum check.
-    pub fn approval_pairs(&self) -> Vec<(PublicKey, Signature)> {
-        self.approvals.iter().map(|a| (a.validator, a.signature)).collect()
-    }
 }

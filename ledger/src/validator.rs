@@ -60,6 +60,9 @@ pub struct Validator {
     pub consensus_key: PublicKey,
     /// Key that identifies its node on the network.
     pub p2p_key: PublicKey,
+    /// Key that signs the institution's governance txs (proposals, votes, key rotations);
+    /// the institution's root of trust, best kept offline.
+    pub admin_key: PublicKey,
     /// Voting power; zero exactly for observers.
     pub power: u64,
 }
@@ -92,7 +95,7 @@ pub enum ValidatorSetError {
     DuplicateKey {
         /// The second validator using it.
         name: String,
-        /// "consensus" or "p2p".
+        /// "consensus", "p2p" or "admin".
         which: &'static str,
         /// The key.
         key: String,
@@ -128,7 +131,7 @@ pub enum ValidatorSetError {
     InvalidKey {
         /// Validator name.
         name: String,
-        /// "consensus" or "p2p".
+        /// "consensus", "p2p" or "admin".
         which: &'static str,
         /// The key.
         key: String,
@@ -189,10 +192,27 @@ impl ValidatorSet {
         self.validators.iter().enumerate().find(|(_, v)| v.consensus_key == *consensus_key)
     }
 
+    /// The validator whose governance (admin) key this is.
+    pub fn find_admin(&self, admin_key: &PublicKey) -> Option<(usize, &Validator)> {
+        self.validators.iter().enumerate().find(|(_, v)| v.admin_key == *admin_key)
+    }
+
+    /// The validator with this name.
+    pub fn find_name(&self, name: &str) -> Option<(usize, &Validator)> {
+        self.validators.iter().enumerate().find(|(_, v)| v.name.as_str() == name)
+    }
+
+    /// Whether `key` is any key (consensus, p2p or admin) of any validator.
+    pub fn uses_key(&self, key: &PublicKey) -> bool {
+        self.validators.iter().any(|v| v.consensus_key == *key || v.p2p_key == *key || v.admin_key == *key)
+    }
+
     /// Checks every rule of a well-formed set.
     pub fn validate(&self) -> Result<(), ValidatorSetError> {
         let mut consensus_keys = HashSet::new();
         let mut p2p_keys = HashSet::new();
+        // An admin key is used for nothing else: no other validator's key of any kind.
+        let mut admin_keys = HashSet::new();
         let mut names = HashSet::new();
         for v in self.validators.iter() {
             let name = v.name.as_str().to_string();
@@ -203,7 +223,7 @@ impl ValidatorSet {
             if v.power > VALIDATOR_POWER_MAX {
                 return Err(ValidatorSetError::PowerTooLarge { name, power: v.power, max: VALIDATOR_POWER_MAX });
             }
-            for (which, key) in [("consensus", &v.consensus_key), ("p2p", &v.p2p_key)] {
+            for (which, key) in [("consensus", &v.consensus_key), ("p2p", &v.p2p_key), ("admin", &v.admin_key)] {
                 if !key.is_valid() {
                     return Err(ValidatorSetError::InvalidKey { name, which, key: key.to_hex() });
                 }
@@ -218,9 +238,20 @@ impl ValidatorSet {
             if !p2p_keys.insert(v.p2p_key) {
                 return Err(ValidatorSetError::DuplicateKey { name, which: "p2p", key: v.p2p_key.to_hex() });
             }
+            if !admin_keys.insert(v.admin_key) {
+                return Err(ValidatorSetError::DuplicateKey { name, which: "admin", key: v.admin_key.to_hex() });
+            }
             if !names.insert(name.clone()) {
                 return Err(ValidatorSetError::DuplicateName { name });
             }
+        }
+        let reused = self.validators.iter().find(|v| consensus_keys.contains(&v.admin_key) || p2p_keys.contains(&v.admin_key));
+        if let Some(v) = reused {
+            return Err(ValidatorSetError::DuplicateKey {
+                name: v.name.to_string(),
+                which: "admin",
+                key: v.admin_key.to_hex(),
+            });
         }
         if self.total_power() == 0 {
             return Err(ValidatorSetError::NoVotingPower);

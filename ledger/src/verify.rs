@@ -6,10 +6,13 @@
 //! 2. tx, header and commit decode canonically; tx and header are for this chain;
 //! 3. the tx signature verifies;
 //! 4. the tx proof leads from the tx hash to the header's `tx_root` at the header's count;
-//! 5. the validator-set changes, from the genesis set on, are each approved by more than
-//!    two thirds of the power of the set before them;
-//! 6. the set in force at the header's height is the one the header names, and the commit
-//!    holds its precommits for this block with more than two thirds of its power;
+//! 5. the validator-set changes, from the genesis set on: change #i is proven by a header
+//!    of epoch i, committed by the set before it, whose `next_validators_hash` is the new
+//!    set's hash; the new set signs from that header's height + 1 on;
+//! 6. the header's `validators_epoch` is the number of changes in force at its height (so
+//!    no change can be left out), the set in force there is the one the header names, and
+//!    the commit holds its precommits for this block with more than two thirds of its
+//!    power, signed for this genesis;
 //! 7. a header at height 0 links to the genesis hash;
 //! 8. with a checkpoint: a later header, committed the same way, whose `history_root`
 //!    includes this block's hash at leaf index = its height;
@@ -25,9 +28,9 @@ use crate::digest::{Digest, DigestAlg};
 use crate::hash::Hash;
 use crate::history::{verify_block_in_history, HistoryProofError};
 use crate::limits::BUNDLE_SET_CHANGES_MAX;
-use crate::tx::{CertEventKind, CertRef, EvidenceKind, Governance, Proposal, Tx, TxBody};
+use crate::tx::{CertEventKind, CertRef, EvidenceKind, Tx, TxBody};
 use crate::tx_tree::TxProofError;
-use crate::validator::{Member, QuorumError, Role, ValidatorSet, ValidatorSetError};
+use crate::validator::{Member, Role, ValidatorSet, ValidatorSetError};
 
 /// What a verifier trusts: the chain's genesis.
 #[derive(Debug, Clone)]
@@ -96,15 +99,37 @@ pub enum VerifyError {
         /// Limit.
         max: usize,
     },
-    /// A change's height does not follow the previous one.
-    #[error("validator-set change #{index} is at height {height}, not above the previous change's height {previous}")]
+    /// A change's header is before the previous change took effect.
+    #[error("validator-set change #{index} is committed at height {height}, before the previous change took effect at height {previous}")]
     ChangeOutOfOrder {
         /// Position in the list.
         index: usize,
+        /// Its header's height.
+        height: u64,
+        /// The height from which the previous set signs (0 for genesis).
+        previous: u64,
+    },
+    /// A change's header does not commit the change it carries.
+    #[error("validator-set change #{index} (height {height}): {reason}")]
+    NotAChange {
+        /// Position in the list.
+        index: usize,
+        /// Its header's height.
+        height: u64,
+        /// What does not match.
+        reason: String,
+    },
+    /// A header counts a different number of changes than the bundle traces.
+    #[error("the {what} at height {height} is in validator epoch {named}, but the bundle traces {traced} changes in force there: a validator-set change is missing or extra")]
+    EpochMismatch {
+        /// "header", "checkpoint header" or "validator-set change #i".
+        what: String,
         /// Its height.
         height: u64,
-        /// The previous change's height (0 for genesis).
-        previous: u64,
+        /// `validators_epoch` in the header.
+        named: u64,
+        /// Changes traced.
+        traced: u64,
     },
     /// A changed set breaks a rule.
     #[error("validator-set change #{index} (height {height}) holds an invalid set: {source}")]
@@ -116,15 +141,15 @@ pub enum VerifyError {
         /// The rule broken.
         source: ValidatorSetError,
     },
-    /// A change lacks the previous set's quorum.
-    #[error("validator-set change #{index} (height {height}) is not approved by the previous set: {source}")]
-    ChangeNotApproved {
+    /// A change's header lacks the previous set's commit.
+    #[error("validator-set change #{index} (height {height}) is not committed by the set in force there: {source}")]
+    ChangeNotCommitted {
         /// Position in the list.
         index: usize,
-        /// Its height.
+        /// Its header's height.
         height: u64,
-        /// The quorum failure.
-        source: QuorumError,
+        /// The commit failure.
+        source: CommitError,
     },
     /// The header's set is not the set in force at its height.
     #[error(
@@ -248,10 +273,26 @@ pub enum Record {
         /// The event.
         event: CertEventKind,
     },
-    /// Governance change.
-    Governance {
-        /// "add_member", "remove_member", "set_validators" or "set_params".
-        proposal: &'static str,
+    /// A governance proposal.
+    Proposal {
+        /// The change's name ("add_member", "add_validator", ...).
+        change: &'static str,
+        /// Votes after this height are refused.
+        expires_at_height: u64,
+    },
+    /// A vote on a governance proposal.
+    Vote {
+        /// The proposal's id.
+        proposal: Hash,
+        /// Approve or reject.
+        approve: bool,
+    },
+    /// A key rotation by an institution's admin key.
+    KeyRotation {
+        /// "consensus", "p2p" or "admin".
+        key: &'static str,
+        /// The new key.
+        new_key: PublicKey,
     },
     /// Misbehaviour evidence against a validator.
     Misbehaviour {
@@ -325,7 +366,7 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot, file: Option<&[u8]>) -> R
     let commit: Commit = bundle.commit.decode().map_err(|source| VerifyError::Decode { what: "commit", source })?;
     check_chain("tx", &trust.chain_id, &tx.chain_id)?;
     check_chain("header", &trust.chain_id, &header.chain_id)?;
-    tx.verify_signature().map_err(VerifyError::TxSignature)?;
+    tx.verify_signature(&trust.genesis_hash).map_err(VerifyError::TxSignature)?;
 
     if bundle.tx_proof.count != header.tx_count {
         return Err(VerifyError::TxCountMismatch { proof: bundle.tx_proof.count, header: header.tx_count });
@@ -432,7 +473,7 @@ pub(crate) fn verify_attested(
     changes: &[ValidatorSetChange],
 ) -> Result<(Vec<(u64, ValidatorSet)>, Attestation), VerifyError> {
     let sets = trace_validator_sets(trust, changes)?;
-    let attestation = verify_commit("header", "block", header, commit, &sets)?;
+    let attestation = verify_commit(trust, "header", "block", header, commit, &sets)?;
     if header.height == 0 && header.prev_hash != trust.genesis_hash {
         return Err(VerifyError::GenesisLinkMismatch { expected: trust.genesis_hash, got: header.prev_hash });
     }
@@ -446,7 +487,8 @@ pub(crate) fn check_chain(what: &'static str, expected: &ChainId, got: &ChainId)
     Ok(())
 }
 
-/// Validator sets from genesis on, each with the first height it signs.
+/// Validator sets from genesis on, each with the first height it signs (its index is
+/// its epoch).
 fn trace_validator_sets(
     trust: &TrustRoot,
     changes: &[ValidatorSetChange],
@@ -456,41 +498,66 @@ fn trace_validator_sets(
     }
     let mut sets = vec![(0, trust.validators.clone())];
     for (index, change) in changes.iter().enumerate() {
-        let (previous_height, current) = sets.last().map(|(h, s)| (*h, s)).unwrap_or((0, &trust.validators));
-        let height = change.height;
-        if height <= previous_height {
-            return Err(VerifyError::ChangeOutOfOrder { index, height, previous: previous_height });
-        }
+        let (from, current) = sets.last().map(|(h, s)| (*h, s)).unwrap_or((0, &trust.validators));
+        let header: Header =
+            change.header.decode().map_err(|source| VerifyError::Decode { what: "change header", source })?;
+        let commit: Commit =
+            change.commit.decode().map_err(|source| VerifyError::Decode { what: "change commit", source })?;
         let next: ValidatorSet =
             change.validators.decode().map_err(|source| VerifyError::Decode { what: "validator set", source })?;
+        check_chain("change header", &trust.chain_id, &header.chain_id)?;
+        let height = header.height;
+        if height < from {
+            return Err(VerifyError::ChangeOutOfOrder { index, height, previous: from });
+        }
+        if header.validators_epoch != index as u64 {
+            return Err(VerifyError::EpochMismatch {
+                what: format!("validator-set change #{index}"),
+                height,
+                named: header.validators_epoch,
+                traced: index as u64,
+            });
+        }
+        let not_a_change = |reason: &str| VerifyError::NotAChange { index, height, reason: reason.into() };
+        if header.next_validators_hash != next.hash() {
+            return Err(not_a_change("the header's next_validators_hash is not the hash of the set carried"));
+        }
+        if header.next_validators_hash == header.validators_hash {
+            return Err(not_a_change("the header keeps its validator set"));
+        }
+        commit
+            .verify(&header, current, &trust.genesis_hash)
+            .map_err(|source| VerifyError::ChangeNotCommitted { index, height, source })?;
         next.validate().map_err(|source| VerifyError::InvalidValidatorSet { index, height, source })?;
-        let proposal = Proposal::SetValidators(next.clone());
-        let message = Governance::approval_message(&trust.chain_id, &current.hash(), &proposal);
-        let approvals: Vec<_> = change.approvals.iter().map(|a| (a.validator, a.signature)).collect();
-        current.verify_quorum(&message, &approvals).map_err(|source| VerifyError::ChangeNotApproved {
-            index,
-            height,
-            source,
-        })?;
-        sets.push((height, next));
+        sets.push((height + 1, next));
     }
     Ok(sets)
 }
 
-fn set_at(sets: &[(u64, ValidatorSet)], height: u64) -> &ValidatorSet {
-    // sets[0] starts at height 0, so some entry always applies.
-    let position = sets.partition_point(|(from, _)| *from <= height);
-    &sets[position.saturating_sub(1)].1
+/// The set in force at `height` and its epoch. `sets[0]` starts at height 0, so some
+/// entry always applies.
+fn set_at(sets: &[(u64, ValidatorSet)], height: u64) -> (u64, &ValidatorSet) {
+    let epoch = sets.partition_point(|(from, _)| *from <= height).saturating_sub(1);
+    (epoch as u64, &sets[epoch].1)
 }
 
 fn verify_commit(
+    trust: &TrustRoot,
     what: &'static str,
     commit_what: &'static str,
     header: &Header,
     commit: &Commit,
     sets: &[(u64, ValidatorSet)],
 ) -> Result<Attestation, VerifyError> {
-    let set = set_at(sets, header.height);
+    let (epoch, set) = set_at(sets, header.height);
+    if header.validators_epoch != epoch {
+        return Err(VerifyError::EpochMismatch {
+            what: what.into(),
+            height: header.height,
+            named: header.validators_epoch,
+            traced: epoch,
+        });
+    }
     let traced = set.hash();
     if traced != header.validators_hash {
         return Err(VerifyError::ValidatorSetMismatch {
@@ -500,7 +567,9 @@ fn verify_commit(
             traced,
         });
     }
-    let signers = commit.verify(header, set).map_err(|source| VerifyError::Commit { what: commit_what, source })?;
+    let signers = commit
+        .verify(header, set, &trust.genesis_hash)
+        .map_err(|source| VerifyError::Commit { what: commit_what, source })?;
     let validators: Vec<Attestor> = signers
         .iter()
         .map(|&i| {
@@ -530,7 +599,7 @@ fn verify_checkpoint(
     if later.height <= header.height {
         return Err(VerifyError::CheckpointNotLater { block: header.height, checkpoint: later.height });
     }
-    let attestation = verify_commit("checkpoint header", "checkpoint", &later, &commit, sets)?;
+    let attestation = verify_commit(trust, "checkpoint header", "checkpoint", &later, &commit, sets)?;
     verify_block_in_history(header.height, block_hash, later.height, &checkpoint.history_proof, &later.history_root)
         .map_err(VerifyError::NotInCheckpoint)?;
     Ok(CheckpointReport { height: later.height, block_hash: later.hash(), block_time_ms: later.time_ms, attestation })
@@ -564,14 +633,9 @@ fn summarise(body: &TxBody) -> Record {
         TxBody::CertEvent(c) => {
             Record::CertEvent { ca: c.ca.to_string(), serial: hex::encode(c.serial.as_bytes()), event: c.event.clone() }
         }
-        TxBody::Governance(g) => Record::Governance {
-            proposal: match g.proposal {
-                Proposal::AddMember(_) => "add_member",
-                Proposal::RemoveMember(_) => "remove_member",
-                Proposal::SetValidators(_) => "set_validators",
-                Proposal::SetParams(_) => "set_params",
-            },
-        },
+        TxBody::Propose(p) => Record::Proposal { change: p.change.name(), expires_at_height: p.expires_at_height },
+        TxBody::Vote(v) => Record::Vote { proposal: v.proposal, approve: v.approve },
+        TxBody::RotateKey(r) => Record::KeyRotation { key: r.key.which(), new_key: r.key.key() },
         TxBody::Misbehaviour(m) => {
             let (_, height, round, _) = m.first.slot();
             Record::Misbehaviour { validator: m.validator, height, round }

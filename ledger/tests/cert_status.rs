@@ -106,7 +106,7 @@ impl Chain {
 
     fn tx(&mut self, signer: &SigningKey, body: TxBody) -> Tx {
         self.nonces += 1;
-        signed_tx(signer, &self.spec.chain_id, body, self.nonces)
+        signed_tx(signer, &self.spec.chain_id, &self.spec.genesis_hash, body, self.nonces)
     }
 
     fn cert(&mut self, event: CertEventKind) -> Tx {

@@ -22,6 +22,10 @@ fn chain_id() -> ChainId {
     ChainId::new("golden-1").expect("valid")
 }
 
+fn genesis() -> chancery_ledger::Hash {
+    HashContext::Genesis.hash(b"golden-1 genesis")
+}
+
 fn signing_event_tx() -> Tx {
     let body = TxBody::Evidence(Evidence {
         kind: EvidenceKind::SigningEvent,
@@ -38,7 +42,7 @@ fn signing_event_tx() -> Tx {
             method: SigningMethod::HostedEd25519,
         }),
     });
-    signed_tx(&key(3, 0), &chain_id(), body, 7)
+    signed_tx(&key(3, 0), &chain_id(), &genesis(), body, 7)
 }
 
 fn cert_event_tx() -> Tx {
@@ -49,7 +53,7 @@ fn cert_event_tx() -> Tx {
         subject_key: Digest::compute(DigestAlg::Sha256, b"subject key"),
         event: CertEventKind::Revoked { reason: RevocationReason::KeyCompromise, effective_ms: 1_767_225_000_000 },
     });
-    signed_tx(&key(4, 0), &chain_id(), body, 1)
+    signed_tx(&key(4, 0), &chain_id(), &genesis(), body, 1)
 }
 
 /// The sample: one object of every kind, built from fixed keys and values, with its
@@ -58,14 +62,23 @@ fn cert_event_tx() -> Tx {
 fn samples() -> Vec<(&'static str, Vec<u8>, chancery_ledger::Hash)> {
     let mut chain = TestChain::new(4);
     chain.chain_id = chain_id();
-    let document = signed_tx(&key(3, 0), &chain_id(), document_evidence(b"contract"), 1);
+    chain.genesis_hash = genesis();
+    let document = signed_tx(&key(3, 0), &chain_id(), &genesis(), document_evidence(b"contract"), 1);
     let governance = chain.validator_change_tx(4);
     let (block, commit) =
         chain.commit_block(vec![document.clone(), signing_event_tx(), cert_event_tx(), governance.clone()]);
-    let vote = Vote { chain_id: chain_id(), height: 3, round: 1, kind: VoteKind::Prevote, block_hash: None };
+    let vote = Vote {
+        chain_id: chain_id(),
+        genesis_hash: genesis(),
+        height: 3,
+        round: 1,
+        kind: VoteKind::Prevote,
+        block_hash: None,
+    };
     let set: ValidatorSet = validator_set(&[key(1, 0), key(1, 1)], 0);
     let proposal = chancery_ledger::ProposalHeader {
         chain_id: chain_id(),
+        genesis_hash: genesis(),
         height: 3,
         round: 2,
         pol_round: Some(1),
@@ -78,7 +91,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>, chancery_ledger::Hash)> {
         ("tx_governance", encode(&governance), governance.hash()),
         ("header", encode(&block.header), block.header.hash()),
         ("block", encode(&block), block.header.hash()),
-        ("commit", encode(&commit), commit.vote(&chain_id()).signing_message()),
+        ("commit", encode(&commit), commit.vote(&chain_id(), &genesis()).signing_message()),
         ("vote", encode(&vote), vote.signing_message()),
         ("proposal", encode(&proposal), proposal.signing_message()),
         ("validator_set", encode(&set), set.hash()),
@@ -111,11 +124,18 @@ fn golden_vectors_pin_bytes_and_hashes() {
 #[test]
 fn vote_layout_matches_the_documented_bytes() {
     let block = HashContext::Header.hash(b"block");
-    let vote =
-        Vote { chain_id: chain_id(), height: 0x0102, round: 3, kind: VoteKind::Precommit, block_hash: Some(block) };
+    let vote = Vote {
+        chain_id: chain_id(),
+        genesis_hash: genesis(),
+        height: 0x0102,
+        round: 3,
+        kind: VoteKind::Precommit,
+        block_hash: Some(block),
+    };
     let mut want = Vec::new();
     want.extend_from_slice(&8u64.to_le_bytes());
     want.extend_from_slice(b"golden-1");
+    want.extend_from_slice(genesis().as_bytes());
     want.extend_from_slice(&0x0102u64.to_le_bytes());
     want.extend_from_slice(&3u32.to_le_bytes());
     want.extend_from_slice(&1u32.to_le_bytes()); // Precommit is variant 1
@@ -173,6 +193,7 @@ fn hostile_input_to_every_decoder_is_an_error_not_a_panic() {
     check_hostile::<ValidatorSet>(&encode(&chain.validators));
     check_hostile::<Vote>(&encode(&Vote {
         chain_id: chain_id(),
+        genesis_hash: genesis(),
         height: 1,
         round: 0,
         kind: VoteKind::Prevote,
@@ -225,7 +246,14 @@ fn wrong_enum_tags_bad_flags_and_bad_text_are_refused() {
     bad_chain[8] = b' ';
     assert_rejected::<Tx>(&bad_chain, "bad chain id");
     // Option tag 2.
-    let vote = encode(&Vote { chain_id: chain_id(), height: 1, round: 0, kind: VoteKind::Prevote, block_hash: None });
+    let vote = encode(&Vote {
+        chain_id: chain_id(),
+        genesis_hash: genesis(),
+        height: 1,
+        round: 0,
+        kind: VoteKind::Prevote,
+        block_hash: None,
+    });
     let mut bad_option = vote.clone();
     let last = bad_option.len() - 1;
     bad_option[last] = 2;
@@ -241,7 +269,7 @@ fn wrong_enum_tags_bad_flags_and_bad_text_are_refused() {
     off_curve[0] = 2; // y = 2 is not the y-coordinate of any point on the curve
     tx.signer = chancery_ledger::PublicKey(off_curve);
     assert!(!tx.signer.is_valid());
-    assert!(tx.verify_signature().is_err());
+    assert!(tx.verify_signature(&genesis()).is_err());
     assert!(!public(&key(1, 0)).to_hex().is_empty());
 }
 

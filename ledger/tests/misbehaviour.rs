@@ -10,9 +10,14 @@ fn chain() -> ChainId {
     ChainId::new("misbehaviour-test").expect("id")
 }
 
+fn genesis() -> chancery_ledger::Hash {
+    HashContext::Genesis.hash(b"misbehaviour-test")
+}
+
 fn vote(height: u64, block: Option<&[u8]>) -> Vote {
     Vote {
         chain_id: chain(),
+        genesis_hash: genesis(),
         height,
         round: 0,
         kind: VoteKind::Prevote,
@@ -35,7 +40,7 @@ fn equivocation(accused: u16, height: u64) -> Equivocation {
 
 /// A tx signed by validator `v`'s p2p key (testkit: key(2, v)).
 fn reported(by: u16, e: Equivocation, nonce: u64) -> Tx {
-    signed_tx(&key(2, by), &chain(), TxBody::Misbehaviour(e), nonce)
+    signed_tx(&key(2, by), &chain(), &genesis(), TxBody::Misbehaviour(e), nonce)
 }
 
 fn run(state: &MemoryState, txs: &[Tx]) -> Result<(), (usize, TxError)> {
@@ -50,7 +55,7 @@ fn run(state: &MemoryState, txs: &[Tx]) -> Result<(), (usize, TxError)> {
 #[test]
 fn evidence_is_accepted_once_from_a_validators_node_and_only_as_proof() {
     let keys: Vec<_> = (0..4).map(|i| key(1, i)).collect();
-    let mut state = MemoryState::genesis(&Params::default(), &validator_set(&keys, 0), &[]);
+    let mut state = MemoryState::genesis(&genesis(), &Params::default(), &validator_set(&keys, 0), &[]);
     // Ten empty blocks: the state as of height 10.
     for height in 0..10 {
         let ctx = BlockContext { chain_id: chain(), height, time_ms: 1_800_000_000_000 + height };
@@ -63,10 +68,10 @@ fn evidence_is_accepted_once_from_a_validators_node_and_only_as_proof() {
     let twice = run(&state, &[reported(0, equivocation(2, 7), 1), reported(1, equivocation(2, 7), 1)]);
     assert!(matches!(twice, Err((1, TxError::MisbehaviourKnown { height: 7, .. }))), "{twice:?}");
     // Not a validator's node.
-    let stranger = signed_tx(&key(9, 9), &chain(), TxBody::Misbehaviour(equivocation(2, 7)), 1);
+    let stranger = signed_tx(&key(9, 9), &chain(), &genesis(), TxBody::Misbehaviour(equivocation(2, 7)), 1);
     assert!(matches!(run(&state, &[stranger]), Err((0, TxError::UnknownSigner { .. }))));
     // A consensus key is not a node key for this.
-    let consensus_signed = signed_tx(&key(1, 0), &chain(), TxBody::Misbehaviour(equivocation(2, 7)), 1);
+    let consensus_signed = signed_tx(&key(1, 0), &chain(), &genesis(), TxBody::Misbehaviour(equivocation(2, 7)), 1);
     assert!(matches!(run(&state, &[consensus_signed]), Err((0, TxError::UnknownSigner { .. }))));
     // Not proof: the same message twice, a forged second signature, an outsider, the
     // current or a later height, another chain.

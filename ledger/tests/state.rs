@@ -4,10 +4,9 @@
 use chancery_ledger::chain::{ChainId, Params};
 use chancery_ledger::codec::{BoundedBytes, BoundedVec};
 use chancery_ledger::state::{execute, BlockContext, ExecError, StateChanges, StateKey, StateView};
-use chancery_ledger::testkit::{key, public, sign, signed_tx, validator_set, MemoryState};
-use chancery_ledger::tx::{
-    Approval, CertEvent, CertEventKind, Evidence, EvidenceKind, Governance, Proposal, RevocationReason, Tx, TxBody,
-};
+use chancery_ledger::gov::{Change, GovProposal, GovVote, KeyRotation, ProposalRecord, RecordedStatus, RotatedKey};
+use chancery_ledger::testkit::{admin_key, key, public, signed_tx, validator_set, MemoryState};
+use chancery_ledger::tx::{CertEvent, CertEventKind, Evidence, EvidenceKind, RevocationReason, Tx, TxBody};
 use chancery_ledger::validator::{CaId, Member, MemberRole, Name, ValidatorSet};
 use chancery_ledger::{Digest, DigestAlg, Hash};
 use ed25519_dalek::SigningKey;
@@ -16,6 +15,7 @@ const T0: u64 = 1_767_225_600_000;
 
 struct Net {
     chain_id: ChainId,
+    genesis_hash: Hash,
     validator_keys: Vec<SigningKey>,
     validators: ValidatorSet,
     state: MemoryState,
@@ -64,8 +64,10 @@ impl Net {
             member("ca-one", &ca_one(), ca("ca-one")),
             member("ca-two", &ca_two(), ca("ca-two")),
         ];
-        let state = MemoryState::genesis(&params, &validators, &members);
-        Net { chain_id: ChainId::new("state-test").expect("id"), validator_keys, validators, state, height: 0 }
+        let genesis_hash = chancery_ledger::HashContext::Genesis.hash(b"state-test genesis");
+        let state = MemoryState::genesis(&genesis_hash, &params, &validators, &members);
+        let chain_id = ChainId::new("state-test").expect("id");
+        Net { chain_id, genesis_hash, validator_keys, validators, state, height: 0 }
     }
 
     fn ctx(&self) -> BlockContext {
@@ -81,19 +83,31 @@ impl Net {
     }
 
     fn tx(&self, k: &SigningKey, body: TxBody, nonce: u64) -> Tx {
-        signed_tx(k, &self.chain_id, body, nonce)
+        signed_tx(k, &self.chain_id, &self.genesis_hash, body, nonce)
     }
 
-    fn approved(&self, proposal: Proposal, signers: usize) -> TxBody {
-        let message = Governance::approval_message(&self.chain_id, &self.validators.hash(), &proposal);
-        let approvals = self
-            .validator_keys
-            .iter()
-            .take(signers)
-            .map(|k| Approval { validator: public(k), signature: sign(k, &message) })
-            .collect();
-        TxBody::Governance(Governance { proposal, approvals: BoundedVec::new(approvals).expect("fits") })
+    /// Institution `by` (its admin key) proposes `change`, open until height 100.
+    fn propose(&self, by: usize, change: Change, nonce: u64) -> Tx {
+        self.tx(&admin_key(0, by), TxBody::Propose(GovProposal { change, expires_at_height: 100 }), nonce)
     }
+
+    /// Institution `by` votes on `proposal`.
+    fn vote(&self, by: usize, proposal: &Tx, approve: bool, nonce: u64) -> Tx {
+        self.tx(&admin_key(0, by), TxBody::Vote(GovVote { proposal: proposal.hash(), approve }), nonce)
+    }
+
+    fn record(&self, proposal: &Tx) -> ProposalRecord {
+        let bytes = self.state.value(&StateKey::Proposal(proposal.hash())).expect("memory").expect("recorded");
+        chancery_ledger::decode(&bytes).expect("record decodes")
+    }
+}
+
+fn add_stranger() -> Change {
+    Change::AddMember(member("new-integrator", &stranger(), kinds(&[EvidenceKind::Document])))
+}
+
+fn rotate(key: RotatedKey) -> TxBody {
+    TxBody::RotateKey(KeyRotation { key })
 }
 
 fn evidence(kind: EvidenceKind, document: &[u8]) -> TxBody {
@@ -141,9 +155,9 @@ fn cases() -> Vec<Case> {
         },
         Case {
             desc: "tx for another chain",
-            setup: |_| {
+            setup: |n| {
                 let other = ChainId::new("other-chain").expect("id");
-                (vec![], vec![signed_tx(&integrator(), &other, evidence(EvidenceKind::Document, b"a"), 1)])
+                (vec![], vec![signed_tx(&integrator(), &other, &n.genesis_hash, evidence(EvidenceKind::Document, b"a"), 1)])
             },
             expected: Some("tx is for chain \"other-chain\", this is chain \"state-test\""),
         },
@@ -418,85 +432,222 @@ fn cases() -> Vec<Case> {
             expected: Some("revocation is final"),
         },
         Case {
-            desc: "a governance change approved by the validators",
+            desc: "a tx signed for another genesis of the same chain id and keys",
             setup: |n| {
-                let body = n.approved(
-                    Proposal::AddMember(member("new-integrator", &stranger(), kinds(&[EvidenceKind::Document]))),
-                    3,
-                );
-                (vec![], vec![n.tx(&n.validator_keys[0], body, 1)])
+                let relaunched = chancery_ledger::HashContext::Genesis.hash(b"relaunched");
+                (vec![], vec![signed_tx(&integrator(), &n.chain_id, &relaunched, evidence(EvidenceKind::Document, b"a"), 1)])
+            },
+            expected: Some("tx signature is invalid"),
+        },
+    ]
+}
+
+/// Governance, one row per rule. Validators have power 10 each (40 in all): three
+/// approvals (30) pass two thirds, two (20) do not.
+fn governance_cases() -> Vec<Case> {
+    vec![
+        Case {
+            desc: "a proposal alone changes nothing: proposing is not approving",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                (vec![vec![p.clone(), n.vote(1, &p, true, 1), n.vote(2, &p, true, 1)]], vec![n.tx(&stranger(), evidence(EvidenceKind::Document, b"x"), 1)])
+            },
+            expected: Some("is not a registered submitter"),
+        },
+        Case {
+            desc: "approvals passing two thirds execute the change in their block",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                let votes = vec![n.vote(0, &p, true, 2), n.vote(1, &p, true, 1), n.vote(2, &p, true, 1)];
+                (vec![vec![p], votes], vec![n.tx(&stranger(), evidence(EvidenceKind::Document, b"x"), 1)])
             },
             expected: None,
         },
         Case {
-            desc: "a governance change with two thirds or less of the power",
+            desc: "a proposal body resubmitted under a new nonce is a new proposal needing new votes",
             setup: |n| {
-                let body = n.approved(
-                    Proposal::AddMember(member("new-integrator", &stranger(), kinds(&[EvidenceKind::Document]))),
-                    2,
-                );
-                (vec![], vec![n.tx(&n.validator_keys[0], body, 1)])
-            },
-            expected: Some("is not approved by the current validators: signatures carry power 20 of 40"),
-        },
-        Case {
-            desc: "a newly added member can submit in the next block",
-            setup: |n| {
-                let body = n.approved(
-                    Proposal::AddMember(member("new-integrator", &stranger(), kinds(&[EvidenceKind::Document]))),
-                    3,
-                );
+                let remove = n.propose(0, Change::RemoveMember(public(&integrator())), 1);
+                let votes: Vec<_> = (0..3).map(|i| n.vote(i, &remove, true, 2 + (i == 0) as u64)).collect();
+                let readd = n.propose(1, Change::AddMember(member("esign", &integrator(), kinds(&[EvidenceKind::Document]))), 3);
+                let readd_votes: Vec<_> = (1..4).map(|i| n.vote(i, &readd, true, 4)).collect();
+                let again = n.propose(0, Change::RemoveMember(public(&integrator())), 5);
+                let again_votes = vec![n.vote(1, &again, true, 5), n.vote(2, &again, true, 5)];
                 (
-                    vec![vec![n.tx(&n.validator_keys[0], body, 1)]],
-                    vec![n.tx(&stranger(), evidence(EvidenceKind::Document, b"x"), 1)],
+                    vec![vec![remove.clone()], votes, vec![readd], readd_votes, vec![again], again_votes],
+                    vec![n.tx(&integrator(), evidence(EvidenceKind::Document, b"x"), 1)],
                 )
             },
             expected: None,
         },
         Case {
-            desc: "a removed member can no longer submit",
+            desc: "a vote replayed",
             setup: |n| {
-                let body = n.approved(Proposal::RemoveMember(public(&integrator())), 4);
+                let p = n.propose(0, add_stranger(), 1);
+                let vote = n.vote(1, &p, true, 1);
+                (vec![vec![p], vec![vote.clone()]], vec![vote])
+            },
+            expected: Some("is already on chain"),
+        },
+        Case {
+            desc: "a double vote under a new nonce",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                (vec![vec![p.clone(), n.vote(1, &p, true, 1)]], vec![n.vote(1, &p, false, 2)])
+            },
+            expected: Some("has already voted on proposal"),
+        },
+        Case {
+            desc: "a vote after expiry",
+            setup: |n| {
+                let p = n.tx(&admin_key(0, 0), TxBody::Propose(GovProposal { change: add_stranger(), expires_at_height: 1 }), 1);
+                (vec![vec![p.clone()], vec![]], vec![n.vote(1, &p, true, 1)])
+            },
+            expected: Some("expired after height 1"),
+        },
+        Case {
+            desc: "a vote after execution",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                (vec![vec![p.clone(), n.vote(0, &p, true, 2), n.vote(1, &p, true, 1), n.vote(2, &p, true, 1)]], vec![n.vote(3, &p, true, 1)])
+            },
+            expected: Some("is executed at height 0 and takes no more votes"),
+        },
+        Case {
+            desc: "a vote after rejection",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                (vec![vec![p.clone(), n.vote(1, &p, false, 1), n.vote(2, &p, false, 1)]], vec![n.vote(3, &p, true, 1)])
+            },
+            expected: Some("is rejected at height 0"),
+        },
+        Case {
+            desc: "a vote on an unknown proposal",
+            setup: |n| (vec![], vec![n.vote(1, &n.tx(&integrator(), evidence(EvidenceKind::Document, b"x"), 1), true, 1)]),
+            expected: Some("no proposal"),
+        },
+        Case {
+            desc: "a vote by a member key, not an admin key",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                (vec![vec![p.clone()]], vec![n.tx(&integrator(), TxBody::Vote(GovVote { proposal: p.hash(), approve: true }), 1)])
+            },
+            expected: Some("is not the admin key of a validator"),
+        },
+        Case {
+            desc: "a vote by a validator's consensus key",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                (vec![vec![p.clone()]], vec![n.tx(&n.validator_keys[1], TxBody::Vote(GovVote { proposal: p.hash(), approve: true }), 1)])
+            },
+            expected: Some("is not a registered submitter"),
+        },
+        Case {
+            desc: "a vote by a removed validator",
+            setup: |n| {
+                let name = n.validators.validators[3].name.clone();
+                let remove = n.propose(0, Change::RemoveValidator(name), 1);
+                let votes: Vec<_> = (0..3).map(|i| n.vote(i, &remove, true, 2 + (i == 0) as u64)).collect();
+                let p = n.propose(0, add_stranger(), 4);
+                (vec![vec![remove], votes, vec![p.clone()]], vec![n.vote(3, &p, true, 1)])
+            },
+            expected: Some("is not a registered submitter"),
+        },
+        Case {
+            desc: "a removed validator's earlier vote stops counting",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                let early = vec![n.vote(3, &p, true, 1), n.vote(0, &p, true, 2)];
+                let name = n.validators.validators[3].name.clone();
+                let remove = n.propose(1, Change::RemoveValidator(name), 1);
+                let votes = vec![n.vote(0, &remove, true, 3), n.vote(1, &remove, true, 2), n.vote(2, &remove, true, 1)];
+                // 20 of the remaining 30 approve: not a quorum without the removed vote.
                 (
-                    vec![vec![n.tx(&n.validator_keys[0], body, 1)]],
-                    vec![n.tx(&integrator(), evidence(EvidenceKind::Document, b"x"), 1)],
+                    vec![vec![p.clone()], early, vec![remove], votes, vec![n.vote(1, &p, true, 9)]],
+                    vec![n.tx(&stranger(), evidence(EvidenceKind::Document, b"x"), 1)],
                 )
             },
             expected: Some("is not a registered submitter"),
         },
         Case {
-            desc: "a second CA with a taken CA id",
-            setup: |n| {
-                let body = n.approved(Proposal::AddMember(member("impostor", &stranger(), ca("ca-one"))), 3);
-                (vec![], vec![n.tx(&n.validator_keys[0], body, 1)])
-            },
+            desc: "a proposal expiring at or before its own block",
+            setup: |n| (vec![], vec![n.tx(&admin_key(0, 0), TxBody::Propose(GovProposal { change: add_stranger(), expires_at_height: 0 }), 1)]),
+            expected: Some("it must be above this block's height 0"),
+        },
+        Case {
+            desc: "a proposal that cannot apply is refused when proposed",
+            setup: |n| (vec![], vec![n.propose(0, Change::AddMember(member("impostor", &stranger(), ca("ca-one"))), 1)]),
             expected: Some("CA id ca-one is already registered"),
         },
         Case {
-            desc: "two validator-set changes in one block",
+            desc: "a change that leaves a voting validator without power",
             setup: |n| {
-                let set = validator_set(&[key(1, 100), key(1, 101), key(1, 102), key(1, 103)], 1);
-                let first = n.tx(&n.validator_keys[0], n.approved(Proposal::SetValidators(set.clone()), 4), 1);
-                let second = n.tx(&n.validator_keys[1], n.approved(Proposal::SetValidators(set), 4), 1);
-                (vec![], vec![first, second])
+                let name = n.validators.validators[0].name.clone();
+                (vec![], vec![n.propose(0, Change::SetPower { name, power: 0 }, 1)])
             },
-            expected: Some("a block may change the validator set only once"),
+            expected: Some("power 0"),
         },
         Case {
             desc: "parameters out of range",
             setup: |n| {
                 let params = Params { max_clock_drift_ms: 0, ..Params::default() };
-                (vec![], vec![n.tx(&n.validator_keys[0], n.approved(Proposal::SetParams(params), 4), 1)])
+                (vec![], vec![n.propose(0, Change::SetParams(params), 1)])
             },
             expected: Some("params.max_clock_drift_ms is 0"),
+        },
+        Case {
+            desc: "a passed proposal that no longer applies ends as failed, and takes no votes",
+            setup: |n| {
+                let first = n.propose(0, add_stranger(), 1);
+                let second = n.propose(1, add_stranger(), 1);
+                let votes: Vec<_> = (1..4).flat_map(|i| [n.vote(i, &first, true, 2 * i as u64), n.vote(i, &second, true, 2 * i as u64 + 1)]).collect();
+                (vec![vec![first, second.clone()], votes], vec![n.vote(0, &second, true, 2)])
+            },
+            expected: Some("failed to apply at height 1"),
+        },
+        Case {
+            desc: "an institution rotates its consensus key with its admin key alone",
+            setup: |n| (vec![], vec![n.tx(&admin_key(0, 1), rotate(RotatedKey::Consensus(public(&key(1, 50)))), 1)]),
+            expected: None,
+        },
+        Case {
+            desc: "a rotation signed by a member key",
+            setup: |n| (vec![], vec![n.tx(&integrator(), rotate(RotatedKey::Consensus(public(&key(1, 50)))), 1)]),
+            expected: Some("is not the admin key of a validator"),
+        },
+        Case {
+            desc: "a rotation signed by the institution's consensus key",
+            setup: |n| (vec![], vec![n.tx(&n.validator_keys[1], rotate(RotatedKey::Consensus(public(&key(1, 50)))), 1)]),
+            expected: Some("is not a registered submitter"),
+        },
+        Case {
+            desc: "a rotation to a key another institution uses",
+            setup: |n| (vec![], vec![n.tx(&admin_key(0, 1), rotate(RotatedKey::P2p(public(&n.validator_keys[2]))), 1)]),
+            expected: Some("is already in use"),
+        },
+        Case {
+            desc: "a rotated-out admin key can no longer vote",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                let rotation = n.tx(&admin_key(0, 1), rotate(RotatedKey::Admin(public(&key(5, 77)))), 1);
+                (vec![vec![p.clone(), rotation], vec![]], vec![n.vote(1, &p, true, 2)])
+            },
+            expected: Some("is not a registered submitter"),
+        },
+        Case {
+            desc: "the rotated-in admin key votes from the next height on",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                let rotation = n.tx(&admin_key(0, 1), rotate(RotatedKey::Admin(public(&key(5, 77)))), 1);
+                (vec![vec![p.clone(), rotation]], vec![n.tx(&key(5, 77), TxBody::Vote(GovVote { proposal: p.hash(), approve: true }), 1)])
+            },
+            expected: None,
         },
     ]
 }
 
-#[test]
-fn every_rule_accepts_and_rejects_as_a_user_expects() {
+fn run_cases(cases: Vec<Case>) {
     let mut failures = Vec::new();
-    for case in cases() {
+    for case in cases {
         let mut net = Net::new();
         let (prior, block) = (case.setup)(&net);
         for (i, txs) in prior.into_iter().enumerate() {
@@ -509,15 +660,68 @@ fn every_rule_accepts_and_rejects_as_a_user_expects() {
             _ => false,
         };
         if !ok {
-            failures.push(format!(
-                "{}: expected {:?}, got {:?}",
-                case.desc,
-                case.expected,
-                outcome.map(|c| c.state_root)
-            ));
+            failures.push(format!("{}: expected {:?}, got {:?}", case.desc, case.expected, outcome.map(|c| c.state_root)));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn governance_rules_accept_and_refuse_as_an_institution_expects() {
+    run_cases(governance_cases());
+}
+
+#[test]
+fn an_executed_validator_change_takes_effect_at_the_next_height_and_counts_an_epoch() {
+    let mut net = Net::new();
+    let newcomer = chancery_ledger::validator::Validator {
+        name: Name::new("court-2").expect("name"),
+        role: chancery_ledger::Role::Court,
+        consensus_key: public(&key(1, 60)),
+        p2p_key: public(&key(2, 60)),
+        admin_key: public(&key(5, 60)),
+        power: 10,
+    };
+    let p = net.propose(0, Change::AddValidator(newcomer.clone()), 1);
+    let changes = net.block(vec![p.clone(), net.vote(1, &p, true, 1), net.vote(2, &p, true, 1)]).expect("pending");
+    assert_eq!(changes.next_validators_epoch, 0);
+    assert_eq!(net.record(&p).status, RecordedStatus::Pending);
+    let changes = net.block(vec![net.vote(3, &p, true, 1)]).expect("executes");
+    assert_eq!(net.record(&p).status, RecordedStatus::Executed { height: 1 });
+    assert_eq!(changes.next_validators_epoch, 1);
+    assert_eq!(changes.next_validators.validators.len(), 5);
+    assert_eq!(changes.next_validators.validators[4], newcomer);
+    // The new institution's admin key governs from the next height on.
+    let q = net.propose(0, add_stranger(), 2);
+    let changes = net.block(vec![q.clone(), net.tx(&key(5, 60), TxBody::Vote(GovVote { proposal: q.hash(), approve: true }), 1)]).expect("new admin votes");
+    assert_eq!(changes.next_validators_epoch, 1, "no change, no new epoch");
+    assert_eq!(net.record(&q).votes.len(), 1);
+}
+
+#[test]
+fn a_rejection_that_leaves_no_quorum_reachable_ends_the_proposal() {
+    let mut net = Net::new();
+    let p = net.propose(0, add_stranger(), 1);
+    net.block(vec![p.clone(), net.vote(1, &p, false, 1)]).expect("one rejection");
+    assert_eq!(net.record(&p).status, RecordedStatus::Pending, "30 of 40 can still approve");
+    net.block(vec![net.vote(2, &p, false, 1)]).expect("second rejection");
+    assert_eq!(net.record(&p).status, RecordedStatus::Rejected { height: 1 });
+    assert!(matches!(net.record(&p).status_at(1_000), chancery_ledger::gov::ProposalStatus::Rejected { height: 1 }));
+}
+
+#[test]
+fn an_unvoted_proposal_expires_after_its_height() {
+    let mut net = Net::new();
+    let p = net.propose(0, add_stranger(), 1);
+    net.block(vec![p.clone()]).expect("proposed");
+    let record = net.record(&p);
+    assert_eq!(record.status_at(100), chancery_ledger::gov::ProposalStatus::Pending);
+    assert_eq!(record.status_at(101), chancery_ledger::gov::ProposalStatus::Expired { expires_at_height: 100 });
+}
+
+#[test]
+fn every_rule_accepts_and_rejects_as_a_user_expects() {
+    run_cases(cases());
 }
 
 #[test]
@@ -597,6 +801,7 @@ fn a_header_that_does_not_match_its_content_is_refused() {
         tx_count: 1,
         history_root: Hash::ZERO,
         validators_hash: net.validators.hash(),
+        validators_epoch: 0,
         next_validators_hash: changes.next_validators.hash(),
         state_root: changes.state_root,
         proposer: public(&net.validator_keys[0]),
@@ -609,6 +814,7 @@ fn a_header_that_does_not_match_its_content_is_refused() {
         ("tx_count", Box::new(|h: &mut Header| h.tx_count = 2)),
         ("validators_hash", Box::new(|h: &mut Header| h.validators_hash = Hash::ZERO)),
         ("next_validators_hash", Box::new(|h: &mut Header| h.next_validators_hash = Hash::ZERO)),
+        ("validators_epoch", Box::new(|h: &mut Header| h.validators_epoch = 1)),
     ] {
         let mut bad = block.clone();
         edit(&mut bad.header);

@@ -33,7 +33,7 @@ impl<B: Backend> Fixture<B> {
 
     fn doc(&mut self, document: &[u8]) -> Tx {
         self.nonce += 1;
-        signed_tx(&key(3, 0), &self.spec.chain_id, document_evidence(document), self.nonce)
+        signed_tx(&key(3, 0), &self.spec.chain_id, &self.spec.genesis_hash, document_evidence(document), self.nonce)
     }
 
     fn block(&mut self, txs: Vec<Tx>) -> chancery_ledger::Block {
@@ -126,11 +126,12 @@ fn certificate_events_are_indexed() {
     let issue = signed_tx(
         &key(4, 0),
         &f.spec.chain_id,
+        &f.spec.genesis_hash,
         event(CertEventKind::Issued { not_before_ms: T0, not_after_ms: T0 * 2 }),
         1,
     );
     f.block(vec![issue]);
-    let renew = signed_tx(&key(4, 0), &f.spec.chain_id, event(CertEventKind::Renewed { not_after_ms: T0 * 3 }), 2);
+    let renew = signed_tx(&key(4, 0), &f.spec.chain_id, &f.spec.genesis_hash, event(CertEventKind::Renewed { not_after_ms: T0 * 3 }), 2);
     f.block(vec![renew]);
     let record = f.store.cert_record(&ca, &serial).expect("read").expect("record");
     assert_eq!(record.events.len(), 2);
@@ -329,6 +330,7 @@ fn backups_taken_while_blocks_are_written_restore_consistently() {
                         signed_tx(
                             &key(3, 0),
                             &spec.chain_id,
+                            &spec.genesis_hash,
                             document_evidence(&[height.to_le_bytes(), u64::from(i).to_le_bytes()].concat()),
                             nonce,
                         )

@@ -5,7 +5,6 @@ use chancery_ledger::bundle::{HexBytes, ProofBundle, BUNDLE_VERSION};
 use chancery_ledger::chain::{ChainId, Commit, CommitError, CommitSig, Header};
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::testkit::{key, public, sign, TestChain};
-use chancery_ledger::tx::Approval;
 use chancery_ledger::validator::QuorumError;
 use chancery_ledger::verify::{verify, verify_json, Record, VerifyError};
 use chancery_ledger::{decode, Role, Tx};
@@ -150,7 +149,7 @@ fn a_signature_by_a_non_validator_is_rejected() {
     let mut bundle = chain.bundle(0, 0, None);
     let mut commit = commit_of(&bundle);
     let outsider = key(9, 9);
-    let message = commit.vote(&chain.chain_id).signing_message();
+    let message = commit.vote(&chain.chain_id, &chain.genesis_hash).signing_message();
     let mut sigs = commit.signatures.to_vec();
     sigs.push(CommitSig { validator: public(&outsider), signature: sign(&outsider, &message) });
     commit.signatures = BoundedVec::new(sigs).expect("fits");
@@ -251,46 +250,126 @@ fn validator_set_changes_are_traced_from_genesis() {
     assert_eq!(report.validator_changes, 1);
     assert_eq!(report.attestation.validators.len(), 7);
 
-    // Without the change, the new set is unknown to the verifier.
+    // Without the change, the header counts one change the bundle does not carry.
     let mut bundle = chain.bundle(1, 0, None);
     bundle.validator_changes.clear();
-    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::ValidatorSetMismatch { .. })));
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("omitted change");
+    assert!(matches!(err, VerifyError::EpochMismatch { named: 1, traced: 0, .. }), "{err}");
+}
+
+/// Two changes, A to B and B back to A: leaving both out would leave a header signed by
+/// A with A's hash, so only the epoch the header counts can tell that changes are missing.
+#[test]
+fn a_bundle_that_leaves_out_a_change_fails_even_when_the_set_comes_back() {
+    let mut chain = TestChain::new(4);
+    let genesis_keys = chain.validator_keys.clone();
+    let genesis_set = chain.validators.clone();
+    let to_b = chain.validator_change_tx(4);
+    chain.commit_block(vec![to_b]);
+    // Back to the genesis set (the builder replaces the set; the keys are A's again).
+    chain.next_validators = genesis_set;
+    let back = chain.evidence_tx(b"marker");
+    chain.commit_block(vec![back]);
+    chain.validator_keys = genesis_keys.clone();
+    let doc = chain.evidence_tx(b"after both changes");
+    chain.commit_block(vec![doc]);
+    chain.validator_keys = genesis_keys;
+    let report = verify(&chain.bundle(2, 0, None), &chain.trust_root(), None).expect("both changes carried");
+    assert_eq!(report.validator_changes, 2);
+    let mut bundle = chain.bundle(2, 0, None);
+    bundle.validator_changes.clear();
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("both left out");
+    assert!(matches!(err, VerifyError::EpochMismatch { named: 2, traced: 0, .. }), "{err}");
+    let mut bundle = chain.bundle(2, 0, None);
+    bundle.validator_changes.truncate(1);
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("one left out");
+    assert!(matches!(err, VerifyError::EpochMismatch { .. }), "{err}");
 }
 
 #[test]
-fn a_validator_set_change_not_signed_by_the_previous_quorum_is_rejected() {
+fn a_validator_set_change_not_committed_by_the_previous_set_is_rejected() {
     let mut chain = TestChain::new(4);
     let change = chain.validator_change_tx(4);
     chain.commit_block(vec![change]);
     let doc = chain.evidence_tx(b"after the change");
     chain.commit_block(vec![doc]);
+    let change_header: Header = chain.bundle(1, 0, None).validator_changes[0].header.decode().expect("header");
 
-    // Only two of the four previous validators approve.
+    // Only two of the four previous validators signed the committing header.
     let mut bundle = chain.bundle(1, 0, None);
-    bundle.validator_changes[0].approvals.truncate(2);
-    let err = verify(&bundle, &chain.trust_root(), None).expect_err("half approval");
+    let mut commit: Commit = bundle.validator_changes[0].commit.decode().expect("commit");
+    let mut sigs = commit.signatures.to_vec();
+    sigs.truncate(2);
+    commit.signatures = BoundedVec::new(sigs).expect("fits");
+    bundle.validator_changes[0].commit = HexBytes::of(&commit);
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("half signed");
     assert!(
-        matches!(err, VerifyError::ChangeNotApproved { source: QuorumError::InsufficientPower { .. }, .. }),
+        matches!(
+            err,
+            VerifyError::ChangeNotCommitted {
+                source: CommitError::Quorum(QuorumError::InsufficientPower { .. }),
+                ..
+            }
+        ),
         "{err}"
     );
 
-    // The new set approving itself.
+    // The new set signing its own change.
     let mut bundle = chain.bundle(1, 0, None);
-    let new_keys: Vec<_> = (0..4).map(|i| key(1, (1 << 8) | i)).collect();
-    let message = chancery_ledger::tx::Governance::approval_message(
-        &chain.chain_id,
-        &chain.genesis_validators.hash(),
-        &chancery_ledger::tx::Proposal::SetValidators(decode(&bundle.validator_changes[0].validators.0).expect("set")),
+    let commit = chain.sign_commit(&change_header, 0, 4);
+    bundle.validator_changes[0].commit = HexBytes::of(&commit);
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("self-signed");
+    assert!(
+        matches!(err, VerifyError::ChangeNotCommitted { source: CommitError::Quorum(QuorumError::NotAValidator { .. }), .. }),
+        "{err}"
     );
-    bundle.validator_changes[0].approvals =
-        new_keys.iter().map(|k| Approval { validator: public(k), signature: sign(k, &message) }).collect();
-    let err = verify(&bundle, &chain.trust_root(), None).expect_err("self-approved");
-    assert!(matches!(err, VerifyError::ChangeNotApproved { source: QuorumError::NotAValidator { .. }, .. }), "{err}");
 
-    // Changes out of order.
+    // The change's height moved: the header no longer matches its commit.
+    let mut bundle = chain.bundle(1, 0, None);
+    let mut moved = change_header.clone();
+    moved.height += 5;
+    bundle.validator_changes[0].header = HexBytes::of(&moved);
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("moved");
+    assert!(matches!(err, VerifyError::ChangeNotCommitted { source: CommitError::WrongHeight { .. }, .. }), "{err}");
+
+    // Another set carried than the one the header committed.
+    let mut bundle = chain.bundle(1, 0, None);
+    bundle.validator_changes[0].validators = HexBytes::of(&chain.genesis_validators);
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("other set");
+    assert!(matches!(err, VerifyError::NotAChange { .. }), "{err}");
+
+    // The same change twice.
     let mut bundle = chain.bundle(1, 0, None);
     bundle.validator_changes.push(bundle.validator_changes[0].clone());
-    assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::ChangeOutOfOrder { .. })));
+    let err = verify(&bundle, &chain.trust_root(), None).expect_err("doubled");
+    assert!(matches!(err, VerifyError::EpochMismatch { .. } | VerifyError::ChangeOutOfOrder { .. }), "{err}");
+}
+
+/// The trust model's stated limit: a quorum of a replaced set can sign a header at a later
+/// height naming itself, and with the genesis alone that fork verifies; only a later
+/// trusted checkpoint rules it out.
+#[test]
+fn a_header_forged_by_a_replaced_set_is_what_the_genesis_alone_cannot_rule_out() {
+    let mut chain = TestChain::new(4);
+    let replaced_keys = chain.validator_keys.clone();
+    let change = chain.validator_change_tx(4);
+    chain.commit_block(vec![change]);
+    let doc = chain.evidence_tx(b"real block after the change");
+    chain.commit_block(vec![doc]);
+    // The replaced set forges a block at height 1 naming itself, epoch 0.
+    let mut fork = TestChain::new(4);
+    fork.commit_block(vec![]);
+    fork.validator_keys = replaced_keys;
+    let forged_doc = fork.evidence_tx(b"backdated record");
+    fork.commit_block(vec![forged_doc]);
+    let forged = fork.bundle(1, 0, None);
+    let report = verify(&forged, &chain.trust_root(), None).expect("genesis alone cannot rule the fork out");
+    assert_eq!(report.validator_changes, 0);
+    // Shipped with the real change, the forged header's epoch gives it away.
+    let mut with_change = forged.clone();
+    with_change.validator_changes = chain.bundle(1, 0, None).validator_changes;
+    let err = verify(&with_change, &chain.trust_root(), None).expect_err("epoch");
+    assert!(matches!(err, VerifyError::EpochMismatch { named: 0, traced: 1, .. }), "{err}");
 }
 
 #[test]
@@ -299,12 +378,16 @@ fn an_unknown_bundle_version_is_rejected() {
     let mut bundle = chain.bundle(0, 0, None);
     bundle.version = BUNDLE_VERSION + 1;
     let json = bundle.to_json();
-    let err = verify_json(&json, &chain.trust_root(), None).expect_err("version 2");
+    let err = verify_json(&json, &chain.trust_root(), None).expect_err("next version");
     assert!(
-        matches!(err, VerifyError::Bundle(chancery_ledger::bundle::BundleError::UnsupportedVersion { found: 2 })),
+        matches!(err, VerifyError::Bundle(chancery_ledger::bundle::BundleError::UnsupportedVersion { found: 3 })),
         "{err}"
     );
     assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::Bundle(_))));
+    // Version 1 (changes approved by signatures over an unsigned height) is refused too.
+    let old = chain.bundle(0, 0, None).to_json().replace("\"version\": 2", "\"version\": 1");
+    let err = verify_json(&old, &chain.trust_root(), None).expect_err("version 1");
+    assert!(err.to_string().contains("version 1 is not supported"), "{err}");
 }
 
 #[test]
@@ -317,7 +400,7 @@ fn hostile_bundle_json_is_rejected_cleanly() {
         "{".to_string(),
         "[]".to_string(),
         json[..json.len() / 2].to_string(),
-        json.replace("\"version\": 1", "\"version\": -1"),
+        json.replace("\"version\": 2", "\"version\": -1"),
         json.replacen("\"tx_proof\"", "\"unknown\": 1, \"tx_proof\"", 1),
         json.replacen("\"header\": \"", "\"header\": \"zz", 1),
         json.replacen("\"commit\": \"", "\"commit\": \"00", 1),
@@ -362,7 +445,7 @@ fn files_are_rehashed_with_the_recorded_algorithm() {
                 cert: None,
                 signature: None,
             });
-            signed_tx(&chain.integrator, &chain.chain_id, body, 10 + i as u64)
+            signed_tx(&chain.integrator, &chain.chain_id, &chain.genesis_hash, body, 10 + i as u64)
         })
         .collect();
     chain.commit_block(txs);

@@ -22,10 +22,10 @@ use crate::codec::{decode, encode, BoundedVec, Canonical, DecodeError};
 use crate::digest::Digest;
 use crate::hash::Hash;
 use crate::history::{self, bound_root_at, Blake3History, HistoryConsistency, HistoryError, HistoryNodes, TreeHasher};
-use crate::limits::{BLOCK_TXS_MAX, VALIDATORS_MAX};
+use crate::limits::BLOCK_TXS_MAX;
 use crate::smt::{Child, Node, NodeKey, NodeSource, SmtError};
 use crate::state::{apply_with, genesis_changes, CertRecord, ExecError, StateChanges, StateKey, StateView};
-use crate::tx::{Approval, CertSerial, Evidence, Tx, TxBody};
+use crate::tx::{CertSerial, Evidence, Tx, TxBody};
 use crate::tx_tree::{self, level_widths, TxProof, STORED_LEVEL};
 use crate::validator::{CaId, Member, ValidatorSet};
 
@@ -248,7 +248,7 @@ impl<B: Backend> ChainStore<B> {
 
     fn init(&self, spec: &ChainSpec) -> Result<()> {
         let changes =
-            genesis_changes(self, &spec.params, &spec.validators, &spec.members).map_err(|e| self.tree_error(0, e))?;
+            genesis_changes(self, &spec.genesis_hash, &spec.params, &spec.validators, &spec.members).map_err(|e| self.tree_error(0, e))?;
         let mut batch = Batch::default();
         write_state(&mut batch, &changes);
         batch.put(Column::Meta, META_CHAIN, spec.chain_id.as_str().as_bytes());

@@ -1,7 +1,6 @@
 //! Queries, each checked against the hashes that commit to it, proof-bundle assembly, and
 //! the integrity check.
 
-use super::write::StoredChange;
 use super::*;
 use crate::cert::{CertEventProof, CertStatusProof};
 use crate::smt::{Smt, Terminal};
@@ -238,7 +237,15 @@ impl<B: Backend> ChainStore<B> {
         })
     }
 
-    /// Every validator-set change taking effect at or below `up_to`, in order.
+    /// The `validators_epoch` of the next block.
+    pub fn current_epoch(&self) -> Result<u64> {
+        self.decoded(Column::State, &encode(&StateKey::ValidatorsEpoch), self.height())?.ok_or_else(|| {
+            StoreError::Corrupt { height: self.height(), what: "validators epoch is missing from the state".into() }
+        })
+    }
+
+    /// Every validator-set change taking effect at or below `up_to`, in order, each with
+    /// the header and commit that prove it.
     pub fn validator_changes(&self, up_to: u64) -> Result<Vec<ValidatorSetChange>> {
         self.live()?;
         let rows = self.backend.scan(Column::ValidatorChanges, &[], &[], usize::MAX)?;
@@ -252,8 +259,13 @@ impl<B: Backend> ChainStore<B> {
             if height > up_to {
                 break;
             }
-            let stored: StoredChange = decode(&value).map_err(|e| corrupt(height, Column::ValidatorChanges, e))?;
-            changes.push(ValidatorSetChange::new(height, &stored.set, stored.approvals.into_vec()));
+            let set: ValidatorSet = decode(&value).map_err(|e| corrupt(height, Column::ValidatorChanges, e))?;
+            let committed_at = height.checked_sub(1).ok_or_else(|| StoreError::Corrupt {
+                height: 0,
+                what: "a validator change takes effect at height 0".into(),
+            })?;
+            let (header, commit) = (self.header(committed_at)?, self.commit(committed_at)?);
+            changes.push(ValidatorSetChange::new(&header, &commit, &set));
         }
         Ok(changes)
     }

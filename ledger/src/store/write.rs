@@ -5,18 +5,6 @@ use std::sync::atomic::Ordering;
 
 use super::*;
 
-/// A validator-set change as stored: the new set and the previous set's approvals.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
-pub(super) struct StoredChange {
-    pub(super) set: ValidatorSet,
-    pub(super) approvals: BoundedVec<Approval, VALIDATORS_MAX>,
-}
-
-impl Canonical for StoredChange {
-    const KIND: &'static str = "validator change";
-    const BYTES_MAX: usize = crate::limits::VALIDATOR_SET_BYTES_MAX + VALIDATORS_MAX * 96 + 16;
-}
-
 impl<B: Backend> ChainStore<B> {
     /// Executes `block` on the stored state, checks its header against the result, and
     /// commits it with `commit`. Returns the state changes it made.
@@ -53,7 +41,7 @@ impl<B: Backend> ChainStore<B> {
         self.check_extends(header)?;
         let validators = self.current_validators()?;
         commit
-            .verify(header, &validators)
+            .verify(header, &validators, &self.genesis_hash)
             .map_err(|e| StoreError::Refused(format!("commit does not prove block {height}: {e}")))?;
         let encoded: Vec<Vec<u8>> = block.txs.iter().map(encode).collect();
         let tx_hashes: Vec<Hash> = encoded.iter().map(|bytes| crate::hash::HashContext::Tx.hash(bytes)).collect();
@@ -63,6 +51,7 @@ impl<B: Backend> ChainStore<B> {
             ("tx_root", tx_tree::root_of_levels(&levels, header.tx_count) == header.tx_root),
             ("state_root", changes.state_root == header.state_root && changes.tree.version == height + 1),
             ("next_validators_hash", changes.next_validators.hash() == header.next_validators_hash),
+            ("validators_epoch", header.validators_epoch == self.current_epoch()?),
         ];
         if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
             return Err(StoreError::Refused(format!(
@@ -140,17 +129,14 @@ impl<B: Backend> ChainStore<B> {
                     key.extend_from_slice(&location);
                     batch.put(Column::Certs, key, Vec::new());
                 }
-                TxBody::Governance(_) | TxBody::Misbehaviour(_) => {}
+                TxBody::Propose(_) | TxBody::Vote(_) | TxBody::RotateKey(_) | TxBody::Misbehaviour(_) => {}
             }
         }
         write_state(&mut batch, changes);
-        if let Some((set, approvals)) = &changes.validator_change {
-            let approvals = BoundedVec::new(approvals.clone()).map_err(|e| StoreError::Refused(e.to_string()))?;
-            batch.put(
-                Column::ValidatorChanges,
-                height_key(height + 1),
-                encode(&StoredChange { set: set.clone(), approvals }),
-            );
+        // A change is proven by this block's header and commit; the row, keyed by the
+        // first height the new set signs, holds the new set.
+        if block.header.next_validators_hash != block.header.validators_hash {
+            batch.put(Column::ValidatorChanges, height_key(height + 1), encode(&changes.next_validators));
         }
         let history = StoredHistory { backend: &self.backend, size: height };
         let leaf = Blake3History::hash_leaf(block.header.hash().as_bytes());

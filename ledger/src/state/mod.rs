@@ -20,13 +20,21 @@ use crate::digest::Digest;
 use crate::hash::{Hash, HashContext};
 use crate::limits::{CERT_EVENTS_MAX, STATE_VALUE_BYTES_MAX};
 use crate::smt::{NodeSource, Smt, SmtBatch, SmtError, SmtUpdate};
-use crate::tx::{Approval, CertEvent, CertEventKind, CertSerial, Evidence, Governance, Proposal, Tx, TxBody};
+use crate::tx::{CertEvent, CertEventKind, CertSerial, Evidence, Tx, TxBody};
 use crate::tx_tree::tx_root;
-use crate::validator::{CaId, Member, MemberRole, QuorumError, ValidatorSet};
+use crate::validator::{CaId, Member, MemberRole, ValidatorSet};
+
+mod governance;
+pub use governance::GovRule;
 
 impl Canonical for u64 {
     const KIND: &'static str = "nonce";
     const BYTES_MAX: usize = 8;
+}
+
+impl Canonical for Hash {
+    const KIND: &'static str = "hash";
+    const BYTES_MAX: usize = 32;
 }
 
 /// A key of the ledger state.
@@ -46,6 +54,12 @@ pub enum StateKey {
     Cert(CaId, CertSerial),
     /// Anchored misbehaviour: (validator, height, round, step) to the accused key.
     Misbehaviour(PublicKey, u64, u32, u8),
+    /// The chain's genesis hash: the state root commits to the chain's identity.
+    Genesis,
+    /// The `validators_epoch` of the next height (see [`crate::chain::Header`]).
+    ValidatorsEpoch,
+    /// A governance proposal and its votes, by proposal id (its tx hash).
+    Proposal(Hash),
 }
 
 impl Canonical for StateKey {
@@ -145,8 +159,9 @@ pub struct StateChanges {
     pub state_root: Hash,
     /// Validator set for the next height.
     pub next_validators: ValidatorSet,
-    /// The validator-set change this block makes, with its approvals.
-    pub validator_change: Option<(ValidatorSet, Vec<Approval>)>,
+    /// The `validators_epoch` of the next height: one more than this block's exactly
+    /// when `next_validators` differs from this block's set.
+    pub next_validators_epoch: u64,
 }
 
 /// Why a tx may not go into a block. Each message says what was wrong and what to do.
@@ -215,12 +230,9 @@ pub enum TxError {
         /// The rule broken.
         rule: CertRule,
     },
-    /// The governance approvals are not a quorum of the current validators.
-    #[error("governance proposal is not approved by the current validators: {0}")]
-    NotApproved(QuorumError),
-    /// The proposal itself is invalid.
-    #[error("governance proposal rejected: {0}")]
-    BadProposal(String),
+    /// A governance rule.
+    #[error("governance: {0}")]
+    Gov(GovRule),
     /// Misbehaviour evidence that does not prove misbehaviour, or came too late.
     #[error("misbehaviour evidence rejected: {0}")]
     BadMisbehaviour(String),
@@ -393,13 +405,17 @@ impl<'a, V: StateView> Overlay<'a, V> {
     }
 
     fn put<T: bincode::Encode>(&mut self, key: StateKey, value: Option<&T>) {
+        self.put_raw(key, value.map(encode));
+    }
+
+    fn put_raw(&mut self, key: StateKey, value: Option<Vec<u8>>) {
         if let StateKey::Member(member) = &key {
             self.members.borrow_mut().remove(member);
         }
         if !self.pending.contains_key(&key) {
             self.order.push(key.clone());
         }
-        self.pending.insert(key, value.map(encode));
+        self.pending.insert(key, value);
     }
 }
 
@@ -407,14 +423,21 @@ fn required<T, E>(value: Option<T>, key: &StateKey) -> Result<T, ExecError<E>> {
     value.ok_or_else(|| ExecError::Corrupt { key: format!("{key:?}"), reason: "missing".into() })
 }
 
-/// The state changes of the genesis: parameters, validators and members, as version 0.
+/// The state changes of the genesis: its hash, parameters, validators and members, as
+/// version 0.
 pub fn genesis_changes<V: NodeSource>(
     nodes: &V,
+    genesis_hash: &Hash,
     params: &Params,
     validators: &ValidatorSet,
     members: &[Member],
 ) -> Result<StateChanges, SmtError<V::Error>> {
-    let mut writes = vec![(StateKey::Params, Some(encode(params))), (StateKey::Validators, Some(encode(validators)))];
+    let mut writes = vec![
+        (StateKey::Genesis, Some(encode(genesis_hash))),
+        (StateKey::Params, Some(encode(params))),
+        (StateKey::Validators, Some(encode(validators))),
+        (StateKey::ValidatorsEpoch, Some(encode(&0u64))),
+    ];
     for member in members {
         writes.push((StateKey::Member(member.key), Some(encode(member))));
         if let MemberRole::CertificateAuthority { ca } = &member.role {
@@ -427,7 +450,7 @@ pub fn genesis_changes<V: NodeSource>(
         tree,
         writes,
         next_validators: validators.clone(),
-        validator_change: None,
+        next_validators_epoch: 0,
     })
 }
 
@@ -440,9 +463,11 @@ fn tree_updates(writes: &[(StateKey, Option<Vec<u8>>)]) -> Vec<SmtUpdate> {
 pub struct Execution<'a, V: StateView> {
     overlay: Overlay<'a, V>,
     ctx: BlockContext,
+    genesis_hash: Hash,
     params: Params,
+    /// The set in force for this block; changes go to the next set, in the overlay.
     validators: ValidatorSet,
-    validator_change: Option<(ValidatorSet, Vec<Approval>)>,
+    validators_epoch: u64,
 }
 
 impl<'a, V: StateView> Execution<'a, V> {
@@ -450,9 +475,21 @@ impl<'a, V: StateView> Execution<'a, V> {
     /// `ctx.height`).
     pub fn new(view: &'a V, ctx: BlockContext) -> Result<Self, ExecError<V::Error>> {
         let overlay = Overlay::new(view);
+        let genesis_hash: Hash = required(overlay.get(&StateKey::Genesis)?, &StateKey::Genesis)?;
         let params: Params = required(overlay.get(&StateKey::Params)?, &StateKey::Params)?;
         let validators: ValidatorSet = required(overlay.get(&StateKey::Validators)?, &StateKey::Validators)?;
-        Ok(Execution { overlay, ctx, params, validators, validator_change: None })
+        let validators_epoch: u64 = required(overlay.get(&StateKey::ValidatorsEpoch)?, &StateKey::ValidatorsEpoch)?;
+        Ok(Execution { overlay, ctx, genesis_hash, params, validators, validators_epoch })
+    }
+
+    /// The validator set in force for this block.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    /// The `validators_epoch` of this block.
+    pub fn validators_epoch(&self) -> u64 {
+        self.validators_epoch
     }
 
     /// The chain parameters in force for this block.
@@ -499,16 +536,13 @@ impl<'a, V: StateView> Execution<'a, V> {
     ) -> Result<Result<(), TxError>, ExecError<V::Error>> {
         let rules = Rules {
             ctx: &self.ctx,
+            genesis_hash: &self.genesis_hash,
             params: &self.params,
             validators: &self.validators,
-            validators_changed: self.validator_change.is_some(),
             check_signature,
         };
         let outcome = apply_tx(&mut self.overlay, &rules, tx, size, &tx_hash)?;
-        Ok(outcome.map(|change| {
-            if let Some(change) = change {
-                self.validator_change = Some(change);
-            }
+        Ok(outcome.map(|()| {
             self.overlay.tx_hashes.insert(tx_hash);
         }))
     }
@@ -516,22 +550,18 @@ impl<'a, V: StateView> Execution<'a, V> {
     /// Finishes the block: the state changes, the new state tree and root (state version
     /// `ctx.height + 1`).
     pub fn finish(self) -> Result<StateChanges, ExecError<V::Error>> {
-        let overlay = self.overlay;
+        let mut overlay = self.overlay;
+        let next_validators: ValidatorSet = required(overlay.get(&StateKey::Validators)?, &StateKey::Validators)?;
+        let mut next_validators_epoch = self.validators_epoch;
+        if next_validators.hash() != self.validators.hash() {
+            next_validators_epoch += 1;
+            overlay.put(StateKey::ValidatorsEpoch, Some(&next_validators_epoch));
+        }
         let writes: Vec<_> =
             overlay.order.iter().map(|k| (k.clone(), overlay.pending.get(k).cloned().flatten())).collect();
         let tree = Smt::update(overlay.view, Some(self.ctx.height), self.ctx.height + 1, &tree_updates(&writes))
             .map_err(ExecError::Tree)?;
-        let next_validators = match &self.validator_change {
-            Some((set, _)) => set.clone(),
-            None => self.validators,
-        };
-        Ok(StateChanges {
-            state_root: tree.root.hash,
-            tree,
-            writes,
-            next_validators,
-            validator_change: self.validator_change,
-        })
+        Ok(StateChanges { state_root: tree.root.hash, tree, writes, next_validators, next_validators_epoch })
     }
 }
 
@@ -591,11 +621,13 @@ pub fn apply_with<V: StateView>(
         });
     }
     let validators: ValidatorSet = required(overlay.get(&StateKey::Validators)?, &StateKey::Validators)?;
+    let epoch: u64 = required(overlay.get(&StateKey::ValidatorsEpoch)?, &StateKey::ValidatorsEpoch)?;
     let tx_hashes: Vec<Hash> = block.txs.iter().map(Tx::hash).collect();
     let checks = [
         ("tx_count", (block.txs.len() as u64).to_string(), header.tx_count.to_string()),
         ("tx_root", tx_root(&tx_hashes).to_hex(), header.tx_root.to_hex()),
         ("validators_hash", validators.hash().to_hex(), header.validators_hash.to_hex()),
+        ("validators_epoch", epoch.to_string(), header.validators_epoch.to_string()),
     ];
     mismatch(&checks)?;
     let changes = execute_with(view, &ctx, &block.txs, verified)?;
@@ -616,19 +648,20 @@ fn mismatch<E>(checks: &[(&'static str, String, String)]) -> Result<(), ExecErro
     Ok(())
 }
 
-type TxOutcome = Result<Option<(ValidatorSet, Vec<Approval>)>, TxError>;
+type TxOutcome = Result<(), TxError>;
 
-/// Checks one tx against the state and the block so far, and records its effects.
-/// The outer error is a store failure; the inner one is the tx's fault.
 /// What a tx is checked against.
 struct Rules<'a> {
     ctx: &'a BlockContext,
+    genesis_hash: &'a Hash,
     params: &'a Params,
+    /// The set in force for this block.
     validators: &'a ValidatorSet,
-    validators_changed: bool,
     check_signature: bool,
 }
 
+/// Checks one tx against the state and the block so far, and records its effects.
+/// The outer error is a store failure; the inner one is the tx's fault.
 fn apply_tx<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     rules: &Rules<'_>,
@@ -644,15 +677,17 @@ fn apply_tx<V: StateView>(
         return Ok(Err(TxError::TooLarge { size, max: params.max_tx_bytes as usize }));
     }
     if rules.check_signature {
-        if let Err(e) = tx.verify_signature() {
+        if let Err(e) = tx.verify_signature(rules.genesis_hash) {
             return Ok(Err(TxError::BadSignature(e)));
         }
     }
     let member = overlay.member(&tx.signer)?;
-    let is_validator = validators.find(&tx.signer).is_some();
     let allowed = match (&tx.body, &member) {
         (_, Some(_)) => true,
-        (TxBody::Governance(_), None) => is_validator,
+        // Institutions govern with their admin keys (refused below if not voting).
+        (TxBody::Propose(_) | TxBody::Vote(_) | TxBody::RotateKey(_), None) => {
+            validators.find_admin(&tx.signer).is_some()
+        }
         // A validator's node anchors what its consensus saw, signed with its p2p key.
         (TxBody::Misbehaviour(_), None) => validators.validators.iter().any(|v| v.p2p_key == tx.signer),
         _ => false,
@@ -671,16 +706,12 @@ fn apply_tx<V: StateView>(
         return Ok(Err(TxError::StaleNonce { signer: tx.signer.to_hex(), nonce: tx.nonce, last, next: last + 1 }));
     }
     let outcome = match &tx.body {
-        TxBody::Evidence(evidence) => Ok(check_evidence(member.as_ref(), evidence).map(|()| None)),
-        TxBody::CertEvent(event) => {
-            apply_cert_event(overlay, ctx, member.as_ref(), event, tx_hash).map(|r| r.map(|()| None))
-        }
-        TxBody::Governance(governance) => {
-            apply_governance(overlay, ctx, validators, rules.validators_changed, governance)
-        }
-        TxBody::Misbehaviour(equivocation) => {
-            apply_misbehaviour(overlay, ctx, validators, equivocation).map(|r| r.map(|()| None))
-        }
+        TxBody::Evidence(evidence) => Ok(check_evidence(member.as_ref(), evidence)),
+        TxBody::CertEvent(event) => apply_cert_event(overlay, ctx, member.as_ref(), event, tx_hash),
+        TxBody::Propose(proposal) => governance::propose(overlay, rules, tx, tx_hash, proposal),
+        TxBody::Vote(vote) => governance::vote(overlay, rules, tx, tx_hash, vote),
+        TxBody::RotateKey(rotation) => governance::rotate(overlay, rules, tx, rotation),
+        TxBody::Misbehaviour(equivocation) => apply_misbehaviour(overlay, rules, equivocation),
     }?;
     if outcome.is_ok() {
         overlay.put(StateKey::Nonce(tx.signer), Some(&tx.nonce));
@@ -692,13 +723,16 @@ fn apply_tx<V: StateView>(
 /// height of this chain, and each (validator, height, round, step) is anchored once.
 fn apply_misbehaviour<V: StateView>(
     overlay: &mut Overlay<'_, V>,
-    ctx: &BlockContext,
-    validators: &ValidatorSet,
+    rules: &Rules<'_>,
     equivocation: &crate::misbehaviour::Equivocation,
 ) -> Result<Result<(), TxError>, ExecError<V::Error>> {
+    let (ctx, validators) = (rules.ctx, rules.validators);
     let (chain, height, round, step) = equivocation.first.slot();
     if chain != ctx.chain_id {
         return Ok(Err(TxError::BadMisbehaviour(format!("the messages are for chain {chain}"))));
+    }
+    if equivocation.first.genesis_hash() != *rules.genesis_hash {
+        return Ok(Err(TxError::BadMisbehaviour("the messages are for another genesis of this chain id".into())));
     }
     if height >= ctx.height {
         return Ok(Err(TxError::BadMisbehaviour(format!("height {height} is not before this block's {}", ctx.height))));
@@ -806,73 +840,5 @@ pub fn check_cert_rule(record: &CertRecord, event: &CertEventKind, block_time_ms
             Err(CertRule::RevokedInFuture { effective_ms, block_time_ms })
         }
         _ => Ok(()),
-    }
-}
-
-fn apply_governance<V: StateView>(
-    overlay: &mut Overlay<'_, V>,
-    ctx: &BlockContext,
-    validators: &ValidatorSet,
-    validators_changed: bool,
-    governance: &Governance,
-) -> Result<TxOutcome, ExecError<V::Error>> {
-    let message = Governance::approval_message(&ctx.chain_id, &validators.hash(), &governance.proposal);
-    if let Err(e) = validators.verify_quorum(&message, &governance.approval_pairs()) {
-        return Ok(Err(TxError::NotApproved(e)));
-    }
-    let bad = |m: String| Ok(Err(TxError::BadProposal(m)));
-    match &governance.proposal {
-        Proposal::AddMember(member) => {
-            if !member.key.is_valid() {
-                return bad(format!("member {:?} has an invalid key", member.name.as_str()));
-            }
-            if overlay.get::<Member>(&StateKey::Member(member.key))?.is_some() || validators.find(&member.key).is_some()
-            {
-                return bad(format!("key {} is already registered", member.key));
-            }
-            match &member.role {
-                MemberRole::Integrator { kinds } if kinds.is_empty() => {
-                    return bad("an integrator needs at least one evidence kind".into())
-                }
-                MemberRole::CertificateAuthority { ca } => {
-                    if overlay.get::<PublicKey>(&StateKey::CaOwner(ca.clone()))?.is_some() {
-                        return bad(format!("CA id {ca} is already registered"));
-                    }
-                    overlay.put(StateKey::CaOwner(ca.clone()), Some(&member.key));
-                }
-                MemberRole::Integrator { .. } => {}
-            }
-            overlay.put(StateKey::Member(member.key), Some(member));
-            Ok(Ok(None))
-        }
-        Proposal::RemoveMember(key) => {
-            let Some(member) = overlay.get::<Member>(&StateKey::Member(*key))? else {
-                return bad(format!("key {key} is not a member"));
-            };
-            if let MemberRole::CertificateAuthority { ca } = &member.role {
-                overlay.put::<PublicKey>(StateKey::CaOwner(ca.clone()), None);
-            }
-            overlay.put::<Member>(StateKey::Member(*key), None);
-            Ok(Ok(None))
-        }
-        Proposal::SetValidators(set) => {
-            if validators_changed {
-                return bad(
-                    "a block may change the validator set only once; submit this change in a later block".into()
-                );
-            }
-            if let Err(e) = set.validate() {
-                return bad(format!("invalid validator set: {e}"));
-            }
-            overlay.put(StateKey::Validators, Some(set));
-            Ok(Ok(Some((set.clone(), governance.approvals.to_vec()))))
-        }
-        Proposal::SetParams(params) => {
-            if let Err(e) = params.validate() {
-                return bad(e.to_string());
-            }
-            overlay.put(StateKey::Params, Some(params));
-            Ok(Ok(None))
-        }
     }
 }

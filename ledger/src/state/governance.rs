@@ -1,0 +1,346 @@
+//! Executing governance txs: proposals, votes and key rotations (rules in [`crate::gov`]).
+//! A change is planned against the state as the block has it so far, without writing;
+//! the plan is checked when the proposal arrives and applied when it passes.
+
+use super::{ExecError, Overlay, Rules, StateKey, StateView, TxError, TxOutcome};
+use crate::codec::{encode, BoundedString, BoundedVec};
+use crate::crypto::PublicKey;
+use crate::gov::{Change, GovProposal, GovVote, KeyRotation, ProposalRecord, RecordedStatus, RotatedKey, VoteEntry};
+use crate::hash::Hash;
+use crate::limits::{GOV_EXPIRY_BLOCKS_MAX, GOV_REASON_BYTES_MAX, VALIDATORS_MAX};
+use crate::tx::Tx;
+use crate::validator::{Member, MemberRole, Role, Validator, ValidatorSet};
+
+/// A governance rule broken. Each message says what was wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GovRule {
+    /// Governance txs are signed by an institution's admin key.
+    #[error("signer {signer} is not the admin key of a validator of this chain; governance txs are signed with an institution's admin key")]
+    NotAdmin {
+        /// The signer.
+        signer: String,
+    },
+    /// Proposals and votes come from voting validators' admin keys only.
+    #[error("signer {signer} is the admin key of validator {name:?}, which has no voting power; only voting institutions propose and vote")]
+    NotVoting {
+        /// The signer.
+        signer: String,
+        /// Its validator.
+        name: String,
+    },
+    /// The expiry height is not ahead of the block, or too far.
+    #[error("proposal expires at height {expires_at_height}; it must be above this block's height {height} and at most {GOV_EXPIRY_BLOCKS_MAX} blocks after it")]
+    ExpiryOutOfRange {
+        /// The proposal's expiry.
+        expires_at_height: u64,
+        /// This block.
+        height: u64,
+    },
+    /// The change cannot apply to the state as it stands.
+    #[error("the change cannot apply: {0}")]
+    InvalidChange(String),
+    /// No proposal has this id.
+    #[error("no proposal {id} is on chain; vote with the id `chancery gov propose` printed")]
+    UnknownProposal {
+        /// The id.
+        id: Hash,
+    },
+    /// The proposal ended.
+    #[error("proposal {id} is {status} and takes no more votes")]
+    Ended {
+        /// The id.
+        id: Hash,
+        /// "executed at height H", "rejected at height H", ...
+        status: String,
+    },
+    /// The proposal expired.
+    #[error("proposal {id} expired after height {expires_at_height}; propose it again to vote on it")]
+    Expired {
+        /// The id.
+        id: Hash,
+        /// Its expiry.
+        expires_at_height: u64,
+    },
+    /// This admin key has voted on the proposal already.
+    #[error("admin key {signer} has already voted on proposal {id}; each institution votes once")]
+    AlreadyVoted {
+        /// The id.
+        id: Hash,
+        /// The signer.
+        signer: String,
+    },
+    /// The proposal holds the most votes it can record.
+    #[error("proposal {id} holds the most votes a proposal records; propose it again")]
+    TooManyVotes {
+        /// The id.
+        id: Hash,
+    },
+    /// A key rotation that cannot apply.
+    #[error("key rotation refused: {0}")]
+    BadRotation(String),
+}
+
+fn refuse(rule: GovRule) -> TxOutcome {
+    Err(TxError::Gov(rule))
+}
+
+/// The signer must be the admin key of a voting validator of the set in force.
+fn check_voting(rules: &Rules<'_>, tx: &Tx) -> Result<(), GovRule> {
+    match rules.validators.find_admin(&tx.signer) {
+        Some((_, v)) if v.power > 0 && v.role != Role::Observer => Ok(()),
+        Some((_, v)) => Err(GovRule::NotVoting { signer: tx.signer.to_hex(), name: v.name.to_string() }),
+        None => Err(GovRule::NotAdmin { signer: tx.signer.to_hex() }),
+    }
+}
+
+/// A proposal: checked now against the state so far, recorded as pending.
+pub(super) fn propose<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    rules: &Rules<'_>,
+    tx: &Tx,
+    tx_hash: &Hash,
+    proposal: &GovProposal,
+) -> Result<TxOutcome, ExecError<V::Error>> {
+    if let Err(rule) = check_voting(rules, tx) {
+        return Ok(refuse(rule));
+    }
+    let height = rules.ctx.height;
+    let expires_at_height = proposal.expires_at_height;
+    if expires_at_height <= height || expires_at_height - height > GOV_EXPIRY_BLOCKS_MAX {
+        return Ok(refuse(GovRule::ExpiryOutOfRange { expires_at_height, height }));
+    }
+    if let Err(reason) = plan_change(overlay, &proposal.change)? {
+        return Ok(refuse(GovRule::InvalidChange(reason)));
+    }
+    let record = ProposalRecord {
+        proposer: tx.signer,
+        proposal: proposal.clone(),
+        height,
+        votes: BoundedVec::empty(),
+        status: RecordedStatus::Pending,
+    };
+    overlay.put(StateKey::Proposal(*tx_hash), Some(&record));
+    Ok(Ok(()))
+}
+
+/// A vote: recorded, then the proposal counted against the set in force; it executes,
+/// fails to apply, or is rejected in this block, or stays pending.
+pub(super) fn vote<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    rules: &Rules<'_>,
+    tx: &Tx,
+    tx_hash: &Hash,
+    vote: &GovVote,
+) -> Result<TxOutcome, ExecError<V::Error>> {
+    if let Err(rule) = check_voting(rules, tx) {
+        return Ok(refuse(rule));
+    }
+    let (id, height) = (vote.proposal, rules.ctx.height);
+    let key = StateKey::Proposal(id);
+    let Some(mut record) = overlay.get::<ProposalRecord>(&key)? else {
+        return Ok(refuse(GovRule::UnknownProposal { id }));
+    };
+    match &record.status {
+        RecordedStatus::Pending if height > record.proposal.expires_at_height => {
+            return Ok(refuse(GovRule::Expired { id, expires_at_height: record.proposal.expires_at_height }));
+        }
+        RecordedStatus::Pending => {}
+        RecordedStatus::Executed { height } => {
+            return Ok(refuse(GovRule::Ended { id, status: format!("executed at height {height}") }))
+        }
+        RecordedStatus::Failed { height, .. } => {
+            return Ok(refuse(GovRule::Ended { id, status: format!("failed to apply at height {height}") }))
+        }
+        RecordedStatus::Rejected { height } => {
+            return Ok(refuse(GovRule::Ended { id, status: format!("rejected at height {height}") }))
+        }
+    }
+    if record.votes.iter().any(|v| v.admin_key == tx.signer) {
+        return Ok(refuse(GovRule::AlreadyVoted { id, signer: tx.signer.to_hex() }));
+    }
+    let mut votes = record.votes.into_vec();
+    votes.push(VoteEntry { admin_key: tx.signer, approve: vote.approve, height, tx_hash: *tx_hash });
+    record.votes = match BoundedVec::new(votes) {
+        Ok(votes) => votes,
+        Err(_) => return Ok(refuse(GovRule::TooManyVotes { id })),
+    };
+    let tally = record.tally(rules.validators);
+    if tally.passed() {
+        record.status = match plan_change(overlay, &record.proposal.change)? {
+            Ok(writes) => {
+                for (key, value) in writes {
+                    overlay.put_raw(key, value);
+                }
+                RecordedStatus::Executed { height }
+            }
+            Err(reason) => RecordedStatus::Failed { height, reason: reason_text(&reason) },
+        };
+    } else if tally.unreachable() {
+        record.status = RecordedStatus::Rejected { height };
+    }
+    overlay.put(key, Some(&record));
+    Ok(Ok(()))
+}
+
+fn reason_text(reason: &str) -> BoundedString<GOV_REASON_BYTES_MAX> {
+    let mut end = reason.len().min(GOV_REASON_BYTES_MAX);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    // Cut to the limit at a character boundary, so it always fits.
+    BoundedString::new(&reason[..end]).unwrap_or_else(|_| unreachable!("cut to the limit"))
+}
+
+/// A key rotation by the institution's current admin key: its entry in the next set gets
+/// the new key.
+pub(super) fn rotate<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    rules: &Rules<'_>,
+    tx: &Tx,
+    rotation: &KeyRotation,
+) -> Result<TxOutcome, ExecError<V::Error>> {
+    let bad = |m: String| Ok(refuse(GovRule::BadRotation(m)));
+    let Some((_, current)) = rules.validators.find_admin(&tx.signer) else {
+        return Ok(refuse(GovRule::NotAdmin { signer: tx.signer.to_hex() }));
+    };
+    let mut next = next_set(overlay)?;
+    let new_key = rotation.key.key();
+    if !new_key.is_valid() {
+        return bad(format!("the new {} key {new_key} is not a valid Ed25519 key", rotation.key.which()));
+    }
+    if rules.validators.uses_key(&new_key) || next.uses_key(&new_key) || overlay.member(&new_key)?.is_some() {
+        return bad(format!("the new key {new_key} is already in use; generate a fresh key"));
+    }
+    let mut list = next.validators.to_vec();
+    let Some(entry) = list.iter_mut().find(|v| v.name == current.name) else {
+        return bad(format!("validator {:?} is removed from the next set", current.name.as_str()));
+    };
+    match rotation.key {
+        RotatedKey::Consensus(key) => entry.consensus_key = key,
+        RotatedKey::P2p(key) => entry.p2p_key = key,
+        RotatedKey::Admin(key) => entry.admin_key = key,
+    }
+    next = match checked_set(list) {
+        Ok(set) => set,
+        Err(reason) => return bad(reason),
+    };
+    overlay.put(StateKey::Validators, Some(&next));
+    Ok(Ok(()))
+}
+
+type Writes = Vec<(StateKey, Option<Vec<u8>>)>;
+
+fn next_set<V: StateView>(overlay: &Overlay<'_, V>) -> Result<ValidatorSet, ExecError<V::Error>> {
+    super::required(overlay.get(&StateKey::Validators)?, &StateKey::Validators)
+}
+
+fn checked_set(list: Vec<Validator>) -> Result<ValidatorSet, String> {
+    let set = ValidatorSet::new(list).map_err(|_| format!("a set holds at most {VALIDATORS_MAX} validators"))?;
+    set.validate().map_err(|e| e.to_string())?;
+    Ok(set)
+}
+
+/// The writes `change` makes to the state as the block has it so far, or why it cannot
+/// apply. Writes nothing itself.
+fn plan_change<V: StateView>(
+    overlay: &Overlay<'_, V>,
+    change: &Change,
+) -> Result<Result<Writes, String>, ExecError<V::Error>> {
+    let next = next_set(overlay)?;
+    match change {
+        Change::AddMember(member) => plan_member(overlay, &next, member, None),
+        Change::UpdateMember(member) => match overlay.member(&member.key)? {
+            Some(old) => plan_member(overlay, &next, member, Some(&old)),
+            None => Ok(Err(format!("key {} is not a member", member.key))),
+        },
+        Change::RemoveMember(key) => match overlay.member(key)? {
+            Some(old) => Ok(Ok(remove_member(&old))),
+            None => Ok(Err(format!("key {key} is not a member"))),
+        },
+        Change::RemoveCa(ca) => match overlay.get::<PublicKey>(&StateKey::CaOwner(ca.clone()))? {
+            Some(owner) => {
+                let member = super::required(overlay.member(&owner)?, &StateKey::Member(owner))?;
+                Ok(Ok(remove_member(&member)))
+            }
+            None => Ok(Err(format!("CA id {ca} is not registered"))),
+        },
+        Change::AddValidator(validator) => {
+            for key in [validator.consensus_key, validator.p2p_key, validator.admin_key] {
+                if overlay.member(&key)?.is_some() {
+                    return Ok(Err(format!("key {key} is a member's key; a validator needs its own keys")));
+                }
+            }
+            let mut list = next.validators.to_vec();
+            list.push(validator.clone());
+            Ok(checked_set(list).map(|set| vec![(StateKey::Validators, Some(encode(&set)))]))
+        }
+        Change::RemoveValidator(name) => {
+            let list: Vec<_> = next.validators.iter().filter(|v| v.name != *name).cloned().collect();
+            if list.len() == next.validators.len() {
+                return Ok(Err(format!("no validator is named {:?}", name.as_str())));
+            }
+            Ok(checked_set(list).map(|set| vec![(StateKey::Validators, Some(encode(&set)))]))
+        }
+        Change::SetPower { name, power } => {
+            let mut list = next.validators.to_vec();
+            let Some(entry) = list.iter_mut().find(|v| v.name == *name) else {
+                return Ok(Err(format!("no validator is named {:?}", name.as_str())));
+            };
+            entry.power = *power;
+            Ok(checked_set(list).map(|set| vec![(StateKey::Validators, Some(encode(&set)))]))
+        }
+        Change::SetParams(params) => Ok(params
+            .validate()
+            .map(|()| vec![(StateKey::Params, Some(encode(params)))])
+            .map_err(|e| e.to_string())),
+    }
+}
+
+/// Adding `member`, or updating `old` (same key) to it.
+fn plan_member<V: StateView>(
+    overlay: &Overlay<'_, V>,
+    next: &ValidatorSet,
+    member: &Member,
+    old: Option<&Member>,
+) -> Result<Result<Writes, String>, ExecError<V::Error>> {
+    if !member.key.is_valid() {
+        return Ok(Err(format!("member {:?} has an invalid key", member.name.as_str())));
+    }
+    if old.is_none() && overlay.member(&member.key)?.is_some() {
+        return Ok(Err(format!("key {} is already a member", member.key)));
+    }
+    if next.uses_key(&member.key) {
+        return Ok(Err(format!("key {} is a validator's key; a member needs its own key", member.key)));
+    }
+    let mut writes = Writes::new();
+    let old_ca = match old.map(|m| &m.role) {
+        Some(MemberRole::CertificateAuthority { ca }) => Some(ca),
+        _ => None,
+    };
+    match &member.role {
+        MemberRole::Integrator { kinds } if kinds.is_empty() => {
+            return Ok(Err("an integrator needs at least one evidence kind".into()))
+        }
+        MemberRole::Integrator { .. } => {}
+        MemberRole::CertificateAuthority { ca } if old_ca == Some(ca) => {}
+        MemberRole::CertificateAuthority { ca } => {
+            if overlay.get::<PublicKey>(&StateKey::CaOwner(ca.clone()))?.is_some() {
+                return Ok(Err(format!("CA id {ca} is already registered")));
+            }
+            writes.push((StateKey::CaOwner(ca.clone()), Some(encode(&member.key))));
+        }
+    }
+    if let Some(ca) = old_ca.filter(|ca| !matches!(&member.role, MemberRole::CertificateAuthority { ca: new } if new == *ca)) {
+        writes.push((StateKey::CaOwner(ca.clone()), None));
+    }
+    writes.push((StateKey::Member(member.key), Some(encode(member))));
+    Ok(Ok(writes))
+}
+
+fn remove_member(member: &Member) -> Writes {
+    let mut writes = vec![(StateKey::Member(member.key), None)];
+    if let MemberRole::CertificateAuthority { ca } = &member.role {
+        writes.push((StateKey::CaOwner(ca.clone()), None));
+    }
+    writes
+}
