@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use chancery_ledger::tx::EvidenceKind;
-use chancery_ledger::{ChainId, Digest, DigestAlg, Hash, Tx};
+use chancery_ledger::{ChainIdentity, Digest, DigestAlg, Hash, Tx};
 use chancery_node::signer::KeyFile;
 use chancery_rpc::txs::{clock_nonce, evidence_tx, tx_hex};
 use chancery_rpc::types::SubmitOutcome;
@@ -96,7 +96,7 @@ struct Clock {
 /// A pre-signed tx and its hex, encoded before the timed phase.
 type Signed = (Tx, String);
 
-fn presign(keys: &[SigningKey], chain: &ChainId, per_key: usize, tag: &str) -> Vec<Vec<Signed>> {
+fn presign(keys: &[SigningKey], chain: &ChainIdentity, per_key: usize, tag: &str) -> Vec<Vec<Signed>> {
     let base = clock_nonce();
     std::thread::scope(|scope| {
         let handles: Vec<_> = keys
@@ -174,7 +174,7 @@ struct Phase {
 async fn phase(
     args: &BenchArgs,
     keys: &[SigningKey],
-    chain: &ChainId,
+    chain: &ChainIdentity,
     per_key: usize,
     interval: Option<Duration>,
     batch: usize,
@@ -250,7 +250,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     rt.block_on(async {
         let client = chancery_rpc::connect(&args.rpc, Duration::from_secs(60)).await.map_err(anyhow::Error::msg)?;
         let info = client.info().await.map_err(|e| anyhow::anyhow!("chain_info: {e}"))?;
-        let chain = ChainId::new(&info.chain_id)?;
+        let chain = info.identity()?;
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         println!("chancery bench against {} (chain {}), {} submitters, {threads} cores", args.rpc, info.chain_id, keys.len());
         let raw = raw_batch_verify_rate(32_768);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use chancery_ledger::cert::{verify_cert_status, CertStatusProof, CertVerdict};
 use chancery_ledger::tx::{CertEvent, CertEventKind, CertRef, RevocationReason, TxBody};
-use chancery_ledger::{ChainId, Digest, DigestAlg, Hash, PublicKey};
+use chancery_ledger::{Digest, DigestAlg, Hash, PublicKey};
 use chancery_node::signer::hosted::{self, HostedKeys};
 use chancery_node::signer::KeyFile;
 use chancery_rpc::txs::{clock_nonce, sign_tx, tx_hex};
@@ -108,7 +108,8 @@ async fn wait_committed(client: &Client, hash: Hash) -> Result<(u64, u64)> {
     }
 }
 
-async fn report_submitted(client: &Client, hash: Hash, wait: bool) -> Result<()> {
+/// Prints where a submitted tx stands: committed (after waiting) or submitted.
+pub async fn report_submitted(client: &Client, hash: Hash, wait: bool) -> Result<()> {
     if wait {
         let (height, time) = wait_committed(client, hash).await?;
         println!("committed at height {height}, block time {}  tx {hash}", utc(time));
@@ -134,7 +135,7 @@ pub fn cert_event(args: &CertArgs, key: &Path, action: CertAction, wait: bool) -
     let key = KeyFile::load(key, None).with_context(|| format!("loading the CA key {}", key.display()))?;
     runtime()?.block_on(async {
         let client = connect(&args.rpc).await?;
-        let chain_id = ChainId::new(&call(client.info().await)?.chain_id)?;
+        let chain = call(client.info().await)?.identity()?;
         let (cert_digest, subject_key, event) = match action {
             CertAction::Issue { cert_digest, subject_key, not_before, not_after } => (
                 cert_digest,
@@ -158,7 +159,7 @@ pub fn cert_event(args: &CertArgs, key: &Path, action: CertAction, wait: bool) -
             }
         };
         let body = TxBody::CertEvent(CertEvent { ca: cert.ca, serial: cert.serial, cert_digest, subject_key, event });
-        let tx = sign_tx(&key, &chain_id, body, clock_nonce());
+        let tx = sign_tx(&key, &chain, body, clock_nonce());
         let hash = call(client.cert_submit(tx_hex(&tx)).await)?;
         report_submitted(&client, hash, wait).await
     })

@@ -137,8 +137,16 @@ pub fn report(r: &Report) -> String {
         Record::CertEvent { ca, serial, event } => {
             let _ = writeln!(out, "  record       certificate event of CA {ca}, serial {serial}: {event:?}");
         }
-        Record::Governance { proposal } => {
-            let _ = writeln!(out, "  record       governance change: {proposal}");
+        Record::Proposal { change, expires_at_height } => {
+            let _ =
+                writeln!(out, "  record       governance proposal: {change}, open until height {expires_at_height}");
+        }
+        Record::Vote { proposal, approve } => {
+            let verdict = if *approve { "approve" } else { "reject" };
+            let _ = writeln!(out, "  record       governance vote: {verdict} proposal {proposal}");
+        }
+        Record::KeyRotation { key, new_key } => {
+            let _ = writeln!(out, "  record       key rotation: new {key} key {new_key}");
         }
         Record::Misbehaviour { validator, height, round } => {
             let _ = writeln!(

@@ -4,6 +4,7 @@
 mod bench;
 mod cert_cmds;
 mod format;
+mod gov_cmds;
 mod node_cmds;
 mod report;
 
@@ -96,6 +97,12 @@ enum Command {
         /// Environment variable holding the key passphrase, for an encrypted key.
         #[arg(long)]
         passphrase_env: Option<String>,
+    },
+    /// On-chain governance: propose changes of members, CAs, validators and parameters,
+    /// vote on them with an institution's admin key, and follow them.
+    Gov {
+        #[command(subcommand)]
+        command: gov_cmds::GovCommand,
     },
     /// Record a certificate's lifecycle (as its CA), and ask its status at a time with a
     /// proof that verifies offline.
@@ -468,6 +475,14 @@ enum KeysCommand {
         #[arg(long)]
         passphrase_env: Option<String>,
     },
+    /// Replace one of the institution's own keys (consensus, p2p or admin), signed by its
+    /// current admin key alone; takes effect at the height after the block holding it.
+    Rotate {
+        #[command(flatten)]
+        admin: gov_cmds::AdminArgs,
+        #[command(flatten)]
+        new_key: gov_cmds::NewKey,
+    },
 }
 
 #[derive(Subcommand)]
@@ -500,6 +515,10 @@ enum GenesisCommand {
         /// Key file of the p2p key.
         #[arg(long)]
         p2p_key: PathBuf,
+        /// Key file of the institution's admin (governance) key (only its public key is
+        /// read).
+        #[arg(long)]
+        admin_key: PathBuf,
         /// Voting power (0 for observers).
         #[arg(long, default_value_t = 10)]
         power: u64,
@@ -664,6 +683,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Init { home, genesis, passphrase_env, consensus_key } => {
             init(&home, &genesis, passphrase_env, consensus_key.as_deref())
         }
+        Command::Keys { command: KeysCommand::Rotate { admin, new_key } } => gov_cmds::rotate(admin, new_key),
+        Command::Gov { command } => gov_cmds::gov(command),
         Command::Keys { command: KeysCommand::Generate { out, passphrase_env } } => {
             let passphrase = node_cmds::passphrase(passphrase_env.as_deref())?;
             let key = chancery_node::signer::KeyFile::generate(&out, passphrase.as_deref())?;
@@ -684,7 +705,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Genesis {
-            command: GenesisCommand::AddValidator { file, name, role, consensus_key, p2p_key, power },
+            command: GenesisCommand::AddValidator { file, name, role, consensus_key, p2p_key, admin_key, power },
         } => {
             let mut genesis = read_genesis_draft(&file)?;
             let role: chancery_ledger::Role = serde_json::from_value(serde_json::Value::String(role.clone()))
@@ -696,6 +717,7 @@ fn run(cli: Cli) -> Result<()> {
                 role,
                 consensus_key: chancery_node::signer::KeyFile::public_key(&consensus_key)?,
                 p2p_key: chancery_node::signer::KeyFile::public_key(&p2p_key)?,
+                admin_key: chancery_node::signer::KeyFile::public_key(&admin_key)?,
                 power,
             };
             genesis.add_validator(validator)?;
@@ -703,21 +725,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Genesis { command: GenesisCommand::AddMember { file, name, key, kinds, ca } } => {
             let mut genesis = read_genesis_draft(&file)?;
-            let role = match ca {
-                Some(ca) => {
-                    chancery_ledger::MemberRole::CertificateAuthority { ca: chancery_ledger::validator::CaId::new(ca)? }
-                }
-                None => {
-                    let kinds = kinds
-                        .iter()
-                        .map(|k| {
-                            serde_json::from_value(serde_json::Value::String(k.clone()))
-                                .with_context(|| format!("unknown evidence kind {k:?}"))
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    chancery_ledger::MemberRole::Integrator { kinds: chancery_ledger::codec::BoundedVec::new(kinds)? }
-                }
-            };
+            let role = gov_cmds::member_role(&kinds, ca.as_deref())?;
             let member = chancery_ledger::Member {
                 name: chancery_ledger::validator::Name::new(name)?,
                 key: chancery_node::signer::KeyFile::public_key(&key)?,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use chancery_ledger::tx::EvidenceKind;
-use chancery_ledger::{ChainId, Digest, DigestAlg, Hash, Tx};
+use chancery_ledger::{Digest, DigestAlg, Hash, Tx};
 use chancery_node::config::Config;
 use chancery_node::node::{start, Overrides, RunningNode};
 use chancery_node::signer::KeyFile;
@@ -233,7 +233,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
     rt.block_on(async {
         let client = connect(&args.rpc).await?;
         let info = call(client.info().await)?;
-        let chain_id = ChainId::new(&info.chain_id)?;
+        let chain = info.identity()?;
         let mut subscription = if args.wait { Some(call(client.subscribe_committed().await)?) } else { None };
         let progress = indicatif::ProgressBar::new(args.files.len() as u64);
         if args.files.len() < 20 {
@@ -244,7 +244,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
         for (i, path) in args.files.iter().enumerate() {
             let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let digest = Digest::compute(alg, &bytes);
-            txs.push((path.clone(), evidence_tx(&key, &chain_id, kind, digest, base + i as u64)));
+            txs.push((path.clone(), evidence_tx(&key, &chain, kind, digest, base + i as u64)));
         }
         let batch = (info.submit_batch_max as usize).clamp(1, 1000);
         let mut waiting: HashMap<Hash, PathBuf> = HashMap::new();

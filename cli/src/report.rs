@@ -117,7 +117,17 @@ pub fn html(report: &Report, file_name: Option<&str>, generated_ms: u64) -> Stri
             row(&mut out, "Certificate", &format!("CA {ca}, serial {serial}"));
             row(&mut out, "Event", &format!("{event:?}"));
         }
-        Record::Governance { proposal } => row(&mut out, "Record", &format!("governance change: {proposal}")),
+        Record::Proposal { change, expires_at_height } => {
+            row(&mut out, "Record", &format!("governance proposal: {change}, open until height {expires_at_height}"))
+        }
+        Record::Vote { proposal, approve } => row(
+            &mut out,
+            "Record",
+            &format!("governance vote: {} proposal {proposal}", if *approve { "approve" } else { "reject" }),
+        ),
+        Record::KeyRotation { key, new_key } => {
+            row(&mut out, "Record", &format!("key rotation: new {key} key {new_key}"))
+        }
         Record::Misbehaviour { validator, height, round } => row(
             &mut out,
             "Record",

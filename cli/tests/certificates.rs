@@ -13,7 +13,7 @@ use std::process::{Command, Output};
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::tx::{CertRef, CertSerial, Evidence, EvidenceKind, TxBody};
 use chancery_ledger::validator::CaId;
-use chancery_ledger::{ChainId, Digest, DigestAlg, HashContext};
+use chancery_ledger::{Digest, DigestAlg, HashContext};
 use chancery_rpc::txs::{clock_nonce, sign_tx, tx_hex};
 use chancery_rpc::ErrorCode;
 use serde_json::{json, Value};
@@ -138,7 +138,7 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
 
     // An integrator's signing event naming the revoked certificate is anchored, and its
     // verification says loudly that the certificate was revoked.
-    let chain = ChainId::new("chancery-dev").expect("id");
+    let chain = node.chain();
     let late = TxBody::Evidence(Evidence {
         kind: EvidenceKind::SigningEvent,
         digest: Digest::compute(DigestAlg::Sha256, b"signed after the revocation"),

@@ -105,7 +105,13 @@ fn store_check_backup_and_restore() {
             ChainStore::open(RocksBackend::open(&data).expect("open"), &genesis.chain_spec(), 1).expect("store");
         let keys: Vec<_> = (0..4).map(|i| key(1, i)).collect();
         for height in 0..3u64 {
-            let tx = signed_tx(&key(3, 0), &genesis.chain_id, document_evidence(&height.to_le_bytes()), height + 1);
+            let tx = signed_tx(
+                &key(3, 0),
+                &genesis.chain_id,
+                &genesis.hash(),
+                document_evidence(&height.to_le_bytes()),
+                height + 1,
+            );
             produce_block(&store, &keys, vec![tx], genesis.genesis_time_ms + 1_000 * (height + 1), false)
                 .expect("block");
         }
@@ -155,7 +161,8 @@ fn store_check_backup_and_restore() {
 fn build_a_genesis_from_generated_keys() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_string();
-    for name in ["op", "op-p2p", "notary", "notary-p2p", "court", "court-p2p", "arb", "arb-p2p", "integrator"] {
+    let names = ["op", "notary", "court", "arb"].map(|n| [n.to_string(), format!("{n}-p2p"), format!("{n}-admin")]);
+    for name in names.iter().flatten().map(String::as_str).chain(["integrator"]) {
         let (ok, out, err) = chancery(&["keys", "generate", "--out", &path(&format!("{name}.key"))]);
         assert!(ok && out.trim().len() == 64, "{out}{err}");
     }
@@ -181,6 +188,8 @@ fn build_a_genesis_from_generated_keys() {
             &path(&format!("{key}.key")),
             "--p2p-key",
             &path(&format!("{key}-p2p.key")),
+            "--admin-key",
+            &path(&format!("{key}-admin.key")),
         ]);
         assert!(ok, "{out}{err}");
     }
@@ -201,8 +210,27 @@ fn build_a_genesis_from_generated_keys() {
         &path("op.key"),
         "--p2p-key",
         &path("integrator.key"),
+        "--admin-key",
+        &path("arb-admin.key"),
     ]);
     assert!(!ok && err.contains("reuses the consensus key"), "{err}");
+    // An admin key may not double as any validator's consensus or p2p key.
+    let (ok, _, err) = chancery(&[
+        "genesis",
+        "add-validator",
+        &genesis,
+        "--name",
+        "Again",
+        "--role",
+        "court",
+        "--consensus-key",
+        &path("integrator.key"),
+        "--p2p-key",
+        &path("integrator.key"),
+        "--admin-key",
+        &path("notary.key"),
+    ]);
+    assert!(!ok && err.contains("reuses"), "{err}");
     let (ok, _, err) = chancery(&[
         "genesis",
         "add-validator",
@@ -214,6 +242,8 @@ fn build_a_genesis_from_generated_keys() {
         "--consensus-key",
         &path("integrator.key"),
         "--p2p-key",
+        &path("integrator.key"),
+        "--admin-key",
         &path("integrator.key"),
     ]);
     assert!(!ok && err.contains("unknown role"), "{err}");
@@ -257,7 +287,7 @@ fn a_node_home_from_keys_genesis_and_init_starts_commits_and_stops_cleanly() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().expect("tempdir");
     let path = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_string();
-    for name in ["op", "op-p2p", "integrator"] {
+    for name in ["op", "op-p2p", "op-admin", "integrator"] {
         assert!(chancery(&["keys", "generate", "--out", &path(&format!("{name}.key"))]).0);
     }
     let genesis = path("genesis.json");
@@ -265,6 +295,10 @@ fn a_node_home_from_keys_genesis_and_init_starts_commits_and_stops_cleanly() {
     let args = ["genesis", "add-validator", &genesis, "--name", "Operator", "--role", "operator"];
     let (ok, _, err) =
         chancery(&[&args[..], &["--consensus-key", &path("op.key"), "--p2p-key", &path("op-p2p.key")]].concat());
+    assert!(!ok && err.contains("--admin-key"), "the admin key is required: {err}");
+    let keys =
+        ["--consensus-key", &path("op.key"), "--p2p-key", &path("op-p2p.key"), "--admin-key", &path("op-admin.key")];
+    let (ok, _, err) = chancery(&[&args[..], &keys[..]].concat());
     assert!(ok, "{err}");
     let (ok, _, err) = add_member(&genesis, &path("integrator.key"), "document");
     assert!(ok, "{err}");

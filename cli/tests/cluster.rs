@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use chancery_ledger::{ChainId, Hash};
+use chancery_ledger::Hash;
 use chancery_rpc::txs::{clock_nonce, tx_hex};
 use chancery_rpc::types::{SubmitOutcome, TxStatus};
 use chancery_rpc::ChanceryApiClient;
@@ -148,7 +148,7 @@ async fn same_chain(nodes: &[&Node]) {
 
 async fn submit_and_wait(node: &Node, key: &ed25519_dalek::SigningKey, n: usize, tag: &str) -> Vec<Hash> {
     let c = client(node).await;
-    let chain = ChainId::new(&c.info().await.expect("info").chain_id).expect("chain");
+    let chain = c.info().await.expect("info").identity().expect("chain");
     let txs = doc_txs(key, &chain, tag, clock_nonce(), n);
     let mut hashes = Vec::new();
     for chunk in txs.chunks(500) {
@@ -217,7 +217,7 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
             subject_key: chancery_ledger::Digest::compute(chancery_ledger::DigestAlg::Sha256, b"key"),
             event: chancery_ledger::tx::CertEventKind::Issued { not_before_ms: now, not_after_ms: now + 86_400_000 },
         });
-        let chain = ChainId::new("chancery-testnet").expect("chain");
+        let chain = support::chain_of(dir.path());
         let issue = chancery_rpc::txs::sign_tx(&ca, &chain, issue, clock_nonce());
         let notary = client(&nodes[1]).await;
         let hash = notary.cert_submit(tx_hex(&issue)).await.expect("cert event accepted");
@@ -254,7 +254,7 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         let before: Vec<u64> = futures_blocks(&live).await;
         let c = client(&nodes[0]).await;
-        let chain = ChainId::new(&c.info().await.expect("info").chain_id).expect("chain");
+        let chain = c.info().await.expect("info").identity().expect("chain");
         let tx = doc_txs(&keys[1], &chain, "no quorum", clock_nonce(), 1);
         let hash = c.submit(tx_hex(&tx[0])).await.expect("accepted into the mempool");
         tokio::time::sleep(Duration::from_secs(5)).await;
@@ -356,7 +356,7 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
     let config = chancery_node::config::Config::load(&nodes[2].home.join("config.toml")).expect("config");
     rt.block_on(async {
         let c = client(&nodes[4]).await;
-        let chain = ChainId::new(&c.info().await.expect("info").chain_id).expect("chain");
+        let chain = c.info().await.expect("info").identity().expect("chain");
         let start = c.info().await.expect("info").blocks;
         equivocate(p2p, &consensus, &chain, &config.p2p.peers, start, Instant::now() + Duration::from_secs(4)).await;
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -390,7 +390,7 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
 async fn equivocate(
     p2p_secret: [u8; 32],
     consensus: &ed25519_dalek::SigningKey,
-    chain: &ChainId,
+    chain: &chancery_ledger::ChainIdentity,
     peers: &[String],
     from: u64,
     until: Instant,
@@ -431,7 +431,7 @@ async fn equivocate(
             _ = tick.tick() => {
                 for h in height..height + 3 {
                     for block in [Some(Hash([7; 32])), None] {
-                        let vote = chancery_ledger::Vote { chain_id: chain.clone(), height: h, round: 0, kind: chancery_ledger::VoteKind::Prevote, block_hash: block };
+                        let vote = chancery_ledger::Vote { chain_id: chain.chain_id.clone(), genesis_hash: chain.genesis_hash, height: h, round: 0, kind: chancery_ledger::VoteKind::Prevote, block_hash: block };
                         let signature = chancery_ledger::Signature(consensus.sign(vote.signing_message().as_bytes()).to_bytes());
                         let wire = WireVote { height: h, round: 0, kind: vote.kind, block_hash: block, validator, signature };
                         let bytes = chancery_ledger::encode(&Message::Vote(wire));

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chancery_ledger::{ChainId, Hash, Tx};
+use chancery_ledger::{Hash, Tx};
 use chancery_rpc::txs::{clock_nonce, tx_hex};
 use chancery_rpc::types::{SubmitOutcome, TxStatus};
 use chancery_rpc::{ChanceryApiClient, ErrorCode};
@@ -85,7 +85,7 @@ fn ten_thousand_records_commit_and_their_proofs_verify_offline() {
     let rt = runtime();
     rt.block_on(async {
         let info = client(&node).await.info().await.expect("info");
-        let chain = ChainId::new(&info.chain_id).expect("chain");
+        let chain = info.identity().expect("chain");
         let per_key = 10_000 / keys.len();
         let base = clock_nonce();
         let mut tasks = Vec::new();
@@ -127,7 +127,7 @@ fn sigkill_under_load_loses_no_committed_tx_and_the_chain_continues() {
         let height_before = rt.block_on(async {
             let c = client(&node).await;
             let info = c.info().await.expect("info");
-            let chain = ChainId::new(&info.chain_id).expect("chain");
+            let chain = info.identity().expect("chain");
             // Watch commits: what the node reports committed before the kill.
             let mut sub = c.subscribe_committed().await.expect("subscribe");
             let seen = committed.clone();
@@ -162,7 +162,7 @@ fn sigkill_under_load_loses_no_committed_tx_and_the_chain_continues() {
             verify_all(&node, &all_committed, &trust).await;
             let c = client(&node).await;
             // The chain goes on: a new tx commits at a height above what was seen.
-            let chain = ChainId::new(&c.info().await.expect("info").chain_id).expect("chain");
+            let chain = c.info().await.expect("info").identity().expect("chain");
             let tx = doc_txs(&key, &chain, &format!("after restart {round}"), clock_nonce(), 1);
             let hash = c.submit(tx_hex(&tx[0])).await.expect("submit after restart");
             wait_committed(&c, &[hash], Duration::from_secs(30)).await;

@@ -53,7 +53,7 @@ fn hosted_signing_through_the_signer(addr: &str, home: &std::path::Path, public_
         event: CertEventKind::Issued { not_before_ms: now - 60_000, not_after_ms: now + 86_400_000 },
     });
     let ca = chancery_node::signer::KeyFile::load(&home.join("ca.key"), None).expect("ca key");
-    let chain = chancery_ledger::ChainId::new("chancery-dev").expect("chain");
+    let chain = support::chain_of(home);
     let issue = chancery_rpc::txs::sign_tx(&ca, &chain, issue, chancery_rpc::txs::clock_nonce());
     let answer = rpc(addr, "cert_submit", serde_json::json!([chancery_rpc::txs::tx_hex(&issue)]));
     assert!(answer["result"].is_string(), "{answer}");
@@ -134,7 +134,13 @@ fn a_remote_signer_signs_survives_restarts_and_keeps_its_guard() {
         RemoteSigner::connect(&socket, Arc::new(AtomicBool::new(false)), Duration::from_secs(10)).expect("connect");
     let mark = remote.signed_up_to().expect("the signer signed");
     assert!(mark > paused, "signatures continued after the restart");
-    let earlier = SignRequest { height: mark - 1, round: 0, step: SignStep::Prevote, message: Hash([9; 32]) };
+    let earlier = SignRequest {
+        height: mark - 1,
+        round: 0,
+        step: SignStep::Prevote,
+        message: Hash([9; 32]),
+        key: remote.public_key(),
+    };
     let refused = remote.sign(&earlier).expect_err("an earlier slot is refused");
     assert!(refused.0.contains("later slot"), "{refused:?}");
     assert!(Command::new("kill").args(["-TERM", &signer.id().to_string()]).status().expect("kill").success());

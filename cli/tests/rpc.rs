@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use chancery_ledger::testkit::key;
-use chancery_ledger::{ChainId, Tx};
+use chancery_ledger::{ChainId, ChainIdentity, Tx};
 use chancery_rpc::txs::{clock_nonce, tx_hex};
 use chancery_rpc::ErrorCode;
 use serde_json::{json, Value};
@@ -17,9 +17,13 @@ fn assert_serving(node: &DevNode) {
     assert_eq!(health["result"]["status"], "ok", "{health}");
 }
 
-fn chain(node: &DevNode) -> ChainId {
+fn chain(node: &DevNode) -> ChainIdentity {
     let info = call(node, "chain_info", json!([]));
-    ChainId::new(info["result"]["chain_id"].as_str().expect("chain id")).expect("chain id")
+    let chain_id = ChainId::new(info["result"]["chain_id"].as_str().expect("chain id")).expect("chain id");
+    let genesis_hash = serde_json::from_value(info["result"]["genesis_hash"].clone()).expect("genesis hash");
+    let chain = ChainIdentity { chain_id, genesis_hash };
+    assert_eq!(chain, node.chain(), "chain_info names the home's genesis");
+    chain
 }
 
 #[test]
@@ -70,7 +74,7 @@ fn hostile_input_gets_its_documented_code_and_the_node_keeps_serving() {
     let mut forged = good.clone();
     forged.signature.0[10] ^= 1;
     assert_eq!(error_code(&call(&node, "evidence_submit", json!([tx_hex(&forged)]))), code(ErrorCode::BadSignature));
-    let other = ChainId::new("some-other-chain").expect("id");
+    let other = ChainIdentity { chain_id: ChainId::new("some-other-chain").expect("id"), ..chain.clone() };
     let foreign = doc_txs(&integrator, &other, "wrong chain", clock_nonce(), 1).remove(0);
     assert_eq!(error_code(&call(&node, "evidence_submit", json!([tx_hex(&foreign)]))), code(ErrorCode::WrongChain));
     let stranger = doc_txs(&key(8, 8), &chain, "stranger", 1, 1).remove(0);

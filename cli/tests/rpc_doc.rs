@@ -55,7 +55,7 @@ fn skeleton(value: &Value) -> Value {
 }
 
 fn examples(node: &DevNode) -> Vec<Example> {
-    let chain = chancery_ledger::ChainId::new("chancery-dev").expect("id");
+    let chain = node.chain();
     let integrator = node.key("integrator.key");
     let base = clock_nonce();
     let txs = doc_txs(&integrator, &chain, "rpc reference", base, 3);
@@ -172,7 +172,7 @@ fn notifications(node: &DevNode) -> Vec<(&'static str, &'static str, Value)> {
         let client = chancery_rpc::connect(&node.ws(), Duration::from_secs(30)).await.expect("connect");
         let mut committed = client.subscribe_committed().await.expect("subscribe");
         let mut heads = client.subscribe_heads().await.expect("subscribe");
-        let chain = chancery_ledger::ChainId::new("chancery-dev").expect("id");
+        let chain = node.chain();
         let tx = doc_txs(&node.key("integrator.key"), &chain, "subscription example", clock_nonce(), 1);
         client.submit(tx_hex(&tx[0])).await.expect("submit");
         let block = committed.next().await.expect("a block").expect("decodes");

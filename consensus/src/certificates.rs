@@ -5,7 +5,7 @@
 // The error type is Malachite's `CertificateError`, which the core's resume requires as is.
 #![allow(clippy::result_large_err)]
 
-use chancery_ledger::{ChainId, Signature};
+use chancery_ledger::{ChainIdentity, Signature};
 use malachitebft_core_types::{
     CertificateError, CommitCertificate, CommitSignature, NilOrVal, PolkaCertificate, PolkaSignature, Round,
     RoundCertificate, RoundCertificateType, RoundSignature, ThresholdParam, ValidatorSet as _, VoteType,
@@ -28,7 +28,7 @@ pub struct CertifiedVote {
 /// Checks `votes` against `set`: each signer a member, counted once, its signature valid
 /// over the rebuilt vote, and together more than `threshold` of the total power.
 pub fn verify_votes(
-    chain_id: &ChainId,
+    chain: &ChainIdentity,
     votes: &[CertifiedVote],
     set: &ConsensusValidatorSet,
     threshold: ThresholdParam,
@@ -43,7 +43,7 @@ pub fn verify_votes(
         if counted.contains(&address) {
             return Err((item.invalid)());
         }
-        let message = item.vote.signing_message(chain_id);
+        let message = item.vote.signing_message(chain);
         if validator.public_key.verify(&message, &Signature(item.signature.0)).is_err() {
             return Err((item.invalid)());
         }
@@ -91,7 +91,7 @@ fn same_value_votes<S: Clone + 'static>(
 
 /// A commit certificate: precommits for its value in its round.
 pub fn verify_commit(
-    chain_id: &ChainId,
+    chain: &ChainIdentity,
     cert: &CommitCertificate<ChanceryContext>,
     set: &ConsensusValidatorSet,
     threshold: ThresholdParam,
@@ -103,12 +103,12 @@ pub fn verify_commit(
         |s: &CommitSignature<ChanceryContext>| (s.address, s.signature),
         CertificateError::InvalidCommitSignature,
     );
-    verify_votes(chain_id, &votes, set, threshold)
+    verify_votes(chain, &votes, set, threshold)
 }
 
 /// A polka certificate: prevotes for its value in its round.
 pub fn verify_polka(
-    chain_id: &ChainId,
+    chain: &ChainIdentity,
     cert: &PolkaCertificate<ChanceryContext>,
     set: &ConsensusValidatorSet,
     threshold: ThresholdParam,
@@ -120,13 +120,13 @@ pub fn verify_polka(
         |s: &PolkaSignature<ChanceryContext>| (s.address, s.signature),
         CertificateError::InvalidPolkaSignature,
     );
-    verify_votes(chain_id, &votes, set, threshold)
+    verify_votes(chain, &votes, set, threshold)
 }
 
 /// A round certificate: precommits only (quorum) for `Precommit`, any votes of the round
 /// (honest threshold) for `Skip`.
 pub fn verify_round(
-    chain_id: &ChainId,
+    chain: &ChainIdentity,
     cert: &RoundCertificate<ChanceryContext>,
     set: &ConsensusValidatorSet,
     quorum: ThresholdParam,
@@ -151,7 +151,7 @@ pub fn verify_round(
             },
         });
     }
-    verify_votes(chain_id, &votes, set, threshold)
+    verify_votes(chain, &votes, set, threshold)
 }
 
 #[cfg(test)]
@@ -160,8 +160,13 @@ mod tests {
     use chancery_ledger::testkit::{key, public, sign, validator_set};
     use malachitebft_core_types::ThresholdParams;
 
+    fn identity(id: &str, genesis: &[u8]) -> ChainIdentity {
+        let chain_id = chancery_ledger::ChainId::new(id).expect("id");
+        ChainIdentity { chain_id, genesis_hash: chancery_ledger::HashContext::Genesis.hash(genesis) }
+    }
+
     fn commit(signers: &[u16]) -> CommitCertificate<ChanceryContext> {
-        let chain = ChainId::new("cert-test").expect("id");
+        let chain = identity("cert-test", b"genesis");
         let value = BlockHash(chancery_ledger::HashContext::Header.hash(b"block"));
         let commit_signatures = signers
             .iter()
@@ -176,7 +181,7 @@ mod tests {
 
     #[test]
     fn a_commit_needs_distinct_known_signers_with_a_quorum() {
-        let chain = ChainId::new("cert-test").expect("id");
+        let chain = identity("cert-test", b"genesis");
         let set = ConsensusValidatorSet::from_ledger(&validator_set(&(0..4).map(|i| key(1, i)).collect::<Vec<_>>(), 0));
         let quorum = ThresholdParams::default().quorum;
         assert!(verify_commit(&chain, &commit(&[0, 1, 2]), &set, quorum).is_ok());
@@ -199,8 +204,11 @@ mod tests {
             verify_commit(&chain, &forged, &set, quorum),
             Err(CertificateError::InvalidCommitSignature(_))
         ));
-        // The same signatures do not pass as a commit of another chain.
-        let other = ChainId::new("other").expect("id");
+        // The same signatures do not pass as a commit of another chain, nor of a chain
+        // relaunched with the same id and keys from another genesis.
+        let other = identity("other", b"genesis");
         assert!(verify_commit(&other, &commit(&[0, 1, 2]), &set, quorum).is_err());
+        let relaunched = identity("cert-test", b"another genesis");
+        assert!(verify_commit(&relaunched, &commit(&[0, 1, 2]), &set, quorum).is_err());
     }
 }

@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chancery_ledger::chain::{Block, ChainId, Params, ProposalHeader, Vote as LedgerVote, VoteKind};
+use chancery_ledger::chain::{Block, ChainIdentity, Params, ProposalHeader, Vote as LedgerVote, VoteKind};
 use chancery_ledger::{Hash, PublicKey, ValidatorSet as LedgerValidatorSet};
 use malachitebft_core_types::{self as core, LinearTimeouts, NilOrVal, Round, SignedExtension, VoteType, VotingPower};
 
@@ -128,9 +128,10 @@ pub struct ConsensusVote {
 
 impl ConsensusVote {
     /// The ledger vote this signs: its canonical bytes are the signing bytes.
-    pub fn to_ledger(&self, chain_id: &ChainId) -> LedgerVote {
+    pub fn to_ledger(&self, chain: &ChainIdentity) -> LedgerVote {
         LedgerVote {
-            chain_id: chain_id.clone(),
+            chain_id: chain.chain_id.clone(),
+            genesis_hash: chain.genesis_hash,
             height: self.height.0,
             round: self.round.as_u32().unwrap_or(u32::MAX),
             kind: match self.vote_type {
@@ -145,8 +146,8 @@ impl ConsensusVote {
     }
 
     /// The 32-byte message the voter signs.
-    pub fn signing_message(&self, chain_id: &ChainId) -> Hash {
-        self.to_ledger(chain_id).signing_message()
+    pub fn signing_message(&self, chain: &ChainIdentity) -> Hash {
+        self.to_ledger(chain).signing_message()
     }
 }
 
@@ -198,9 +199,10 @@ pub struct ConsensusProposal {
 
 impl ConsensusProposal {
     /// The ledger proposal header this signs.
-    pub fn to_ledger(&self, chain_id: &ChainId) -> ProposalHeader {
+    pub fn to_ledger(&self, chain: &ChainIdentity) -> ProposalHeader {
         ProposalHeader {
-            chain_id: chain_id.clone(),
+            chain_id: chain.chain_id.clone(),
+            genesis_hash: chain.genesis_hash,
             height: self.height.0,
             round: self.round.as_u32().unwrap_or(u32::MAX),
             pol_round: self.pol_round.as_u32(),
@@ -209,8 +211,8 @@ impl ConsensusProposal {
     }
 
     /// The 32-byte message the proposer signs.
-    pub fn signing_message(&self, chain_id: &ChainId) -> Hash {
-        self.to_ledger(chain_id).signing_message()
+    pub fn signing_message(&self, chain: &ChainIdentity) -> Hash {
+        self.to_ledger(chain).signing_message()
     }
 }
 
@@ -362,11 +364,12 @@ impl core::SigningScheme for Ed25519 {
     }
 }
 
-/// Chancery's consensus context: the chain id every signing message is bound to.
+/// Chancery's consensus context: the chain (id and genesis hash) every signing message
+/// is bound to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChanceryContext {
     /// The chain.
-    pub chain_id: ChainId,
+    pub chain: ChainIdentity,
 }
 
 impl core::Context for ChanceryContext {
@@ -459,8 +462,9 @@ mod tests {
     use chancery_ledger::testkit::{key, public, sign, validator_set};
     use malachitebft_core_types::{Context, ValidatorSet as _};
 
-    fn chain() -> ChainId {
-        ChainId::new("consensus-test").expect("id")
+    fn chain() -> ChainIdentity {
+        let chain_id = chancery_ledger::ChainId::new("consensus-test").expect("id");
+        ChainIdentity { chain_id, genesis_hash: chancery_ledger::HashContext::Genesis.hash(b"consensus-test") }
     }
 
     #[test]
@@ -468,7 +472,7 @@ mod tests {
         let keys: Vec<_> = (0..4).map(|i| key(1, i)).collect();
         let set = validator_set(&keys, 0);
         let block = BlockHash(chancery_ledger::HashContext::Header.hash(b"block"));
-        let ctx = ChanceryContext { chain_id: chain() };
+        let ctx = ChanceryContext { chain: chain() };
         let mut signatures = Vec::new();
         for k in &keys {
             let vote = ctx.new_precommit(Height(7), Round::new(2), NilOrVal::Val(block), Address(public(k)));
@@ -476,7 +480,7 @@ mod tests {
         }
         let commit =
             Commit { height: 7, round: 2, block_hash: block.0, signatures: BoundedVec::new(signatures).expect("fits") };
-        let message = commit.vote(&chain()).signing_message();
+        let message = commit.vote(&chain().chain_id, &chain().genesis_hash).signing_message();
         let pairs: Vec<_> = commit.signatures.iter().map(|s| (s.validator, s.signature)).collect();
         assert!(set.verify_quorum(&message, &pairs).is_ok());
         // A prevote for the same block signs different bytes.
@@ -501,6 +505,7 @@ mod tests {
         let mut want = Vec::new();
         want.extend_from_slice(&14u64.to_le_bytes());
         want.extend_from_slice(b"consensus-test");
+        want.extend_from_slice(chain().genesis_hash.as_bytes());
         want.extend_from_slice(&3u64.to_le_bytes());
         want.extend_from_slice(&1u32.to_le_bytes());
         want.push(0); // no proof-of-lock round
@@ -513,7 +518,7 @@ mod tests {
 
     #[test]
     fn equal_powers_rotate_round_robin_and_unequal_powers_are_weighted() {
-        let ctx = ChanceryContext { chain_id: chain() };
+        let ctx = ChanceryContext { chain: chain() };
         let keys: Vec<_> = (0..4).map(|i| key(1, i)).collect();
         let set = ConsensusValidatorSet::from_ledger(&validator_set(&keys, 0));
         for height in 0..8u64 {

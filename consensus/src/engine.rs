@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chancery_ledger::chain::{Commit, CommitSig};
 use chancery_ledger::codec::BoundedVec;
-use chancery_ledger::{ChainId, Hash, Signature};
+use chancery_ledger::{ChainIdentity, Hash, PublicKey, Signature};
 use malachitebft_core_consensus::{
     process, ConsensusMsg, Effect, Error as CoreError, Input, LivenessMsg, MisbehaviorEvidence, Params, Resumable,
     Role, SignedConsensusMsg, State, ThresholdParams,
@@ -47,6 +47,9 @@ pub struct SignRequest {
     pub step: SignStep,
     /// What to sign.
     pub message: Hash,
+    /// The consensus key to sign with: the validator's key at this height (an
+    /// institution that rotated its key signs with the new one from the effective height).
+    pub key: PublicKey,
 }
 
 /// The signer refused (its double-sign guard, or it is unreachable).
@@ -56,8 +59,12 @@ pub struct SignerRefused(pub String);
 
 /// The holder of the validator's consensus key.
 pub trait Signer {
-    /// Signs `request.message`, or refuses.
+    /// Signs `request.message` with `request.key`, or refuses.
     fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused>;
+
+    /// The consensus keys this signer holds, the one in use first. A signer may hold its
+    /// successor too, ready for a key rotation's effective height.
+    fn public_keys(&mut self) -> Vec<PublicKey>;
 
     /// The highest height this signer has signed at, if it keeps track: a host whose
     /// chain is behind it (lost data) must not vote until the chain has passed it.
@@ -155,7 +162,9 @@ pub enum EngineError {
 /// The effects side of the engine, kept apart from the core's state so both can be
 /// borrowed while an input runs.
 struct Effects {
-    chain_id: ChainId,
+    chain: ChainIdentity,
+    /// This validator's consensus key at this height.
+    address: Address,
     timeouts: LinearTimeouts,
     outputs: Vec<Output>,
     halted: Option<String>,
@@ -171,7 +180,7 @@ pub struct Engine {
 impl Engine {
     /// A validator (`voting`) or observer at `height` with `validators`.
     pub fn new(
-        chain_id: ChainId,
+        chain: ChainIdentity,
         address: Address,
         height: Height,
         validators: ConsensusValidatorSet,
@@ -184,8 +193,9 @@ impl Engine {
             value_payload: ValuePayload::ProposalAndParts,
             enabled: voting,
         };
-        let state = State::new(ChanceryContext { chain_id: chain_id.clone() }, height, validators, params, 16, 2048);
-        Engine { state, effects: Effects { chain_id, timeouts, outputs: Vec::new(), halted: None, replaying: false } }
+        let state = State::new(ChanceryContext { chain: chain.clone() }, height, validators, params, 16, 2048);
+        let effects = Effects { chain, address, timeouts, outputs: Vec::new(), halted: None, replaying: false };
+        Engine { state, effects }
     }
 
     /// Restarts at `height` after a crash: starts the height, then replays the WAL entries
@@ -194,7 +204,7 @@ impl Engine {
     /// signed before.
     #[allow(clippy::too_many_arguments)]
     pub fn recover(
-        chain_id: ChainId,
+        chain: ChainIdentity,
         address: Address,
         height: Height,
         validators: ConsensusValidatorSet,
@@ -203,7 +213,7 @@ impl Engine {
         wal: &[Input<Ctx>],
         signer: &mut dyn Signer,
     ) -> Result<(Engine, Vec<Output>), EngineError> {
-        let mut engine = Engine::new(chain_id, address, height, validators.clone(), timeouts, voting);
+        let mut engine = Engine::new(chain, address, height, validators.clone(), timeouts, voting);
         let mut outputs = engine
             .handle(Input::StartHeight(height, validators, false, None, VoteExtensionPolicy::Disabled), signer)?;
         engine.state.record_recovered_own_precommit_extensions(wal.iter());
@@ -382,7 +392,8 @@ impl Effects {
                     height: vote.height.0,
                     round: vote.round.as_u32().unwrap_or(0),
                     step,
-                    message: vote.signing_message(&self.chain_id),
+                    message: vote.signing_message(&self.chain),
+                    key: self.address.0,
                 };
                 let signature = self.sign(signer, request);
                 r.resume_with(SignedMessage::new(vote, signature))
@@ -392,20 +403,21 @@ impl Effects {
                     height: proposal.height.0,
                     round: proposal.round.as_u32().unwrap_or(0),
                     step: SignStep::Propose,
-                    message: proposal.signing_message(&self.chain_id),
+                    message: proposal.signing_message(&self.chain),
+                    key: self.address.0,
                 };
                 let signature = self.sign(signer, request);
                 r.resume_with(SignedMessage::new(proposal, signature))
             }
             Effect::VerifySignature(signed, public_key, r) => {
                 let message = match &signed.message {
-                    ConsensusMsg::Vote(vote) => vote.signing_message(&self.chain_id),
-                    ConsensusMsg::Proposal(proposal) => proposal.signing_message(&self.chain_id),
+                    ConsensusMsg::Vote(vote) => vote.signing_message(&self.chain),
+                    ConsensusMsg::Proposal(proposal) => proposal.signing_message(&self.chain),
                 };
                 r.resume_with(public_key.verify(&message, &Signature(signed.signature.0)).is_ok())
             }
             Effect::VerifyCommitCertificate(cert, set, thresholds, r) => {
-                r.resume_with(verify_commit(&self.chain_id, &cert, &set, thresholds.quorum))
+                r.resume_with(verify_commit(&self.chain, &cert, &set, thresholds.quorum))
             }
             Effect::VerifyExtendedCommitCertificate(cert, set, thresholds, _policy, r) => {
                 let result = match cert.commit_signatures.iter().find(|s| s.extension.is_some()) {
@@ -421,16 +433,16 @@ impl Effects {
                                 .map(|s| CommitSignature::new(s.address, s.signature))
                                 .collect(),
                         };
-                        verify_commit(&self.chain_id, &plain, &set, thresholds.quorum)
+                        verify_commit(&self.chain, &plain, &set, thresholds.quorum)
                     }
                 };
                 r.resume_with(result)
             }
             Effect::VerifyPolkaCertificate(cert, set, thresholds, r) => {
-                r.resume_with(verify_polka(&self.chain_id, &cert, &set, thresholds.quorum))
+                r.resume_with(verify_polka(&self.chain, &cert, &set, thresholds.quorum))
             }
             Effect::VerifyRoundCertificate(cert, set, thresholds, r) => {
-                r.resume_with(verify_round(&self.chain_id, &cert, &set, thresholds.quorum, thresholds.honest))
+                r.resume_with(verify_round(&self.chain, &cert, &set, thresholds.quorum, thresholds.honest))
             }
             Effect::WalAppend(height, input, r) => {
                 if !self.replaying && self.halted.is_none() {

@@ -35,7 +35,7 @@ use chancery_ledger::chain::{Block, Commit, Header, Params};
 use chancery_ledger::codec::{decode, encode, BoundedVec};
 use chancery_ledger::history::{Blake3History, HistoryTree};
 use chancery_ledger::testkit::{key, public, validator_set};
-use chancery_ledger::{ChainId, Hash, HashContext, ValidatorSet};
+use chancery_ledger::{ChainId, ChainIdentity, Hash, HashContext, ValidatorSet};
 use ed25519_dalek::{Signer as _, SigningKey};
 use malachitebft_core_consensus::{
     Input, LivenessMsg, LocallyProposedValue, PeerId, ProposedValue, SignedConsensusMsg,
@@ -87,6 +87,10 @@ impl Signer for GuardedSigner {
         }
         self.signed.insert(slot, request.message);
         Ok(Sig(self.key.sign(request.message.as_bytes()).to_bytes()))
+    }
+
+    fn public_keys(&mut self) -> Vec<chancery_ledger::PublicKey> {
+        vec![chancery_ledger::PublicKey(self.key.verifying_key().to_bytes())]
     }
 }
 
@@ -337,8 +341,7 @@ struct Node {
 /// A cluster under simulation.
 pub struct Cluster {
     scenario: Scenario,
-    chain_id: ChainId,
-    genesis_hash: Hash,
+    chain: ChainIdentity,
     ledger_set: ValidatorSet,
     set: ConsensusValidatorSet,
     params: Params,
@@ -370,6 +373,7 @@ impl Cluster {
         let ledger_set = validator_set(&keys, 0);
         let set = ConsensusValidatorSet::from_ledger(&ledger_set);
         let chain_id = ChainId::new("sim-chain").expect("valid id");
+        let chain = ChainIdentity { genesis_hash: HashContext::Genesis.hash(chain_id.as_str().as_bytes()), chain_id };
         let params = Params::default();
         let nodes = keys
             .into_iter()
@@ -381,14 +385,7 @@ impl Cluster {
                     behaviour,
                     address,
                     raw_key: k.clone(),
-                    engine: Some(Engine::new(
-                        chain_id.clone(),
-                        address,
-                        Height(0),
-                        set.clone(),
-                        timeouts(&params),
-                        true,
-                    )),
+                    engine: Some(Engine::new(chain.clone(), address, Height(0), set.clone(), timeouts(&params), true)),
                     signer: GuardedSigner::new(k),
                     chain: Vec::new(),
                     history: HistoryTree::new(),
@@ -405,8 +402,7 @@ impl Cluster {
             })
             .collect();
         Cluster {
-            genesis_hash: HashContext::Genesis.hash(chain_id.as_str().as_bytes()),
-            chain_id,
+            chain,
             ledger_set,
             set,
             params,
@@ -515,7 +511,7 @@ impl Cluster {
     }
 
     fn sign_vote(&self, from: usize, vote: ConsensusVote) -> Message {
-        let signature = Sig(self.nodes[from].raw_key.sign(vote.signing_message(&self.chain_id).as_bytes()).to_bytes());
+        let signature = Sig(self.nodes[from].raw_key.sign(vote.signing_message(&self.chain).as_bytes()).to_bytes());
         Message::Consensus(SignedConsensusMsg::Vote(SignedMessage::new(vote, signature)))
     }
 
@@ -535,7 +531,7 @@ impl Cluster {
                 block.header.time_ms += 1;
                 let twin = ConsensusProposal { value: BlockValue::new(block), ..proposal.message.clone() };
                 let signature =
-                    Sig(self.nodes[from].raw_key.sign(twin.signing_message(&self.chain_id).as_bytes()).to_bytes());
+                    Sig(self.nodes[from].raw_key.sign(twin.signing_message(&self.chain).as_bytes()).to_bytes());
                 Some(Message::Consensus(SignedConsensusMsg::Proposal(SignedMessage::new(twin, signature))))
             }
             _ => None,
@@ -567,10 +563,10 @@ impl Cluster {
         let (height, round, step, hash) = match message {
             SignedConsensusMsg::Vote(v) => {
                 let step = if v.message.vote_type == VoteType::Prevote { "prevote" } else { "precommit" };
-                (v.height().0, v.round().as_i64(), step, v.message.signing_message(&self.chain_id))
+                (v.height().0, v.round().as_i64(), step, v.message.signing_message(&self.chain))
             }
             SignedConsensusMsg::Proposal(p) => {
-                (p.height().0, p.round().as_i64(), "proposal", p.message.signing_message(&self.chain_id))
+                (p.height().0, p.round().as_i64(), "proposal", p.message.signing_message(&self.chain))
             }
         };
         match self.published.insert((node, height, round, step), hash) {
@@ -639,7 +635,7 @@ impl Cluster {
                     // The final commit (possibly with more signatures than the decided one)
                     // must verify too: it is the one the store keeps.
                     if let Some((block, _)) = self.nodes[node].chain.last() {
-                        if let Err(e) = commit.verify(&block.header, &self.ledger_set) {
+                        if let Err(e) = commit.verify(&block.header, &self.ledger_set, &self.chain.genesis_hash) {
                             return Err(Violation::Commit {
                                 node,
                                 height: commit.height,
@@ -649,7 +645,7 @@ impl Cluster {
                     }
                     // What the node would anchor: self-contained records that verify
                     // against the validator set.
-                    for record in equivocations(&self.chain_id, &evidence) {
+                    for record in equivocations(&self.chain, &evidence) {
                         if record.verify(&self.ledger_set).is_ok() {
                             self.evidence.push((commit.height, Address(record.validator)));
                         }
@@ -698,7 +694,7 @@ impl Cluster {
     fn parent(&self, node: usize) -> (Hash, u64) {
         match self.nodes[node].chain.last() {
             Some((block, _)) => (block.header.hash(), block.header.time_ms),
-            None => (self.genesis_hash, self.genesis_time_ms),
+            None => (self.chain.genesis_hash, self.genesis_time_ms),
         }
     }
 
@@ -710,7 +706,7 @@ impl Cluster {
             _ => proposal_time_ms(self.clock_ms(), parent_ms),
         };
         let header = Header {
-            chain_id: self.chain_id.clone(),
+            chain_id: self.chain.chain_id.clone(),
             height: height.0,
             time_ms,
             prev_hash,
@@ -718,6 +714,7 @@ impl Cluster {
             tx_count: 0,
             history_root: n.history.bound_root_at(height.0).unwrap_or(Hash::ZERO),
             validators_hash: self.ledger_set.hash(),
+            validators_epoch: 0,
             next_validators_hash: self.ledger_set.hash(),
             state_root: HashContext::State.hash(&height.0.to_le_bytes()),
             proposer: n.address.0,
@@ -733,7 +730,7 @@ impl Cluster {
         let n = &self.nodes[node];
         let height = n.chain.len() as u64;
         let ctx = ProposalContext {
-            chain_id: &self.chain_id,
+            chain_id: &self.chain.chain_id,
             height,
             parent_hash,
             parent_time_ms,
@@ -855,7 +852,7 @@ impl Cluster {
         };
         let block = value.block().clone();
         if honest {
-            if let Err(e) = commit.verify(&block.header, &self.ledger_set) {
+            if let Err(e) = commit.verify(&block.header, &self.ledger_set, &self.chain.genesis_hash) {
                 return Err(Violation::Commit { node, height, reason: e.to_string() });
             }
             let (_, parent_ms) = self.parent(node);
@@ -923,7 +920,7 @@ impl Cluster {
             }
         }
         let (engine, outputs) = Engine::recover(
-            self.chain_id.clone(),
+            self.chain.clone(),
             n.address,
             Height(height),
             self.set.clone(),

@@ -14,6 +14,10 @@ impl Signer for Refusing {
     fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused> {
         Err(SignerRefused(format!("guard: already signed at height {}", request.height)))
     }
+
+    fn public_keys(&mut self) -> Vec<chancery_ledger::PublicKey> {
+        vec![public(&key(1, 0))]
+    }
 }
 
 #[test]
@@ -22,8 +26,7 @@ fn a_refusing_signer_halts_consensus_without_publishing() {
     let set = ConsensusValidatorSet::from_ledger(&ledger_set);
     let chain = TestChain::new(1);
     let address = Address(public(&key(1, 0)));
-    let mut engine =
-        Engine::new(chain.chain_id.clone(), address, Height(0), set.clone(), timeouts(&Params::default()), true);
+    let mut engine = Engine::new(chain.identity(), address, Height(0), set.clone(), timeouts(&Params::default()), true);
     let outputs = engine
         .handle(Input::StartHeight(Height(0), set, false, None, VoteExtensionPolicy::Disabled), &mut Refusing)
         .expect("start");
@@ -59,6 +62,10 @@ impl Signer for Logged<'_> {
         self.0.borrow_mut().push(format!("sign {:?}", request.step));
         Ok(Sig(chancery_ledger::testkit::sign(&key(1, 0), &request.message).0))
     }
+
+    fn public_keys(&mut self) -> Vec<chancery_ledger::PublicKey> {
+        vec![public(&key(1, 0))]
+    }
 }
 
 impl WalSink for Logged<'_> {
@@ -83,8 +90,7 @@ fn propose(fail_wal: bool) -> (Result<Vec<Output>, EngineError>, Vec<String>) {
     let chain = TestChain::new(1);
     let address = Address(public(&key(1, 0)));
     let log = std::cell::RefCell::new(Vec::new());
-    let mut engine =
-        Engine::new(chain.chain_id.clone(), address, Height(0), set.clone(), timeouts(&Params::default()), true);
+    let mut engine = Engine::new(chain.identity(), address, Height(0), set.clone(), timeouts(&Params::default()), true);
     let mut signer = Logged(&log, false);
     let mut wal = Logged(&log, fail_wal);
     engine

@@ -154,7 +154,7 @@ impl Genesis {
 
     fn validate_members(&self) -> Result<(), GenesisError> {
         let mut keys: HashSet<_> =
-            self.validators.validators.iter().flat_map(|v| [v.consensus_key, v.p2p_key]).collect();
+            self.validators.validators.iter().flat_map(|v| [v.consensus_key, v.p2p_key, v.admin_key]).collect();
         let mut names = HashSet::new();
         let mut ca_ids = HashSet::new();
         for member in self.members.iter() {

@@ -44,7 +44,7 @@ fn build() -> (String, String) {
         signature: None,
     });
     let other = chain.evidence_tx(b"another document");
-    let contract = signed_tx(&key(3, 0), &genesis.chain_id, evidence, 100);
+    let contract = signed_tx(&key(3, 0), &genesis.chain_id, &genesis.hash(), evidence, 100);
     chain.commit_block(vec![other, contract]);
     chain.commit_block(Vec::new());
     (genesis.to_json(), chain.bundle(1, 1, Some(2)).to_json() + "\n")

@@ -31,7 +31,9 @@ fn make_txs(chain_id: &chancery_ledger::ChainId, genesis_hash: &chancery_ledger:
                 scope.spawn(move || {
                     let integrator = key(3, 0);
                     (t * per..((t + 1) * per).min(count))
-                        .map(|i| signed_tx(&integrator, chain_id, genesis_hash, document_evidence(&i.to_le_bytes()), i + 1))
+                        .map(|i| {
+                            signed_tx(&integrator, chain_id, genesis_hash, document_evidence(&i.to_le_bytes()), i + 1)
+                        })
                         .collect::<Vec<_>>()
                 })
             })

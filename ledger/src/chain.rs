@@ -77,6 +77,16 @@ impl<'de> Deserialize<'de> for ChainId {
     }
 }
 
+/// A chain's identity: its id and its genesis hash, both bound into every signed message,
+/// so a chain relaunched with the same id and keys shares no valid signature with it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChainIdentity {
+    /// The chain id.
+    pub chain_id: ChainId,
+    /// The genesis hash.
+    pub genesis_hash: Hash,
+}
+
 /// Chain parameters, set in genesis and changed only by governance.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

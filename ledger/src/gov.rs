@@ -174,7 +174,7 @@ pub enum RecordedStatus {
 }
 
 /// Where a proposal stands at a given height (expiry is derived from the height).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum ProposalStatus {
     /// Open for votes.
@@ -225,7 +225,7 @@ impl Canonical for ProposalRecord {
 }
 
 /// Votes counted against one validator set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     /// Power of the counted approvals.
     pub approve: u64,

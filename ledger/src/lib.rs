@@ -27,7 +27,9 @@ pub mod validator;
 pub mod verify;
 
 pub use bundle::ProofBundle;
-pub use chain::{Block, ChainId, Commit, CommitSig, Header, Params, ProposalHeader, Timeouts, Vote, VoteKind};
+pub use chain::{
+    Block, ChainId, ChainIdentity, Commit, CommitSig, Header, Params, ProposalHeader, Timeouts, Vote, VoteKind,
+};
 pub use codec::{decode, encode, Canonical, DecodeError};
 pub use crypto::{PublicKey, Signature};
 pub use digest::{Digest, DigestAlg};

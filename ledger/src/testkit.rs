@@ -8,9 +8,9 @@ use crate::chain::{Block, ChainId, Commit, CommitSig, Header};
 use crate::codec::BoundedVec;
 use crate::crypto::{PublicKey, Signature};
 use crate::digest::{Digest, DigestAlg};
+use crate::gov::{Change, GovProposal};
 use crate::hash::{Hash, HashContext};
 use crate::history::{Blake3History, HistoryTree};
-use crate::gov::{Change, GovProposal};
 use crate::tx::{Evidence, EvidenceKind, Tx, TxBody};
 use crate::tx_tree::TxTree;
 use crate::validator::{Member, MemberRole, Name, Role, Validator, ValidatorSet};
@@ -169,6 +169,11 @@ impl TestChain {
             nonce: 0,
             generation: 0,
         }
+    }
+
+    /// The chain's identity (id and genesis hash).
+    pub fn identity(&self) -> crate::chain::ChainIdentity {
+        crate::chain::ChainIdentity { chain_id: self.chain_id.clone(), genesis_hash: self.genesis_hash }
     }
 
     /// The trust root a verifier would derive from this chain's genesis.

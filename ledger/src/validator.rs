@@ -245,7 +245,8 @@ impl ValidatorSet {
                 return Err(ValidatorSetError::DuplicateName { name });
             }
         }
-        let reused = self.validators.iter().find(|v| consensus_keys.contains(&v.admin_key) || p2p_keys.contains(&v.admin_key));
+        let reused =
+            self.validators.iter().find(|v| consensus_keys.contains(&v.admin_key) || p2p_keys.contains(&v.admin_key));
         if let Some(v) = reused {
             return Err(ValidatorSetError::DuplicateKey {
                 name: v.name.to_string(),

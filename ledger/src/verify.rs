@@ -525,9 +525,11 @@ fn trace_validator_sets(
         if header.next_validators_hash == header.validators_hash {
             return Err(not_a_change("the header keeps its validator set"));
         }
-        commit
-            .verify(&header, current, &trust.genesis_hash)
-            .map_err(|source| VerifyError::ChangeNotCommitted { index, height, source })?;
+        commit.verify(&header, current, &trust.genesis_hash).map_err(|source| VerifyError::ChangeNotCommitted {
+            index,
+            height,
+            source,
+        })?;
         next.validate().map_err(|source| VerifyError::InvalidValidatorSet { index, height, source })?;
         sets.push((height + 1, next));
     }

@@ -3,8 +3,8 @@
 
 use chancery_ledger::chain::{ChainId, Params};
 use chancery_ledger::codec::{BoundedBytes, BoundedVec};
-use chancery_ledger::state::{execute, BlockContext, ExecError, StateChanges, StateKey, StateView};
 use chancery_ledger::gov::{Change, GovProposal, GovVote, KeyRotation, ProposalRecord, RecordedStatus, RotatedKey};
+use chancery_ledger::state::{execute, BlockContext, ExecError, StateChanges, StateKey, StateView};
 use chancery_ledger::testkit::{admin_key, key, public, signed_tx, validator_set, MemoryState};
 use chancery_ledger::tx::{CertEvent, CertEventKind, Evidence, EvidenceKind, RevocationReason, Tx, TxBody};
 use chancery_ledger::validator::{CaId, Member, MemberRole, Name, ValidatorSet};
@@ -157,7 +157,10 @@ fn cases() -> Vec<Case> {
             desc: "tx for another chain",
             setup: |n| {
                 let other = ChainId::new("other-chain").expect("id");
-                (vec![], vec![signed_tx(&integrator(), &other, &n.genesis_hash, evidence(EvidenceKind::Document, b"a"), 1)])
+                (
+                    vec![],
+                    vec![signed_tx(&integrator(), &other, &n.genesis_hash, evidence(EvidenceKind::Document, b"a"), 1)],
+                )
             },
             expected: Some("tx is for chain \"other-chain\", this is chain \"state-test\""),
         },
@@ -435,7 +438,10 @@ fn cases() -> Vec<Case> {
             desc: "a tx signed for another genesis of the same chain id and keys",
             setup: |n| {
                 let relaunched = chancery_ledger::HashContext::Genesis.hash(b"relaunched");
-                (vec![], vec![signed_tx(&integrator(), &n.chain_id, &relaunched, evidence(EvidenceKind::Document, b"a"), 1)])
+                (
+                    vec![],
+                    vec![signed_tx(&integrator(), &n.chain_id, &relaunched, evidence(EvidenceKind::Document, b"a"), 1)],
+                )
             },
             expected: Some("tx signature is invalid"),
         },
@@ -450,7 +456,10 @@ fn governance_cases() -> Vec<Case> {
             desc: "a proposal alone changes nothing: proposing is not approving",
             setup: |n| {
                 let p = n.propose(0, add_stranger(), 1);
-                (vec![vec![p.clone(), n.vote(1, &p, true, 1), n.vote(2, &p, true, 1)]], vec![n.tx(&stranger(), evidence(EvidenceKind::Document, b"x"), 1)])
+                (
+                    vec![vec![p.clone(), n.vote(1, &p, true, 1), n.vote(2, &p, true, 1)]],
+                    vec![n.tx(&stranger(), evidence(EvidenceKind::Document, b"x"), 1)],
+                )
             },
             expected: Some("is not a registered submitter"),
         },
@@ -468,7 +477,11 @@ fn governance_cases() -> Vec<Case> {
             setup: |n| {
                 let remove = n.propose(0, Change::RemoveMember(public(&integrator())), 1);
                 let votes: Vec<_> = (0..3).map(|i| n.vote(i, &remove, true, 2 + (i == 0) as u64)).collect();
-                let readd = n.propose(1, Change::AddMember(member("esign", &integrator(), kinds(&[EvidenceKind::Document]))), 3);
+                let readd = n.propose(
+                    1,
+                    Change::AddMember(member("esign", &integrator(), kinds(&[EvidenceKind::Document]))),
+                    3,
+                );
                 let readd_votes: Vec<_> = (1..4).map(|i| n.vote(i, &readd, true, 4)).collect();
                 let again = n.propose(0, Change::RemoveMember(public(&integrator())), 5);
                 let again_votes = vec![n.vote(1, &again, true, 5), n.vote(2, &again, true, 5)];
@@ -499,7 +512,11 @@ fn governance_cases() -> Vec<Case> {
         Case {
             desc: "a vote after expiry",
             setup: |n| {
-                let p = n.tx(&admin_key(0, 0), TxBody::Propose(GovProposal { change: add_stranger(), expires_at_height: 1 }), 1);
+                let p = n.tx(
+                    &admin_key(0, 0),
+                    TxBody::Propose(GovProposal { change: add_stranger(), expires_at_height: 1 }),
+                    1,
+                );
                 (vec![vec![p.clone()], vec![]], vec![n.vote(1, &p, true, 1)])
             },
             expected: Some("expired after height 1"),
@@ -508,7 +525,10 @@ fn governance_cases() -> Vec<Case> {
             desc: "a vote after execution",
             setup: |n| {
                 let p = n.propose(0, add_stranger(), 1);
-                (vec![vec![p.clone(), n.vote(0, &p, true, 2), n.vote(1, &p, true, 1), n.vote(2, &p, true, 1)]], vec![n.vote(3, &p, true, 1)])
+                (
+                    vec![vec![p.clone(), n.vote(0, &p, true, 2), n.vote(1, &p, true, 1), n.vote(2, &p, true, 1)]],
+                    vec![n.vote(3, &p, true, 1)],
+                )
             },
             expected: Some("is executed at height 0 and takes no more votes"),
         },
@@ -522,14 +542,19 @@ fn governance_cases() -> Vec<Case> {
         },
         Case {
             desc: "a vote on an unknown proposal",
-            setup: |n| (vec![], vec![n.vote(1, &n.tx(&integrator(), evidence(EvidenceKind::Document, b"x"), 1), true, 1)]),
+            setup: |n| {
+                (vec![], vec![n.vote(1, &n.tx(&integrator(), evidence(EvidenceKind::Document, b"x"), 1), true, 1)])
+            },
             expected: Some("no proposal"),
         },
         Case {
             desc: "a vote by a member key, not an admin key",
             setup: |n| {
                 let p = n.propose(0, add_stranger(), 1);
-                (vec![vec![p.clone()]], vec![n.tx(&integrator(), TxBody::Vote(GovVote { proposal: p.hash(), approve: true }), 1)])
+                (
+                    vec![vec![p.clone()]],
+                    vec![n.tx(&integrator(), TxBody::Vote(GovVote { proposal: p.hash(), approve: true }), 1)],
+                )
             },
             expected: Some("is not the admin key of a validator"),
         },
@@ -537,7 +562,10 @@ fn governance_cases() -> Vec<Case> {
             desc: "a vote by a validator's consensus key",
             setup: |n| {
                 let p = n.propose(0, add_stranger(), 1);
-                (vec![vec![p.clone()]], vec![n.tx(&n.validator_keys[1], TxBody::Vote(GovVote { proposal: p.hash(), approve: true }), 1)])
+                (
+                    vec![vec![p.clone()]],
+                    vec![n.tx(&n.validator_keys[1], TxBody::Vote(GovVote { proposal: p.hash(), approve: true }), 1)],
+                )
             },
             expected: Some("is not a registered submitter"),
         },
@@ -570,12 +598,23 @@ fn governance_cases() -> Vec<Case> {
         },
         Case {
             desc: "a proposal expiring at or before its own block",
-            setup: |n| (vec![], vec![n.tx(&admin_key(0, 0), TxBody::Propose(GovProposal { change: add_stranger(), expires_at_height: 0 }), 1)]),
+            setup: |n| {
+                (
+                    vec![],
+                    vec![n.tx(
+                        &admin_key(0, 0),
+                        TxBody::Propose(GovProposal { change: add_stranger(), expires_at_height: 0 }),
+                        1,
+                    )],
+                )
+            },
             expected: Some("it must be above this block's height 0"),
         },
         Case {
             desc: "a proposal that cannot apply is refused when proposed",
-            setup: |n| (vec![], vec![n.propose(0, Change::AddMember(member("impostor", &stranger(), ca("ca-one"))), 1)]),
+            setup: |n| {
+                (vec![], vec![n.propose(0, Change::AddMember(member("impostor", &stranger(), ca("ca-one"))), 1)])
+            },
             expected: Some("CA id ca-one is already registered"),
         },
         Case {
@@ -599,7 +638,9 @@ fn governance_cases() -> Vec<Case> {
             setup: |n| {
                 let first = n.propose(0, add_stranger(), 1);
                 let second = n.propose(1, add_stranger(), 1);
-                let votes: Vec<_> = (1..4).flat_map(|i| [n.vote(i, &first, true, 2 * i as u64), n.vote(i, &second, true, 2 * i as u64 + 1)]).collect();
+                let votes: Vec<_> = (1..4)
+                    .flat_map(|i| [n.vote(i, &first, true, 2 * i as u64), n.vote(i, &second, true, 2 * i as u64 + 1)])
+                    .collect();
                 (vec![vec![first, second.clone()], votes], vec![n.vote(0, &second, true, 2)])
             },
             expected: Some("failed to apply at height 1"),
@@ -616,7 +657,9 @@ fn governance_cases() -> Vec<Case> {
         },
         Case {
             desc: "a rotation signed by the institution's consensus key",
-            setup: |n| (vec![], vec![n.tx(&n.validator_keys[1], rotate(RotatedKey::Consensus(public(&key(1, 50)))), 1)]),
+            setup: |n| {
+                (vec![], vec![n.tx(&n.validator_keys[1], rotate(RotatedKey::Consensus(public(&key(1, 50)))), 1)])
+            },
             expected: Some("is not a registered submitter"),
         },
         Case {
@@ -638,7 +681,10 @@ fn governance_cases() -> Vec<Case> {
             setup: |n| {
                 let p = n.propose(0, add_stranger(), 1);
                 let rotation = n.tx(&admin_key(0, 1), rotate(RotatedKey::Admin(public(&key(5, 77)))), 1);
-                (vec![vec![p.clone(), rotation]], vec![n.tx(&key(5, 77), TxBody::Vote(GovVote { proposal: p.hash(), approve: true }), 1)])
+                (
+                    vec![vec![p.clone(), rotation]],
+                    vec![n.tx(&key(5, 77), TxBody::Vote(GovVote { proposal: p.hash(), approve: true }), 1)],
+                )
             },
             expected: None,
         },
@@ -660,7 +706,12 @@ fn run_cases(cases: Vec<Case>) {
             _ => false,
         };
         if !ok {
-            failures.push(format!("{}: expected {:?}, got {:?}", case.desc, case.expected, outcome.map(|c| c.state_root)));
+            failures.push(format!(
+                "{}: expected {:?}, got {:?}",
+                case.desc,
+                case.expected,
+                outcome.map(|c| c.state_root)
+            ));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
@@ -693,7 +744,9 @@ fn an_executed_validator_change_takes_effect_at_the_next_height_and_counts_an_ep
     assert_eq!(changes.next_validators.validators[4], newcomer);
     // The new institution's admin key governs from the next height on.
     let q = net.propose(0, add_stranger(), 2);
-    let changes = net.block(vec![q.clone(), net.tx(&key(5, 60), TxBody::Vote(GovVote { proposal: q.hash(), approve: true }), 1)]).expect("new admin votes");
+    let changes = net
+        .block(vec![q.clone(), net.tx(&key(5, 60), TxBody::Vote(GovVote { proposal: q.hash(), approve: true }), 1)])
+        .expect("new admin votes");
     assert_eq!(changes.next_validators_epoch, 1, "no change, no new epoch");
     assert_eq!(net.record(&q).votes.len(), 1);
 }

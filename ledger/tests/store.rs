@@ -131,7 +131,13 @@ fn certificate_events_are_indexed() {
         1,
     );
     f.block(vec![issue]);
-    let renew = signed_tx(&key(4, 0), &f.spec.chain_id, &f.spec.genesis_hash, event(CertEventKind::Renewed { not_after_ms: T0 * 3 }), 2);
+    let renew = signed_tx(
+        &key(4, 0),
+        &f.spec.chain_id,
+        &f.spec.genesis_hash,
+        event(CertEventKind::Renewed { not_after_ms: T0 * 3 }),
+        2,
+    );
     f.block(vec![renew]);
     let record = f.store.cert_record(&ca, &serial).expect("read").expect("record");
     assert_eq!(record.events.len(), 2);

@@ -306,10 +306,7 @@ fn a_validator_set_change_not_committed_by_the_previous_set_is_rejected() {
     assert!(
         matches!(
             err,
-            VerifyError::ChangeNotCommitted {
-                source: CommitError::Quorum(QuorumError::InsufficientPower { .. }),
-                ..
-            }
+            VerifyError::ChangeNotCommitted { source: CommitError::Quorum(QuorumError::InsufficientPower { .. }), .. }
         ),
         "{err}"
     );
@@ -320,7 +317,10 @@ fn a_validator_set_change_not_committed_by_the_previous_set_is_rejected() {
     bundle.validator_changes[0].commit = HexBytes::of(&commit);
     let err = verify(&bundle, &chain.trust_root(), None).expect_err("self-signed");
     assert!(
-        matches!(err, VerifyError::ChangeNotCommitted { source: CommitError::Quorum(QuorumError::NotAValidator { .. }), .. }),
+        matches!(
+            err,
+            VerifyError::ChangeNotCommitted { source: CommitError::Quorum(QuorumError::NotAValidator { .. }), .. }
+        ),
         "{err}"
     );
 

@@ -16,12 +16,15 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, keys) = chain_spec(1);
     let store = ChainStore::open(RocksBackend::open(dir.path()).expect("rocks"), &spec, 10).expect("store");
-    let pool = Mempool::new(MempoolLimits {
-        txs_max: 1_000_000,
-        bytes_max: 1 << 30,
-        per_submitter_txs_max: 1_000_000,
-        per_submitter_bytes_max: 1 << 30,
-    });
+    let pool = Mempool::new(
+        MempoolLimits {
+            txs_max: 1_000_000,
+            bytes_max: 1 << 30,
+            per_submitter_txs_max: 1_000_000,
+            per_submitter_bytes_max: 1 << 30,
+        },
+        spec.genesis_hash,
+    );
     let blocks = 10;
     let per_block = 10_000;
     let (mut admit, mut build, mut commit) = (0.0, 0.0, 0.0);
@@ -30,7 +33,13 @@ fn main() {
         let txs: Vec<Tx> = (0..per_block)
             .map(|i| {
                 nonce += 1;
-                signed_tx(&key(3, 0), &spec.chain_id, document_evidence(format!("doc {b} {i}").as_bytes()), nonce)
+                signed_tx(
+                    &key(3, 0),
+                    &spec.chain_id,
+                    &spec.genesis_hash,
+                    document_evidence(format!("doc {b} {i}").as_bytes()),
+                    nonce,
+                )
             })
             .collect();
         let time_ms = 1_800_000_000_000 + b;
@@ -51,7 +60,7 @@ fn main() {
             block_hash: built.block.header.hash(),
             signatures: Default::default(),
         };
-        let message = c.vote(&spec.chain_id).signing_message();
+        let message = c.vote(&spec.chain_id, &spec.genesis_hash).signing_message();
         c.signatures = chancery_ledger::codec::BoundedVec::new(vec![CommitSig {
             validator: public(&keys[0]),
             signature: sign(&keys[0], &message),

@@ -96,12 +96,16 @@ fn create_inner(home: &Path) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(home.join("keys"))?;
     let consensus = KeyFile::generate(&home.join("keys/consensus.key"), None)?;
     let p2p = KeyFile::generate(&home.join("keys/p2p.key"), None)?;
+    // The institution's governance key: beside the node's keys on a dev chain; a real
+    // institution keeps it offline (docs/OPERATIONS.md).
+    let admin = KeyFile::generate(&home.join("admin.key"), None)?;
     let mut genesis = Genesis::new(ChainId::new("chancery-dev")?, crate::shared::now_ms());
     genesis.add_validator(Validator {
         name: Name::new("dev-operator")?,
         role: Role::Operator,
         consensus_key: public(&consensus),
         p2p_key: public(&p2p),
+        admin_key: public(&admin),
         power: 10,
     })?;
     add_demo_members(&mut genesis, home, home)?;
@@ -157,11 +161,13 @@ fn create_testnet_inner(out: &Path, base_port: u16) -> Result<Vec<TestnetNode>, 
         let consensus = KeyFile::generate(&home.join("keys/consensus.key"), None)?;
         let p2p = KeyFile::generate(&home.join("keys/p2p.key"), None)?;
         if let Some((_, full_name, role)) = TESTNET_VALIDATORS.iter().find(|(h, _, _)| h == name) {
+            let admin = KeyFile::generate(&home.join("admin.key"), None)?;
             genesis.add_validator(Validator {
                 name: Name::new(*full_name)?,
                 role: *role,
                 consensus_key: public(&consensus),
                 p2p_key: public(&p2p),
+                admin_key: public(&admin),
                 power: 10,
             })?;
         } else {

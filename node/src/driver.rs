@@ -59,6 +59,19 @@ struct PendingBuild {
     wait_until: Instant,
 }
 
+/// The consensus key this node signs with at a height of `set`: the first key its
+/// signer holds that is a voting validator's there (after a key rotation, the successor
+/// from the effective height on); else the signer's key in use, and the node follows.
+fn signing_address(
+    set: &chancery_ledger::ValidatorSet,
+    signer: &mut (dyn Signer + Send),
+    fallback: Address,
+) -> Address {
+    let keys = signer.public_keys();
+    let voting = keys.iter().find(|key| set.find(key).is_some_and(|(_, v)| v.power > 0));
+    voting.or(keys.first()).map_or(fallback, |key| Address(*key))
+}
+
 /// Whether this node votes at `height`: it is a validator with power, and its signer has
 /// not signed beyond what its store holds. A node that lost its data (but kept its
 /// signer state) follows without voting until the chain passes its last signature; at
@@ -142,6 +155,8 @@ impl Driver {
         };
         let store = &shared.store;
         let height = store.height();
+        let set = store.current_validators().map_err(|e| Halt(e.to_string()))?;
+        let address = signing_address(&set, signer.as_mut(), address);
         let (wal, records, problem) = Wal::open(wal_path).map_err(|e| Halt(e.to_string()))?;
         if let Some(problem) = problem {
             tracing::warn!(%problem, "WAL tail dropped");
@@ -176,7 +191,6 @@ impl Driver {
             };
             blocks.insert(value.hash(), (value.clone(), None));
         }
-        let set = store.current_validators().map_err(|e| Halt(e.to_string()))?;
         let voting = may_vote(&set, &address, signer.as_ref(), height, !inputs.is_empty());
         let params = store.params().map_err(|e| Halt(e.to_string()))?;
         let consensus_set = ConsensusValidatorSet::from_ledger(&set);
@@ -184,7 +198,7 @@ impl Driver {
             tracing::info!(height, records = inputs.len(), "replaying the WAL");
         }
         let (engine, outputs) = Engine::recover(
-            store.chain_id().clone(),
+            store.identity(),
             address,
             Height(height),
             consensus_set,
@@ -325,8 +339,15 @@ impl Driver {
                     self.wal.clear().map_err(|e| Halt(e.to_string()))?;
                     let set = self.shared.store.current_validators().map_err(|e| Halt(e.to_string()))?;
                     let next = commit.height + 1;
-                    if may_vote(&set, &self.address, self.signer.as_ref(), next, false) != self.voting {
-                        // Voting starts (or stops) here: the engine is rebuilt for it.
+                    let address = signing_address(&set, self.signer.as_mut(), self.address);
+                    if address != self.address
+                        || may_vote(&set, &address, self.signer.as_ref(), next, false) != self.voting
+                    {
+                        // Voting starts or stops here, or this validator's key rotated: the
+                        // engine is rebuilt for it.
+                        if address != self.address {
+                            tracing::info!(height = next, key = %address.0, "signing with the rotated consensus key from here on");
+                        }
                         self.restart_pending = true;
                         return Ok(());
                     }
@@ -378,7 +399,7 @@ impl Driver {
     fn anchor_misbehaviour(&self, evidence: &malachitebft_core_consensus::MisbehaviorEvidence<Ctx>) {
         let Some(reporter) = &self.reporter else { return };
         let store = &self.shared.store;
-        let records = chancery_consensus::evidence::equivocations(store.chain_id(), evidence);
+        let records = chancery_consensus::evidence::equivocations(&store.identity(), evidence);
         if records.is_empty() {
             return;
         }
@@ -390,7 +411,7 @@ impl Driver {
                 tracing::warn!(validator = %record.validator, "equivocation seen: anchoring it as misbehaviour");
                 chancery_rpc::txs::sign_tx(
                     reporter,
-                    store.chain_id(),
+                    &store.identity(),
                     chancery_ledger::TxBody::Misbehaviour(record),
                     base + i as u64,
                 )
@@ -588,13 +609,14 @@ impl Driver {
         self.wal.clear().map_err(|e| Halt(e.to_string()))?;
         let set = store.current_validators().map_err(|e| Halt(e.to_string()))?;
         self.params = store.params().map_err(|e| Halt(e.to_string()))?;
+        self.address = signing_address(&set, self.signer.as_mut(), self.address);
         self.voting = may_vote(&set, &self.address, self.signer.as_ref(), height, false);
         if !self.voting && set.find(&self.address.0).is_some() {
             tracing::warn!(height, "the signer signed beyond this node's chain (lost data?): following without voting until the chain passes it");
         }
         let consensus_set = ConsensusValidatorSet::from_ledger(&set);
         self.engine = Engine::new(
-            store.chain_id().clone(),
+            store.identity(),
             self.address,
             Height(height),
             consensus_set.clone(),

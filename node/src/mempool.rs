@@ -103,6 +103,8 @@ const KEYS_CACHED: usize = 4096;
 /// The mempool.
 pub struct Mempool {
     limits: MempoolLimits,
+    /// The chain's genesis hash, which every tx signature covers.
+    genesis_hash: Hash,
     pool: Mutex<Pool>,
     keys: Mutex<HashMap<PublicKey, CheckedKey>>,
     threads: usize,
@@ -119,10 +121,10 @@ pub struct Candidate {
 }
 
 impl Mempool {
-    /// An empty pool with `limits`.
-    pub fn new(limits: MempoolLimits) -> Self {
+    /// An empty pool with `limits` for the chain of `genesis_hash`.
+    pub fn new(limits: MempoolLimits, genesis_hash: Hash) -> Self {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        Mempool { limits, pool: Mutex::default(), keys: Mutex::default(), threads }
+        Mempool { limits, genesis_hash, pool: Mutex::default(), keys: Mutex::default(), threads }
     }
 
     fn pool(&self) -> std::sync::MutexGuard<'_, Pool> {
@@ -278,7 +280,7 @@ impl Mempool {
         let mut items = Vec::with_capacity(txs.len());
         for (i, tx) in txs.iter().enumerate() {
             match self.checked_key(&tx.signer) {
-                Ok(key) => items.push((i, key, tx.message())),
+                Ok(key) => items.push((i, key, tx.message(&self.genesis_hash))),
                 Err(e) => failures.push((i, SubmitError::Invalid(e))),
             }
         }

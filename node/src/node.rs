@@ -103,12 +103,15 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
             }
         };
     let m = &config.mempool;
-    let mempool = Mempool::new(MempoolLimits {
-        txs_max: m.txs_max as usize,
-        bytes_max: m.bytes_max as usize,
-        per_submitter_txs_max: m.per_submitter_txs_max as usize,
-        per_submitter_bytes_max: m.per_submitter_bytes_max as usize,
-    });
+    let mempool = Mempool::new(
+        MempoolLimits {
+            txs_max: m.txs_max as usize,
+            bytes_max: m.bytes_max as usize,
+            per_submitter_txs_max: m.per_submitter_txs_max as usize,
+            per_submitter_bytes_max: m.per_submitter_bytes_max as usize,
+        },
+        store.genesis_hash(),
+    );
     let metrics = Arc::new(Metrics::new());
     metrics.blocks.set(store.height() as i64);
     let shared = Arc::new(Shared {

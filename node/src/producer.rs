@@ -50,6 +50,7 @@ pub fn build_block<B: Backend>(
         tx_count: 0,
         history_root,
         validators_hash: validators.hash(),
+        validators_epoch: execution.validators_epoch(),
         next_validators_hash: Hash::ZERO,
         state_root: Hash::ZERO,
         proposer,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chancery_ledger::cert::CertStatus;
 use chancery_ledger::codec::BoundedVec;
+use chancery_ledger::gov::{ProposalRecord, ProposalStatus};
 use chancery_ledger::history::HistoryConsistency;
 use chancery_ledger::state::TxError;
 use chancery_ledger::store::{StoreError, TxLocation};
@@ -14,7 +15,7 @@ use chancery_ledger::validator::CaId;
 use chancery_ledger::{decode, Block, Commit, Digest, Hash, Header, ProofBundle, Tx, ValidatorSet};
 use chancery_rpc::types::{
     Anchor, Anchors, CertHistory, CertHistoryEntry, CertStatusAnswer, ChainInfo, CheckpointInfo, CommittedBlock,
-    Health, SignDigestAnswer, SubmitOutcome, TxStatus, TxStatusAnswer, VerifyAnswer,
+    Health, ProposalAnswer, SignDigestAnswer, SubmitOutcome, TxStatus, TxStatusAnswer, VerifyAnswer, VoteView,
 };
 use chancery_rpc::{ChanceryApiServer, ErrorCode, RpcError};
 use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
@@ -225,7 +226,7 @@ fn prepare_hosted(
         cert: Some(cert),
         signature: Some(DocumentSignature { hash: signature_hash, method: SigningMethod::HostedEd25519 }),
     });
-    let tx = chancery_rpc::txs::sign_tx(&hosted.submitter, shared.store.chain_id(), body, hosted.next_nonce());
+    let tx = chancery_rpc::txs::sign_tx(&hosted.submitter, &shared.store.identity(), body, hosted.next_nonce());
     let tx_hash = tx.hash();
     let entry = KeyUse {
         time_ms: now_ms(),
@@ -285,7 +286,7 @@ pub fn submit_error(error: SubmitError) -> RpcError {
             TxError::StaleNonce { .. } => ErrorCode::StaleNonce,
             TxError::Duplicate { .. } => ErrorCode::Duplicate,
             TxError::Cert { .. } => ErrorCode::CertRule,
-            TxError::NotApproved(_) | TxError::BadProposal(_) => ErrorCode::Governance,
+            TxError::Gov(_) => ErrorCode::Governance,
             TxError::BadMisbehaviour(_) | TxError::MisbehaviourKnown { .. } => ErrorCode::Misbehaviour,
         },
         SubmitError::NoncePending { .. } => ErrorCode::NoncePending,
@@ -421,6 +422,38 @@ impl ChanceryApiServer for RpcService {
         self.submit(tx).await
     }
 
+    async fn gov_submit(&self, tx: String) -> Answer<Hash> {
+        let decoded = decode_tx(&tx)?;
+        if !matches!(decoded.body, TxBody::Propose(_) | TxBody::Vote(_) | TxBody::RotateKey(_)) {
+            return ok(Err(RpcError::new(
+                ErrorCode::BadArgument,
+                "not a governance tx (proposal, vote or key rotation); submit other records with evidence_submit",
+            )));
+        }
+        self.submit(tx).await
+    }
+
+    async fn gov_proposal(&self, id: Hash) -> Answer<ProposalAnswer> {
+        let store = &self.shared.store;
+        let Some(record) = store.proposal(&id).map_err(store_error)? else {
+            return ok(Err(RpcError::new(ErrorCode::NotFound, format!("no proposal {id} is on chain"))));
+        };
+        let set = store.current_validators().map_err(store_error)?;
+        Ok(proposal_answer(id, record, &set, store.height()))
+    }
+
+    async fn gov_proposals(&self, pending: Option<bool>, after: Option<Hash>) -> Answer<Vec<ProposalAnswer>> {
+        let store = &self.shared.store;
+        let set = store.current_validators().map_err(store_error)?;
+        let height = store.height();
+        let records = store.proposals(after, GOV_LIST_MAX).map_err(store_error)?;
+        Ok(records
+            .into_iter()
+            .map(|(id, record)| proposal_answer(id, record, &set, height))
+            .filter(|answer| !pending.unwrap_or(false) || answer.status == ProposalStatus::Pending)
+            .collect())
+    }
+
     async fn cert_history(&self, ca: String, serial: String) -> Answer<CertHistory> {
         let (ca, serial) = cert_args(&ca, &serial)?;
         let record = self.shared.store.cert_record(&ca, &serial).map_err(store_error)?.unwrap_or_default();
@@ -490,6 +523,7 @@ impl ChanceryApiServer for RpcService {
             latest_time_ms: latest.as_ref().map(|h| h.time_ms),
             request_bytes_max: self.request_bytes_max,
             submit_batch_max: self.submit_batch_max,
+            params: store.params().map_err(store_error)?,
         })
     }
 
@@ -512,9 +546,9 @@ impl ChanceryApiServer for RpcService {
             Some(h) => {
                 let h = self.height_arg(h)?;
                 let header = store.header(h).map_err(store_error)?;
-                // The set in force at h: the latest change at or before h, else genesis.
+                // The set in force at h: the latest change in force at h, else genesis.
                 let changes = store.validator_changes(h).map_err(store_error)?;
-                let set = match changes.iter().rev().find(|c| c.height <= h) {
+                let set = match changes.last() {
                     Some(change) => change
                         .validators
                         .decode::<ValidatorSet>()
@@ -639,5 +673,40 @@ async fn forward(
                 Err(RecvError::Closed) => return Ok(()),
             },
         }
+    }
+}
+
+/// Most proposals one `gov_proposals` call returns.
+const GOV_LIST_MAX: usize = 100;
+
+/// A proposal record as the RPC shows it, counted against `set` (the set in force for the
+/// block at `height`).
+fn proposal_answer(id: Hash, record: ProposalRecord, set: &ValidatorSet, height: u64) -> ProposalAnswer {
+    let votes = record
+        .votes
+        .iter()
+        .map(|v| {
+            let validator = set.find_admin(&v.admin_key).map(|(_, validator)| validator);
+            VoteView {
+                admin_key: v.admin_key,
+                validator: validator.map(|validator| validator.name.to_string()),
+                power: validator.map_or(0, |validator| validator.power),
+                approve: v.approve,
+                height: v.height,
+                tx_hash: v.tx_hash,
+            }
+        })
+        .collect();
+    ProposalAnswer {
+        id,
+        proposer: record.proposer,
+        proposer_name: set.find_admin(&record.proposer).map(|(_, v)| v.name.to_string()),
+        height: record.height,
+        status: record.status_at(height),
+        tally: record.tally(set),
+        change: record.proposal.change,
+        expires_at_height: record.proposal.expires_at_height,
+        votes,
+        as_of_height: height,
     }
 }

@@ -18,20 +18,24 @@ fn setup() -> (ChainStore<MemoryBackend>, BlockContext, Vec<ed25519_dalek::Signi
     (store, ctx, keys)
 }
 
+fn genesis() -> chancery_ledger::Hash {
+    chain_spec(1).0.genesis_hash
+}
+
 fn evidence(chain: &ChainId, n: u64) -> Tx {
-    signed_tx(&key(3, 0), chain, document_evidence(format!("document {n}").as_bytes()), n)
+    signed_tx(&key(3, 0), chain, &genesis(), document_evidence(format!("document {n}").as_bytes()), n)
 }
 
 #[test]
 fn admits_valid_txs_and_names_each_refusal() {
     let (store, ctx, _) = setup();
-    let pool = Mempool::new(LIMITS);
+    let pool = Mempool::new(LIMITS, genesis());
     let chain = ctx.chain_id.clone();
     let mut bad_signature = evidence(&chain, 2);
     bad_signature.signature.0[3] ^= 1;
     let wrong_chain = evidence(&ChainId::new("other-chain").expect("id"), 3);
-    let stranger = signed_tx(&key(7, 7), &chain, document_evidence(b"x"), 1);
-    let not_permitted = signed_tx(&key(4, 0), &chain, document_evidence(b"ca anchoring a document"), 1);
+    let stranger = signed_tx(&key(7, 7), &chain, &genesis(), document_evidence(b"x"), 1);
+    let not_permitted = signed_tx(&key(4, 0), &chain, &genesis(), document_evidence(b"ca anchoring a document"), 1);
     let txs = vec![evidence(&chain, 1), bad_signature, wrong_chain, stranger, not_permitted, evidence(&chain, 1)];
     let results = pool.submit(&store, &ctx, txs.clone());
     assert_eq!(results[0], Ok(txs[0].hash()));
@@ -43,7 +47,7 @@ fn admits_valid_txs_and_names_each_refusal() {
     assert_eq!(results[5], Ok(txs[0].hash()));
     assert_eq!(pool.size().0, 1);
     // Another tx with a pending nonce is refused, naming the pending one.
-    let twin = signed_tx(&key(3, 0), &chain, document_evidence(b"other content"), 1);
+    let twin = signed_tx(&key(3, 0), &chain, &genesis(), document_evidence(b"other content"), 1);
     let again = pool.submit(&store, &ctx, vec![twin]);
     assert!(matches!(&again[0], Err(SubmitError::NoncePending { nonce: 1, .. })), "{:?}", again[0]);
     assert_eq!(pool.status(&txs[0].hash()), PoolStatus::Pending);
@@ -52,7 +56,7 @@ fn admits_valid_txs_and_names_each_refusal() {
 #[test]
 fn large_batches_are_verified_in_parallel_and_one_bad_signature_is_found() {
     let (store, ctx, _) = setup();
-    let pool = Mempool::new(LIMITS);
+    let pool = Mempool::new(LIMITS, genesis());
     let mut txs: Vec<Tx> = (1..=300).map(|n| evidence(&ctx.chain_id, n)).collect();
     txs[123].signature.0[40] ^= 4;
     let results = pool.submit(&store, &ctx, txs);
@@ -66,12 +70,12 @@ fn bounds_answer_full_instead_of_growing() {
     let (store, ctx, _) = setup();
     let limits =
         MempoolLimits { txs_max: 10, bytes_max: 1 << 20, per_submitter_txs_max: 4, per_submitter_bytes_max: 1 << 20 };
-    let pool = Mempool::new(limits);
+    let pool = Mempool::new(limits, genesis());
     let results = pool.submit(&store, &ctx, (1..=6).map(|n| evidence(&ctx.chain_id, n)).collect());
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 4);
     assert!(matches!(&results[5], Err(SubmitError::Full(m)) if m.contains("per-submitter")), "{:?}", results[5]);
     assert!(results[5].as_ref().expect_err("refused").to_string().contains("retry"));
-    let byte_limited = Mempool::new(MempoolLimits { bytes_max: 500, ..LIMITS });
+    let byte_limited = Mempool::new(MempoolLimits { bytes_max: 500, ..LIMITS }, genesis());
     let results = byte_limited.submit(&store, &ctx, (1..=6).map(|n| evidence(&ctx.chain_id, n)).collect());
     let (txs, bytes) = byte_limited.size();
     assert!(txs < 6 && bytes <= 500, "{txs} txs, {bytes} bytes");
@@ -81,7 +85,7 @@ fn bounds_answer_full_instead_of_growing() {
 #[test]
 fn blocks_take_each_submitters_txs_in_nonce_order_and_commit() {
     let (store, ctx, keys) = setup();
-    let pool = Mempool::new(LIMITS);
+    let pool = Mempool::new(LIMITS, genesis());
     // Nonces arrive out of order across two submissions.
     let late: Vec<Tx> = (5..=8).map(|n| evidence(&ctx.chain_id, n)).collect();
     let early: Vec<Tx> = (1..=4).rev().map(|n| evidence(&ctx.chain_id, n)).collect();
@@ -101,7 +105,7 @@ fn blocks_take_each_submitters_txs_in_nonce_order_and_commit() {
     assert_eq!(pool.size(), (0, 0));
     // A replayed committed tx is refused as a duplicate; a new tx with a used nonce as stale.
     let ctx1 = BlockContext { height: 1, ..ctx.clone() };
-    let stale = signed_tx(&key(3, 0), &ctx.chain_id, document_evidence(b"new content"), 3);
+    let stale = signed_tx(&key(3, 0), &ctx.chain_id, &genesis(), document_evidence(b"new content"), 3);
     let replay = pool.submit(&store, &ctx1, vec![evidence(&ctx.chain_id, 3), stale]);
     assert!(matches!(&replay[0], Err(SubmitError::Invalid(TxError::Duplicate { .. }))), "{:?}", replay[0]);
     assert!(matches!(&replay[1], Err(SubmitError::Invalid(TxError::StaleNonce { .. }))), "{:?}", replay[1]);
@@ -112,7 +116,7 @@ fn resign(
     keys: &[ed25519_dalek::SigningKey],
     chain: &ChainId,
 ) -> chancery_ledger::Commit {
-    let message = commit.vote(chain).signing_message();
+    let message = commit.vote(chain, &genesis()).signing_message();
     let sigs: Vec<_> = keys
         .iter()
         .map(|k| chancery_ledger::CommitSig {
@@ -127,11 +131,11 @@ fn resign(
 #[test]
 fn a_tx_the_state_no_longer_accepts_is_dropped_with_its_reason() {
     let (store, ctx, keys) = setup();
-    let pool = Mempool::new(LIMITS);
+    let pool = Mempool::new(LIMITS, genesis());
     let tx = evidence(&ctx.chain_id, 1);
     assert!(pool.submit(&store, &ctx, vec![tx.clone()])[0].is_ok());
     // The same nonce gets committed by another path (another node's block).
-    let other = signed_tx(&key(3, 0), &ctx.chain_id, document_evidence(b"elsewhere"), 1);
+    let other = signed_tx(&key(3, 0), &ctx.chain_id, &genesis(), document_evidence(b"elsewhere"), 1);
     chancery_ledger::testkit::produce_block(&store, &keys, vec![other], ctx.time_ms, false).expect("block");
     let built = build_block(&store, &pool, public(&keys[0]), ctx.time_ms + 1).expect("build");
     assert!(built.block.txs.is_empty());
@@ -144,7 +148,7 @@ fn a_tx_the_state_no_longer_accepts_is_dropped_with_its_reason() {
 #[test]
 fn a_synced_blocks_signatures_are_checked_in_batches() {
     let (_, ctx, _) = setup();
-    let pool = Mempool::new(LIMITS);
+    let pool = Mempool::new(LIMITS, genesis());
     let mut txs: Vec<Tx> = (1..=700).map(|n| evidence(&ctx.chain_id, n)).collect();
     assert!(pool.verify_all(&txs));
     assert!(pool.verify_all(&[]));

@@ -38,12 +38,15 @@ fn a_restarted_proposer_proposes_the_block_it_signed_before() {
         let store =
             ChainStore::open(RocksBackend::open(&data.join("store")).expect("rocks"), &genesis.chain_spec(), 10)
                 .expect("store");
-        let pool = Mempool::new(MempoolLimits {
-            txs_max: 10,
-            bytes_max: 1 << 20,
-            per_submitter_txs_max: 10,
-            per_submitter_bytes_max: 1 << 20,
-        });
+        let pool = Mempool::new(
+            MempoolLimits {
+                txs_max: 10,
+                bytes_max: 1 << 20,
+                per_submitter_txs_max: 10,
+                per_submitter_bytes_max: 1 << 20,
+            },
+            genesis.hash(),
+        );
         build_block(&store, &pool, address.0, genesis.genesis_time_ms + 1).expect("build").block
     };
     let proposal = ConsensusProposal {
@@ -57,7 +60,11 @@ fn a_restarted_proposer_proposes_the_block_it_signed_before() {
         height: 0,
         round: 0,
         step: SignStep::Propose,
-        message: proposal.signing_message(&genesis.chain_id),
+        message: proposal.signing_message(&chancery_ledger::ChainIdentity {
+            chain_id: genesis.chain_id.clone(),
+            genesis_hash: genesis.hash(),
+        }),
+        key: address.0,
     };
     signer.sign(&request).expect("signed before the crash");
     drop(signer);

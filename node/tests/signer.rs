@@ -4,11 +4,11 @@
 use std::os::unix::fs::PermissionsExt;
 
 use chancery_consensus::engine::{SignRequest, SignStep, Signer};
-use chancery_ledger::HashContext;
-use chancery_node::signer::{KeyFile, LocalSigner};
+use chancery_ledger::{HashContext, PublicKey};
+use chancery_node::signer::{next_key_file, KeyFile, LocalSigner};
 
-fn request(height: u64, round: u32, step: SignStep, what: &[u8]) -> SignRequest {
-    SignRequest { height, round, step, message: HashContext::Vote.hash(what) }
+fn request(key: PublicKey, height: u64, round: u32, step: SignStep, what: &[u8]) -> SignRequest {
+    SignRequest { height, round, step, message: HashContext::Vote.hash(what), key }
 }
 
 #[test]
@@ -42,23 +42,67 @@ fn a_conflicting_signature_is_refused_also_after_a_restart() {
     let (key, guard) = (dir.path().join("validator.key"), dir.path().join("signer_state.json"));
     KeyFile::generate(&key, None).expect("generate");
     let mut signer = LocalSigner::open(&key, None, &guard).expect("open");
-    let first = signer.sign(&request(5, 0, SignStep::Prevote, b"block A")).expect("first prevote");
-    assert!(signer.sign(&request(5, 0, SignStep::Prevote, b"block B")).is_err(), "conflicting prevote");
-    assert_eq!(signer.sign(&request(5, 0, SignStep::Prevote, b"block A")).expect("same again"), first);
-    signer.sign(&request(5, 0, SignStep::Precommit, b"block A")).expect("precommit");
+    let first = signer.sign(&request(signer.public_key(), 5, 0, SignStep::Prevote, b"block A")).expect("first prevote");
+    assert!(
+        signer.sign(&request(signer.public_key(), 5, 0, SignStep::Prevote, b"block B")).is_err(),
+        "conflicting prevote"
+    );
+    assert_eq!(
+        signer.sign(&request(signer.public_key(), 5, 0, SignStep::Prevote, b"block A")).expect("same again"),
+        first
+    );
+    signer.sign(&request(signer.public_key(), 5, 0, SignStep::Precommit, b"block A")).expect("precommit");
     drop(signer);
 
     // Restart: the mark was synced before the signatures left.
     let mut signer = LocalSigner::open(&key, None, &guard).expect("reopen");
-    let err =
-        signer.sign(&request(5, 0, SignStep::Precommit, b"nil")).expect_err("conflicting precommit after restart");
+    let err = signer
+        .sign(&request(signer.public_key(), 5, 0, SignStep::Precommit, b"nil"))
+        .expect_err("conflicting precommit after restart");
     assert!(err.to_string().contains("already signed"), "{err}");
-    assert!(signer.sign(&request(5, 0, SignStep::Prevote, b"block A")).is_err(), "below the mark");
-    assert!(signer.sign(&request(4, 9, SignStep::Precommit, b"old")).is_err(), "an older height");
-    assert!(signer.sign(&request(5, 1, SignStep::Propose, b"round 1 proposal")).is_ok(), "a later round");
-    assert!(signer.sign(&request(6, 0, SignStep::Prevote, b"next height")).is_ok(), "a later height");
+    assert!(signer.sign(&request(signer.public_key(), 5, 0, SignStep::Prevote, b"block A")).is_err(), "below the mark");
+    assert!(signer.sign(&request(signer.public_key(), 4, 9, SignStep::Precommit, b"old")).is_err(), "an older height");
+    assert!(
+        signer.sign(&request(signer.public_key(), 5, 1, SignStep::Propose, b"round 1 proposal")).is_ok(),
+        "a later round"
+    );
+    assert!(
+        signer.sign(&request(signer.public_key(), 6, 0, SignStep::Prevote, b"next height")).is_ok(),
+        "a later height"
+    );
 
     // A damaged guard file stops the signer rather than forgetting the mark.
     std::fs::write(&guard, "{").expect("damage");
     assert!(LocalSigner::open(&key, None, &guard).err().expect("refuses").to_string().contains("never delete it"));
+}
+
+/// A key rotation: the successor key put beside the consensus key is picked up while the
+/// signer runs; one guard covers both keys, so no slot is signed twice across the switch.
+#[test]
+fn the_successor_key_is_picked_up_and_the_guard_holds_across_the_switch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, guard) = (dir.path().join("consensus.key"), dir.path().join("signer_state.json"));
+    KeyFile::generate(&key, None).expect("generate");
+    let mut signer = LocalSigner::open(&key, None, &guard).expect("open");
+    let old = signer.public_key();
+    assert_eq!(signer.public_keys(), vec![old]);
+    signer.sign(&request(old, 5, 0, SignStep::Prevote, b"block A")).expect("old key at 5");
+    let successor = KeyFile::generate(&next_key_file(&key), None).expect("successor");
+    let new = PublicKey(successor.verifying_key().to_bytes());
+    assert_eq!(signer.public_keys(), vec![old, new], "picked up without a restart");
+    // The same slot with the other key: refused, even for the same message.
+    let err = signer.sign(&request(new, 5, 0, SignStep::Prevote, b"block A")).expect_err("same slot, new key");
+    assert!(err.to_string().contains("another consensus key"), "{err}");
+    let signature = signer.sign(&request(new, 6, 0, SignStep::Prevote, b"block B")).expect("new key at 6");
+    assert!(new.verify(&HashContext::Vote.hash(b"block B"), &chancery_ledger::Signature(signature.0)).is_ok());
+    assert!(signer.sign(&request(old, 6, 0, SignStep::Prevote, b"block B")).is_err(), "old key, same slot");
+    assert!(signer.sign(&request(old, 5, 1, SignStep::Precommit, b"late")).is_err(), "below the mark");
+    let stranger = PublicKey([7; 32]);
+    let err = signer.sign(&request(stranger, 7, 0, SignStep::Prevote, b"x")).expect_err("a key it does not hold");
+    assert!(err.to_string().contains("does not hold consensus key"), "{err}");
+    drop(signer);
+    // After a restart both keys are loaded and the guard still holds.
+    let mut signer = LocalSigner::open(&key, None, &guard).expect("reopen");
+    assert_eq!(signer.public_keys(), vec![old, new]);
+    assert!(signer.sign(&request(new, 6, 0, SignStep::Prevote, b"block C")).is_err(), "conflicting after restart");
 }

@@ -7,8 +7,8 @@ use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 
 use crate::types::{
-    Anchors, CertHistory, CertStatusAnswer, ChainInfo, CheckpointInfo, CommittedBlock, Health, SignDigestAnswer,
-    SubmitOutcome, TxStatusAnswer, VerifyAnswer,
+    Anchors, CertHistory, CertStatusAnswer, ChainInfo, CheckpointInfo, CommittedBlock, Health, ProposalAnswer,
+    SignDigestAnswer, SubmitOutcome, TxStatusAnswer, VerifyAnswer,
 };
 
 /// Chancery's JSON-RPC API.
@@ -94,6 +94,21 @@ pub trait ChanceryApi {
     /// The certificate's status at `at_ms`, as of the latest block, with its proof.
     #[method(name = "cert_status")]
     async fn cert_status(&self, ca: String, serial: String, at_ms: u64) -> RpcResult<CertStatusAnswer>;
+
+    /// Submits an institution's signed governance tx (a proposal, a vote or a key
+    /// rotation, hex); returns its hash (for a proposal, its id) once the mempool holds it.
+    #[method(name = "gov_submit")]
+    async fn gov_submit(&self, tx: String) -> RpcResult<Hash>;
+
+    /// A governance proposal by id: its change, votes with the power each counts now, and
+    /// its status as of the latest block.
+    #[method(name = "gov_proposal")]
+    async fn gov_proposal(&self, id: Hash) -> RpcResult<ProposalAnswer>;
+
+    /// Governance proposals in id order, at most 100 from `after` (exclusive); only the
+    /// pending ones when `pending` is true.
+    #[method(name = "gov_proposals")]
+    async fn gov_proposals(&self, pending: Option<bool>, after: Option<Hash>) -> RpcResult<Vec<ProposalAnswer>>;
 
     /// Signs a document digest (`alg:hex`) with the hosted key `key_id` and anchors an
     /// evidence record of `kind` (`signing_event`, or a network's `custom:N` signing kind)

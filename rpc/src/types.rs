@@ -2,7 +2,7 @@
 //! hashes as 64 hex digits; digests as `alg:hex`; ledger objects (headers, blocks,
 //! commits, validator sets, proof bundles) in their JSON form.
 
-use chancery_ledger::Hash;
+use chancery_ledger::{Hash, PublicKey};
 use serde::{Deserialize, Serialize};
 
 use crate::errors::RpcError;
@@ -109,6 +109,16 @@ pub struct ChainInfo {
     pub request_bytes_max: u32,
     /// Most txs in one `evidence_submitBatch`.
     pub submit_batch_max: u32,
+    /// The chain parameters in force for the next block.
+    pub params: chancery_ledger::Params,
+}
+
+impl ChainInfo {
+    /// The chain's identity (id and genesis hash), which a client signs its txs for.
+    pub fn identity(&self) -> Result<chancery_ledger::ChainIdentity, chancery_ledger::chain::ChainIdError> {
+        let chain_id = chancery_ledger::ChainId::new(&self.chain_id)?;
+        Ok(chancery_ledger::ChainIdentity { chain_id, genesis_hash: self.genesis_hash })
+    }
 }
 
 /// A later committed block proofs can be extended to.
@@ -211,4 +221,50 @@ pub struct VerifyAnswer {
     pub error: Option<String>,
     /// What the proof shows, when valid.
     pub report: Option<serde_json::Value>,
+}
+
+/// A governance proposal as of the latest block: its change, every vote with the power
+/// it counts now, and its status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalAnswer {
+    /// The proposal's id (its tx hash).
+    pub id: Hash,
+    /// The proposing admin key.
+    pub proposer: PublicKey,
+    /// The institution that proposed, if its admin key is still in the validator set.
+    pub proposer_name: Option<String>,
+    /// The block that holds the proposal.
+    pub height: u64,
+    /// The change.
+    pub change: chancery_ledger::gov::Change,
+    /// Votes in blocks above this height are refused.
+    pub expires_at_height: u64,
+    /// Status as of `as_of_height`.
+    pub status: chancery_ledger::gov::ProposalStatus,
+    /// Every vote, in chain order.
+    pub votes: Vec<VoteView>,
+    /// The votes counted against the set in force for the next block.
+    pub tally: chancery_ledger::gov::Tally,
+    /// The next block's height: the state this answer reads.
+    pub as_of_height: u64,
+}
+
+/// One vote on a proposal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteView {
+    /// The admin key that voted.
+    pub admin_key: PublicKey,
+    /// Its institution in the current set; `None` when it no longer is (the vote no
+    /// longer counts).
+    pub validator: Option<String>,
+    /// The power this vote counts now (0 when it no longer counts).
+    pub power: u64,
+    /// Approve or reject.
+    pub approve: bool,
+    /// The block that holds the vote.
+    pub height: u64,
+    /// The vote tx.
+    pub tx_hash: Hash,
 }

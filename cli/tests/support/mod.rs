@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chancery_ledger::{ChainId, Tx};
+use chancery_ledger::{ChainIdentity, Tx};
 use chancery_node::signer::KeyFile;
 use chancery_rpc::txs::evidence_tx;
 use ed25519_dalek::SigningKey;
@@ -70,6 +70,11 @@ impl DevNode {
     pub fn genesis(&self) -> chancery_genesis::Genesis {
         chancery_genesis::Genesis::from_json(&std::fs::read_to_string(self.home.join("genesis.json")).expect("genesis"))
             .expect("valid genesis")
+    }
+
+    /// The chain's identity (id and genesis hash) from the home's genesis.
+    pub fn chain(&self) -> ChainIdentity {
+        chain_of(&self.home)
     }
 
     pub fn key(&self, name: &str) -> SigningKey {
@@ -188,7 +193,15 @@ pub fn error_code(answer: &serde_json::Value) -> i64 {
     answer["error"]["code"].as_i64().unwrap_or_else(|| panic!("expected an error, got {answer}"))
 }
 
-pub fn doc_txs(key: &SigningKey, chain: &ChainId, tag: &str, nonce_base: u64, n: usize) -> Vec<Tx> {
+/// The identity of the chain whose `genesis.json` is in `dir`.
+pub fn chain_of(dir: &Path) -> ChainIdentity {
+    let genesis =
+        chancery_genesis::Genesis::from_json(&std::fs::read_to_string(dir.join("genesis.json")).expect("genesis"))
+            .expect("valid genesis");
+    ChainIdentity { chain_id: genesis.chain_id.clone(), genesis_hash: genesis.hash() }
+}
+
+pub fn doc_txs(key: &SigningKey, chain: &ChainIdentity, tag: &str, nonce_base: u64, n: usize) -> Vec<Tx> {
     (0..n)
         .map(|i| {
             let digest = chancery_ledger::Digest::compute(

@@ -289,10 +289,9 @@ fn plan_change<V: StateView>(
             entry.power = *power;
             Ok(checked_set(list).map(|set| vec![(StateKey::Validators, Some(encode(&set)))]))
         }
-        Change::SetParams(params) => Ok(params
-            .validate()
-            .map(|()| vec![(StateKey::Params, Some(encode(params)))])
-            .map_err(|e| e.to_string())),
+        Change::SetParams(params) => {
+            Ok(params.validate().map(|()| vec![(StateKey::Params, Some(encode(params)))]).map_err(|e| e.to_string()))
+        }
     }
 }
 
@@ -330,7 +329,9 @@ fn plan_member<V: StateView>(
             writes.push((StateKey::CaOwner(ca.clone()), Some(encode(&member.key))));
         }
     }
-    if let Some(ca) = old_ca.filter(|ca| !matches!(&member.role, MemberRole::CertificateAuthority { ca: new } if new == *ca)) {
+    if let Some(ca) =
+        old_ca.filter(|ca| !matches!(&member.role, MemberRole::CertificateAuthority { ca: new } if new == *ca))
+    {
         writes.push((StateKey::CaOwner(ca.clone()), None));
     }
     writes.push((StateKey::Member(member.key), Some(encode(member))));

@@ -247,8 +247,8 @@ impl<B: Backend> ChainStore<B> {
     }
 
     fn init(&self, spec: &ChainSpec) -> Result<()> {
-        let changes =
-            genesis_changes(self, &spec.genesis_hash, &spec.params, &spec.validators, &spec.members).map_err(|e| self.tree_error(0, e))?;
+        let changes = genesis_changes(self, &spec.genesis_hash, &spec.params, &spec.validators, &spec.members)
+            .map_err(|e| self.tree_error(0, e))?;
         let mut batch = Batch::default();
         write_state(&mut batch, &changes);
         batch.put(Column::Meta, META_CHAIN, spec.chain_id.as_str().as_bytes());
@@ -299,6 +299,11 @@ impl<B: Backend> ChainStore<B> {
     /// The genesis hash.
     pub fn genesis_hash(&self) -> Hash {
         self.genesis_hash
+    }
+
+    /// The chain's identity: id and genesis hash, as signed messages bind them.
+    pub fn identity(&self) -> crate::chain::ChainIdentity {
+        crate::chain::ChainIdentity { chain_id: self.chain_id.clone(), genesis_hash: self.genesis_hash }
     }
 
     /// Number of committed blocks, which is also the height of the next block.

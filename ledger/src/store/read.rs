@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::cert::{CertEventProof, CertStatusProof};
+use crate::gov::ProposalRecord;
 use crate::smt::{Smt, Terminal};
 
 /// Most anchors of one digest returned by one query.
@@ -170,6 +171,39 @@ impl<B: Backend> ChainStore<B> {
     /// The events of a certificate, from the latest state.
     pub fn cert_record(&self, ca: &CaId, serial: &CertSerial) -> Result<Option<CertRecord>> {
         self.decoded(Column::State, &encode(&StateKey::Cert(ca.clone(), serial.clone())), self.height())
+    }
+
+    /// A governance proposal's record (change, votes, recorded status), by id.
+    pub fn proposal(&self, id: &Hash) -> Result<Option<ProposalRecord>> {
+        self.decoded(Column::State, &encode(&StateKey::Proposal(*id)), self.height())
+    }
+
+    /// Up to `limit` governance proposals with their ids, in id order from `after`
+    /// (exclusive), for listing.
+    pub fn proposals(&self, after: Option<Hash>, limit: usize) -> Result<Vec<(Hash, ProposalRecord)>> {
+        self.live()?;
+        // Every proposal key is the variant's tag followed by the 32-byte id.
+        let full = encode(&StateKey::Proposal(Hash::ZERO));
+        let prefix = &full[..full.len() - 32];
+        let from = match after {
+            Some(id) => {
+                let mut key = encode(&StateKey::Proposal(id));
+                key.push(0);
+                key
+            }
+            None => prefix.to_vec(),
+        };
+        let rows = self.backend.scan(Column::State, prefix, &from, limit)?;
+        rows.into_iter()
+            .map(|(key, value)| {
+                let id = Hash(key[prefix.len()..].try_into().map_err(|_| StoreError::Corrupt {
+                    height: self.height(),
+                    what: "malformed proposal key".into(),
+                })?);
+                let record = decode(&value).map_err(|e| corrupt(self.height(), Column::State, e))?;
+                Ok((id, record))
+            })
+            .collect()
     }
 
     /// Where each event of a certificate was anchored, in chain order.

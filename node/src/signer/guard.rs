@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chancery_consensus::context::Sig;
 use chancery_consensus::engine::{SignRequest, SignStep};
-use chancery_ledger::Hash;
+use chancery_ledger::{Hash, PublicKey};
 use serde::{Deserialize, Serialize};
 
 /// The last slot signed.
@@ -18,6 +18,9 @@ struct Mark {
     step: u8,
     message: Hash,
     signature: String,
+    /// The consensus key that signed (absent in marks written before key rotation).
+    #[serde(default)]
+    key: Option<PublicKey>,
 }
 
 /// Why the guard refused or failed.
@@ -105,6 +108,9 @@ impl DoubleSignGuard {
                 if mark.message != request.message {
                     return Err(refuse("a different message for this slot"));
                 }
+                if mark.key.is_some_and(|key| key != request.key) {
+                    return Err(refuse("this slot with another consensus key"));
+                }
                 let mut bytes = [0u8; 64];
                 hex::decode_to_slice(&mark.signature, &mut bytes)
                     .map_err(|e| GuardError::Io { path: self.path.display().to_string(), message: e.to_string() })?;
@@ -118,6 +124,7 @@ impl DoubleSignGuard {
             step: slot.2,
             message: request.message,
             signature: hex::encode(signature.0),
+            key: Some(request.key),
         };
         self.persist(&mark)?;
         self.mark = Some(mark);

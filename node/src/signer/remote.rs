@@ -25,14 +25,14 @@ use std::time::Duration;
 use bincode::{Decode, Encode};
 use chancery_consensus::context::Sig;
 use chancery_consensus::engine::{SignRequest, SignStep, Signer, SignerRefused};
-use chancery_ledger::codec::BoundedString;
+use chancery_ledger::codec::{BoundedString, BoundedVec};
 use chancery_ledger::tx::CertSerial;
 use chancery_ledger::validator::CaId;
 use chancery_ledger::{decode, encode, Canonical, Digest, Hash, PublicKey, Signature};
 
 use super::hosted::{self, HostedError, HostedKeyInfo, HostedKeys, KeyUse, KEY_ID_LEN_MAX};
 
-use super::LocalSigner;
+use super::{LocalSigner, CONSENSUS_KEYS_MAX};
 
 /// Largest frame either side accepts.
 pub const FRAME_BYTES_MAX: usize = 1024;
@@ -40,10 +40,12 @@ pub const FRAME_BYTES_MAX: usize = 1024;
 /// What the node asks.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum RemoteRequest {
-    /// The consensus public key and the height last signed at.
+    /// The consensus public keys and the height last signed at.
     Identify,
-    /// A consensus signature.
+    /// A consensus signature by `key`.
     Sign {
+        /// The consensus key to sign with.
+        key: PublicKey,
         /// Height.
         height: u64,
         /// Round.
@@ -75,10 +77,10 @@ impl Canonical for RemoteRequest {
 /// What the signer answers.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
 pub enum RemoteReply {
-    /// The key and the guard's height.
+    /// The keys and the guard's height.
     Identity {
-        /// Consensus public key.
-        key: PublicKey,
+        /// Consensus public keys, the one in use first.
+        keys: BoundedVec<PublicKey, CONSENSUS_KEYS_MAX>,
         /// Last height signed at.
         signed_up_to: Option<u64>,
     },
@@ -188,15 +190,20 @@ pub fn answer(consensus: &std::sync::Mutex<&mut LocalSigner>, hosted: &HostedKey
         },
         RemoteRequest::SignDigest { key_id, digest } => sign_digest(hosted, key_id.as_str(), &digest),
         RemoteRequest::Identify => {
-            let signer = consensus.lock().unwrap_or_else(|e| e.into_inner());
-            RemoteReply::Identity { key: signer.public_key(), signed_up_to: signer.signed_up_to() }
+            let mut signer = consensus.lock().unwrap_or_else(|e| e.into_inner());
+            let mut keys = signer.public_keys();
+            keys.truncate(CONSENSUS_KEYS_MAX);
+            match BoundedVec::new(keys) {
+                Ok(keys) => RemoteReply::Identity { keys, signed_up_to: signer.signed_up_to() },
+                Err(e) => RemoteReply::Refused(e.to_string()),
+            }
         }
-        RemoteRequest::Sign { height, round, step, message } => match step_of(step) {
+        RemoteRequest::Sign { key, height, round, step, message } => match step_of(step) {
             Some(step) => {
                 // A panic while signing cannot leave the guard half-written: it syncs its
                 // state before a signature is returned.
                 let mut signer = consensus.lock().unwrap_or_else(|e| e.into_inner());
-                match signer.sign(&SignRequest { height, round, step, message }) {
+                match signer.sign(&SignRequest { height, round, step, message, key }) {
                     Ok(sig) => RemoteReply::Signed(Signature(sig.0)),
                     Err(refused) => RemoteReply::Refused(refused.0),
                 }
@@ -301,7 +308,7 @@ pub struct RemoteSigner {
     path: PathBuf,
     stream: Option<UnixStream>,
     stopping: Arc<AtomicBool>,
-    key: PublicKey,
+    keys: Vec<PublicKey>,
     signed_up_to: Option<u64>,
 }
 
@@ -318,12 +325,12 @@ impl RemoteSigner {
                         path: path.to_path_buf(),
                         stream: Some(stream),
                         stopping: stopping.clone(),
-                        key: PublicKey([0; 32]),
+                        keys: Vec::new(),
                         signed_up_to: None,
                     };
                     match signer.call(&RemoteRequest::Identify) {
-                        Ok(RemoteReply::Identity { key, signed_up_to }) => {
-                            signer.key = key;
+                        Ok(RemoteReply::Identity { keys, signed_up_to }) if !keys.is_empty() => {
+                            signer.keys = keys.into_vec();
                             signer.signed_up_to = signed_up_to;
                             return Ok(signer);
                         }
@@ -338,9 +345,9 @@ impl RemoteSigner {
         Err(format!("cannot reach the signer at {}: {last}", path.display()))
     }
 
-    /// The consensus public key the signer holds.
+    /// The consensus public key the signer holds in use.
     pub fn public_key(&self) -> PublicKey {
-        self.key
+        self.keys[0]
     }
 
     fn call(&mut self, request: &RemoteRequest) -> std::io::Result<RemoteReply> {
@@ -429,8 +436,19 @@ impl Signer for RemoteSigner {
         self.signed_up_to
     }
 
+    fn public_keys(&mut self) -> Vec<PublicKey> {
+        // Asked once per height: the signer may have picked up a successor key.
+        match self.call(&RemoteRequest::Identify) {
+            Ok(RemoteReply::Identity { keys, .. }) if !keys.is_empty() => self.keys = keys.into_vec(),
+            Ok(other) => tracing::warn!(reply = ?other, "the signer answered identify unexpectedly"),
+            Err(e) => tracing::warn!(error = %e, "the signer is unreachable; keeping the keys it named before"),
+        }
+        self.keys.clone()
+    }
+
     fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused> {
         let wire = RemoteRequest::Sign {
+            key: request.key,
             height: request.height,
             round: request.round,
             step: step_code(request.step),
@@ -441,7 +459,7 @@ impl Signer for RemoteSigner {
             match self.call(&wire) {
                 Ok(RemoteReply::Signed(signature)) => {
                     // Never pass on a signature that does not verify under the key.
-                    return match self.key.verify(&request.message, &signature) {
+                    return match request.key.verify(&request.message, &signature) {
                         Ok(()) => {
                             self.signed_up_to = Some(self.signed_up_to.unwrap_or(0).max(request.height));
                             Ok(Sig(signature.0))

@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 signed_tx(
                     &integrator,
                     &spec.chain_id,
+                    &spec.genesis_hash,
                     document_evidence(&[height.to_le_bytes(), i.to_le_bytes()].concat()),
                     nonce,
                 )
