@@ -162,6 +162,41 @@ fn examples(node: &DevNode) -> Vec<Example> {
         "Sign a document digest with a hosted key (`key_id`, `digest`, `kind`, `refs`, `token`): Ed25519 over the digest's bytes. The node anchors a signing event naming the digest, the signature's hash, the key's certificate and the method, and answers the signature and the event's tx hash. The token is the node's `[hosted] token_file`; served on loopback RPC only unless `[hosted] allow_remote`. Refused (1050) when the certificate is not valid at the latest block time.",
         json!(["clerk-1", Digest::compute(DigestAlg::Sha256, b"contract").to_text(), "signing_event", [], token.trim()]),
     );
+
+    // Governance: the dev operator (the only validator) proposes a new integrator with
+    // its admin key, then approves it; the proposal executes in the vote's block.
+    let admin = node.key("admin.key");
+    let newcomer = chancery_ledger::testkit::public(&chancery_ledger::testkit::key(6, 1));
+    let kinds = chancery_ledger::codec::BoundedVec::new(vec![chancery_ledger::tx::EvidenceKind::Document]).expect("kinds");
+    let member = chancery_ledger::Member {
+        name: chancery_ledger::validator::Name::new("new-esign").expect("name"),
+        key: newcomer,
+        role: chancery_ledger::MemberRole::Integrator { kinds },
+    };
+    let height = call(node, "chain_info", json!([])).1["result"]["blocks"].as_u64().expect("blocks");
+    let change = chancery_ledger::gov::Change::AddMember(member);
+    let body = TxBody::Propose(chancery_ledger::gov::GovProposal { change, expires_at_height: height + 1000 });
+    let proposal = sign_tx(&admin, &chain, body, clock_nonce());
+    add(
+        "gov_submit",
+        "Submit an institution's governance tx, signed with its admin key: a proposal (its hash is the proposal id), a vote, or a key rotation. Governance rules refuse with code 1009.",
+        json!([tx_hex(&proposal)]),
+    );
+    support::wait_committed(node, &proposal.hash().to_hex());
+    let vote = TxBody::Vote(chancery_ledger::gov::GovVote { proposal: proposal.hash(), approve: true });
+    let vote = sign_tx(&admin, &chain, vote, clock_nonce());
+    call(node, "gov_submit", json!([tx_hex(&vote)]));
+    support::wait_committed(node, &vote.hash().to_hex());
+    add(
+        "gov_proposal",
+        "A proposal by id: its change, proposer, expiry, every vote with the power it counts against the set in force now (0 once its institution left or rotated its admin key), the tally, and its status (`pending`, `executed`, `failed`, `rejected`, `expired`).",
+        json!([proposal.hash().to_hex()]),
+    );
+    add(
+        "gov_proposals",
+        "Proposals in id order, at most 100 after `after` (exclusive); only pending ones when `pending` is true.",
+        json!([false, null]),
+    );
     out
 }
 
@@ -213,7 +248,7 @@ fn error_help(code: ErrorCode) -> &'static str {
         ErrorCode::Duplicate => "This exact tx is already on chain. Look it up with `evidence_status`.",
         ErrorCode::TxTooLarge => "The tx is larger than the chain's `max_tx_bytes`. Anchor a digest, not content.",
         ErrorCode::CertRule => "A certificate lifecycle rule is broken; the message names it.",
-        ErrorCode::Governance => "A governance proposal lacks a validator quorum or is invalid.",
+        ErrorCode::Governance => "A governance rule is broken: the signer is not a voting institution's admin key, the proposal cannot apply or expires out of range, or the vote is on an unknown, ended or expired proposal, or a second vote of one institution; the message names it.",
         ErrorCode::NoncePending => "Another pending tx of this signer has this nonce. Use another nonce.",
         ErrorCode::Misbehaviour => "Misbehaviour evidence does not prove two conflicting signed messages of a current validator at an earlier height, or that misbehaviour is already anchored.",
         ErrorCode::MempoolFull => "A mempool bound (total or per submitter) is reached. Retry after the next block; nothing was stored.",

@@ -214,14 +214,10 @@ fn start_network(
     shared: Arc<Shared>,
     driver: std::sync::mpsc::SyncSender<DriverMsg>,
 ) -> Result<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>, StartError> {
-    let mut allowed = Vec::new();
-    let set = shared.store.current_validators().map_err(fail("reading the validator set"))?;
-    for v in &set.validators {
-        allowed.push(crate::p2p::peer_id(&v.p2p_key).map_err(fail("a validator's p2p key"))?);
-    }
+    let mut observers = Vec::new();
     for observer in &config.p2p.observers {
         let key = chancery_ledger::PublicKey::from_hex(observer).map_err(fail("p2p.observers"))?;
-        allowed.push(crate::p2p::peer_id(&key).map_err(fail("p2p.observers"))?);
+        observers.push(crate::p2p::peer_id(&key).map_err(fail("p2p.observers"))?);
     }
     let mut peers = Vec::new();
     for text in &config.p2p.peers {
@@ -239,7 +235,7 @@ fn start_network(
             secret: key.to_bytes(),
             listen,
             peers,
-            allowed,
+            observers,
             blocked,
             consensus_gossip: config.p2p.consensus_gossip,
             compact_proposals: config.p2p.compact_proposals,

@@ -311,8 +311,9 @@ pub struct NetConfig {
     pub listen: Multiaddr,
     /// Peers to dial.
     pub peers: Vec<(PeerId, Multiaddr)>,
-    /// Peers allowed to connect.
-    pub allowed: Vec<PeerId>,
+    /// Configured observers: allowed to connect whatever the validator set (the
+    /// validators themselves are read from the store, and followed as the set changes).
+    pub observers: Vec<PeerId>,
     /// Peers refused even if allowed.
     pub blocked: Vec<PeerId>,
     /// Consensus messages over gossipsub instead of direct streams.
@@ -332,10 +333,71 @@ pub struct Network {
     pub peer_id: PeerId,
 }
 
-/// Who may connect: the allowed peers minus the blocked ones.
+/// Who may connect: the current validators' nodes and the configured observers, minus
+/// the operator's blocked peers. The validators follow the chain's set: read again
+/// whenever the store's validator epoch moves.
 struct Access {
-    allowed: std::collections::HashSet<PeerId>,
+    validators: std::collections::HashSet<PeerId>,
+    observers: std::collections::HashSet<PeerId>,
     blocked: std::collections::HashSet<PeerId>,
+    /// The validator epoch `validators` was read at.
+    epoch: u64,
+}
+
+impl Access {
+    fn allows(&self, peer: &PeerId) -> bool {
+        (self.validators.contains(peer) || self.observers.contains(peer)) && !self.blocked.contains(peer)
+    }
+}
+
+/// The peer ids of a validator set's nodes (keys that are no Ed25519 point are skipped:
+/// the set's validation refuses them).
+fn validator_peers(set: &chancery_ledger::ValidatorSet) -> std::collections::HashSet<PeerId> {
+    set.validators.iter().filter_map(|v| peer_id(&v.p2p_key).ok()).collect()
+}
+
+/// Follows a validator-set change: the nodes of removed validators are refused and their
+/// connections closed; added validators' nodes are allowed (and dialled if configured).
+fn follow_validators(
+    swarm: &mut Swarm<Behaviour>,
+    access: &mut Access,
+    redial: &mut HashMap<PeerId, Redial>,
+    shared: &Shared,
+) {
+    let store = &shared.store;
+    let epoch = match store.current_epoch() {
+        Ok(epoch) if epoch != access.epoch => epoch,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the validator epoch");
+            return;
+        }
+    };
+    let validators = match store.current_validators() {
+        Ok(set) => validator_peers(&set),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the validator set");
+            return;
+        }
+    };
+    let previous = std::mem::replace(&mut access.validators, validators);
+    access.epoch = epoch;
+    for peer in previous.difference(&access.validators) {
+        if !access.allows(peer) {
+            tracing::warn!(%peer, epoch, "no longer a validator's node: its connections are closed and refused");
+            swarm.behaviour_mut().allow.disallow_peer(*peer);
+        }
+    }
+    for peer in access.validators.difference(&previous) {
+        if access.allows(peer) {
+            tracing::info!(%peer, epoch, "a new validator's node is allowed");
+            swarm.behaviour_mut().allow.allow_peer(*peer);
+            if let Some(r) = redial.get_mut(peer) {
+                r.next = Instant::now();
+                r.backoff = BACKOFF_MIN;
+            }
+        }
+    }
 }
 
 struct Redial {
@@ -379,8 +441,15 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .map_err(|e| format!("p2p behaviour: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    let allowed: std::collections::HashSet<PeerId> = config.allowed.iter().copied().collect();
-    for peer in allowed.iter().filter(|p| !config.blocked.contains(p)) {
+    let set = shared.store.current_validators().map_err(|e| format!("reading the validator set: {e}"))?;
+    let epoch = shared.store.current_epoch().map_err(|e| format!("reading the validator epoch: {e}"))?;
+    let access = Access {
+        validators: validator_peers(&set),
+        observers: config.observers.iter().copied().collect(),
+        blocked: config.blocked.iter().copied().collect(),
+        epoch,
+    };
+    for peer in access.validators.iter().chain(&access.observers).filter(|p| access.allows(p)) {
         swarm.behaviour_mut().allow.allow_peer(*peer);
     }
     swarm.listen_on(config.listen.clone()).map_err(|e| format!("p2p listen on {}: {e}", config.listen))?;
@@ -393,7 +462,6 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .filter(|(p, _)| *p != peer_id)
         .map(|(p, a)| (*p, Redial { address: a.clone(), next: Instant::now(), backoff: BACKOFF_MIN }))
         .collect();
-    let blocked = config.blocked.iter().copied().collect();
     let gossip = config.consensus_gossip.then_some(topic);
     let task = Task {
         requests: HashMap::new(),
@@ -405,7 +473,7 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         shared,
         driver,
     };
-    tokio::spawn(run(swarm, rx, redial, Access { allowed, blocked }, gossip, task));
+    tokio::spawn(run(swarm, rx, redial, access, gossip, task));
     Ok(Network { commands, peer_id })
 }
 
@@ -510,7 +578,7 @@ async fn run(
                             swarm.behaviour_mut().allow.disallow_peer(*peer);
                         }
                         for peer in access.blocked.difference(&blocked) {
-                            if access.allowed.contains(peer) {
+                            if access.validators.contains(peer) || access.observers.contains(peer) {
                                 tracing::info!(%peer, "peer unblocked");
                                 swarm.behaviour_mut().allow.allow_peer(*peer);
                                 if let Some(r) = redial.get_mut(peer) {
@@ -529,9 +597,10 @@ async fn run(
             }
             _ = tick.tick() => {
                 task.release_stalled();
+                follow_validators(&mut swarm, &mut access, &mut redial, &shared);
                 let now = Instant::now();
                 for (peer, r) in redial.iter_mut() {
-                    if !swarm.is_connected(peer) && now >= r.next && !access.blocked.contains(peer) {
+                    if !swarm.is_connected(peer) && now >= r.next && access.allows(peer) {
                         let opts = DialOpts::peer_id(*peer)
                             .addresses(vec![r.address.clone()])
                             .condition(PeerCondition::DisconnectedAndNotDialing)
