@@ -184,6 +184,7 @@ pub fn report(r: &Report) -> String {
         _ => {}
     }
     let _ = writeln!(out, "  genesis      {}", r.genesis_hash);
+    let _ = writeln!(out, "  trust basis  {}", r.trust_basis.describe());
     out
 }
 

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chancery_genesis::{verify_bundle, Genesis};
+use chancery_ledger::checkpoint::{verify_with_checkpoint, SavedCheckpoint};
 use chancery_ledger::store::rocks::{restore, RocksBackend};
 use chancery_ledger::store::ChainStore;
 use clap::{Parser, Subcommand};
@@ -189,6 +190,34 @@ enum Command {
         /// Where to write the proof.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Save a signed checkpoint of a node's chain (its latest block, or `--height`): a
+    /// trust anchor for `verify --checkpoint` and `consistency`.
+    Checkpoint {
+        /// Node RPC URL.
+        #[arg(long, default_value = node_cmds::DEFAULT_RPC)]
+        rpc: String,
+        /// The block height (default: the latest).
+        #[arg(long)]
+        height: Option<u64>,
+        /// An earlier checkpoint: the new one carries the proof that its history extends
+        /// that one's.
+        #[arg(long)]
+        since: Option<PathBuf>,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify offline that the ledger only grew between two saved checkpoints (the newer
+    /// one saved with `--since` the older).
+    Consistency {
+        /// The earlier checkpoint.
+        old: PathBuf,
+        /// The later checkpoint.
+        new: PathBuf,
+        /// The chain's genesis file: the trust root.
+        #[arg(long)]
+        genesis: PathBuf,
     },
     /// Write a printable HTML evidence report of what a proof shows (it must verify).
     Report {
@@ -409,6 +438,10 @@ struct ProofArgs {
     /// The document whose digest was anchored; it is hashed and compared.
     #[arg(long)]
     file: Option<PathBuf>,
+    /// A checkpoint saved later (`chancery checkpoint`), trusted besides the genesis: the
+    /// block must be in its history.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
 }
 
 /// Verifies the proof offline; the error names the check that failed.
@@ -420,7 +453,16 @@ fn verified(proof: &ProofArgs) -> Result<chancery_ledger::Report> {
         .as_deref()
         .map(|p| std::fs::read(p).with_context(|| format!("cannot read the file {}", p.display())))
         .transpose()?;
-    verify_bundle(&bundle_json, &genesis_json, document.as_deref()).context("NOT VERIFIED")
+    match &proof.checkpoint {
+        None => verify_bundle(&bundle_json, &genesis_json, document.as_deref()).context("NOT VERIFIED"),
+        Some(path) => {
+            let genesis = Genesis::from_json(&genesis_json)?;
+            let bundle = chancery_ledger::ProofBundle::from_json(&bundle_json).context("NOT VERIFIED")?;
+            let trusted = SavedCheckpoint::from_json(&read_text(path, "checkpoint")?).context("NOT VERIFIED")?;
+            verify_with_checkpoint(&bundle, &genesis.trust_root(), document.as_deref(), &trusted)
+                .context("NOT VERIFIED")
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -655,6 +697,24 @@ fn run(cli: Cli) -> Result<()> {
             files,
         }),
         Command::Status { rpc, tx } => node_cmds::status(&rpc, &tx),
+        Command::Checkpoint { rpc, height, since, out } => node_cmds::checkpoint(&rpc, height, since.as_deref(), &out),
+        Command::Consistency { old, new, genesis } => {
+            let genesis = Genesis::from_json(&read_text(&genesis, "genesis file")?)?;
+            let old = SavedCheckpoint::from_json(&read_text(&old, "checkpoint")?)?;
+            let new = SavedCheckpoint::from_json(&read_text(&new, "checkpoint")?)?;
+            let verdict = chancery_ledger::checkpoint::verify_consistency_of(&old, &new, &genesis.trust_root())
+                .context("NOT CONSISTENT")?;
+            println!(
+                "CONSISTENT: the history at height {} (block {}, {}) extends the history at height {} (block {}, {}); both checkpoints verified against the genesis",
+                verdict.new.height,
+                verdict.new.block_hash,
+                format::utc(verdict.new.block_time_ms),
+                verdict.old.height,
+                verdict.old.block_hash,
+                format::utc(verdict.old.block_time_ms)
+            );
+            Ok(())
+        }
         Command::Proof { rpc, file, digest, tx, checkpoint, out } => {
             let target = match (file, digest, tx) {
                 (Some(f), _, _) => node_cmds::ProofTarget::File(f),

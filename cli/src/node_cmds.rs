@@ -377,3 +377,46 @@ pub fn proof(rpc: &str, target: ProofTarget, checkpoint: Option<u64>, out: &Path
         Ok(())
     })
 }
+
+/// `chancery checkpoint`: the node's header and commit at a height (default the latest),
+/// the validator-set changes up to it, and with `since` a consistency proof from that
+/// earlier checkpoint. It is checked when used (`verify --checkpoint`, `consistency`),
+/// against the genesis the verifier holds.
+pub fn checkpoint(rpc: &str, height: Option<u64>, since: Option<&Path>, out: &Path) -> Result<()> {
+    use chancery_ledger::checkpoint::{ConsistencyFrom, SavedCheckpoint};
+    let since = match since {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let old = SavedCheckpoint::from_json(&text)?;
+            Some(old.header.decode::<chancery_ledger::Header>().map_err(anyhow::Error::msg)?.height)
+        }
+        None => None,
+    };
+    runtime()?.block_on(async {
+        let client = connect(rpc).await?;
+        let info = call(client.info().await)?;
+        let point = call(client.checkpoint(height).await)?;
+        let mut saved =
+            SavedCheckpoint::new(info.genesis_hash, &point.header, &point.commit, point.validator_changes.clone());
+        if let Some(from_height) = since {
+            if from_height > point.height {
+                bail!("the earlier checkpoint (height {from_height}) is above this one (height {})", point.height);
+            }
+            if from_height > 0 && from_height < point.height {
+                let proof = call(client.consistency_proof(from_height, point.height).await)?;
+                saved.consistency =
+                    Some(ConsistencyFrom { from_height, from_mth: proof.mth1, to_mth: proof.mth2, proof: proof.proof });
+            }
+        }
+        std::fs::write(out, saved.to_json()).with_context(|| format!("writing {}", out.display()))?;
+        println!(
+            "wrote the checkpoint at height {} (block {}, {}) of chain {} to {}",
+            point.height,
+            point.header.hash(),
+            crate::format::utc(point.header.time_ms),
+            info.chain_id,
+            out.display()
+        );
+        Ok(())
+    })
+}

@@ -163,6 +163,7 @@ pub fn html(report: &Report, file_name: Option<&str>, generated_ms: u64) -> Stri
     row(&mut out, "Chain", &report.chain_id);
     row(&mut out, "Genesis hash", &report.genesis_hash.to_hex());
     row(&mut out, "Validator-set changes traced", &report.validator_changes.to_string());
+    row(&mut out, "Trust basis", &report.trust_basis.describe());
     let _ = writeln!(out, "</table>");
     let _ = writeln!(
         out,

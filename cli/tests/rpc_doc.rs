@@ -167,7 +167,8 @@ fn examples(node: &DevNode) -> Vec<Example> {
     // its admin key, then approves it; the proposal executes in the vote's block.
     let admin = node.key("admin.key");
     let newcomer = chancery_ledger::testkit::public(&chancery_ledger::testkit::key(6, 1));
-    let kinds = chancery_ledger::codec::BoundedVec::new(vec![chancery_ledger::tx::EvidenceKind::Document]).expect("kinds");
+    let kinds =
+        chancery_ledger::codec::BoundedVec::new(vec![chancery_ledger::tx::EvidenceKind::Document]).expect("kinds");
     let member = chancery_ledger::Member {
         name: chancery_ledger::validator::Name::new("new-esign").expect("name"),
         key: newcomer,

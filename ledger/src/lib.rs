@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod cert;
 pub mod chain;
+pub mod checkpoint;
 pub mod codec;
 pub mod crypto;
 pub mod digest;

@@ -292,6 +292,26 @@ impl TestChain {
     }
 }
 
+impl TestChain {
+    /// A saved checkpoint of committed block `at`, optionally with the consistency proof
+    /// from the history of `since` blocks.
+    pub fn saved_checkpoint(&self, at: u64, since: Option<u64>) -> crate::checkpoint::SavedCheckpoint {
+        let (block, commit) = &self.blocks[at as usize];
+        let changes = self.changes.iter().filter(|(from, _)| *from <= at).map(|(_, c)| c.clone()).collect();
+        let mut saved = crate::checkpoint::SavedCheckpoint::new(self.genesis_hash, &block.header, commit, changes);
+        if let Some(from_height) = since {
+            let proof = self.history.history_consistency(from_height, at).expect("sizes within the tree");
+            saved.consistency = Some(crate::checkpoint::ConsistencyFrom {
+                from_height,
+                from_mth: proof.mth1,
+                to_mth: proof.mth2,
+                proof: proof.proof,
+            });
+        }
+        saved
+    }
+}
+
 /// The ledger state in memory, for state-transition tests: latest values, the state
 /// tree's nodes, and the tx hashes on chain.
 #[derive(Default)]

@@ -201,6 +201,10 @@ pub enum VerifyError {
     /// A certificate status proof does not match its committed record.
     #[error("certificate status proof: {0}")]
     CertProof(String),
+    /// A trusted checkpoint does not include the block, or two checkpoints are not one
+    /// growing history.
+    #[error("checkpoint: {0}")]
+    NotConsistent(String),
     /// The file's digest differs from the anchored one.
     #[error("file {alg} digest is {computed}, the anchored digest is {anchored}: this is not the anchored file")]
     FileMismatch {
@@ -243,6 +247,38 @@ pub struct Report {
     /// For evidence that names a certificate, with a status proof in the bundle: the
     /// certificate's status at the block time.
     pub certificate: Option<crate::cert::CertVerdict>,
+    /// What the verdict rests on: the genesis alone, or a trusted checkpoint too.
+    pub trust_basis: TrustBasis,
+}
+
+/// What a verdict rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "basis")]
+pub enum TrustBasis {
+    /// The genesis file alone. It proves the block was signed by a quorum of the set
+    /// traced from genesis through signed changes; it cannot rule out that a quorum of a
+    /// set replaced before the block (still holding its keys) signed a history forking at
+    /// its replacement. A later trusted checkpoint rules that out.
+    Genesis,
+    /// The genesis and a trusted checkpoint whose history includes the block.
+    Checkpoint {
+        /// The checkpoint's height.
+        height: u64,
+        /// Its block hash.
+        block_hash: Hash,
+        /// Its block time.
+        block_time_ms: u64,
+    },
+}
+
+impl TrustBasis {
+    /// One line for people: what the verdict rests on and what it cannot rule out.
+    pub fn describe(&self) -> String {
+        match self {
+            TrustBasis::Genesis => "the genesis file alone: this rules out every forgery except a history signed by a quorum of a validator set after it was replaced; verify with --checkpoint (a checkpoint saved after the block) to rule that out too".into(),
+            TrustBasis::Checkpoint { height, block_hash, .. } => format!("the genesis file and the trusted checkpoint at height {height} (block {block_hash}), whose history includes this block"),
+        }
+    }
 }
 
 /// The record a tx carries, summarised.
@@ -405,6 +441,7 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot, file: Option<&[u8]>) -> R
         file_matches,
         checkpoint,
         certificate,
+        trust_basis: TrustBasis::Genesis,
     })
 }
 

@@ -365,6 +365,29 @@ fn a_header_forged_by_a_replaced_set_is_what_the_genesis_alone_cannot_rule_out()
     let forged = fork.bundle(1, 0, None);
     let report = verify(&forged, &chain.trust_root(), None).expect("genesis alone cannot rule the fork out");
     assert_eq!(report.validator_changes, 0);
+    // A checkpoint saved from the real chain after the block rules the fork out, and the
+    // verdict says why: the fork's own checkpoint is another block at the same height, or
+    // its history is not the one the trusted checkpoint extends.
+    chain.commit_block(vec![]);
+    chain.commit_block(vec![]);
+    fork.commit_block(vec![]);
+    fork.commit_block(vec![]);
+    let trusted = chain.saved_checkpoint(3, Some(2));
+    for at in [3, 2] {
+        let mut with_checkpoint = forged.clone();
+        with_checkpoint.checkpoint = fork.bundle(1, 0, Some(at)).checkpoint;
+        verify(&with_checkpoint, &chain.trust_root(), None).expect("the fork is self-consistent");
+        let err =
+            chancery_ledger::checkpoint::verify_with_checkpoint(&with_checkpoint, &chain.trust_root(), None, &trusted)
+                .expect_err("not in the trusted history");
+        assert!(matches!(err, VerifyError::NotConsistent(_)), "{err}");
+    }
+    let err = chancery_ledger::checkpoint::verify_with_checkpoint(&forged, &chain.trust_root(), None, &trusted)
+        .expect_err("no checkpoint in the bundle");
+    assert!(err.to_string().contains("carries no checkpoint"), "{err}");
+    // The genesis-only verdict says what it cannot rule out.
+    assert_eq!(report.trust_basis, chancery_ledger::verify::TrustBasis::Genesis);
+    assert!(report.trust_basis.describe().contains("after it was replaced"), "{}", report.trust_basis.describe());
     // Shipped with the real change, the forged header's epoch gives it away.
     let mut with_change = forged.clone();
     with_change.validator_changes = chain.bundle(1, 0, None).validator_changes;
@@ -510,4 +533,67 @@ mod fuzz {
             prop_assert!(verify(&bundle, &chain.trust_root(), None).is_err());
         }
     }
+}
+
+/// A later trusted checkpoint: a bundle whose own checkpoint is that one, or one the
+/// trusted checkpoint proves it extends, verifies with the checkpoint as its trust basis.
+#[test]
+fn a_trusted_checkpoint_anchors_the_block_in_its_history() {
+    use chancery_ledger::checkpoint::{verify_consistency_of, verify_with_checkpoint};
+    use chancery_ledger::verify::TrustBasis;
+    let mut chain = TestChain::new(4);
+    for i in 0..3 {
+        let doc = chain.evidence_tx(format!("document {i}").as_bytes());
+        chain.commit_block(vec![doc]);
+    }
+    let change = chain.validator_change_tx(5);
+    chain.commit_block(vec![change]);
+    for _ in 0..4 {
+        chain.commit_block(vec![]);
+    }
+    let trust = chain.trust_root();
+    let trusted = chain.saved_checkpoint(7, Some(3));
+    // The bundle's checkpoint is the trusted one.
+    let report = verify_with_checkpoint(&chain.bundle(1, 0, Some(7)), &trust, None, &trusted).expect("same checkpoint");
+    assert!(matches!(report.trust_basis, TrustBasis::Checkpoint { height: 7, .. }), "{:?}", report.trust_basis);
+    // The bundle's checkpoint is earlier; the trusted one proves it extends it.
+    let report = verify_with_checkpoint(&chain.bundle(1, 0, Some(3)), &trust, None, &trusted).expect("consistent");
+    assert!(matches!(report.trust_basis, TrustBasis::Checkpoint { height: 7, .. }));
+    // Without a matching consistency proof: refused, saying how to get one.
+    let err =
+        verify_with_checkpoint(&chain.bundle(1, 0, Some(2)), &trust, None, &trusted).expect_err("no proof from 2");
+    assert!(err.to_string().contains("no consistency proof from height 2"), "{err}");
+    // A checkpoint not after the block proves nothing about it.
+    let early = chain.saved_checkpoint(1, None);
+    let err = verify_with_checkpoint(&chain.bundle(1, 0, Some(3)), &trust, None, &early).expect_err("not after");
+    assert!(err.to_string().contains("not after the block"), "{err}");
+
+    // Two saved checkpoints: the later one extends the earlier one.
+    let old = chain.saved_checkpoint(3, None);
+    let verdict = verify_consistency_of(&old, &trusted, &trust).expect("consistent");
+    assert_eq!((verdict.old.height, verdict.new.height), (3, 7));
+    assert_eq!(verdict.new.validator_changes, 1);
+    let mut tampered = trusted.clone();
+    if let Some(c) = tampered.consistency.as_mut() {
+        c.proof[0].0[0] ^= 1;
+    }
+    assert!(matches!(verify_consistency_of(&old, &tampered, &trust), Err(VerifyError::NotConsistent(_))));
+    let mut other_root = trusted.clone();
+    if let Some(c) = other_root.consistency.as_mut() {
+        c.from_mth.0[0] ^= 1;
+    }
+    let err = verify_consistency_of(&old, &other_root, &trust).expect_err("root not the signed one");
+    assert!(err.to_string().contains("first"), "{err}");
+    assert!(verify_consistency_of(&trusted, &old, &trust).is_err(), "given newest first");
+    assert!(verify_consistency_of(&chain.saved_checkpoint(2, None), &trusted, &trust).is_err(), "no proof from 2");
+    // A checkpoint without the change it relies on does not verify at all.
+    let mut stripped = trusted.clone();
+    stripped.validator_changes.clear();
+    assert!(matches!(verify_consistency_of(&old, &stripped, &trust), Err(VerifyError::EpochMismatch { .. })));
+    // JSON round trip, unknown fields refused.
+    let json = trusted.to_json();
+    assert_eq!(chancery_ledger::checkpoint::SavedCheckpoint::from_json(&json).expect("parses"), trusted);
+    let extra = json.replacen("\"commit\"", "\"extra\": 1, \"commit\"", 1);
+    assert!(chancery_ledger::checkpoint::SavedCheckpoint::from_json(&extra).is_err());
+    assert!(chancery_ledger::checkpoint::SavedCheckpoint::from_json(&json[..json.len() / 2]).is_err());
 }

@@ -579,6 +579,7 @@ impl ChanceryApiServer for RpcService {
             height,
             header: store.header(height).map_err(store_error)?,
             commit: store.commit(height).map_err(store_error)?,
+            validator_changes: store.validator_changes(height).map_err(store_error)?,
         })
     }
 

@@ -130,6 +130,9 @@ pub struct CheckpointInfo {
     pub header: chancery_ledger::Header,
     /// Its commit.
     pub commit: chancery_ledger::Commit,
+    /// Every validator-set change from genesis up to it, each with the header that
+    /// committed it and that header's commit.
+    pub validator_changes: Vec<chancery_ledger::bundle::ValidatorSetChange>,
 }
 
 /// `node_health`.
