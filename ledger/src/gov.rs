@@ -21,7 +21,7 @@ use crate::chain::Params;
 use crate::codec::{BoundedString, BoundedVec, Canonical};
 use crate::crypto::PublicKey;
 use crate::hash::Hash;
-use crate::limits::{GOV_REASON_BYTES_MAX, GOV_VOTES_MAX, STATE_VALUE_BYTES_MAX};
+use crate::limits::{GOV_PENDING_MAX, GOV_REASON_BYTES_MAX, GOV_VOTES_MAX, STATE_VALUE_BYTES_MAX};
 use crate::validator::{has_quorum, CaId, Member, Name, Validator, ValidatorSet};
 
 /// A change institutions can vote on.
@@ -221,6 +221,19 @@ pub struct ProposalRecord {
 
 impl Canonical for ProposalRecord {
     const KIND: &'static str = "proposal record";
+    const BYTES_MAX: usize = STATE_VALUE_BYTES_MAX;
+}
+
+/// The ids of the proposals still open, kept in the state so that a validator-set change
+/// can count them again against the new set.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, Serialize, Deserialize)]
+pub struct OpenProposals {
+    /// Proposal ids, oldest first.
+    pub ids: BoundedVec<Hash, GOV_PENDING_MAX>,
+}
+
+impl Canonical for OpenProposals {
+    const KIND: &'static str = "open proposals";
     const BYTES_MAX: usize = STATE_VALUE_BYTES_MAX;
 }
 

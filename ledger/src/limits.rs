@@ -51,6 +51,8 @@ pub const DECODE_BYTES_MAX: usize = 4 * BLOCK_BYTES_MAX;
 pub const GOV_VOTES_MAX: usize = 2 * VALIDATORS_MAX;
 /// Longest a governance proposal may stay open, in blocks after the one holding it.
 pub const GOV_EXPIRY_BLOCKS_MAX: u64 = 1_000_000;
+/// Most governance proposals open at once (pending and not expired).
+pub const GOV_PENDING_MAX: usize = 256;
 /// Longest reason recorded for a proposal whose change could not be applied, in bytes.
 pub const GOV_REASON_BYTES_MAX: usize = 256;
 
@@ -74,3 +76,5 @@ const _: () = assert!(VALIDATORS_MAX * (8 + NAME_BYTES_MAX + 4 + 96 + 8) + 8 <= 
 // A proposal record: its change (a member or validator entry, at most 1 KiB), proposer,
 // heights, a reason and every vote (admin key 32, approve 1, height 8).
 const _: () = assert!(1024 + 32 + 16 + GOV_REASON_BYTES_MAX + 16 + GOV_VOTES_MAX * 48 <= STATE_VALUE_BYTES_MAX);
+// The list of open proposals' ids.
+const _: () = assert!(8 + GOV_PENDING_MAX * 32 <= STATE_VALUE_BYTES_MAX);

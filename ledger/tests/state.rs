@@ -597,6 +597,31 @@ fn governance_cases() -> Vec<Case> {
             expected: Some("is not a registered submitter"),
         },
         Case {
+            desc: "open proposals are counted again when the set changes: the remaining approvals pass",
+            setup: |n| {
+                let p = n.propose(0, add_stranger(), 1);
+                let [v2, v3] = [2, 3].map(|i| n.validators.validators[i].name.clone());
+                let r2 = n.propose(1, Change::RemoveValidator(v2), 2);
+                let r3 = n.propose(2, Change::RemoveValidator(v3), 3);
+                let block = vec![
+                    p.clone(),
+                    n.vote(0, &p, true, 2),
+                    n.vote(1, &p, true, 1),
+                    r2.clone(),
+                    n.vote(0, &r2, true, 3),
+                    n.vote(1, &r2, true, 3),
+                    n.vote(2, &r2, true, 2),
+                    r3.clone(),
+                    n.vote(0, &r3, true, 4),
+                    n.vote(1, &r3, true, 4),
+                    n.vote(2, &r3, true, 4),
+                ];
+                // 20 of 40 approved; from the next height the set is 20 and both approved.
+                (vec![block, vec![]], vec![n.tx(&stranger(), evidence(EvidenceKind::Document, b"x"), 1)])
+            },
+            expected: None,
+        },
+        Case {
             desc: "a proposal expiring at or before its own block",
             setup: |n| {
                 (

@@ -5,9 +5,11 @@
 use super::{ExecError, Overlay, Rules, StateKey, StateView, TxError, TxOutcome};
 use crate::codec::{encode, BoundedString, BoundedVec};
 use crate::crypto::PublicKey;
-use crate::gov::{Change, GovProposal, GovVote, KeyRotation, ProposalRecord, RecordedStatus, RotatedKey, VoteEntry};
+use crate::gov::{
+    Change, GovProposal, GovVote, KeyRotation, OpenProposals, ProposalRecord, RecordedStatus, RotatedKey, VoteEntry,
+};
 use crate::hash::Hash;
-use crate::limits::{GOV_EXPIRY_BLOCKS_MAX, GOV_REASON_BYTES_MAX, VALIDATORS_MAX};
+use crate::limits::{GOV_EXPIRY_BLOCKS_MAX, GOV_PENDING_MAX, GOV_REASON_BYTES_MAX, VALIDATORS_MAX};
 use crate::tx::Tx;
 use crate::validator::{Member, MemberRole, Role, Validator, ValidatorSet};
 
@@ -75,6 +77,9 @@ pub enum GovRule {
         /// The id.
         id: Hash,
     },
+    /// As many proposals are open as the chain keeps.
+    #[error("{GOV_PENDING_MAX} proposals are open; vote on them or let them expire before proposing more")]
+    TooManyOpen,
     /// A key rotation that cannot apply.
     #[error("key rotation refused: {0}")]
     BadRotation(String),
@@ -112,6 +117,12 @@ pub(super) fn propose<V: StateView>(
     if let Err(reason) = plan_change(overlay, &proposal.change)? {
         return Ok(refuse(GovRule::InvalidChange(reason)));
     }
+    let mut open = open_ids(overlay, height)?;
+    if open.len() >= GOV_PENDING_MAX {
+        return Ok(refuse(GovRule::TooManyOpen));
+    }
+    open.push(*tx_hash);
+    set_open(overlay, open)?;
     let record = ProposalRecord {
         proposer: tx.signer,
         proposal: proposal.clone(),
@@ -164,7 +175,25 @@ pub(super) fn vote<V: StateView>(
         Ok(votes) => votes,
         Err(_) => return Ok(refuse(GovRule::TooManyVotes { id })),
     };
-    let tally = record.tally(rules.validators);
+    settle(overlay, &mut record, rules.validators, height)?;
+    overlay.put(key, Some(&record));
+    if record.status != RecordedStatus::Pending {
+        let open = open_ids(overlay, height)?.into_iter().filter(|open| *open != id).collect();
+        set_open(overlay, open)?;
+    }
+    Ok(Ok(()))
+}
+
+/// Counts a pending proposal's votes against `validators` (the set in force for the block
+/// at `height`): it executes (or fails to apply) when approvals pass two thirds, and is
+/// rejected when rejections leave no quorum reachable.
+fn settle<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    record: &mut ProposalRecord,
+    validators: &ValidatorSet,
+    height: u64,
+) -> Result<(), ExecError<V::Error>> {
+    let tally = record.tally(validators);
     if tally.passed() {
         record.status = match plan_change(overlay, &record.proposal.change)? {
             Ok(writes) => {
@@ -178,8 +207,49 @@ pub(super) fn vote<V: StateView>(
     } else if tally.unreachable() {
         record.status = RecordedStatus::Rejected { height };
     }
-    overlay.put(key, Some(&record));
-    Ok(Ok(()))
+    Ok(())
+}
+
+/// The open proposals' ids, without those that expired before `height`.
+fn open_ids<V: StateView>(overlay: &Overlay<'_, V>, height: u64) -> Result<Vec<Hash>, ExecError<V::Error>> {
+    let open: OpenProposals = overlay.get(&StateKey::OpenProposals)?.unwrap_or_default();
+    let mut ids = Vec::with_capacity(open.ids.len());
+    for id in open.ids.iter() {
+        let record: ProposalRecord = super::required(overlay.get(&StateKey::Proposal(*id))?, &StateKey::Proposal(*id))?;
+        if record.status == RecordedStatus::Pending && height <= record.proposal.expires_at_height {
+            ids.push(*id);
+        }
+    }
+    Ok(ids)
+}
+
+fn set_open<V: StateView>(overlay: &mut Overlay<'_, V>, ids: Vec<Hash>) -> Result<(), ExecError<V::Error>> {
+    let ids =
+        BoundedVec::new(ids).map_err(|e| ExecError::Corrupt { key: "OpenProposals".into(), reason: e.to_string() })?;
+    overlay.put(StateKey::OpenProposals, Some(&OpenProposals { ids }));
+    Ok(())
+}
+
+/// At the first block of a new validator set: every open proposal counted again against
+/// it, in the order proposed. A removed validator's approval no longer counts, and the
+/// remaining approvals may now pass two thirds, or the rejections doom it.
+pub(super) fn recount<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    validators: &ValidatorSet,
+    height: u64,
+) -> Result<(), ExecError<V::Error>> {
+    let mut still_open = Vec::new();
+    for id in open_ids(overlay, height)? {
+        let key = StateKey::Proposal(id);
+        let mut record: ProposalRecord = super::required(overlay.get(&key)?, &key)?;
+        settle(overlay, &mut record, validators, height)?;
+        if record.status == RecordedStatus::Pending {
+            still_open.push(id);
+        } else {
+            overlay.put(key, Some(&record));
+        }
+    }
+    set_open(overlay, still_open)
 }
 
 fn reason_text(reason: &str) -> BoundedString<GOV_REASON_BYTES_MAX> {

@@ -60,6 +60,11 @@ pub enum StateKey {
     ValidatorsEpoch,
     /// A governance proposal and its votes, by proposal id (its tx hash).
     Proposal(Hash),
+    /// The ids of the proposals still open.
+    OpenProposals,
+    /// Present after a block that changed the validator set (its value: the new epoch):
+    /// the next block counts every open proposal again against the new set.
+    Recount,
 }
 
 impl Canonical for StateKey {
@@ -479,6 +484,13 @@ impl<'a, V: StateView> Execution<'a, V> {
         let params: Params = required(overlay.get(&StateKey::Params)?, &StateKey::Params)?;
         let validators: ValidatorSet = required(overlay.get(&StateKey::Validators)?, &StateKey::Validators)?;
         let validators_epoch: u64 = required(overlay.get(&StateKey::ValidatorsEpoch)?, &StateKey::ValidatorsEpoch)?;
+        let mut overlay = overlay;
+        // The first block of a new validator set counts the open proposals again: the
+        // new set's power may pass or doom them without another vote.
+        if overlay.get::<u64>(&StateKey::Recount)?.is_some() {
+            governance::recount(&mut overlay, &validators, ctx.height)?;
+            overlay.put::<u64>(StateKey::Recount, None);
+        }
         Ok(Execution { overlay, ctx, genesis_hash, params, validators, validators_epoch })
     }
 
@@ -556,6 +568,7 @@ impl<'a, V: StateView> Execution<'a, V> {
         if next_validators.hash() != self.validators.hash() {
             next_validators_epoch += 1;
             overlay.put(StateKey::ValidatorsEpoch, Some(&next_validators_epoch));
+            overlay.put(StateKey::Recount, Some(&next_validators_epoch));
         }
         let writes: Vec<_> =
             overlay.order.iter().map(|k| (k.clone(), overlay.pending.get(k).cloned().flatten())).collect();
