@@ -104,6 +104,23 @@ fn bundles(c: &mut Criterion) {
             b.iter(|| verify(black_box(&bundle), &trust, None).expect("valid"))
         });
     }
+    // The cost of validator-set changes in a bundle: each carries the header that
+    // committed it, its commit and the new set.
+    for changes in [0u64, 10] {
+        let mut chain = TestChain::new(4);
+        for _ in 0..changes {
+            let tx = chain.validator_change_tx(4);
+            chain.commit_block(vec![tx]);
+        }
+        let doc = chain.evidence_tx(b"after the changes");
+        chain.commit_block(vec![doc]);
+        let bundle = chain.bundle(changes, 0, None);
+        let trust = chain.trust_root();
+        eprintln!("bundle carrying {changes} validator-set changes: {} bytes of JSON", bundle.to_json().len());
+        group.bench_function(format!("{changes}_set_changes"), |b| {
+            b.iter(|| verify(black_box(&bundle), &trust, None).expect("valid"))
+        });
+    }
     group.finish();
 }
 
