@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use chancery_ledger::testkit::key;
-use chancery_ledger::{ChainId, ChainIdentity, Tx};
+use chancery_ledger::{ChainId, ChainIdentity, Tx, TxBody};
 use chancery_rpc::txs::{clock_nonce, tx_hex};
 use chancery_rpc::ErrorCode;
 use serde_json::{json, Value};
@@ -154,6 +154,38 @@ fn hostile_input_gets_its_documented_code_and_the_node_keeps_serving() {
     assert_eq!(verdict["result"]["valid"], false, "{verdict}");
     assert!(verdict["result"]["error"].as_str().is_some_and(|e| !e.is_empty()), "{verdict}");
     assert_eq!(error_code(&call(&node, "evidence_proof", json!([hash, blocks + 5]))), code(ErrorCode::NotFound));
+
+    // Governance input: not a governance tx, truncated, a vote on an unknown proposal,
+    // a member's key posing as an admin key, a vote signed for a relaunched chain (same
+    // id and keys, another genesis), a replayed vote; unknown and malformed ids.
+    assert_eq!(error_code(&call(&node, "gov_submit", json!([hex]))), code(ErrorCode::BadArgument));
+    assert_eq!(error_code(&call(&node, "gov_submit", json!(["abcd"]))), code(ErrorCode::TxMalformed));
+    let admin = node.key("admin.key");
+    let unknown = chancery_ledger::gov::GovVote { proposal: chancery_ledger::Hash([5; 32]), approve: true };
+    let vote = chancery_rpc::txs::sign_tx(&admin, &chain, TxBody::Vote(unknown.clone()), clock_nonce());
+    assert_eq!(
+        error_code(&call(&node, "gov_submit", json!([chancery_rpc::txs::tx_hex(&vote)]))),
+        code(ErrorCode::Governance)
+    );
+    let posing = chancery_rpc::txs::sign_tx(&integrator, &chain, TxBody::Vote(unknown.clone()), clock_nonce());
+    assert_eq!(
+        error_code(&call(&node, "gov_submit", json!([chancery_rpc::txs::tx_hex(&posing)]))),
+        code(ErrorCode::Governance)
+    );
+    let relaunched = ChainIdentity { genesis_hash: chancery_ledger::Hash([9; 32]), ..chain.clone() };
+    let change = chancery_ledger::gov::Change::RemoveMember(chancery_ledger::PublicKey([7; 32]));
+    let body = TxBody::Propose(chancery_ledger::gov::GovProposal { change, expires_at_height: 1_000_000 });
+    let foreign = chancery_rpc::txs::sign_tx(&admin, &relaunched, body, clock_nonce());
+    assert_eq!(
+        error_code(&call(&node, "gov_submit", json!([chancery_rpc::txs::tx_hex(&foreign)]))),
+        code(ErrorCode::BadSignature)
+    );
+    let params = |id: &str| json!([id]);
+    assert_eq!(error_code(&call(&node, "gov_proposal", params(&"00".repeat(32)))), code(ErrorCode::NotFound));
+    assert_eq!(error_code(&call(&node, "gov_proposal", params("not a hash"))), -32602);
+    assert_eq!(error_code(&call(&node, "gov_proposals", json!(["yes", null]))), -32602);
+    assert_eq!(call(&node, "gov_proposals", json!([true, null]))["result"], json!([]));
+    assert_serving(&node);
 
     // Arguments out of range.
     assert_eq!(error_code(&call(&node, "evidence_byDigest", json!(["md5:00"]))), code(ErrorCode::BadArgument));

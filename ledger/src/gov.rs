@@ -18,7 +18,7 @@ use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::Params;
-use crate::codec::{BoundedString, BoundedVec, Canonical};
+use crate::codec::{BoundedBytes, BoundedVec, Canonical};
 use crate::crypto::PublicKey;
 use crate::hash::Hash;
 use crate::limits::{GOV_PENDING_MAX, GOV_REASON_BYTES_MAX, GOV_VOTES_MAX, STATE_VALUE_BYTES_MAX};
@@ -163,8 +163,8 @@ pub enum RecordedStatus {
     Failed {
         /// The block.
         height: u64,
-        /// Why the change did not apply.
-        reason: BoundedString<GOV_REASON_BYTES_MAX>,
+        /// Why the change did not apply (UTF-8, cut to the limit; for people only).
+        reason: BoundedBytes<GOV_REASON_BYTES_MAX>,
     },
     /// Rejected at `height`: the rejections left no quorum reachable.
     Rejected {
@@ -269,9 +269,10 @@ impl ProposalRecord {
             }
             RecordedStatus::Pending => ProposalStatus::Pending,
             RecordedStatus::Executed { height } => ProposalStatus::Executed { height: *height },
-            RecordedStatus::Failed { height, reason } => {
-                ProposalStatus::Failed { height: *height, reason: reason.to_string() }
-            }
+            RecordedStatus::Failed { height, reason } => ProposalStatus::Failed {
+                height: *height,
+                reason: String::from_utf8_lossy(reason.as_bytes()).into_owned(),
+            },
             RecordedStatus::Rejected { height } => ProposalStatus::Rejected { height: *height },
         }
     }

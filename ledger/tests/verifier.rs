@@ -597,3 +597,29 @@ fn a_trusted_checkpoint_anchors_the_block_in_its_history() {
     assert!(chancery_ledger::checkpoint::SavedCheckpoint::from_json(&extra).is_err());
     assert!(chancery_ledger::checkpoint::SavedCheckpoint::from_json(&json[..json.len() / 2]).is_err());
 }
+
+/// Two chains with the same id and the same keys, started from different genesis files:
+/// no bundle of one verifies against the other's genesis, even with the bundle's genesis
+/// hash rewritten, because every commit signature covers the genesis hash.
+#[test]
+fn a_relaunched_chain_with_the_same_id_and_keys_shares_no_proof() {
+    let mut first = TestChain::new(4);
+    let mut second = TestChain::new(4);
+    second.genesis_hash = chancery_ledger::HashContext::Genesis.hash(b"relaunched genesis");
+    for chain in [&mut first, &mut second] {
+        let doc = chain.evidence_tx(b"the same contract");
+        chain.commit_block(vec![doc]);
+    }
+    let bundle = first.bundle(0, 0, None);
+    assert!(verify(&bundle, &first.trust_root(), None).is_ok());
+    let err = verify(&bundle, &second.trust_root(), None).expect_err("other genesis");
+    assert!(matches!(err, VerifyError::WrongGenesis { .. }), "{err}");
+    let mut rewritten = bundle.clone();
+    rewritten.genesis_hash = second.genesis_hash;
+    let err = verify(&rewritten, &second.trust_root(), None).expect_err("signatures cover the genesis");
+    assert!(matches!(err, VerifyError::TxSignature(_) | VerifyError::Commit { .. }), "{err}");
+    // Even a tx and header identical in both chains: the commit does not carry over.
+    let mut with_header = second.bundle(0, 0, None);
+    with_header.commit = bundle.commit.clone();
+    assert!(verify(&with_header, &second.trust_root(), None).is_err());
+}

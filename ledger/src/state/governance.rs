@@ -3,7 +3,7 @@
 //! the plan is checked when the proposal arrives and applied when it passes.
 
 use super::{ExecError, Overlay, Rules, StateKey, StateView, TxError, TxOutcome};
-use crate::codec::{encode, BoundedString, BoundedVec};
+use crate::codec::{encode, BoundedBytes, BoundedVec};
 use crate::crypto::PublicKey;
 use crate::gov::{
     Change, GovProposal, GovVote, KeyRotation, OpenProposals, ProposalRecord, RecordedStatus, RotatedKey, VoteEntry,
@@ -252,14 +252,19 @@ pub(super) fn recount<V: StateView>(
     set_open(overlay, still_open)
 }
 
-fn reason_text(reason: &str) -> BoundedString<GOV_REASON_BYTES_MAX> {
+/// A reason as recorded: its first bytes up to the limit, cut at a character boundary.
+/// Bytes, not a checked text field: any message (quotes, spaces at the cut, control
+/// characters in a name) must be recordable, or a passing vote could not execute.
+fn reason_text(reason: &str) -> BoundedBytes<GOV_REASON_BYTES_MAX> {
     let mut end = reason.len().min(GOV_REASON_BYTES_MAX);
     while !reason.is_char_boundary(end) {
         end -= 1;
     }
-    // Cut to the limit at a character boundary, so it always fits.
-    BoundedString::new(&reason[..end]).unwrap_or_else(|_| unreachable!("cut to the limit"))
+    let bytes = reason.as_bytes()[..end].to_vec();
+    // At most GOV_REASON_BYTES_MAX bytes by construction.
+    BoundedBytes::new(bytes).unwrap_or_default()
 }
+
 
 /// A key rotation by the institution's current admin key: its entry in the next set gets
 /// the new key.
@@ -414,4 +419,23 @@ fn remove_member(member: &Member) -> Writes {
         writes.push((StateKey::CaOwner(ca.clone()), None));
     }
     writes
+}
+
+#[cfg(test)]
+mod tests {
+    /// Regression: the reason was a checked text field, and a reason cut next to a space
+    /// (or holding a control character) failed its rules, which panicked every node
+    /// executing the block whose vote passed the proposal.
+    #[test]
+    fn any_reason_is_recordable_and_cut_at_a_character_boundary() {
+        let quotes = format!("key is taken by {:?}", "\"".repeat(64));
+        for reason in
+            [String::new(), " trailing ".into(), "tab\there".into(), quotes, "é".repeat(200), "a ".repeat(300)]
+        {
+            let recorded = super::reason_text(&reason);
+            assert!(recorded.as_bytes().len() <= super::GOV_REASON_BYTES_MAX);
+            let text = std::str::from_utf8(recorded.as_bytes()).expect("whole characters");
+            assert!(reason.starts_with(text));
+        }
+    }
 }

@@ -695,15 +695,16 @@ fn apply_tx<V: StateView>(
         }
     }
     let member = overlay.member(&tx.signer)?;
-    let allowed = match (&tx.body, &member) {
-        (_, Some(_)) => true,
-        // Institutions govern with their admin keys (refused below if not voting).
-        (TxBody::Propose(_) | TxBody::Vote(_) | TxBody::RotateKey(_), None) => {
-            validators.find_admin(&tx.signer).is_some()
+    let allowed = match &tx.body {
+        // Members; what each may submit is checked below.
+        TxBody::Evidence(_) | TxBody::CertEvent(_) => member.is_some(),
+        // Institutions govern with their admin keys (a member's key is refused below,
+        // with the rule it breaks).
+        TxBody::Propose(_) | TxBody::Vote(_) | TxBody::RotateKey(_) => {
+            member.is_some() || validators.find_admin(&tx.signer).is_some()
         }
         // A validator's node anchors what its consensus saw, signed with its p2p key.
-        (TxBody::Misbehaviour(_), None) => validators.validators.iter().any(|v| v.p2p_key == tx.signer),
-        _ => false,
+        TxBody::Misbehaviour(_) => validators.validators.iter().any(|v| v.p2p_key == tx.signer),
     };
     if !allowed {
         return Ok(Err(TxError::UnknownSigner { signer: tx.signer.to_hex(), chain: ctx.chain_id.to_string() }));
