@@ -117,6 +117,33 @@ fn a_remote_signer_signs_survives_restarts_and_keeps_its_guard() {
     assert_eq!(usage.lines().count(), 1, "{usage}");
     assert!(!home.join("hosted").exists(), "no hosted key material in the node's home");
 
+    // A consensus key rotation through the remote signer: the successor key is put in
+    // the signer's home, the rotation is signed by the admin key alone, and the only
+    // validator's chain goes on past the effective height only if the signer signs with
+    // the new key from there.
+    let next = signer_home.join("keys/consensus.next.key");
+    let generated = Command::new(env!("CARGO_BIN_EXE_chancery"))
+        .args(["keys", "generate", "--out", next.to_str().expect("utf-8")])
+        .output()
+        .expect("keys generate");
+    let new_key = String::from_utf8_lossy(&generated.stdout).trim().to_string();
+    let rotated = Command::new(env!("CARGO_BIN_EXE_chancery"))
+        .args(["keys", "rotate", "--key", home.join("admin.key").to_str().expect("utf-8")])
+        .args(["--consensus-key", next.to_str().expect("utf-8"), "--rpc", &format!("ws://{addr}"), "--wait"])
+        .output()
+        .expect("keys rotate");
+    let out = String::from_utf8_lossy(&rotated.stdout);
+    assert!(rotated.status.success(), "{out}{}", String::from_utf8_lossy(&rotated.stderr));
+    let at: u64 = out
+        .split("committed at height ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|h| h.parse().ok())
+        .expect("height");
+    wait_past(&addr, at + 3);
+    let commit = rpc(&addr, "chain_commit", serde_json::json!([at + 2]));
+    assert_eq!(commit["result"]["signatures"][0]["validator"], serde_json::json!(new_key), "{commit}");
+
     // Kill the signer: consensus pauses; bring it back: consensus resumes, no halt.
     signer.kill().expect("kill signer");
     signer.wait().expect("wait");

@@ -265,7 +265,6 @@ fn reason_text(reason: &str) -> BoundedBytes<GOV_REASON_BYTES_MAX> {
     BoundedBytes::new(bytes).unwrap_or_default()
 }
 
-
 /// A key rotation by the institution's current admin key: its entry in the next set gets
 /// the new key.
 pub(super) fn rotate<V: StateView>(
