@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::gov::{Change, GovProposal, GovVote, KeyRotation, RotatedKey};
+use chancery_ledger::gov_proof::{verify_proposal, ProposalProof, ProposalVerdict};
 use chancery_ledger::tx::{EvidenceKind, TxBody};
 use chancery_ledger::validator::{CaId, Member, MemberRole, Name, Role, Validator};
 use chancery_ledger::{Hash, PublicKey};
@@ -76,6 +77,21 @@ pub enum GovCommand {
         /// Node RPC URL.
         #[arg(long, default_value = DEFAULT_RPC)]
         rpc: String,
+        /// Write the proof of its record (as of the latest block) to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Check that proof offline against this genesis file before printing.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+    },
+    /// Check a saved proposal proof offline against the genesis: who proposed and voted
+    /// what, and where the proposal stood as of the proof's block.
+    Verify {
+        /// The proof (JSON), as `gov show --out` wrote it.
+        proof: PathBuf,
+        /// The chain's genesis file: the trust root.
+        #[arg(long)]
+        genesis: PathBuf,
     },
     /// Every proposal, or only the pending ones.
     List {
@@ -362,9 +378,29 @@ pub fn gov(command: GovCommand) -> Result<()> {
                 }
                 Ok(())
             }
-            GovCommand::Show { id, rpc } => {
+            GovCommand::Show { id, rpc, out, genesis } => {
                 let client = connect(&rpc).await?;
-                print!("{}", show_text(&call(client.gov_proposal(hash_arg(&id)?).await)?));
+                let answer = call(client.gov_proposal(hash_arg(&id)?).await)?;
+                let proof = answer.proof.as_ref().context("the node answered without a proof")?;
+                if let Some(path) = &out {
+                    std::fs::write(path, proof.to_json()).with_context(|| format!("writing {}", path.display()))?;
+                    println!("wrote the proof of proposal {} to {}", answer.id, path.display());
+                }
+                if let Some(path) = &genesis {
+                    let verdict = verified_proposal(proof, path)?;
+                    if verdict.id != answer.id || verdict.record.is_none() {
+                        bail!("NOT VERIFIED: the node's proof is not of proposal {}", answer.id);
+                    }
+                    println!("VERIFIED offline against the genesis as of block {}", verdict.as_of_height);
+                }
+                print!("{}", show_text(&answer));
+                Ok(())
+            }
+            GovCommand::Verify { proof, genesis } => {
+                let text = std::fs::read_to_string(&proof).with_context(|| format!("reading {}", proof.display()))?;
+                let proof = ProposalProof::from_json(&text).context("NOT VERIFIED")?;
+                let verdict = verified_proposal(&proof, &genesis)?;
+                print!("{}", verdict_text(&verdict));
                 Ok(())
             }
             GovCommand::List { pending, rpc } => {
@@ -434,10 +470,52 @@ pub fn rotate(admin: AdminArgs, new_key: NewKey) -> Result<()> {
     })
 }
 
+/// A proposal proof checked against the genesis file at `genesis`.
+fn verified_proposal(proof: &ProposalProof, genesis: &std::path::Path) -> Result<ProposalVerdict> {
+    let text = std::fs::read_to_string(genesis).with_context(|| format!("reading {}", genesis.display()))?;
+    let genesis = chancery_genesis::Genesis::from_json(&text)?;
+    verify_proposal(proof, &genesis.trust_root()).context("NOT VERIFIED")
+}
+
+fn verdict_text(verdict: &ProposalVerdict) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "VERIFIED offline against the genesis: as of block {} (hash {}, {}), signed by validators with power {} of {}",
+        verdict.as_of_height,
+        verdict.as_of_block_hash,
+        crate::format::utc(verdict.as_of_time_ms),
+        verdict.attestation.signed_power,
+        verdict.attestation.total_power
+    );
+    match (&verdict.record, &verdict.status) {
+        (Some(record), Some(status)) => {
+            let change = serde_json::to_string(&record.proposal.change).unwrap_or_else(|e| format!("({e})"));
+            let _ = writeln!(out, "  proposal  {} {} {change}", verdict.id, record.proposal.change.name());
+            let _ = writeln!(out, "  proposed  at height {} by admin key {}", record.height, record.proposer);
+            let _ = writeln!(out, "  status    {}", status_line(status, record.proposal.expires_at_height));
+            for vote in record.votes.iter() {
+                let verdict = if vote.approve { "approve" } else { "reject " };
+                let _ =
+                    writeln!(out, "  vote      {verdict} by admin key {} at height {}", vote.admin_key, vote.height);
+            }
+        }
+        _ => {
+            let _ = writeln!(out, "  proposal  {}: no such proposal was on chain as of that block", verdict.id);
+        }
+    }
+    out
+}
+
 fn status_text(answer: &ProposalAnswer) -> String {
+    status_line(&answer.status, answer.expires_at_height)
+}
+
+fn status_line(status: &chancery_ledger::gov::ProposalStatus, expires_at_height: u64) -> String {
     use chancery_ledger::gov::ProposalStatus;
-    match &answer.status {
-        ProposalStatus::Pending => format!("pending until height {}", answer.expires_at_height),
+    match status {
+        ProposalStatus::Pending => format!("pending until height {expires_at_height}"),
         ProposalStatus::Executed { height } => format!("executed at height {height}"),
         ProposalStatus::Failed { height, reason } => format!("approved at height {height} but not applied: {reason}"),
         ProposalStatus::Rejected { height } => format!("rejected at height {height}"),

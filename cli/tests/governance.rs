@@ -291,6 +291,14 @@ fn institutions_change_the_validator_set_of_a_running_network() {
         "{stderr}"
     );
     assert!(chancery(&["gov", "list", "--pending", "--rpc", &rpc]).trim().is_empty(), "nothing left pending");
+    // The proposal's record, proven from the state tree, checked offline.
+    let saved = d.join("proposal.json");
+    let shown =
+        chancery(&["gov", "show", last_id, "--rpc", &nodes[4].rpc, "--out", path(&saved), "--genesis", path(&genesis)]);
+    assert!(shown.contains("VERIFIED offline") && shown.contains("executed at height"), "{shown}");
+    let verified = chancery(&["gov", "verify", path(&saved), "--genesis", path(&genesis)]);
+    assert!(verified.starts_with("VERIFIED") && verified.contains("set_power"), "{verified}");
+    assert_eq!(verified.matches("  vote      approve").count(), 3, "{verified}");
     phase.store(5, Ordering::SeqCst);
     std::thread::sleep(Duration::from_secs(2));
     stop.store(true, Ordering::SeqCst);
@@ -306,9 +314,14 @@ fn institutions_change_the_validator_set_of_a_running_network() {
         assert_eq!(set.validators.len(), 4);
         // Everything sent under load is committed.
         let deadline = Instant::now() + Duration::from_secs(60);
-        for (_, hash) in &sent {
+        let operator = client(&nodes[0]).await;
+        for (phase, hash) in &sent {
             while !matches!(c.status(*hash).await.expect("status").status, TxStatus::Committed { .. }) {
-                assert!(Instant::now() < deadline, "tx {hash} not committed");
+                if Instant::now() > deadline {
+                    let at_operator = operator.status(*hash).await.expect("status");
+                    let heights = [blocks(&nodes[0]).await, blocks(&nodes[4]).await];
+                    panic!("tx {hash} of phase {phase} not committed: at the operator {at_operator:?}; operator and observer heights {heights:?}");
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }

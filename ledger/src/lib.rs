@@ -13,6 +13,7 @@ pub mod codec;
 pub mod crypto;
 pub mod digest;
 pub mod gov;
+pub mod gov_proof;
 pub mod hash;
 pub mod history;
 pub mod limits;

@@ -198,6 +198,9 @@ pub enum VerifyError {
     /// A certificate status proof's state proof does not lead to its header's root.
     #[error("certificate record is not the one committed in the block's state_root: {0}")]
     CertState(crate::smt::SmtProofError),
+    /// A proposal proof's state proof does not lead to its header's root.
+    #[error("proposal record is not the one committed in the block's state_root: {0}")]
+    ProposalState(crate::smt::SmtProofError),
     /// A certificate status proof does not match its committed record.
     #[error("certificate status proof: {0}")]
     CertProof(String),

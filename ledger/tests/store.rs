@@ -368,3 +368,67 @@ fn backups_taken_while_blocks_are_written_restore_consistently() {
     assert!(heights.windows(2).all(|w| w[0] <= w[1]), "later backups hold at least as much: {heights:?}");
     println!("restored backup heights: {heights:?}");
 }
+
+/// Governance through a real store: a validator added by vote signs from the next height,
+/// a bundle from after the change carries it with its committing header and commit, and
+/// the proposal's record is proven from the state tree (and its absence for an unknown id).
+#[test]
+fn governance_changes_are_proven_from_the_store() {
+    use chancery_ledger::gov::{Change, GovProposal, GovVote, ProposalStatus};
+    use chancery_ledger::gov_proof::verify_proposal;
+    use chancery_ledger::testkit::{admin_key, public};
+    let mut f = Fixture::new(MemoryBackend::new());
+    let newcomer = chancery_ledger::Validator {
+        name: chancery_ledger::validator::Name::new("Second Court").expect("name"),
+        role: chancery_ledger::Role::Court,
+        consensus_key: public(&key(1, 60)),
+        p2p_key: public(&key(2, 60)),
+        admin_key: public(&key(5, 60)),
+        power: 10,
+    };
+    let (chain, genesis) = (f.spec.chain_id.clone(), f.spec.genesis_hash);
+    let gov = |by: usize, body: TxBody, nonce: u64| signed_tx(&admin_key(0, by), &chain, &genesis, body, nonce);
+    let proposal =
+        gov(0, TxBody::Propose(GovProposal { change: Change::AddValidator(newcomer), expires_at_height: 50 }), 1);
+    let id = proposal.hash();
+    let vote = |by: usize, nonce: u64| gov(by, TxBody::Vote(GovVote { proposal: id, approve: true }), nonce);
+    f.block(vec![proposal, vote(0, 2), vote(1, 1)]);
+    let executed = f.block(vec![vote(2, 1)]);
+    assert_ne!(executed.header.validators_hash, executed.header.next_validators_hash, "the block commits the change");
+    assert_eq!(f.store.current_validators().expect("set").validators.len(), 5);
+    assert_eq!(f.store.current_epoch().expect("epoch"), 1);
+    let doc = f.doc(b"after the change");
+    let after = f.block(vec![doc]);
+    assert_eq!(after.header.validators_epoch, 1);
+
+    let trust = trust_root(&f.spec);
+    let bundle = f.store.proof_bundle(&after.txs[0].hash(), None).expect("bundle");
+    assert_eq!(bundle.validator_changes.len(), 1);
+    let report = verify(&bundle, &trust, None).expect("verifies across the change");
+    assert_eq!(report.attestation.total_power, 50);
+
+    let proof = f.store.proposal_proof(&id).expect("proof");
+    let verdict = verify_proposal(&proof, &trust).expect("verifies");
+    assert_eq!(verdict.status, Some(ProposalStatus::Executed { height: 1 }));
+    assert_eq!(verdict.record.expect("record").votes.len(), 3);
+    let absent = f.store.proposal_proof(&chancery_ledger::Hash([3; 32])).expect("absence proof");
+    assert_eq!(verify_proposal(&absent, &trust).expect("verifies").record, None);
+    // Another record under the same proof, another id, another genesis: refused.
+    let mut swapped = proof.clone();
+    swapped.id = chancery_ledger::Hash([3; 32]);
+    assert!(verify_proposal(&swapped, &trust).is_err());
+    let mut tampered = proof.clone();
+    if let chancery_ledger::smt::Terminal::Leaf { value, .. } = &mut tampered.state_proof.terminal {
+        let mut bytes = value.to_vec();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        *value = chancery_ledger::codec::BoundedVec::new(bytes).expect("same size");
+    }
+    assert!(verify_proposal(&tampered, &trust).is_err());
+    let mut foreign = trust.clone();
+    foreign.genesis_hash = chancery_ledger::Hash([1; 32]);
+    assert!(verify_proposal(&proof, &foreign).is_err());
+    let json = proof.to_json();
+    assert_eq!(chancery_ledger::gov_proof::ProposalProof::from_json(&json).expect("parses"), proof);
+    assert!(chancery_ledger::gov_proof::ProposalProof::from_json(&json[..json.len() / 2]).is_err());
+}

@@ -711,6 +711,41 @@ fn forward(driver: &SyncSender<DriverMsg>, event: NetEvent) {
 }
 
 impl Task {
+    /// A newly connected peer gets this node's oldest pending txs (one message, in block
+    /// order), numbered as the last gossip message: it never saw them gossiped, and a
+    /// proposer missing a signer's earlier txs while holding its later ones would commit
+    /// the later nonces and leave the earlier txs stale (seen when a new validator joined
+    /// a chain under load).
+    fn send_pending(&self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
+        let mut budget = BLOCK_BYTES_MAX;
+        let txs: Vec<Tx> = self
+            .shared
+            .mempool
+            .candidates(TXS_PER_MESSAGE_MAX)
+            .into_iter()
+            .take_while(|c| match budget.checked_sub(c.bytes) {
+                Some(left) => {
+                    budget = left;
+                    true
+                }
+                None => false,
+            })
+            .map(|c| c.tx)
+            .collect();
+        if txs.is_empty() {
+            return;
+        }
+        let count = txs.len();
+        match BoundedVec::new(txs) {
+            Ok(txs) => {
+                let bytes = encode(&Message::Txs { seq: self.txs_sent, txs });
+                swarm.behaviour_mut().streams.send_request(&peer, bytes);
+                tracing::debug!(%peer, count, "pending txs sent to a new peer");
+            }
+            Err(e) => tracing::warn!(%peer, error = %e, "pending txs not sent"),
+        }
+    }
+
     /// The compact form of our own proposal, kept to answer requests for its txs.
     fn compact_proposal(&mut self, proposal: &WireProposal, message: &Arc<Message>) -> Vec<u8> {
         let compact = CompactProposal::of(proposal);
@@ -940,8 +975,11 @@ fn handle_event(
                 let _ = swarm.disconnect_peer_id(propagation_source);
             }
         },
-        SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+        SwarmEvent::ConnectionEstablished { peer_id, num_established, .. } => {
             tracing::info!(peer = %peer_id, "peer connected");
+            if num_established.get() == 1 {
+                task.send_pending(swarm, peer_id);
+            }
             if let Some(peers) = &mut shared.liveness().peers {
                 peers.insert(peer_id);
             }

@@ -434,12 +434,25 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn gov_proposal(&self, id: Hash) -> Answer<ProposalAnswer> {
-        let store = &self.shared.store;
-        let Some(record) = store.proposal(&id).map_err(store_error)? else {
-            return ok(Err(RpcError::new(ErrorCode::NotFound, format!("no proposal {id} is on chain"))));
-        };
-        let set = store.current_validators().map_err(store_error)?;
-        Ok(proposal_answer(id, record, &set, store.height()))
+        let store = self.shared.store.clone();
+        let trust = self.shared.genesis.trust_root();
+        let answer = tokio::task::spawn_blocking(move || -> Result<ProposalAnswer, RpcError> {
+            let proof = store.proposal_proof(&id).map_err(store_error)?;
+            // The node checks its own proof as any verifier would before it answers, and
+            // answers from the record it proves.
+            let verdict = chancery_ledger::gov_proof::verify_proposal(&proof, &trust)
+                .map_err(|e| unavailable(&format!("the store's proposal proof does not verify: {e}")))?;
+            let Some(record) = verdict.record else {
+                return Err(RpcError::new(ErrorCode::NotFound, format!("no proposal {id} is on chain")));
+            };
+            let set = store.current_validators().map_err(store_error)?;
+            let mut answer = proposal_answer(id, record, &set, verdict.as_of_height + 1);
+            answer.proof = Some(proof);
+            Ok(answer)
+        })
+        .await
+        .map_err(|e| unavailable(&format!("proposal task failed: {e}")))?;
+        ok(answer)
     }
 
     async fn gov_proposals(&self, pending: Option<bool>, after: Option<Hash>) -> Answer<Vec<ProposalAnswer>> {
@@ -709,5 +722,6 @@ fn proposal_answer(id: Hash, record: ProposalRecord, set: &ValidatorSet, height:
         expires_at_height: record.proposal.expires_at_height,
         votes,
         as_of_height: height,
+        proof: None,
     }
 }

@@ -251,6 +251,10 @@ pub struct ProposalAnswer {
     pub tally: chancery_ledger::gov::Tally,
     /// The next block's height: the state this answer reads.
     pub as_of_height: u64,
+    /// `gov_proposal` only: the record proven in the latest block's state tree, which a
+    /// verifier checks offline against the genesis (`chancery gov verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<chancery_ledger::gov_proof::ProposalProof>,
 }
 
 /// One vote on a proposal.

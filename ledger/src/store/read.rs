@@ -178,6 +178,27 @@ impl<B: Backend> ChainStore<B> {
         self.decoded(Column::State, &encode(&StateKey::Proposal(*id)), self.height())
     }
 
+    /// The proof of proposal `id`'s record (or its absence) as of the latest block.
+    pub fn proposal_proof(&self, id: &Hash) -> Result<crate::gov_proof::ProposalProof> {
+        let Some(last) = self.height().checked_sub(1) else {
+            return Err(StoreError::NotFound("a committed block to prove a proposal against".into()));
+        };
+        let header = self.header(last)?;
+        let commit = self.commit_for(&header)?;
+        let key = StateKey::Proposal(*id).hash();
+        let state_proof = Smt::prove(self, last + 1, &key).map_err(|e| self.tree_error(last, e))?;
+        Ok(crate::gov_proof::ProposalProof {
+            version: crate::bundle::BUNDLE_VERSION,
+            chain_id: self.chain_id.clone(),
+            genesis_hash: self.genesis_hash,
+            id: *id,
+            header: HexBytes::of(&header),
+            commit: HexBytes::of(&commit),
+            validator_changes: self.validator_changes(last)?,
+            state_proof,
+        })
+    }
+
     /// Up to `limit` governance proposals with their ids, in id order from `after`
     /// (exclusive), for listing.
     pub fn proposals(&self, after: Option<Hash>, limit: usize) -> Result<Vec<(Hash, ProposalRecord)>> {
