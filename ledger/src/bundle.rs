@@ -128,6 +128,15 @@ pub enum BundleError {
     },
 }
 
+/// Parses one of the proof documents (certificate status proof, saved checkpoint,
+/// proposal proof): the size first, then the whole schema, unknown fields refused.
+pub(crate) fn parse_document<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, BundleError> {
+    if json.len() > BUNDLE_JSON_BYTES_MAX {
+        return Err(BundleError::TooLarge { len: json.len(), max: BUNDLE_JSON_BYTES_MAX });
+    }
+    serde_json::from_str(json).map_err(|e| BundleError::Json { reason: e.to_string() })
+}
+
 impl ProofBundle {
     /// Assembles a bundle from decoded parts.
     pub fn new(

@@ -152,12 +152,7 @@ pub struct CertEventProof {
 impl CertStatusProof {
     /// Reads a proof from JSON.
     pub fn from_json(json: &str) -> Result<Self, crate::bundle::BundleError> {
-        use crate::bundle::BundleError;
-        let max = crate::limits::BUNDLE_JSON_BYTES_MAX;
-        if json.len() > max {
-            return Err(BundleError::TooLarge { len: json.len(), max });
-        }
-        serde_json::from_str(json).map_err(|e| BundleError::Json { reason: e.to_string() })
+        crate::bundle::parse_document(json)
     }
 
     /// Pretty JSON.

@@ -14,7 +14,6 @@ use crate::bundle::{BundleError, HexBytes, ProofBundle, ValidatorSetChange, BUND
 use crate::chain::{ChainId, Commit, Header};
 use crate::hash::Hash;
 use crate::history::{bind_root, verify_consistency, Blake3History, HistoryProofError};
-use crate::limits::BUNDLE_JSON_BYTES_MAX;
 use crate::verify::{check_origin, verify_attested, Attestation, Report, TrustBasis, TrustRoot, VerifyError};
 
 /// A checkpoint as `chancery checkpoint` saves it (JSON).
@@ -103,10 +102,7 @@ impl SavedCheckpoint {
 
     /// Parses checkpoint JSON: the size first, then the whole schema.
     pub fn from_json(json: &str) -> Result<Self, BundleError> {
-        if json.len() > BUNDLE_JSON_BYTES_MAX {
-            return Err(BundleError::TooLarge { len: json.len(), max: BUNDLE_JSON_BYTES_MAX });
-        }
-        serde_json::from_str(json).map_err(|e| BundleError::Json { reason: e.to_string() })
+        crate::bundle::parse_document(json)
     }
 
     /// Pretty JSON.

@@ -10,7 +10,6 @@ use crate::chain::{ChainId, Commit, Header};
 use crate::codec::decode;
 use crate::gov::{ProposalRecord, ProposalStatus};
 use crate::hash::Hash;
-use crate::limits::BUNDLE_JSON_BYTES_MAX;
 use crate::smt::{SmtProof, Terminal};
 use crate::state::StateKey;
 use crate::verify::{check_chain, check_origin, verify_attested, Attestation, TrustRoot, VerifyError};
@@ -59,10 +58,7 @@ pub struct ProposalVerdict {
 impl ProposalProof {
     /// Reads a proof from JSON (size first, then the whole schema).
     pub fn from_json(json: &str) -> Result<Self, BundleError> {
-        if json.len() > BUNDLE_JSON_BYTES_MAX {
-            return Err(BundleError::TooLarge { len: json.len(), max: BUNDLE_JSON_BYTES_MAX });
-        }
-        serde_json::from_str(json).map_err(|e| BundleError::Json { reason: e.to_string() })
+        crate::bundle::parse_document(json)
     }
 
     /// Pretty JSON.
