@@ -693,6 +693,35 @@ fn governance_cases() -> Vec<Case> {
             expected: Some("is already in use"),
         },
         Case {
+            desc: "a removed validator's old admin key cannot rotate the keys of its re-added entry",
+            setup: |n| {
+                let name = n.validators.validators[1].name.clone();
+                let remove = n.propose(0, Change::RemoveValidator(name.clone()), 1);
+                let fresh = chancery_ledger::validator::Validator {
+                    name,
+                    role: chancery_ledger::Role::Notary,
+                    consensus_key: public(&key(1, 70)),
+                    p2p_key: public(&key(2, 70)),
+                    admin_key: public(&key(5, 70)),
+                    power: 10,
+                };
+                let readd = n.propose(0, Change::AddValidator(fresh), 3);
+                let block = vec![
+                    remove.clone(),
+                    n.vote(0, &remove, true, 2),
+                    n.vote(2, &remove, true, 1),
+                    n.vote(3, &remove, true, 1),
+                    readd.clone(),
+                    n.vote(0, &readd, true, 4),
+                    n.vote(2, &readd, true, 2),
+                    n.vote(3, &readd, true, 2),
+                    n.tx(&admin_key(0, 1), rotate(RotatedKey::Admin(public(&key(5, 71)))), 1),
+                ];
+                (vec![], block)
+            },
+            expected: Some("has no entry with this admin key"),
+        },
+        Case {
             desc: "a rotated-out admin key can no longer vote",
             setup: |n| {
                 let p = n.propose(0, add_stranger(), 1);

@@ -59,6 +59,9 @@ struct PendingBuild {
     wait_until: Instant,
 }
 
+/// How often a node that does not vote asks its signer again for a key the set names.
+const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
 /// The consensus key this node signs with at a height of `set`: the first key its
 /// signer holds that is a voting validator's there (after a key rotation, the successor
 /// from the effective height on); else the signer's key in use, and the node follows.
@@ -132,6 +135,8 @@ pub struct Driver {
     syncing: Option<(u64, Instant)>,
     peer_blocks: HashMap<PeerId, u64>,
     restart_pending: bool,
+    /// When a node that does not vote last asked its signer for a key the set names.
+    key_checked_at: Instant,
     reporter: Option<ed25519_dalek::SigningKey>,
     own_proposals: HashMap<Round, BlockValue>,
     voting: bool,
@@ -228,6 +233,7 @@ impl Driver {
             syncing: None,
             peer_blocks: HashMap::new(),
             restart_pending: false,
+            key_checked_at: Instant::now(),
             reporter,
             own_proposals,
             voting,
@@ -264,6 +270,13 @@ impl Driver {
                 self.replay_stashed()?;
                 continue;
             }
+            if !self.voting && now >= self.key_checked_at + KEY_CHECK_INTERVAL {
+                // A validator whose rotated key was missing at the effective height votes as
+                // soon as its signer holds it, even if the chain waits for its vote.
+                self.key_checked_at = now;
+                self.restart_pending = self.signer_holds_a_voting_key()?;
+                continue;
+            }
             if let Some(i) = self.due_timer(now) {
                 let (_, timeout) = self.timers.swap_remove(i);
                 self.feed(Input::TimeoutElapsed(timeout))?;
@@ -275,7 +288,14 @@ impl Driver {
                     continue;
                 }
             }
-            let next = self.timers.iter().map(|(at, _)| *at).chain(self.build.as_ref().map(|b| b.wait_until)).min();
+            let key_check = (!self.voting).then_some(self.key_checked_at + KEY_CHECK_INTERVAL);
+            let next = self
+                .timers
+                .iter()
+                .map(|(at, _)| *at)
+                .chain(self.build.as_ref().map(|b| b.wait_until))
+                .chain(key_check)
+                .min();
             let wait = next.map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(now));
             match self.rx.recv_timeout(wait) {
                 Ok(DriverMsg::Wake) | Err(RecvTimeoutError::Timeout) => {}
@@ -283,6 +303,14 @@ impl Driver {
                 Ok(DriverMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
         }
+    }
+
+    /// Whether the signer now holds a key of a voting validator of the set in force, and
+    /// may vote at this height.
+    fn signer_holds_a_voting_key(&mut self) -> Result<bool, Halt> {
+        let set = self.shared.store.current_validators().map_err(|e| Halt(e.to_string()))?;
+        let address = signing_address(&set, self.signer.as_mut(), self.address);
+        Ok(may_vote(&set, &address, self.signer.as_ref(), self.height(), false))
     }
 
     fn due_timer(&self, now: Instant) -> Option<usize> {
@@ -347,6 +375,8 @@ impl Driver {
                         // engine is rebuilt for it.
                         if address != self.address {
                             tracing::info!(height = next, key = %address.0, "signing with the rotated consensus key from here on");
+                        } else if self.voting && set.find(&address.0).is_none() {
+                            tracing::warn!(height = next, "the validator set no longer names this signer's consensus keys: if this institution rotated its key, put the new key at keys/consensus.next.key (the node votes again as soon as its signer holds it)");
                         }
                         self.restart_pending = true;
                         return Ok(());

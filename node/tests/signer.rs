@@ -105,4 +105,13 @@ fn the_successor_key_is_picked_up_and_the_guard_holds_across_the_switch() {
     let mut signer = LocalSigner::open(&key, None, &guard).expect("reopen");
     assert_eq!(signer.public_keys(), vec![old, new]);
     assert!(signer.sign(&request(new, 6, 0, SignStep::Prevote, b"block C")).is_err(), "conflicting after restart");
+    // The successor moved over the old key: the running signer holds the new key alone,
+    // and a later rotation's successor is picked up too.
+    std::fs::rename(next_key_file(&key), &key).expect("move");
+    assert_eq!(signer.public_keys(), vec![new]);
+    assert!(signer.sign(&request(old, 7, 0, SignStep::Prevote, b"x")).is_err(), "the old key is gone");
+    let third = KeyFile::generate(&next_key_file(&key), None).expect("third");
+    let third = PublicKey(third.verifying_key().to_bytes());
+    assert_eq!(signer.public_keys(), vec![new, third]);
+    assert!(signer.sign(&request(third, 8, 0, SignStep::Prevote, b"y")).is_ok());
 }

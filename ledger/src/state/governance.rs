@@ -286,8 +286,15 @@ pub(super) fn rotate<V: StateView>(
         return bad(format!("the new key {new_key} is already in use; generate a fresh key"));
     }
     let mut list = next.validators.to_vec();
-    let Some(entry) = list.iter_mut().find(|v| v.name == current.name) else {
-        return bad(format!("validator {:?} is removed from the next set", current.name.as_str()));
+    // The institution's entry for the next height is the one that still has this admin
+    // key: a validator removed and added again in this block (fresh keys) is not it, and
+    // after an admin-key rotation earlier in the block the new key rotates, from the
+    // next height on.
+    let Some(entry) = list.iter_mut().find(|v| v.name == current.name && v.admin_key == tx.signer) else {
+        return bad(format!(
+            "validator {:?} has no entry with this admin key for the next height (removed, or its admin key replaced in this block); rotate with its admin key of the next height",
+            current.name.as_str()
+        ));
     };
     match rotation.key {
         RotatedKey::Consensus(key) => entry.consensus_key = key,

@@ -108,7 +108,9 @@ impl DoubleSignGuard {
                 if mark.message != request.message {
                     return Err(refuse("a different message for this slot"));
                 }
-                if mark.key.is_some_and(|key| key != request.key) {
+                // A mark written before keys were recorded cannot show which key signed:
+                // refusing is the safe answer.
+                if mark.key != Some(request.key) {
                     return Err(refuse("this slot with another consensus key"));
                 }
                 let mut bytes = [0u8; 64];

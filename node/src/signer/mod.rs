@@ -26,10 +26,47 @@ pub const CONSENSUS_KEYS_MAX: usize = 2;
 /// `consensus.key`) for a key rotation, and signs with whichever key the chain names at
 /// each height; one guard covers both, so heights stay monotonic across the switch.
 pub struct LocalSigner {
-    keys: Vec<SigningKey>,
-    next_file: std::path::PathBuf,
+    /// The key file in use and its successor, each with the key loaded from it and the
+    /// file's stamp when it was loaded (a replaced file is loaded again).
+    slots: [KeySlot; CONSENSUS_KEYS_MAX],
     passphrase: Option<String>,
     guard: DoubleSignGuard,
+}
+
+/// What tells a replaced key file from the one loaded: its inode (a file moved over it has
+/// another) and its modification time (rewritten in place).
+type FileStamp = (u64, std::time::SystemTime);
+
+/// One consensus key file and what was last loaded from it.
+struct KeySlot {
+    path: std::path::PathBuf,
+    loaded: Option<(FileStamp, SigningKey)>,
+}
+
+impl KeySlot {
+    /// Loads the file again if it changed since the last load; forgets the key if the file
+    /// is gone.
+    fn refresh(&mut self, passphrase: Option<&str>) -> Result<(), KeyFileError> {
+        use std::os::unix::fs::MetadataExt;
+        let stamp = match std::fs::metadata(&self.path).and_then(|m| Ok((m.ino(), m.modified()?))) {
+            Ok(stamp) => stamp,
+            Err(_) => {
+                self.loaded = None;
+                return Ok(());
+            }
+        };
+        if self.loaded.as_ref().is_some_and(|(at, _)| *at == stamp) {
+            return Ok(());
+        }
+        let key = KeyFile::load(&self.path, passphrase)?;
+        tracing::info!(file = %self.path.display(), key = %PublicKey(key.verifying_key().to_bytes()), "signer loaded a consensus key");
+        self.loaded = Some((stamp, key));
+        Ok(())
+    }
+
+    fn key(&self) -> Option<&SigningKey> {
+        self.loaded.as_ref().map(|(_, key)| key)
+    }
 }
 
 /// The successor key file of `key_file`: `consensus.next.key` beside `consensus.key`.
@@ -41,34 +78,32 @@ impl LocalSigner {
     /// Loads the key (refusing a file others can read), its successor if present, and
     /// the guard state.
     pub fn open(key_file: &Path, passphrase: Option<&str>, guard_file: &Path) -> Result<Self, SignerError> {
-        let key = KeyFile::load(key_file, passphrase)?;
         let guard = DoubleSignGuard::open(guard_file)?;
+        let slot = |path: std::path::PathBuf| KeySlot { path, loaded: None };
         let mut signer = LocalSigner {
-            keys: vec![key],
-            next_file: next_key_file(key_file),
+            slots: [slot(key_file.to_path_buf()), slot(next_key_file(key_file))],
             passphrase: passphrase.map(str::to_string),
             guard,
         };
-        signer.load_next()?;
+        // The key in use must load; a successor that does not is reported when asked.
+        signer.slots[0].refresh(passphrase)?;
+        if signer.slots[0].key().is_none() {
+            return Err(SignerError::KeyFile(KeyFileError::Io {
+                path: key_file.display().to_string(),
+                message: "the consensus key file is missing".into(),
+            }));
+        }
+        let _ = signer.public_keys();
         Ok(signer)
     }
 
-    /// Loads the successor key once it is there.
-    fn load_next(&mut self) -> Result<(), KeyFileError> {
-        if self.keys.len() >= CONSENSUS_KEYS_MAX || !self.next_file.exists() {
-            return Ok(());
-        }
-        let key = KeyFile::load(&self.next_file, self.passphrase.as_deref())?;
-        if key.verifying_key() != self.keys[0].verifying_key() {
-            tracing::info!(key = %PublicKey(key.verifying_key().to_bytes()), "signer holds the successor consensus key");
-            self.keys.push(key);
-        }
-        Ok(())
+    /// The consensus public key in use (from the key file it was opened with).
+    pub fn public_key(&self) -> PublicKey {
+        self.keys().next().map_or(PublicKey([0; 32]), |k| PublicKey(k.verifying_key().to_bytes()))
     }
 
-    /// The consensus public key it was opened with.
-    pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.keys[0].verifying_key().to_bytes())
+    fn keys(&self) -> impl Iterator<Item = &SigningKey> {
+        self.slots.iter().filter_map(KeySlot::key)
     }
 }
 
@@ -78,18 +113,29 @@ impl Signer for LocalSigner {
     }
 
     fn public_keys(&mut self) -> Vec<PublicKey> {
-        if let Err(e) = self.load_next() {
-            tracing::warn!(file = %self.next_file.display(), error = %e, "the successor consensus key cannot be loaded");
+        // Both files are read again when they change: a successor put in place, or moved
+        // over the key in use after a rotation (so a later rotation's successor loads too).
+        for slot in self.slots.iter_mut() {
+            if let Err(e) = slot.refresh(self.passphrase.as_deref()) {
+                tracing::warn!(file = %slot.path.display(), error = %e, "a consensus key file cannot be loaded");
+            }
         }
-        self.keys.iter().map(|k| PublicKey(k.verifying_key().to_bytes())).collect()
+        let mut keys: Vec<PublicKey> = Vec::with_capacity(CONSENSUS_KEYS_MAX);
+        for key in self.keys().map(|k| PublicKey(k.verifying_key().to_bytes())) {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        keys
     }
 
     fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused> {
-        let Some(key) = self.keys.iter().find(|k| k.verifying_key().to_bytes() == request.key.0) else {
+        let next_file = self.slots[1].path.display().to_string();
+        let held = self.slots.iter().filter_map(KeySlot::key);
+        let Some(key) = held.into_iter().find(|k| k.verifying_key().to_bytes() == request.key.0) else {
             return Err(SignerRefused(format!(
-                "this signer does not hold consensus key {}; put it at {} for a rotation",
-                request.key,
-                self.next_file.display()
+                "this signer does not hold consensus key {}; put it at {next_file} for a rotation",
+                request.key
             )));
         };
         self.guard
