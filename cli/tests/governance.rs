@@ -237,7 +237,7 @@ fn institutions_change_the_validator_set_of_a_running_network() {
         ])
         .output()
         .expect("run");
-    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("code 1003"));
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("code 1009"));
 
     // 3. The notary rotates its consensus key, with its admin key alone.
     phase.store(3, Ordering::SeqCst);

@@ -14,7 +14,9 @@ use crate::bundle::{BundleError, HexBytes, ProofBundle, ValidatorSetChange, BUND
 use crate::chain::{ChainId, Commit, Header};
 use crate::hash::Hash;
 use crate::history::{bind_root, verify_consistency, Blake3History, HistoryProofError};
-use crate::verify::{check_origin, verify_attested, Attestation, Report, TrustBasis, TrustRoot, VerifyError};
+use crate::verify::{
+    check_chain, check_origin, verify_attested, Attestation, Report, TrustBasis, TrustRoot, VerifyError,
+};
 
 /// A checkpoint as `chancery checkpoint` saves it (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +122,7 @@ pub fn verify_checkpoint(checkpoint: &SavedCheckpoint, trust: &TrustRoot) -> Res
         checkpoint.header.decode().map_err(|source| VerifyError::Decode { what: "checkpoint header", source })?;
     let commit: Commit =
         checkpoint.commit.decode().map_err(|source| VerifyError::Decode { what: "checkpoint commit", source })?;
+    check_chain("checkpoint header", &trust.chain_id, &header.chain_id)?;
     let (_, attestation) = verify_attested(trust, &header, &commit, &checkpoint.validator_changes)?;
     Ok(CheckpointVerdict {
         height: header.height,
@@ -159,6 +162,10 @@ fn extends(
                 old.height, old.block_hash, new.block_hash
             ))),
         };
+    }
+    if old.height == 0 {
+        // The history of no blocks is a prefix of every history.
+        return Ok(());
     }
     if old.height > new.height {
         return Err(VerifyError::NotConsistent(format!(
@@ -221,6 +228,27 @@ pub fn verify_with_checkpoint(
             report.tx_hash, anchor.height
         )));
     };
+    let refetch = || {
+        format!(
+            "fetch the proof against it with `chancery proof --tx {} --checkpoint {}`",
+            report.tx_hash, anchor.height
+        )
+    };
+    if shown.height > anchor.height {
+        return Err(VerifyError::NotConsistent(format!(
+            "the bundle's checkpoint (height {}) is after the trusted checkpoint (height {}); {}",
+            shown.height,
+            anchor.height,
+            refetch()
+        )));
+    }
+    if shown.height < anchor.height && trusted.consistency.as_ref().is_none_or(|c| c.from_height != shown.height) {
+        return Err(VerifyError::NotConsistent(format!(
+            "the trusted checkpoint carries no consistency proof from the bundle's checkpoint (height {}); {}",
+            shown.height,
+            refetch()
+        )));
+    }
     let shown = CheckpointVerdict {
         height: shown.height,
         block_hash: shown.block_hash,

@@ -68,11 +68,6 @@ impl Change {
             Change::SetParams(_) => "set_params",
         }
     }
-
-    /// Whether the change alters the validator set.
-    pub fn changes_validators(&self) -> bool {
-        matches!(self, Change::AddValidator(_) | Change::RemoveValidator(_) | Change::SetPower { .. })
-    }
 }
 
 /// A governance proposal: a change and the last height at which it may still pass.
@@ -224,12 +219,13 @@ impl Canonical for ProposalRecord {
     const BYTES_MAX: usize = STATE_VALUE_BYTES_MAX;
 }
 
-/// The ids of the proposals still open, kept in the state so that a validator-set change
-/// can count them again against the new set.
+/// The proposals still open, kept in the state so that a validator-set change can count
+/// them again against the new set, and so that the open ones are listed without reading
+/// every record.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Encode, Decode, Serialize, Deserialize)]
 pub struct OpenProposals {
-    /// Proposal ids, oldest first.
-    pub ids: BoundedVec<Hash, GOV_PENDING_MAX>,
+    /// Proposal ids with their expiry heights, oldest first.
+    pub ids: BoundedVec<(Hash, u64), GOV_PENDING_MAX>,
 }
 
 impl Canonical for OpenProposals {

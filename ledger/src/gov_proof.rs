@@ -85,7 +85,7 @@ pub fn verify_proposal(proof: &ProposalProof, trust: &TrustRoot) -> Result<Propo
         }
         _ => None,
     };
-    let status = record.as_ref().map(|r| r.status_at(header.height + 1));
+    let status = record.as_ref().map(|r| r.status_at(header.height.saturating_add(1)));
     Ok(ProposalVerdict {
         id: proof.id,
         record,

@@ -74,7 +74,7 @@ const _: () = assert!(VALIDATORS_MAX * 96 + 64 <= COMMIT_BYTES_MAX);
 // A validator entry is at most name (8 + 64) + role 4 + three keys 96 + power 8 bytes.
 const _: () = assert!(VALIDATORS_MAX * (8 + NAME_BYTES_MAX + 4 + 96 + 8) + 8 <= VALIDATOR_SET_BYTES_MAX);
 // A proposal record: its change (a member or validator entry, at most 1 KiB), proposer,
-// heights, a reason and every vote (admin key 32, approve 1, height 8).
-const _: () = assert!(1024 + 32 + 16 + GOV_REASON_BYTES_MAX + 16 + GOV_VOTES_MAX * 48 <= STATE_VALUE_BYTES_MAX);
-// The list of open proposals' ids.
-const _: () = assert!(8 + GOV_PENDING_MAX * 32 <= STATE_VALUE_BYTES_MAX);
+// heights, a reason and every vote (admin key 32, approve 1, height 8, tx hash 32).
+const _: () = assert!(1024 + 32 + 16 + GOV_REASON_BYTES_MAX + 16 + GOV_VOTES_MAX * 73 <= STATE_VALUE_BYTES_MAX);
+// The list of open proposals: id and expiry height each.
+const _: () = assert!(8 + GOV_PENDING_MAX * 40 <= STATE_VALUE_BYTES_MAX);

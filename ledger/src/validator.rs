@@ -197,11 +197,6 @@ impl ValidatorSet {
         self.validators.iter().enumerate().find(|(_, v)| v.admin_key == *admin_key)
     }
 
-    /// The validator with this name.
-    pub fn find_name(&self, name: &str) -> Option<(usize, &Validator)> {
-        self.validators.iter().enumerate().find(|(_, v)| v.name.as_str() == name)
-    }
-
     /// Whether `key` is any key (consensus, p2p or admin) of any validator.
     pub fn uses_key(&self, key: &PublicKey) -> bool {
         self.validators.iter().any(|v| v.consensus_key == *key || v.p2p_key == *key || v.admin_key == *key)

@@ -571,7 +571,8 @@ fn trace_validator_sets(
             source,
         })?;
         next.validate().map_err(|source| VerifyError::InvalidValidatorSet { index, height, source })?;
-        sets.push((height + 1, next));
+        let from = height.checked_add(1).ok_or_else(|| not_a_change("a change at the last possible height"))?;
+        sets.push((from, next));
     }
     Ok(sets)
 }

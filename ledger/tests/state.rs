@@ -567,7 +567,7 @@ fn governance_cases() -> Vec<Case> {
                     vec![n.tx(&n.validator_keys[1], TxBody::Vote(GovVote { proposal: p.hash(), approve: true }), 1)],
                 )
             },
-            expected: Some("is not a registered submitter"),
+            expected: Some("is not the admin key of a validator"),
         },
         Case {
             desc: "a vote by a removed validator",
@@ -578,7 +578,7 @@ fn governance_cases() -> Vec<Case> {
                 let p = n.propose(0, add_stranger(), 4);
                 (vec![vec![remove], votes, vec![p.clone()]], vec![n.vote(3, &p, true, 1)])
             },
-            expected: Some("is not a registered submitter"),
+            expected: Some("is not the admin key of a validator"),
         },
         Case {
             desc: "a removed validator's earlier vote stops counting",
@@ -685,7 +685,7 @@ fn governance_cases() -> Vec<Case> {
             setup: |n| {
                 (vec![], vec![n.tx(&n.validator_keys[1], rotate(RotatedKey::Consensus(public(&key(1, 50)))), 1)])
             },
-            expected: Some("is not a registered submitter"),
+            expected: Some("is not the admin key of a validator"),
         },
         Case {
             desc: "a rotation to a key another institution uses",
@@ -728,7 +728,7 @@ fn governance_cases() -> Vec<Case> {
                 let rotation = n.tx(&admin_key(0, 1), rotate(RotatedKey::Admin(public(&key(5, 77)))), 1);
                 (vec![vec![p.clone(), rotation], vec![]], vec![n.vote(1, &p, true, 2)])
             },
-            expected: Some("is not a registered submitter"),
+            expected: Some("is not the admin key of a validator"),
         },
         Case {
             desc: "the rotated-in admin key votes from the next height on",

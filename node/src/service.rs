@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chancery_ledger::cert::CertStatus;
 use chancery_ledger::codec::BoundedVec;
-use chancery_ledger::gov::{ProposalRecord, ProposalStatus};
+use chancery_ledger::gov::ProposalRecord;
 use chancery_ledger::history::HistoryConsistency;
 use chancery_ledger::state::TxError;
 use chancery_ledger::store::{StoreError, TxLocation};
@@ -459,12 +459,14 @@ impl ChanceryApiServer for RpcService {
         let store = &self.shared.store;
         let set = store.current_validators().map_err(store_error)?;
         let height = store.height();
-        let records = store.proposals(after, GOV_LIST_MAX).map_err(store_error)?;
-        Ok(records
-            .into_iter()
-            .map(|(id, record)| proposal_answer(id, record, &set, height))
-            .filter(|answer| !pending.unwrap_or(false) || answer.status == ProposalStatus::Pending)
-            .collect())
+        let records = if pending.unwrap_or(false) {
+            // The open ones come from their own list in the state, not a scan of all.
+            let open = store.open_proposals().map_err(store_error)?;
+            open.into_iter().filter(|(id, _)| after.is_none_or(|after| *id > after)).take(GOV_LIST_MAX).collect()
+        } else {
+            store.proposals(after, GOV_LIST_MAX).map_err(store_error)?
+        };
+        Ok(records.into_iter().map(|(id, record)| proposal_answer(id, record, &set, height)).collect())
     }
 
     async fn cert_history(&self, ca: String, serial: String) -> Answer<CertHistory> {

@@ -121,7 +121,7 @@ pub(super) fn propose<V: StateView>(
     if open.len() >= GOV_PENDING_MAX {
         return Ok(refuse(GovRule::TooManyOpen));
     }
-    open.push(*tx_hash);
+    open.push((*tx_hash, expires_at_height));
     set_open(overlay, open)?;
     let record = ProposalRecord {
         proposer: tx.signer,
@@ -178,7 +178,7 @@ pub(super) fn vote<V: StateView>(
     settle(overlay, &mut record, rules.validators, height)?;
     overlay.put(key, Some(&record));
     if record.status != RecordedStatus::Pending {
-        let open = open_ids(overlay, height)?.into_iter().filter(|open| *open != id).collect();
+        let open = open_ids(overlay, height)?.into_iter().filter(|(open, _)| *open != id).collect();
         set_open(overlay, open)?;
     }
     Ok(Ok(()))
@@ -210,20 +210,15 @@ fn settle<V: StateView>(
     Ok(())
 }
 
-/// The open proposals' ids, without those that expired before `height`.
-fn open_ids<V: StateView>(overlay: &Overlay<'_, V>, height: u64) -> Result<Vec<Hash>, ExecError<V::Error>> {
+/// The open proposals (id, expiry height), without those expired before `height`. A
+/// proposal leaves the list when it ends, so those listed are pending.
+fn open_ids<V: StateView>(overlay: &Overlay<'_, V>, height: u64) -> Result<Vec<(Hash, u64)>, ExecError<V::Error>> {
+    // Absent until the first proposal: none open.
     let open: OpenProposals = overlay.get(&StateKey::OpenProposals)?.unwrap_or_default();
-    let mut ids = Vec::with_capacity(open.ids.len());
-    for id in open.ids.iter() {
-        let record: ProposalRecord = super::required(overlay.get(&StateKey::Proposal(*id))?, &StateKey::Proposal(*id))?;
-        if record.status == RecordedStatus::Pending && height <= record.proposal.expires_at_height {
-            ids.push(*id);
-        }
-    }
-    Ok(ids)
+    Ok(open.ids.iter().filter(|(_, expires_at_height)| height <= *expires_at_height).copied().collect())
 }
 
-fn set_open<V: StateView>(overlay: &mut Overlay<'_, V>, ids: Vec<Hash>) -> Result<(), ExecError<V::Error>> {
+fn set_open<V: StateView>(overlay: &mut Overlay<'_, V>, ids: Vec<(Hash, u64)>) -> Result<(), ExecError<V::Error>> {
     let ids =
         BoundedVec::new(ids).map_err(|e| ExecError::Corrupt { key: "OpenProposals".into(), reason: e.to_string() })?;
     overlay.put(StateKey::OpenProposals, Some(&OpenProposals { ids }));
@@ -239,12 +234,12 @@ pub(super) fn recount<V: StateView>(
     height: u64,
 ) -> Result<(), ExecError<V::Error>> {
     let mut still_open = Vec::new();
-    for id in open_ids(overlay, height)? {
+    for (id, expires_at_height) in open_ids(overlay, height)? {
         let key = StateKey::Proposal(id);
         let mut record: ProposalRecord = super::required(overlay.get(&key)?, &key)?;
         settle(overlay, &mut record, validators, height)?;
         if record.status == RecordedStatus::Pending {
-            still_open.push(id);
+            still_open.push((id, expires_at_height));
         } else {
             overlay.put(key, Some(&record));
         }

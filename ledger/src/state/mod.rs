@@ -698,11 +698,9 @@ fn apply_tx<V: StateView>(
     let allowed = match &tx.body {
         // Members; what each may submit is checked below.
         TxBody::Evidence(_) | TxBody::CertEvent(_) => member.is_some(),
-        // Institutions govern with their admin keys (a member's key is refused below,
-        // with the rule it breaks).
-        TxBody::Propose(_) | TxBody::Vote(_) | TxBody::RotateKey(_) => {
-            member.is_some() || validators.find_admin(&tx.signer).is_some()
-        }
+        // Institutions govern with their admin keys; any other key is refused by the
+        // governance rules, which say so.
+        TxBody::Propose(_) | TxBody::Vote(_) | TxBody::RotateKey(_) => true,
         // A validator's node anchors what its consensus saw, signed with its p2p key.
         TxBody::Misbehaviour(_) => validators.validators.iter().any(|v| v.p2p_key == tx.signer),
     };

@@ -199,6 +199,24 @@ impl<B: Backend> ChainStore<B> {
         })
     }
 
+    /// The proposals open for votes (recorded as pending, not past their expiry) with
+    /// their ids, in id order.
+    pub fn open_proposals(&self) -> Result<Vec<(Hash, ProposalRecord)>> {
+        let height = self.height();
+        let open: crate::gov::OpenProposals =
+            self.decoded(Column::State, &encode(&StateKey::OpenProposals), height)?.unwrap_or_default();
+        let mut records = Vec::with_capacity(open.ids.len());
+        for (id, expires_at_height) in open.ids.iter().filter(|(_, expires)| height <= *expires) {
+            let record = self.proposal(id)?.ok_or_else(|| StoreError::Corrupt {
+                height,
+                what: format!("open proposal {id} (expiring at {expires_at_height}) has no record"),
+            })?;
+            records.push((*id, record));
+        }
+        records.sort_by_key(|(id, _)| *id);
+        Ok(records)
+    }
+
     /// Up to `limit` governance proposals with their ids, in id order from `after`
     /// (exclusive), for listing.
     pub fn proposals(&self, after: Option<Hash>, limit: usize) -> Result<Vec<(Hash, ProposalRecord)>> {
