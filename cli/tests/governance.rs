@@ -312,6 +312,12 @@ fn institutions_change_the_validator_set_of_a_running_network() {
         let operator_power = set.validators.iter().find(|v| v.name.as_str() == "Platform Operator").map(|v| v.power);
         assert_eq!(operator_power, Some(20));
         assert_eq!(set.validators.len(), 4);
+        // The set in force at each height, as the RPC traces it.
+        let at = |h: u64| {
+            let c = &c;
+            async move { c.validators(Some(h)).await.expect("validators").validators.len() }
+        };
+        assert_eq!((at(added).await, at(added + 1).await, at(removed + 1).await), (4, 5, 4));
         // Everything sent under load is committed.
         let deadline = Instant::now() + Duration::from_secs(60);
         let operator = client(&nodes[0]).await;

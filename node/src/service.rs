@@ -562,14 +562,10 @@ impl ChanceryApiServer for RpcService {
                 let h = self.height_arg(h)?;
                 let header = store.header(h).map_err(store_error)?;
                 // The set in force at h: the latest change in force at h, else genesis.
-                let changes = store.validator_changes(h).map_err(store_error)?;
-                let set = match changes.last() {
-                    Some(change) => change
-                        .validators
-                        .decode::<ValidatorSet>()
-                        .map_err(|e| unavailable(&format!("stored validator set: {e}")))?,
-                    None => self.shared.genesis.validators.clone(),
-                };
+                let set = store
+                    .changed_set_at(h)
+                    .map_err(store_error)?
+                    .unwrap_or_else(|| self.shared.genesis.validators.clone());
                 if set.hash() != header.validators_hash {
                     return ok(Err(unavailable("stored validator sets do not match the header")));
                 }

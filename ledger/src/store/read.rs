@@ -317,6 +317,26 @@ impl<B: Backend> ChainStore<B> {
         })
     }
 
+    /// The set of the last validator-set change in force at `height` (none: the genesis
+    /// set is), read without the headers and commits that prove the changes.
+    pub fn changed_set_at(&self, height: u64) -> Result<Option<ValidatorSet>> {
+        self.live()?;
+        let rows = self.backend.scan(Column::ValidatorChanges, &[], &[], usize::MAX)?;
+        let mut last = None;
+        for (key, value) in rows {
+            let from = key
+                .as_slice()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt { height: 0, what: "malformed validator change key".into() })?;
+            if from > height {
+                break;
+            }
+            last = Some((from, value));
+        }
+        last.map(|(from, value)| decode(&value).map_err(|e| corrupt(from, Column::ValidatorChanges, e))).transpose()
+    }
+
     /// Every validator-set change taking effect at or below `up_to`, in order, each with
     /// the header and commit that prove it.
     pub fn validator_changes(&self, up_to: u64) -> Result<Vec<ValidatorSetChange>> {
