@@ -38,7 +38,7 @@ pub fn build_block<B: Backend>(
     let ctx = BlockContext { chain_id: chain_id.clone(), height, time_ms };
     let mut execution = Execution::new(store, ctx).map_err(store_error)?;
     let params = execution.params().clone();
-    let validators = store.current_validators()?;
+    let validators_hash = execution.validators().hash();
     let prev_hash = if height == 0 { store.genesis_hash() } else { store.header(height - 1)?.hash() };
     let history_root = store.history_root(height)?;
     let mut header = Header {
@@ -49,7 +49,7 @@ pub fn build_block<B: Backend>(
         tx_root: Hash::ZERO,
         tx_count: 0,
         history_root,
-        validators_hash: validators.hash(),
+        validators_hash,
         validators_epoch: execution.validators_epoch(),
         next_validators_hash: Hash::ZERO,
         state_root: Hash::ZERO,

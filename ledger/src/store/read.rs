@@ -317,43 +317,38 @@ impl<B: Backend> ChainStore<B> {
         })
     }
 
-    /// The set of the last validator-set change in force at `height` (none: the genesis
-    /// set is), read without the headers and commits that prove the changes.
-    pub fn changed_set_at(&self, height: u64) -> Result<Option<ValidatorSet>> {
+    /// The validator-set changes taking effect at or below `up_to`, in order: the first
+    /// height each new set signs, and that set.
+    fn changed_sets(&self, up_to: u64) -> Result<Vec<(u64, ValidatorSet)>> {
         self.live()?;
         let rows = self.backend.scan(Column::ValidatorChanges, &[], &[], usize::MAX)?;
-        let mut last = None;
+        let mut sets = Vec::new();
         for (key, value) in rows {
             let from = key
                 .as_slice()
                 .try_into()
                 .map(u64::from_be_bytes)
                 .map_err(|_| StoreError::Corrupt { height: 0, what: "malformed validator change key".into() })?;
-            if from > height {
+            if from > up_to {
                 break;
             }
-            last = Some((from, value));
+            sets.push((from, decode(&value).map_err(|e| corrupt(from, Column::ValidatorChanges, e))?));
         }
-        last.map(|(from, value)| decode(&value).map_err(|e| corrupt(from, Column::ValidatorChanges, e))).transpose()
+        Ok(sets)
+    }
+
+    /// The set of the last validator-set change in force at `height` (none: the genesis
+    /// set is), read without the headers and commits that prove the changes.
+    pub fn changed_set_at(&self, height: u64) -> Result<Option<ValidatorSet>> {
+        Ok(self.changed_sets(height)?.pop().map(|(_, set)| set))
     }
 
     /// Every validator-set change taking effect at or below `up_to`, in order, each with
     /// the header and commit that prove it.
     pub fn validator_changes(&self, up_to: u64) -> Result<Vec<ValidatorSetChange>> {
-        self.live()?;
-        let rows = self.backend.scan(Column::ValidatorChanges, &[], &[], usize::MAX)?;
         let mut changes = Vec::new();
-        for (key, value) in rows {
-            let height = key
-                .as_slice()
-                .try_into()
-                .map(u64::from_be_bytes)
-                .map_err(|_| StoreError::Corrupt { height: 0, what: "malformed validator change key".into() })?;
-            if height > up_to {
-                break;
-            }
-            let set: ValidatorSet = decode(&value).map_err(|e| corrupt(height, Column::ValidatorChanges, e))?;
-            let committed_at = height.checked_sub(1).ok_or_else(|| StoreError::Corrupt {
+        for (from, set) in self.changed_sets(up_to)? {
+            let committed_at = from.checked_sub(1).ok_or_else(|| StoreError::Corrupt {
                 height: 0,
                 what: "a validator change takes effect at height 0".into(),
             })?;
