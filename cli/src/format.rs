@@ -128,7 +128,8 @@ pub fn report(r: &Report) -> String {
                 let _ = writeln!(out, "  names cert   {}/{}", cert.ca, hex::encode(cert.serial.as_bytes()));
             }
             if let Some(signature) = signature {
-                let _ = writeln!(out, "  signature    hash {}, made by {:?}", signature.hash, signature.method);
+                let _ =
+                    writeln!(out, "  signature    hash {}, made by {}", signature.hash, signature.method.describe());
             }
             if let Some(ms) = claimed_time_ms {
                 let _ = writeln!(out, "  claimed time {} (claimed by the submitter, not attested)", utc(*ms));

@@ -89,7 +89,7 @@ pub fn html(report: &Report, file_name: Option<&str>, generated_ms: u64) -> Stri
                 row(
                     &mut out,
                     "Document signature",
-                    &format!("hash {}, made by {:?}", signature.hash, signature.method),
+                    &format!("hash {}, made by {}", signature.hash, signature.method.describe()),
                 );
             }
             if let Some(verdict) = &report.certificate {

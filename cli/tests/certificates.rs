@@ -120,7 +120,9 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
     )))
     .expect("report JSON");
     assert_eq!(report["certificate"]["status"], "valid", "{report}");
-    assert_eq!(report["record"]["signature"]["method"], "hosted_ed25519", "{report}");
+    let method = &report["record"]["signature"]["method"]["hosted_ed25519"];
+    assert_eq!(method["public_key"], public_key.to_hex().as_str(), "{report}");
+    assert_eq!(method["signature"], hex::encode(signature).as_str(), "{report}");
     let signature_hash = HashContext::DocumentSignature.hash(&signature).to_hex();
     assert_eq!(report["record"]["signature"]["hash"], signature_hash.as_str());
     let usage = std::fs::read_to_string(home.join("hosted/usage.log")).expect("usage log");

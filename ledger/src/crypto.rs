@@ -85,6 +85,12 @@ impl PublicKey {
     pub fn verify(&self, message: &Hash, signature: &Signature) -> Result<(), SignatureError> {
         self.checked()?.verify(message, signature)
     }
+
+    /// Verifies `signature` over `message` as given (a hosted document signature is made
+    /// over the document digest's bytes, whatever their length), by the same rule.
+    pub fn verify_bytes(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
+        self.checked()?.verify_bytes(message, signature)
+    }
 }
 
 /// A public key whose encoding passed the ledger's checks.
@@ -103,6 +109,11 @@ impl CheckedKey {
     /// Verifies one signature: `R` canonical, `S < L`, `[8]([S]B - [k]A - R)` the identity
     /// with `k = SHA-512(R || A || M) mod L`.
     pub fn verify(&self, message: &Hash, signature: &Signature) -> Result<(), SignatureError> {
+        self.verify_bytes(message.as_bytes(), signature)
+    }
+
+    /// [`CheckedKey::verify`] over a message of any length.
+    pub fn verify_bytes(&self, message: &[u8], signature: &Signature) -> Result<(), SignatureError> {
         let mismatch = || SignatureError::Mismatch { key: self.key.to_hex() };
         let (r_bytes, s_bytes) = split(signature);
         let r = decompress_canonical(&r_bytes).ok_or_else(mismatch)?;
@@ -150,7 +161,7 @@ pub fn verify_batch(items: &[(&CheckedKey, &Hash, &Signature)]) -> Result<(), Si
         base -= z * s;
         scalars.push(z);
         points.push(r);
-        scalars.push(z * challenge(&r_bytes, &key.key.0, message));
+        scalars.push(z * challenge(&r_bytes, &key.key.0, message.as_bytes()));
         points.push(key.point);
     }
     scalars.push(base);
@@ -172,12 +183,12 @@ fn split(signature: &Signature) -> ([u8; 32], [u8; 32]) {
     (r, s)
 }
 
-fn challenge(r: &[u8; 32], a: &[u8; 32], message: &Hash) -> Scalar {
+fn challenge(r: &[u8; 32], a: &[u8; 32], message: &[u8]) -> Scalar {
     use sha2::Digest as _;
     let mut hasher = sha2::Sha512::new();
     hasher.update(r);
     hasher.update(a);
-    hasher.update(message.as_bytes());
+    hasher.update(message);
     Scalar::from_bytes_mod_order_wide(&hasher.finalize().into())
 }
 
@@ -325,7 +336,7 @@ mod tests {
         let key = PublicKey((B * a).compress().to_bytes()).checked().expect("valid key");
         let message = Hash([5; 32]);
         let big_r = (B * r + torsion()).compress().to_bytes();
-        let s = r + challenge(&big_r, &key.key().0, &message) * a;
+        let s = r + challenge(&big_r, &key.key().0, message.as_bytes()) * a;
         let mut signature = Signature([0; 64]);
         signature.0[..32].copy_from_slice(&big_r);
         signature.0[32..].copy_from_slice(s.as_bytes());

@@ -85,7 +85,8 @@ pub enum EquivocationError {
     /// The accused is not a validator of the set.
     #[error("{0} is not a validator of this set")]
     NotAValidator(String),
-    /// The two messages are not for the same slot, or are the same message.
+    /// The two messages are not for the same slot, or are the same message (however
+    /// signed).
     #[error("the two messages are not two different messages for one height, round and step")]
     NoConflict,
     /// A signature does not verify.
@@ -101,7 +102,9 @@ impl Equivocation {
             return Err(EquivocationError::NotAValidator(self.validator.to_hex()));
         }
         let same_chain = self.first.genesis_hash() == self.second.genesis_hash();
-        if !same_chain || self.first.slot() != self.second.slot() || self.first == self.second {
+        // The signed messages must differ: one message signed twice (a randomised signer
+        // makes a new signature each time) is no equivocation.
+        if !same_chain || self.first.slot() != self.second.slot() || self.first.message() == self.second.message() {
             return Err(EquivocationError::NoConflict);
         }
         for item in [&self.first, &self.second] {
@@ -163,5 +166,49 @@ mod tests {
         let outsider = Equivocation { validator: public(&key(7, 7)), ..real.clone() };
         assert!(matches!(outsider.verify(&set), Err(EquivocationError::NotAValidator(_))));
         assert_ne!(real.hash(), same.hash());
+    }
+
+    /// A signature by validator `signer` of the test set with nonce scalar `r`: a
+    /// randomised signer (an HSM) makes a different valid signature of one message each
+    /// time.
+    fn sign_with_nonce(signer: u16, r: u8, message: &Hash) -> (PublicKey, Signature) {
+        use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+        use curve25519_dalek::Scalar;
+        use sha2::Digest as _;
+        let (a, r) = (key(1, signer).to_scalar(), Scalar::from_bytes_mod_order([r; 32]));
+        let public = (B * a).compress().to_bytes();
+        let big_r = (B * r).compress().to_bytes();
+        let k = Scalar::from_bytes_mod_order_wide(
+            &sha2::Sha512::new()
+                .chain_update(big_r)
+                .chain_update(public)
+                .chain_update(message.as_bytes())
+                .finalize()
+                .into(),
+        );
+        let mut signature = [0u8; 64];
+        signature[..32].copy_from_slice(&big_r);
+        signature[32..].copy_from_slice((r + k * a).as_bytes());
+        (PublicKey(public), Signature(signature))
+    }
+
+    #[test]
+    fn one_message_signed_twice_by_a_randomised_signer_is_no_equivocation() {
+        let message = vote(Some(b"a"), 0);
+        let (accused, first) = sign_with_nonce(2, 1, &message.signing_message());
+        let (_, second) = sign_with_nonce(2, 2, &message.signing_message());
+        assert_eq!(accused, public(&key(1, 2)));
+        assert_ne!(first, second, "two signatures of one message");
+        let set = validator_set(&[key(1, 0), key(1, 1), key(1, 2), key(1, 3)], 0);
+        let twice = Equivocation {
+            validator: accused,
+            first: SignedItem::Vote { vote: message.clone(), signature: first },
+            second: SignedItem::Vote { vote: message.clone(), signature: second },
+        };
+        assert_eq!(twice.verify(&set), Err(EquivocationError::NoConflict));
+        // The same signer's two different messages still prove it.
+        let (_, other) = sign_with_nonce(2, 3, &vote(None, 0).signing_message());
+        let real = Equivocation { second: SignedItem::Vote { vote: vote(None, 0), signature: other }, ..twice };
+        assert_eq!(real.verify(&set), Ok(()));
     }
 }

@@ -163,14 +163,56 @@ pub struct DocumentSignature {
 }
 
 /// How a document signature was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SigningMethod {
     /// Ed25519 over the document digest's bytes, by a key hosted in a Chancery signer
-    /// and bound to the named certificate.
-    HostedEd25519,
+    /// and bound to the named certificate. The event carries the signature and the key:
+    /// execution checks that the signature verifies, that `hash` is its hash, and that the
+    /// certificate was issued for this key, so no one can name a hosted certificate for a
+    /// signature its key never made.
+    HostedEd25519 {
+        /// The certificate's subject key.
+        public_key: PublicKey,
+        /// The signature over the document digest's bytes.
+        signature: Signature,
+    },
     /// Outside Chancery (the integrator's own signing system).
     External,
+}
+
+impl SigningMethod {
+    /// How people read it in reports: which key made a hosted signature.
+    pub fn describe(&self) -> String {
+        match self {
+            SigningMethod::HostedEd25519 { public_key, .. } => {
+                format!("a hosted Ed25519 key {} (signature verified over the digest)", public_key.to_hex())
+            }
+            SigningMethod::External => "an external signing system".into(),
+        }
+    }
+}
+
+impl DocumentSignature {
+    /// The record of a hosted Ed25519 signature by `public_key`.
+    pub fn hosted(public_key: PublicKey, signature: Signature) -> Self {
+        DocumentSignature {
+            hash: HashContext::DocumentSignature.hash(&signature.0),
+            method: SigningMethod::HostedEd25519 { public_key, signature },
+        }
+    }
+
+    /// For a hosted signature: that `hash` is the signature's, and that the signature
+    /// verifies under its key over `digest`'s bytes. Nothing to check for an external one.
+    pub fn check_hosted(&self, digest: &Digest) -> Result<(), String> {
+        let SigningMethod::HostedEd25519 { public_key, signature } = &self.method else { return Ok(()) };
+        if self.hash != HashContext::DocumentSignature.hash(&signature.0) {
+            return Err("its hash is not the hash of the signature it carries".into());
+        }
+        public_key
+            .verify_bytes(digest.bytes(), signature)
+            .map_err(|_| "the signature does not verify under its key over the document digest".to_string())
+    }
 }
 
 /// A reference to a certificate by its CA and serial.

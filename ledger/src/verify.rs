@@ -4,7 +4,8 @@
 //! The steps, in order (each failure is one [`VerifyError`] variant):
 //! 1. the bundle's version, chain id and genesis hash match the trust root;
 //! 2. tx, header and commit decode canonically; tx and header are for this chain;
-//! 3. the tx signature verifies;
+//! 3. the tx signature verifies, and so does a hosted document signature a signing event
+//!    carries (over the document digest, under the key it names);
 //! 4. the tx proof leads from the tx hash to the header's `tx_root` at the header's count;
 //! 5. the validator-set changes, from the genesis set on: change #i is proven by a header
 //!    of epoch i, committed by the set before it, whose `next_validators_hash` is the new
@@ -80,6 +81,9 @@ pub enum VerifyError {
     /// The tx signature is bad.
     #[error("tx signature: {0}")]
     TxSignature(SignatureError),
+    /// A hosted document signature the signing event carries does not verify.
+    #[error("hosted document signature: {0}")]
+    HostedSignature(String),
     /// The tx proof's count is not the header's.
     #[error("tx proof is for a block of {proof} txs, the header says {header}")]
     TxCountMismatch {
@@ -406,6 +410,9 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot, file: Option<&[u8]>) -> R
     check_chain("tx", &trust.chain_id, &tx.chain_id)?;
     check_chain("header", &trust.chain_id, &header.chain_id)?;
     tx.verify_signature(&trust.genesis_hash).map_err(VerifyError::TxSignature)?;
+    if let TxBody::Evidence(crate::tx::Evidence { digest, signature: Some(signature), .. }) = &tx.body {
+        signature.check_hosted(digest).map_err(VerifyError::HostedSignature)?;
+    }
 
     if bundle.tx_proof.count != header.tx_count {
         return Err(VerifyError::TxCountMismatch { proof: bundle.tx_proof.count, header: header.tx_count });

@@ -12,11 +12,10 @@ use chancery_ledger::chain::{Block, ChainId, Commit, Header, Vote, VoteKind};
 use chancery_ledger::codec::{decode, encode, BoundedBytes, BoundedVec, Canonical, DecodeError};
 use chancery_ledger::testkit::{document_evidence, key, public, signed_tx, validator_set, TestChain};
 use chancery_ledger::tx::{
-    CertEvent, CertEventKind, CertRef, DocumentSignature, Evidence, EvidenceKind, RevocationReason, SigningMethod, Tx,
-    TxBody,
+    CertEvent, CertEventKind, CertRef, DocumentSignature, Evidence, EvidenceKind, RevocationReason, Tx, TxBody,
 };
 use chancery_ledger::validator::{CaId, ValidatorSet};
-use chancery_ledger::{Digest, DigestAlg, HashContext};
+use chancery_ledger::{Digest, DigestAlg, HashContext, Signature};
 
 fn chain_id() -> ChainId {
     ChainId::new("golden-1").expect("valid")
@@ -37,10 +36,7 @@ fn signing_event_tx() -> Tx {
             ca: CaId::new("ca-one").expect("id"),
             serial: BoundedBytes::new(vec![0x01, 0x02, 0x03]).expect("serial"),
         }),
-        signature: Some(DocumentSignature {
-            hash: HashContext::DocumentSignature.hash(b"signature"),
-            method: SigningMethod::HostedEd25519,
-        }),
+        signature: Some(DocumentSignature::hosted(public(&key(6, 0)), Signature([0x5A; 64]))),
     });
     signed_tx(&key(3, 0), &chain_id(), &genesis(), body, 7)
 }

@@ -6,10 +6,12 @@ use chancery_ledger::codec::{BoundedBytes, BoundedVec};
 use chancery_ledger::gov::{Change, GovProposal, GovVote, KeyRotation, ProposalRecord, RecordedStatus, RotatedKey};
 use chancery_ledger::state::{execute, BlockContext, ExecError, StateChanges, StateKey, StateView};
 use chancery_ledger::testkit::{admin_key, key, public, signed_tx, validator_set, MemoryState};
-use chancery_ledger::tx::{CertEvent, CertEventKind, Evidence, EvidenceKind, RevocationReason, Tx, TxBody};
+use chancery_ledger::tx::{
+    CertEvent, CertEventKind, CertRef, DocumentSignature, Evidence, EvidenceKind, RevocationReason, Tx, TxBody,
+};
 use chancery_ledger::validator::{CaId, Member, MemberRole, Name, ValidatorSet};
-use chancery_ledger::{Digest, DigestAlg, Hash};
-use ed25519_dalek::SigningKey;
+use chancery_ledger::{Digest, DigestAlg, Hash, Signature};
+use ed25519_dalek::{Signer as _, SigningKey};
 
 const T0: u64 = 1_767_225_600_000;
 
@@ -132,6 +134,41 @@ fn cert(ca: &str, serial: u8, event: CertEventKind) -> TxBody {
     })
 }
 
+/// The hosted key of certificate ca-one/7.
+fn hosted_key() -> SigningKey {
+    key(6, 0)
+}
+
+/// ca-one's issue of certificate 7 for the hosted key.
+fn hosted_cert() -> TxBody {
+    TxBody::CertEvent(CertEvent {
+        subject_key: Digest::compute(DigestAlg::Sha256, &public(&hosted_key()).0),
+        ..match cert("ca-one", 7, issued()) {
+            TxBody::CertEvent(event) => event,
+            _ => unreachable!("cert() builds a certificate event"),
+        }
+    })
+}
+
+/// A signing event naming certificate ca-one/`serial` and a hosted signature by `by` over
+/// `signed` (the event's own digest is of `document`).
+fn hosted_event(serial: u8, by: &SigningKey, document: &[u8], signed: &[u8]) -> TxBody {
+    let digest = Digest::compute(DigestAlg::Sha256, document);
+    let signature = Signature(by.sign(Digest::compute(DigestAlg::Sha256, signed).bytes()).to_bytes());
+    TxBody::Evidence(Evidence {
+        kind: EvidenceKind::SigningEvent,
+        digest,
+        refs: BoundedVec::empty(),
+        meta: None,
+        claimed_time_ms: None,
+        cert: Some(CertRef {
+            ca: CaId::new("ca-one").expect("ca"),
+            serial: BoundedBytes::new(vec![serial]).expect("serial"),
+        }),
+        signature: Some(DocumentSignature::hosted(public(by), signature)),
+    })
+}
+
 fn issued() -> CertEventKind {
     CertEventKind::Issued { not_before_ms: T0, not_after_ms: T0 + 365 * 86_400_000 }
 }
@@ -226,6 +263,51 @@ fn cases() -> Vec<Case> {
                 )
             },
             expected: Some("is not above its last used nonce 5; use nonce 6 or higher"),
+        },
+        Case {
+            desc: "the largest nonce, which no later tx could follow",
+            setup: |n| (vec![], vec![n.tx(&integrator(), evidence(EvidenceKind::Document, b"a"), u64::MAX)]),
+            expected: Some("is the largest nonce"),
+        },
+        Case {
+            desc: "a hosted signature by the key its certificate was issued for",
+            setup: |n| {
+                let event = hosted_event(7, &hosted_key(), b"contract", b"contract");
+                (vec![vec![n.tx(&ca_one(), hosted_cert(), 1)]], vec![n.tx(&integrator(), event, 1)])
+            },
+            expected: None,
+        },
+        Case {
+            desc: "a hosted signature by another key naming a hosted certificate",
+            setup: |n| {
+                let event = hosted_event(7, &stranger(), b"contract", b"contract");
+                (vec![vec![n.tx(&ca_one(), hosted_cert(), 1)]], vec![n.tx(&integrator(), event, 1)])
+            },
+            expected: Some("certificate ca-one/07 was issued for another key"),
+        },
+        Case {
+            desc: "a hosted signature over another document",
+            setup: |n| {
+                let event = hosted_event(7, &hosted_key(), b"contract", b"other contract");
+                (vec![vec![n.tx(&ca_one(), hosted_cert(), 1)]], vec![n.tx(&integrator(), event, 1)])
+            },
+            expected: Some("the signature does not verify under its key over the document digest"),
+        },
+        Case {
+            desc: "a hosted signature whose recorded hash is not its signature's",
+            setup: |n| {
+                let mut event = hosted_event(7, &hosted_key(), b"contract", b"contract");
+                if let TxBody::Evidence(Evidence { signature: Some(s), .. }) = &mut event {
+                    s.hash = chancery_ledger::HashContext::DocumentSignature.hash(b"any signature");
+                }
+                (vec![vec![n.tx(&ca_one(), hosted_cert(), 1)]], vec![n.tx(&integrator(), event, 1)])
+            },
+            expected: Some("its hash is not the hash of the signature it carries"),
+        },
+        Case {
+            desc: "a hosted signature naming a certificate never issued",
+            setup: |n| (vec![], vec![n.tx(&integrator(), hosted_event(8, &hosted_key(), b"c", b"c"), 1)]),
+            expected: Some("certificate ca-one/08 is not issued on this chain"),
         },
         Case {
             desc: "a tx already on chain",

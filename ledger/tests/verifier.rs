@@ -231,6 +231,34 @@ fn a_tampered_tx_signature_is_rejected() {
 }
 
 #[test]
+fn a_hosted_signature_that_does_not_verify_is_rejected_even_if_committed() {
+    use chancery_ledger::tx::{DocumentSignature, TxBody};
+    use chancery_ledger::{Digest, DigestAlg, Signature};
+    use ed25519_dalek::Signer as _;
+    let hosted = key(6, 0);
+    let digest = Digest::compute(DigestAlg::Sha256, b"contract");
+    let mut chain = TestChain::new(4);
+    let event = |signed: &[u8]| {
+        let mut body = chancery_ledger::testkit::document_evidence(b"contract");
+        if let TxBody::Evidence(evidence) = &mut body {
+            let signature = Signature(hosted.sign(Digest::compute(DigestAlg::Sha256, signed).bytes()).to_bytes());
+            evidence.digest = digest.clone();
+            evidence.signature = Some(DocumentSignature::hosted(public(&hosted), signature));
+        }
+        body
+    };
+    let (genesis_hash, chain_id, integrator) = (chain.genesis_hash, chain.chain_id.clone(), chain.integrator.clone());
+    let good = chancery_ledger::testkit::signed_tx(&integrator, &chain_id, &genesis_hash, event(b"contract"), 1);
+    // A block a quorum signed without executing it: the verifier does not take the
+    // binding on trust.
+    let forged = chancery_ledger::testkit::signed_tx(&integrator, &chain_id, &genesis_hash, event(b"other"), 2);
+    chain.commit_block(vec![good, forged]);
+    assert!(verify(&chain.bundle(0, 0, None), &chain.trust_root(), Some(b"contract")).is_ok());
+    let err = verify(&chain.bundle(0, 1, None), &chain.trust_root(), None).expect_err("unbound signature");
+    assert!(matches!(&err, VerifyError::HostedSignature(why) if why.contains("does not verify")), "{err}");
+}
+
+#[test]
 fn a_tampered_file_is_rejected() {
     let chain = chain();
     let err =

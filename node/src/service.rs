@@ -10,7 +10,7 @@ use chancery_ledger::gov::ProposalRecord;
 use chancery_ledger::history::HistoryConsistency;
 use chancery_ledger::state::TxError;
 use chancery_ledger::store::{StoreError, TxLocation};
-use chancery_ledger::tx::{CertRef, CertSerial, DocumentSignature, Evidence, EvidenceKind, SigningMethod, TxBody};
+use chancery_ledger::tx::{CertRef, CertSerial, DocumentSignature, Evidence, EvidenceKind, TxBody};
 use chancery_ledger::validator::CaId;
 use chancery_ledger::{decode, Block, Commit, Digest, Hash, Header, ProofBundle, Tx, ValidatorSet};
 use chancery_rpc::types::{
@@ -224,7 +224,7 @@ fn prepare_hosted(
         meta: None,
         claimed_time_ms: Some(now_ms()),
         cert: Some(cert),
-        signature: Some(DocumentSignature { hash: signature_hash, method: SigningMethod::HostedEd25519 }),
+        signature: Some(DocumentSignature::hosted(info.public_key, signature)),
     });
     let tx = chancery_rpc::txs::sign_tx(&hosted.submitter, &shared.store.identity(), body, hosted.next_nonce());
     let tx_hash = tx.hash();
@@ -283,7 +283,8 @@ pub fn submit_error(error: SubmitError) -> RpcError {
             TxError::BadSignature(_) => ErrorCode::BadSignature,
             TxError::UnknownSigner { .. } => ErrorCode::UnknownSigner,
             TxError::NotPermitted { .. } => ErrorCode::NotPermitted,
-            TxError::StaleNonce { .. } => ErrorCode::StaleNonce,
+            TxError::StaleNonce { .. } | TxError::NonceExhausted { .. } => ErrorCode::StaleNonce,
+            TxError::HostedSignature(_) => ErrorCode::DocumentSignature,
             TxError::Duplicate { .. } => ErrorCode::Duplicate,
             TxError::Cert { .. } => ErrorCode::CertRule,
             TxError::Gov(_) => ErrorCode::Governance,

@@ -20,7 +20,8 @@ pub enum ErrorCode {
     UnknownSigner = 1003,
     /// The member may not submit this kind of record.
     NotPermitted = 1004,
-    /// The nonce is not above the signer's last used nonce (a replay, or a reused nonce).
+    /// The nonce is not above the signer's last used nonce (a replay, or a reused nonce),
+    /// or is the largest nonce, which no later tx could follow.
     StaleNonce = 1005,
     /// The tx is already on chain.
     Duplicate = 1006,
@@ -34,6 +35,9 @@ pub enum ErrorCode {
     NoncePending = 1010,
     /// Misbehaviour evidence that proves nothing, or is already anchored.
     Misbehaviour = 1011,
+    /// A signing event's hosted document signature does not verify, or its certificate
+    /// was not issued for the key that made it.
+    DocumentSignature = 1012,
     /// The mempool is full: retry later.
     MempoolFull = 1020,
     /// The list of txs in `evidence_submitBatch` is longer than the node allows.
@@ -53,7 +57,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in order.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::TxMalformed,
         ErrorCode::BadSignature,
         ErrorCode::WrongChain,
@@ -66,6 +70,7 @@ impl ErrorCode {
         ErrorCode::Governance,
         ErrorCode::NoncePending,
         ErrorCode::Misbehaviour,
+        ErrorCode::DocumentSignature,
         ErrorCode::MempoolFull,
         ErrorCode::BatchTooLarge,
         ErrorCode::BadArgument,
@@ -100,6 +105,7 @@ impl ErrorCode {
             ErrorCode::Governance => "governance",
             ErrorCode::NoncePending => "nonce_pending",
             ErrorCode::Misbehaviour => "misbehaviour",
+            ErrorCode::DocumentSignature => "document_signature",
             ErrorCode::MempoolFull => "mempool_full",
             ErrorCode::BatchTooLarge => "batch_too_large",
             ErrorCode::BadArgument => "bad_argument",

@@ -20,7 +20,7 @@ use crate::digest::Digest;
 use crate::hash::{Hash, HashContext};
 use crate::limits::{CERT_EVENTS_MAX, STATE_VALUE_BYTES_MAX};
 use crate::smt::{NodeSource, Smt, SmtBatch, SmtError, SmtUpdate};
-use crate::tx::{CertEvent, CertEventKind, CertSerial, Evidence, Tx, TxBody};
+use crate::tx::{CertEvent, CertEventKind, CertSerial, Evidence, SigningMethod, Tx, TxBody};
 use crate::tx_tree::tx_root;
 use crate::validator::{CaId, Member, MemberRole, ValidatorSet};
 
@@ -241,6 +241,15 @@ pub enum TxError {
     /// Misbehaviour evidence that does not prove misbehaviour, or came too late.
     #[error("misbehaviour evidence rejected: {0}")]
     BadMisbehaviour(String),
+    /// A signing event's hosted document signature is not bound to its certificate.
+    #[error("hosted document signature: {0}")]
+    HostedSignature(String),
+    /// A nonce no later tx could follow.
+    #[error("tx nonce {nonce} is the largest nonce, which no later tx could follow; use a smaller nonce above the signer's last")]
+    NonceExhausted {
+        /// The nonce.
+        nonce: u64,
+    },
     /// This misbehaviour (validator, height, round, step) is already on chain.
     #[error("this misbehaviour of validator {validator} at height {height} is already anchored")]
     MisbehaviourKnown {
@@ -710,15 +719,26 @@ fn apply_tx<V: StateView>(
     // A signer's nonce only ever grows and is never deleted, and a tx hash covers its
     // signer and nonce: a tx whose nonce is above its signer's last one cannot be on chain.
     // So the duplicate lookup is needed only to say why a stale nonce is refused.
+    if tx.nonce == u64::MAX {
+        return Ok(Err(TxError::NonceExhausted { nonce: tx.nonce }));
+    }
     let last: u64 = overlay.get(&StateKey::Nonce(tx.signer))?.unwrap_or(0);
     if tx.nonce <= last {
         if overlay.tx_hashes.contains(tx_hash) || overlay.view.tx_exists(tx_hash).map_err(ExecError::Store)? {
             return Ok(Err(TxError::Duplicate { tx_hash: *tx_hash }));
         }
-        return Ok(Err(TxError::StaleNonce { signer: tx.signer.to_hex(), nonce: tx.nonce, last, next: last + 1 }));
+        return Ok(Err(TxError::StaleNonce {
+            signer: tx.signer.to_hex(),
+            nonce: tx.nonce,
+            last,
+            next: last.saturating_add(1),
+        }));
     }
     let outcome = match &tx.body {
-        TxBody::Evidence(evidence) => Ok(check_evidence(member.as_ref(), evidence)),
+        TxBody::Evidence(evidence) => match check_evidence(member.as_ref(), evidence) {
+            Ok(()) => check_hosted_signature(overlay, evidence),
+            Err(e) => Ok(Err(e)),
+        },
         TxBody::CertEvent(event) => apply_cert_event(overlay, ctx, member.as_ref(), event, tx_hash),
         TxBody::Propose(proposal) => governance::propose(overlay, rules, tx, tx_hash, proposal),
         TxBody::Vote(vote) => governance::vote(overlay, rules, tx, tx_hash, vote),
@@ -774,6 +794,43 @@ fn check_evidence(member: Option<&Member>, evidence: &Evidence) -> Result<(), Tx
         )),
         _ => Err(not_permitted(member, "evidence: only integrators anchor evidence".into())),
     }
+}
+
+/// A signing event that records a hosted signature names the certificate of the key
+/// that made it: the signature verifies over the document digest under the key it
+/// carries, and the certificate was issued for that key (its subject key is the key's
+/// digest, by the digest algorithm).
+fn check_hosted_signature<V: StateView>(
+    overlay: &mut Overlay<'_, V>,
+    evidence: &Evidence,
+) -> Result<Result<(), TxError>, ExecError<V::Error>> {
+    let Some(signature) = &evidence.signature else { return Ok(Ok(())) };
+    let SigningMethod::HostedEd25519 { public_key, .. } = &signature.method else { return Ok(Ok(())) };
+    let refuse = |why: String| Ok(Err(TxError::HostedSignature(why)));
+    if let Err(why) = signature.check_hosted(&evidence.digest) {
+        return refuse(why);
+    }
+    let Some(cert) = &evidence.cert else {
+        return refuse("a hosted signature names the certificate of its key; this event names none".into());
+    };
+    let record: Option<CertRecord> = overlay.get(&StateKey::Cert(cert.ca.clone(), cert.serial.clone()))?;
+    let issued = record.as_ref().and_then(|r| r.events.first());
+    let Some(issued) = issued else {
+        return refuse(format!(
+            "certificate {}/{} is not issued on this chain",
+            cert.ca,
+            hex::encode(cert.serial.as_bytes())
+        ));
+    };
+    if issued.subject_key != Digest::compute(issued.subject_key.alg(), &public_key.0) {
+        return refuse(format!(
+            "certificate {}/{} was issued for another key than {}",
+            cert.ca,
+            hex::encode(cert.serial.as_bytes()),
+            public_key.to_hex()
+        ));
+    }
+    Ok(Ok(()))
 }
 
 fn apply_cert_event<V: StateView>(
