@@ -259,6 +259,17 @@ enum SignerCommand {
         #[command(subcommand)]
         command: SignerKeysCommand,
     },
+    /// State the height a consensus key without a double-sign guard file may sign from
+    /// (a key brought from another host: stop its old signer first, and give a height
+    /// above the last one it signed at). Refused if the guard file exists.
+    Resume {
+        /// The signer's home, or the node home whose node signs itself.
+        #[arg(long)]
+        home: PathBuf,
+        /// Sign nothing below this height.
+        #[arg(long)]
+        height: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -647,6 +658,9 @@ fn run(cli: Cli) -> Result<()> {
             }
             SignerKeysCommand::List { home, passphrase_env } => cert_cmds::keys_list(&home, passphrase_env),
         },
+        Command::Signer { command: Some(SignerCommand::Resume { home, height }), .. } => {
+            node_cmds::signer_resume(&home, height)
+        }
         Command::Signer { command: None, home, listen, passphrase_env } => match (home, listen) {
             (Some(home), Some(listen)) => node_cmds::signer(&home, &listen, passphrase_env),
             _ => anyhow::bail!("chancery signer needs --home and --listen"),
@@ -821,7 +835,11 @@ fn init(home: &Path, genesis_path: &Path, passphrase_env: Option<String>, existi
             std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
             key
         }
-        None => chancery_node::signer::KeyFile::generate(&key_path, passphrase.as_deref())?,
+        None => chancery_node::signer::generate_consensus_key(
+            &key_path,
+            &Config::resolve(home, &config.keys.signer_state),
+            passphrase.as_deref(),
+        )?,
     };
     let public = chancery_ledger::PublicKey(key.verifying_key().to_bytes());
     if genesis.validators.find(&public).is_none() {
@@ -831,6 +849,12 @@ fn init(home: &Path, genesis_path: &Path, passphrase_env: Option<String>, existi
     Config::load(&config_path)?;
     println!("initialised {} for chain {} (genesis {})", home.display(), genesis.chain_id, genesis.hash());
     println!("consensus key {public} in {}", key_path.display());
+    if existing_key.is_some() {
+        println!(
+            "this key may have signed on another host: its signer signs nothing until you run `chancery signer resume --home {} --height H` (H above the last height it signed at)",
+            home.display()
+        );
+    }
     println!("edit {} to change ports and limits", config_path.display());
     Ok(())
 }

@@ -117,6 +117,25 @@ pub fn passphrase(env: Option<&str>) -> Result<Option<String>> {
     env.map(|var| std::env::var(var).with_context(|| format!("environment variable {var} is not set"))).transpose()
 }
 
+/// The guard file of a signer home, or of a node home (as its config names it).
+fn guard_file(home: &Path) -> Result<std::path::PathBuf> {
+    let config_path = home.join("config.toml");
+    if config_path.exists() {
+        let config = Config::load(&config_path)?;
+        return Ok(Config::resolve(home, &config.keys.signer_state));
+    }
+    Ok(home.join("keys/signer_state.json"))
+}
+
+/// `chancery signer resume`: writes the missing guard file of a key brought from
+/// another host, so its signer signs from `height` on (a running signer picks it up).
+pub fn signer_resume(home: &Path, height: u64) -> Result<()> {
+    let path = guard_file(home)?;
+    chancery_node::signer::DoubleSignGuard::resume(&path, height)?;
+    println!("{}: this key signs from height {height} on", path.display());
+    Ok(())
+}
+
 /// `chancery signer`: serves until Ctrl-C or SIGTERM.
 pub fn signer(home: &Path, listen: &str, passphrase_env: Option<String>) -> Result<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -128,6 +147,10 @@ pub fn signer(home: &Path, listen: &str, passphrase_env: Option<String>) -> Resu
         passphrase.as_deref(),
         &home.join("keys/signer_state.json"),
     )?;
+    let hosted = chancery_node::signer::hosted::HostedKeys::open(&home.join("hosted"), passphrase.as_deref())?;
+    let policy = chancery_node::signer::remote::HostedPolicy::load(home).map_err(anyhow::Error::msg)?;
+    let listener = chancery_node::signer::remote::bind_owner_only(Path::new(path))
+        .with_context(|| format!("listening on {path}"))?;
     println!("signer for consensus key {} listening on unix:{path}", signer.public_key());
     chancery_node::logging::init("text", "info");
     let stop = Arc::new(AtomicBool::new(false));
@@ -137,8 +160,7 @@ pub fn signer(home: &Path, listen: &str, passphrase_env: Option<String>) -> Resu
         let _ = wait_for_stop_signal().await;
         flag.store(true, Ordering::SeqCst);
     });
-    let hosted = chancery_node::signer::hosted::HostedKeys::open(&home.join("hosted"), passphrase.as_deref())?;
-    chancery_node::signer::remote::serve(&mut signer, &hosted, Path::new(path), &stop)
+    chancery_node::signer::remote::serve(&mut signer, &hosted, &policy, listener, Path::new(path), &stop)
         .with_context(|| format!("serving on {path}"))?;
     eprintln!("signer stopped");
     Ok(())

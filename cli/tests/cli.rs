@@ -306,6 +306,13 @@ fn a_node_home_from_keys_genesis_and_init_starts_commits_and_stops_cleanly() {
     let (ok, out, err) =
         chancery(&["init", "--home", &home, "--genesis", &genesis, "--consensus-key", &path("op.key")]);
     assert!(ok && !err.contains("not a validator"), "{out}{err}");
+    // A key brought into the home may have signed elsewhere: it signs nothing until the
+    // operator states the height to resume from (this key never signed: 0).
+    assert!(out.contains("chancery signer resume"), "{out}");
+    let (ok, out, err) = chancery(&["signer", "resume", "--home", &home, "--height", "0"]);
+    assert!(ok && out.contains("signs from height 0"), "{out}{err}");
+    let (ok, _, err) = chancery(&["signer", "resume", "--home", &home, "--height", "5"]);
+    assert!(!ok && err.contains("never replaced"), "{err}");
     // Any free port.
     let config = std::path::Path::new(&home).join("config.toml");
     let text = std::fs::read_to_string(&config).expect("config");

@@ -47,6 +47,9 @@ fn new_institution_home(dir: &Path, base: u16) -> (PathBuf, [String; 3]) {
     std::fs::write(home.join("config.toml"), config).expect("config");
     let keys = ["keys/consensus.key", "keys/p2p.key", "admin.key"]
         .map(|name| chancery(&["keys", "generate", "--out", path(&home.join(name))]).trim().to_string());
+    // A key made apart from a home has no guard file: its operator states that it never
+    // signed.
+    chancery(&["signer", "resume", "--home", path(&home), "--height", "0"]);
     (home, keys)
 }
 

@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chancery_consensus::engine::{SignRequest, SignStep, Signer};
-use chancery_ledger::Hash;
-use chancery_node::signer::remote::RemoteSigner;
+use std::os::unix::net::UnixStream;
+
+use chancery_ledger::{Digest, DigestAlg, Hash};
+use chancery_node::signer::remote::{RemoteHosted, RemoteSigner};
 
 fn spawn(args: &[&str], log: &std::path::Path) -> (Child, String) {
     let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
@@ -92,10 +94,14 @@ fn a_remote_signer_signs_survives_restarts_and_keeps_its_guard() {
         .replace("remote_signer = \"\"", &format!("remote_signer = \"unix:{}\"", socket.display()))
         .replace("127.0.0.1:7700", "127.0.0.1:0");
     std::fs::write(&config, text).expect("config");
-    // The key and guard move to the signer's own home; the node keeps no key.
+    // The key and its guard move to the signer's own home; the node keeps no key. The
+    // signer checks certificate proofs against the genesis.
     let signer_home = dir.path().join("signer");
     std::fs::create_dir_all(signer_home.join("keys")).expect("dir");
     std::fs::rename(home.join("keys/consensus.key"), signer_home.join("keys/consensus.key")).expect("move key");
+    std::fs::rename(home.join("keys/signer_state.json"), signer_home.join("keys/signer_state.json"))
+        .expect("move guard");
+    std::fs::copy(home.join("genesis.json"), signer_home.join("genesis.json")).expect("genesis");
     let home_arg = home.to_str().expect("utf-8");
     let listen = format!("unix:{}", socket.display());
     let signer_args = ["signer", "--home", signer_home.to_str().expect("utf-8"), "--listen", &listen];
@@ -106,6 +112,40 @@ fn a_remote_signer_signs_survives_restarts_and_keeps_its_guard() {
 
     let (mut signer, line) = spawn(&signer_args, &log);
     assert!(line.contains("listening on unix:"), "{line}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&socket).expect("socket").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "owner-only socket");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".bind"))
+        .collect();
+    assert!(leftovers.is_empty(), "the private bind directory is removed");
+
+    // One key, one signer: a second signer on this home refuses and names the holder; a
+    // signer of another home refuses to take the live socket's place.
+    let second = Command::new(env!("CARGO_BIN_EXE_chancery")).args(signer_args).output().expect("second signer");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("held by process {}", signer.id())), "{stderr}");
+    let other_home = dir.path().join("other-signer");
+    std::fs::create_dir_all(other_home.join("keys")).expect("dir");
+    chancery_node::signer::generate_consensus_key(
+        &other_home.join("keys/consensus.key"),
+        &other_home.join("keys/signer_state.json"),
+        None,
+    )
+    .expect("key");
+    let other = Command::new(env!("CARGO_BIN_EXE_chancery"))
+        .args(["signer", "--home", other_home.to_str().expect("utf-8"), "--listen", &listen])
+        .output()
+        .expect("other signer");
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(!other.status.success() && stderr.contains("a signer already listens"), "{stderr}");
+    assert!(UnixStream::connect(&socket).is_ok(), "the live socket is left in place");
+
+    // The node presents the signer's hosted-signing token.
+    std::fs::copy(signer_home.join("keys/hosted.token"), home.join("keys/hosted.token")).expect("token");
     let (mut node, line) = spawn(&["start", "--home", home_arg], &log);
     let addr =
         line.split_whitespace().find(|w| w.starts_with("ws://")).expect("url").trim_start_matches("ws://").to_string();
@@ -115,6 +155,30 @@ fn a_remote_signer_signs_survives_restarts_and_keeps_its_guard() {
     hosted_signing_through_the_signer(&addr, &home, &public_key);
     let usage = std::fs::read_to_string(signer_home.join("hosted/usage.log")).expect("the signer logs each use");
     assert_eq!(usage.lines().count(), 1, "{usage}");
+
+    // The socket applies the RPC's policy itself: a caller on the socket without the
+    // token, or without a fresh proof that the key's certificate is valid, gets nothing.
+    let remote = RemoteHosted::new(&socket);
+    let token = std::fs::read_to_string(signer_home.join("keys/hosted.token")).expect("token");
+    let digest = Digest::compute(DigestAlg::Sha256, b"socket contract");
+    let proof_at = |serial: &str, at_ms: u64| {
+        rpc(&addr, "cert_status", serde_json::json!(["demo-ca", serial, at_ms]))["result"]["proof"].to_string()
+    };
+    let now = chancery_node::shared::now_ms();
+    let refusals = [
+        ("wrong token", "0".repeat(64), proof_at("0a", now), "wrong hosted-signing token"),
+        ("no proof", token.clone(), String::new(), "certificate proof"),
+        ("another certificate", token.clone(), proof_at("0b", now), "not certificate demo-ca/0a"),
+        ("not now", token.clone(), proof_at("0a", now - 3_600_000), "not now"),
+    ];
+    for (case, token, proof, want) in refusals {
+        let err = remote.sign("clerk", &digest, &public_key, &token, proof).expect_err(case);
+        assert!(err.to_string().contains(want), "{case}: {err}");
+    }
+    let signed = remote.sign("clerk", &digest, &public_key, &token, proof_at("0a", now)).expect("token and proof");
+    assert!(public_key.verify_bytes(digest.bytes(), &signed).is_ok());
+    let usage = std::fs::read_to_string(signer_home.join("hosted/usage.log")).expect("usage log");
+    assert_eq!(usage.lines().count(), 2, "refusals sign and log nothing: {usage}");
     assert!(!home.join("hosted").exists(), "no hosted key material in the node's home");
 
     // A consensus key rotation through the remote signer: the successor key is put in

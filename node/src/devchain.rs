@@ -94,7 +94,11 @@ pub fn create(home: &Path) -> Result<(), DevError> {
 
 fn create_inner(home: &Path) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(home.join("keys"))?;
-    let consensus = KeyFile::generate(&home.join("keys/consensus.key"), None)?;
+    let consensus = crate::signer::generate_consensus_key(
+        &home.join("keys/consensus.key"),
+        &home.join("keys/signer_state.json"),
+        None,
+    )?;
     let p2p = KeyFile::generate(&home.join("keys/p2p.key"), None)?;
     // The institution's governance key: beside the node's keys on a dev chain; a real
     // institution keeps it offline (docs/OPERATIONS.md).
@@ -158,7 +162,11 @@ fn create_testnet_inner(out: &Path, base_port: u16) -> Result<Vec<TestnetNode>, 
     for (i, name) in names.iter().enumerate() {
         let home = out.join(name);
         std::fs::create_dir_all(home.join("keys"))?;
-        let consensus = KeyFile::generate(&home.join("keys/consensus.key"), None)?;
+        let consensus = crate::signer::generate_consensus_key(
+            &home.join("keys/consensus.key"),
+            &home.join("keys/signer_state.json"),
+            None,
+        )?;
         let p2p = KeyFile::generate(&home.join("keys/p2p.key"), None)?;
         if let Some((_, full_name, role)) = TESTNET_VALIDATORS.iter().find(|(h, _, _)| h == name) {
             let admin = KeyFile::generate(&home.join("admin.key"), None)?;

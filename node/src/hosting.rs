@@ -32,11 +32,22 @@ impl HostedStore {
         }
     }
 
-    /// A signature by the key of `info` over `digest`'s bytes.
-    pub fn sign(&self, info: &HostedKeyInfo, digest: &Digest) -> Result<Signature, HostedError> {
+    /// A signature by the key of `info` over `digest`'s bytes. A remote signer applies
+    /// the policy itself: it gets the caller's `token` and a status proof of the key's
+    /// certificate (`cert_proof` makes its JSON).
+    pub fn sign(
+        &self,
+        info: &HostedKeyInfo,
+        digest: &Digest,
+        token: &str,
+        cert_proof: impl FnOnce() -> Result<String, String>,
+    ) -> Result<Signature, HostedError> {
         match self {
             HostedStore::Local(keys) => keys.sign(&info.key_id, digest),
-            HostedStore::Remote(remote) => remote.sign(&info.key_id, digest, &info.public_key),
+            HostedStore::Remote(remote) => {
+                let proof = cert_proof().map_err(HostedError::Refused)?;
+                remote.sign(&info.key_id, digest, &info.public_key, token, proof)
+            }
         }
     }
 
@@ -134,7 +145,9 @@ pub fn load(home: &Path, config: &Config, rpc_listen: &str, passphrase: Option<&
     })))
 }
 
-fn read_or_create_token(path: &Path) -> Result<String, String> {
+/// The token in `path`, made (owner-only, random) if the file does not exist; refuses a
+/// file others can read.
+pub fn read_or_create_token(path: &Path) -> Result<String, String> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let name = path.display();

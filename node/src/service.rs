@@ -215,7 +215,11 @@ fn prepare_hosted(
             ));
         }
     }
-    let signature = hosted.keys.sign(&info, &digest).map_err(hosted_error)?;
+    let proof = || {
+        let proof = shared.store.cert_status_proof(&cert.ca, &cert.serial, now_ms()).map_err(|e| e.to_string())?;
+        Ok(proof.to_json())
+    };
+    let signature = hosted.keys.sign(&info, &digest, &request.token, proof).map_err(hosted_error)?;
     let signature_hash = crate::signer::hosted::signature_hash(&signature);
     let body = TxBody::Evidence(Evidence {
         kind,

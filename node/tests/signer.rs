@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 
 use chancery_consensus::engine::{SignRequest, SignStep, Signer};
 use chancery_ledger::{HashContext, PublicKey};
-use chancery_node::signer::{next_key_file, KeyFile, LocalSigner};
+use chancery_node::signer::{generate_consensus_key, next_key_file, DoubleSignGuard, KeyFile, LocalSigner};
 
 fn request(key: PublicKey, height: u64, round: u32, step: SignStep, what: &[u8]) -> SignRequest {
     SignRequest { height, round, step, message: HashContext::Vote.hash(what), key }
@@ -40,7 +40,7 @@ fn an_encrypted_key_needs_its_passphrase() {
 fn a_conflicting_signature_is_refused_also_after_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (key, guard) = (dir.path().join("validator.key"), dir.path().join("signer_state.json"));
-    KeyFile::generate(&key, None).expect("generate");
+    generate_consensus_key(&key, &guard, None).expect("generate");
     let mut signer = LocalSigner::open(&key, None, &guard).expect("open");
     let first = signer.sign(&request(signer.public_key(), 5, 0, SignStep::Prevote, b"block A")).expect("first prevote");
     assert!(
@@ -72,6 +72,7 @@ fn a_conflicting_signature_is_refused_also_after_a_restart() {
     );
 
     // A damaged guard file stops the signer rather than forgetting the mark.
+    drop(signer);
     std::fs::write(&guard, "{").expect("damage");
     assert!(LocalSigner::open(&key, None, &guard).err().expect("refuses").to_string().contains("never delete it"));
 }
@@ -82,7 +83,7 @@ fn a_conflicting_signature_is_refused_also_after_a_restart() {
 fn the_successor_key_is_picked_up_and_the_guard_holds_across_the_switch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (key, guard) = (dir.path().join("consensus.key"), dir.path().join("signer_state.json"));
-    KeyFile::generate(&key, None).expect("generate");
+    generate_consensus_key(&key, &guard, None).expect("generate");
     let mut signer = LocalSigner::open(&key, None, &guard).expect("open");
     let old = signer.public_key();
     assert_eq!(signer.public_keys(), vec![old]);
@@ -114,4 +115,48 @@ fn the_successor_key_is_picked_up_and_the_guard_holds_across_the_switch() {
     let third = PublicKey(third.verifying_key().to_bytes());
     assert_eq!(signer.public_keys(), vec![new, third]);
     assert!(signer.sign(&request(third, 8, 0, SignStep::Prevote, b"y")).is_ok());
+}
+
+/// A key brought to a new host (its guard file left behind) may have signed there: the
+/// signer signs nothing until the operator states the height to resume from, and then
+/// nothing below it. A guard file that exists is never replaced.
+#[test]
+fn a_key_without_its_guard_file_signs_nothing_until_the_resume_height_is_stated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, guard) = (dir.path().join("consensus.key"), dir.path().join("signer_state.json"));
+    KeyFile::generate(&key, None).expect("a key imported without its guard");
+    let mut signer = LocalSigner::open(&key, None, &guard).expect("opens, to follow the chain");
+    let public = signer.public_key();
+    assert_eq!(signer.signed_up_to(), Some(u64::MAX), "a node with this signer does not vote");
+    let err = signer.sign(&request(public, 0, 0, SignStep::Prevote, b"a")).expect_err("no guard file");
+    assert!(err.to_string().contains("chancery signer resume"), "{err}");
+    assert!(!guard.exists(), "refusing writes no mark");
+
+    DoubleSignGuard::resume(&guard, 10).expect("the operator states height 10");
+    let again = DoubleSignGuard::resume(&guard, 3).expect_err("never replaced");
+    assert!(again.to_string().contains("never replaced"), "{again}");
+    // The running signer reads the stated height when asked for its keys.
+    assert_eq!(signer.public_keys(), vec![public]);
+    assert_eq!(signer.signed_up_to(), Some(9));
+    let err = signer.sign(&request(public, 9, 5, SignStep::Precommit, b"b")).expect_err("below the stated height");
+    assert!(err.to_string().contains("resumes from height 10"), "{err}");
+    signer.sign(&request(public, 10, 0, SignStep::Prevote, b"c")).expect("at the stated height");
+    assert_eq!(signer.signed_up_to(), Some(10));
+}
+
+/// One key, one signer: a second signer on the same home (a second `chancery signer`, or
+/// a node beside a signer) refuses to start and names the process holding the home.
+#[test]
+fn a_second_signer_on_one_home_refuses_to_start_and_names_the_holder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (key, guard) = (dir.path().join("consensus.key"), dir.path().join("signer_state.json"));
+    generate_consensus_key(&key, &guard, None).expect("generate");
+    let first = LocalSigner::open(&key, None, &guard).expect("first signer");
+    let err = LocalSigner::open(&key, None, &guard).err().expect("second signer refused");
+    let text = err.to_string();
+    assert!(text.contains("locked") && text.contains(&format!("process {}", std::process::id())), "{text}");
+    // (flock locks an open file: a second open in one process conflicts like another
+    // process's.)
+    drop(first);
+    LocalSigner::open(&key, None, &guard).expect("free once the first is gone");
 }

@@ -23,6 +23,19 @@ struct Mark {
     key: Option<PublicKey>,
 }
 
+/// What the guard file holds: the last slot signed, or, before this host signed anything,
+/// the height from which it may sign (0 for a key made here; for a key brought from
+/// another host, the height its operator stated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum GuardFile {
+    Signed(Mark),
+    Resume {
+        /// Nothing is signed below this height.
+        resume_from_height: u64,
+    },
+}
+
 /// Why the guard refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {
@@ -42,6 +55,21 @@ pub enum GuardError {
         /// The mark's round.
         mark_round: u32,
     },
+    /// No guard file: this key may have signed elsewhere, so nothing is signed until the
+    /// operator states the height to resume from.
+    #[error("no double-sign guard file at {path}: this consensus key may have signed on another host, so nothing is signed until you state the height to resume from: stop any other signer of this key, then run `chancery signer resume --home HOME --height H` with H above the last height it signed at (the chain's current height + 1 is safe)")]
+    Missing {
+        /// The file.
+        path: String,
+    },
+    /// Below the height the operator stated.
+    #[error("refusing to sign at height {height}: this signer resumes from height {from}")]
+    BelowResume {
+        /// Requested height.
+        height: u64,
+        /// The stated height.
+        from: u64,
+    },
     /// The guard file cannot be read or written: nothing is signed.
     #[error("double-sign guard file {path}: {message}; no signature is given until it can be written")]
     Io {
@@ -60,30 +88,95 @@ fn rank(step: SignStep) -> u8 {
     }
 }
 
+/// Largest guard file read (a mark is a few hundred bytes).
+const GUARD_FILE_BYTES_MAX: u64 = 4096;
+
 /// The guard and its file.
 pub struct DoubleSignGuard {
     path: PathBuf,
-    mark: Option<Mark>,
+    /// `None` while the file is missing: every request is refused.
+    state: Option<GuardFile>,
+}
+
+fn read_guard(path: &Path) -> Result<Option<GuardFile>, GuardError> {
+    let io = |e: String| GuardError::Io { path: path.display().to_string(), message: e };
+    let file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e.to_string())),
+    };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, GUARD_FILE_BYTES_MAX + 1), &mut text)
+        .map_err(|e| io(e.to_string()))?;
+    if text.len() as u64 > GUARD_FILE_BYTES_MAX {
+        return Err(io(format!("larger than {GUARD_FILE_BYTES_MAX} bytes; restore it from backup, never delete it")));
+    }
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| io(format!("unreadable ({e}); restore it from backup, never delete it")))
 }
 
 impl DoubleSignGuard {
-    /// Opens the guard at `path` (a missing file means nothing was signed yet).
+    /// Opens the guard at `path`. A missing file is not "never signed": the key may have
+    /// signed on another host, so the guard refuses everything until the operator
+    /// states the height to resume from ([`DoubleSignGuard::resume`]); it reads the file
+    /// again on [`DoubleSignGuard::reload`].
     pub fn open(path: &Path) -> Result<Self, GuardError> {
-        let io = |e: String| GuardError::Io { path: path.display().to_string(), message: e };
-        let mark = match fs::read_to_string(path) {
-            Ok(text) => Some(
-                serde_json::from_str(&text)
-                    .map_err(|e| io(format!("unreadable ({e}); restore it from backup, never delete it")))?,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io(e.to_string())),
-        };
-        Ok(DoubleSignGuard { path: path.to_path_buf(), mark })
+        let state = read_guard(path)?;
+        if state.is_none() {
+            tracing::warn!("{}", GuardError::Missing { path: path.display().to_string() });
+        }
+        Ok(DoubleSignGuard { path: path.to_path_buf(), state })
     }
 
-    /// The height of the last signature, if any.
+    /// Writes the guard file of a consensus key made on this host, which never signed:
+    /// it may sign from height 0. Refuses if the file exists.
+    pub fn create_fresh(path: &Path) -> Result<(), GuardError> {
+        Self::resume(path, 0)
+    }
+
+    /// States that the key of the missing guard file at `path` may sign from `height`
+    /// on (the operator knows it signed nowhere at or above it). Refuses if the file
+    /// exists: a guard with a mark is never rolled back or replaced.
+    pub fn resume(path: &Path, height: u64) -> Result<(), GuardError> {
+        let io = |e: std::io::Error| GuardError::Io { path: path.display().to_string(), message: e.to_string() };
+        if path.exists() {
+            return Err(GuardError::Io {
+                path: path.display().to_string(),
+                message: "exists: a guard is never replaced or rolled back".into(),
+            });
+        }
+        let guard = DoubleSignGuard { path: path.to_path_buf(), state: None };
+        let text = serde_json::to_string(&GuardFile::Resume { resume_from_height: height })
+            .map_err(|e| GuardError::Io { path: path.display().to_string(), message: e.to_string() })?;
+        guard.persist_text(&text).map_err(io)
+    }
+
+    /// Reads the file again while it is missing (an operator may have stated the height
+    /// since).
+    pub fn reload(&mut self) -> Result<(), GuardError> {
+        if self.state.is_none() {
+            self.state = read_guard(&self.path)?;
+            if let Some(GuardFile::Resume { resume_from_height }) = &self.state {
+                tracing::info!(
+                    height = resume_from_height,
+                    "double-sign guard file found: signing resumes from this height"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The height at and below which this signer must be taken to have signed: the last
+    /// signature's, the one below the stated resume height, or every height while the
+    /// guard file is missing.
     pub fn mark_height(&self) -> Option<u64> {
-        self.mark.as_ref().map(|m| m.height)
+        match &self.state {
+            None => Some(u64::MAX),
+            Some(GuardFile::Signed(mark)) => Some(mark.height),
+            Some(GuardFile::Resume { resume_from_height: 0 }) => None,
+            Some(GuardFile::Resume { resume_from_height }) => Some(resume_from_height - 1),
+        }
     }
 
     /// Signs with `sign` if the request is above the mark, records the new mark durably,
@@ -91,7 +184,15 @@ impl DoubleSignGuard {
     /// again (a replay after a crash); anything else at or below the mark is refused.
     pub fn sign(&mut self, request: &SignRequest, sign: impl FnOnce() -> Sig) -> Result<Sig, GuardError> {
         let slot = (request.height, request.round, rank(request.step));
-        if let Some(mark) = &self.mark {
+        let mark = match &self.state {
+            None => return Err(GuardError::Missing { path: self.path.display().to_string() }),
+            Some(GuardFile::Resume { resume_from_height }) if request.height < *resume_from_height => {
+                return Err(GuardError::BelowResume { height: request.height, from: *resume_from_height })
+            }
+            Some(GuardFile::Resume { .. }) => None,
+            Some(GuardFile::Signed(mark)) => Some(mark),
+        };
+        if let Some(mark) = mark {
             let marked = (mark.height, mark.round, mark.step);
             let refuse = |what| GuardError::Refused {
                 height: request.height,
@@ -128,24 +229,25 @@ impl DoubleSignGuard {
             signature: hex::encode(signature.0),
             key: Some(request.key),
         };
-        self.persist(&mark)?;
-        self.mark = Some(mark);
+        let state = GuardFile::Signed(mark);
+        let text = serde_json::to_string(&state)
+            .map_err(|e| GuardError::Io { path: self.path.display().to_string(), message: e.to_string() })?;
+        self.persist_text(&text)
+            .map_err(|e| GuardError::Io { path: self.path.display().to_string(), message: e.to_string() })?;
+        self.state = Some(state);
         Ok(signature)
     }
 
-    /// Writes the mark to a temporary file, syncs it, renames it over the guard file and
+    /// Writes `text` to a temporary file, syncs it, renames it over the guard file and
     /// syncs the directory, so a crash leaves either the old mark or the new one.
-    fn persist(&self, mark: &Mark) -> Result<(), GuardError> {
-        let io = |e: std::io::Error| GuardError::Io { path: self.path.display().to_string(), message: e.to_string() };
+    fn persist_text(&self, text: &str) -> std::io::Result<()> {
         let tmp = self.path.with_extension("tmp");
-        let text = serde_json::to_string(mark)
-            .map_err(|e| GuardError::Io { path: self.path.display().to_string(), message: e.to_string() })?;
-        let mut file = fs::File::create(&tmp).map_err(io)?;
-        file.write_all(text.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        fs::rename(&tmp, &self.path).map_err(io)?;
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&tmp, &self.path)?;
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            fs::File::open(dir).and_then(|d| d.sync_all())?;
         }
         Ok(())
     }

@@ -31,6 +31,47 @@ pub struct LocalSigner {
     slots: [KeySlot; CONSENSUS_KEYS_MAX],
     passphrase: Option<String>,
     guard: DoubleSignGuard,
+    /// The home's lock, held while this signer lives: one signer per guard.
+    _lock: HomeLock,
+}
+
+/// An exclusive OS lock (`flock`) on `signer.lock` beside the guard file, holding the
+/// process id of its owner. Two signers of one key (two `chancery signer` processes, or
+/// a node and a signer, on one home) would each keep their own guard mark and could sign
+/// conflicting votes: the second one refuses to start. The kernel releases the lock
+/// when its process ends, however it ends.
+pub struct HomeLock {
+    _file: std::fs::File,
+}
+
+impl HomeLock {
+    /// Takes the lock beside `guard_file`, or says which process holds it.
+    pub fn acquire(guard_file: &Path) -> Result<Self, SignerError> {
+        use std::io::{Read as _, Seek as _, Write as _};
+        let path = guard_file.with_file_name("signer.lock");
+        let io = |e: std::io::Error| SignerError::Lock { path: path.display().to_string(), holder: e.to_string() };
+        let mut file =
+            std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = (&mut file).take(64).read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => "another process".to_string(),
+                    pid => format!("process {pid}"),
+                };
+                return Err(SignerError::Lock {
+                    path: path.display().to_string(),
+                    holder: format!("held by {holder}"),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).and_then(|()| file.rewind()).map_err(io)?;
+        writeln!(file, "{}", std::process::id()).and_then(|()| file.sync_all()).map_err(io)?;
+        Ok(HomeLock { _file: file })
+    }
 }
 
 /// What tells a replaced key file from the one loaded: its inode (a file moved over it has
@@ -69,6 +110,19 @@ impl KeySlot {
     }
 }
 
+/// Makes a new consensus key at `key_file` and the guard file of a key that never
+/// signed beside it (at `guard_file`): only a key made here may start without the
+/// operator stating a height to resume from.
+pub fn generate_consensus_key(
+    key_file: &Path,
+    guard_file: &Path,
+    passphrase: Option<&str>,
+) -> Result<SigningKey, SignerError> {
+    let key = KeyFile::generate(key_file, passphrase)?;
+    DoubleSignGuard::create_fresh(guard_file)?;
+    Ok(key)
+}
+
 /// The successor key file of `key_file`: `consensus.next.key` beside `consensus.key`.
 pub fn next_key_file(key_file: &Path) -> std::path::PathBuf {
     key_file.with_extension("next.key")
@@ -78,12 +132,14 @@ impl LocalSigner {
     /// Loads the key (refusing a file others can read), its successor if present, and
     /// the guard state.
     pub fn open(key_file: &Path, passphrase: Option<&str>, guard_file: &Path) -> Result<Self, SignerError> {
+        let lock = HomeLock::acquire(guard_file)?;
         let guard = DoubleSignGuard::open(guard_file)?;
         let slot = |path: std::path::PathBuf| KeySlot { path, loaded: None };
         let mut signer = LocalSigner {
             slots: [slot(key_file.to_path_buf()), slot(next_key_file(key_file))],
             passphrase: passphrase.map(str::to_string),
             guard,
+            _lock: lock,
         };
         // The key in use must load; a successor that does not is reported when asked.
         signer.slots[0].refresh(passphrase)?;
@@ -120,6 +176,9 @@ impl Signer for LocalSigner {
                 tracing::warn!(file = %slot.path.display(), error = %e, "a consensus key file cannot be loaded");
             }
         }
+        if let Err(e) = self.guard.reload() {
+            tracing::warn!(error = %e, "the double-sign guard file cannot be read");
+        }
         let mut keys: Vec<PublicKey> = Vec::with_capacity(CONSENSUS_KEYS_MAX);
         for key in self.keys().map(|k| PublicKey(k.verifying_key().to_bytes())) {
             if !keys.contains(&key) {
@@ -153,4 +212,12 @@ pub enum SignerError {
     /// The guard file.
     #[error(transparent)]
     Guard(#[from] GuardError),
+    /// Another signer of this home runs.
+    #[error("the signer home is locked ({path}: {holder}); one key has one signer: stop the other process first")]
+    Lock {
+        /// The lock file.
+        path: String,
+        /// Who holds it, or why it cannot be taken.
+        holder: String,
+    },
 }

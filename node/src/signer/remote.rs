@@ -34,8 +34,22 @@ use super::hosted::{self, HostedError, HostedKeyInfo, HostedKeys, KeyUse, KEY_ID
 
 use super::{LocalSigner, CONSENSUS_KEYS_MAX};
 
-/// Largest frame either side accepts.
+/// Largest reply frame the node accepts.
 pub const FRAME_BYTES_MAX: usize = 1024;
+/// Largest certificate status proof (JSON) a document-signing request carries: validator
+/// changes make it grow with the chain's history of set changes.
+pub const CERT_PROOF_BYTES_MAX: usize = 8 << 20;
+/// Largest request frame the signer accepts.
+pub const REQUEST_BYTES_MAX: usize = CERT_PROOF_BYTES_MAX + FRAME_BYTES_MAX;
+/// Longest hosted-signing token.
+pub const TOKEN_LEN_MAX: usize = 256;
+/// How far a certificate proof's time may be from the signer's clock: the status is
+/// asked at "now".
+pub const CERT_PROOF_CLOCK_SKEW_MS: u64 = 60_000;
+/// How old the block a certificate proof is proven as of may be: a revocation recorded
+/// since would not show. Blocks come every second under load and at least every
+/// `empty_block_interval` when idle, which must stay below this.
+pub const CERT_PROOF_AGE_MAX_MS: u64 = 10 * 60_000;
 
 /// What the node asks.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -60,18 +74,26 @@ pub enum RemoteRequest {
         /// The key id.
         key_id: BoundedString<KEY_ID_LEN_MAX>,
     },
-    /// A document signature by a hosted key over a digest's bytes.
+    /// A document signature by a hosted key over a digest's bytes. The signer applies
+    /// the policy the node's RPC applies, itself: the caller's token, and the key's
+    /// certificate valid now, issued for this key, shown by a status proof it verifies
+    /// against the genesis in its home.
     SignDigest {
         /// The key id.
         key_id: BoundedString<KEY_ID_LEN_MAX>,
         /// The digest.
         digest: Digest,
+        /// The hosted-signing token the caller presented.
+        token: BoundedString<TOKEN_LEN_MAX>,
+        /// A certificate status proof (JSON) of the key's certificate at the signer's
+        /// "now", as of the node's latest block.
+        cert_proof: chancery_ledger::codec::BoundedBytes<CERT_PROOF_BYTES_MAX>,
     },
 }
 
 impl Canonical for RemoteRequest {
     const KIND: &'static str = "signer request";
-    const BYTES_MAX: usize = FRAME_BYTES_MAX;
+    const BYTES_MAX: usize = REQUEST_BYTES_MAX;
 }
 
 /// What the signer answers.
@@ -150,8 +172,102 @@ fn hosted_reply(error: HostedError) -> RemoteReply {
     }
 }
 
-/// Signs with a hosted key and logs the use before the signature leaves.
-fn sign_digest(hosted: &HostedKeys, key_id: &str, digest: &Digest) -> RemoteReply {
+/// What the signer requires of a document-signing request, read from its home: the
+/// hosted-signing token (`keys/hosted.token`, made on first start; the node's
+/// `[hosted] token_file` must hold the same token) and the chain's genesis
+/// (`genesis.json`), against which it verifies certificate status proofs.
+pub struct HostedPolicy {
+    token: blake3::Hash,
+    trust: Option<chancery_ledger::verify::TrustRoot>,
+}
+
+impl HostedPolicy {
+    /// The policy of the signer home `home`.
+    pub fn load(home: &Path) -> Result<Self, String> {
+        let token = crate::hosting::read_or_create_token(&home.join("keys/hosted.token"))?;
+        let genesis_path = home.join("genesis.json");
+        let trust = match std::fs::read_to_string(&genesis_path) {
+            Ok(text) => {
+                let genesis = chancery_genesis::Genesis::from_json(&text)
+                    .map_err(|e| format!("{}: {e}", genesis_path.display()))?;
+                Some(genesis.trust_root())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("{}: {e}", genesis_path.display())),
+        };
+        Ok(HostedPolicy { token: blake3::hash(token.as_bytes()), trust })
+    }
+
+    /// Whether a request may be signed by the key of `info`: the token, then the proof
+    /// (verified, for this certificate, at the signer's clock, recent, valid, issued for
+    /// this key). The error says which and why.
+    fn check(&self, info: &HostedKeyInfo, token: &str, proof: &[u8], now_ms: u64) -> Result<(), String> {
+        use chancery_ledger::tx::TxBody;
+        if blake3::hash(token.trim().as_bytes()) != self.token {
+            return Err(
+                "wrong hosted-signing token (the node's [hosted] token_file must hold the signer's keys/hosted.token)"
+                    .into(),
+            );
+        }
+        let Some(trust) = &self.trust else {
+            return Err(
+                "the signer checks certificates against the chain's genesis: put genesis.json in its home".into()
+            );
+        };
+        let text = std::str::from_utf8(proof).map_err(|_| "the certificate proof is not UTF-8 JSON".to_string())?;
+        let proof =
+            chancery_ledger::cert::CertStatusProof::from_json(text).map_err(|e| format!("certificate proof: {e}"))?;
+        let verdict = chancery_ledger::cert::verify_cert_status(&proof, trust)
+            .map_err(|e| format!("certificate proof does not verify: {e}"))?;
+        let named = format!("certificate {}/{} of hosted key {:?}", info.ca, info.serial, info.key_id);
+        if verdict.ca != info.ca || verdict.serial != info.serial {
+            return Err(format!("the proof is for certificate {}/{}, not {named}", verdict.ca, verdict.serial));
+        }
+        if proof.at_ms.abs_diff(now_ms) > CERT_PROOF_CLOCK_SKEW_MS {
+            return Err(format!(
+                "the proof asks the status at {}, not now ({now_ms} by the signer's clock)",
+                proof.at_ms
+            ));
+        }
+        if now_ms.saturating_sub(verdict.as_of_time_ms) > CERT_PROOF_AGE_MAX_MS {
+            return Err(format!(
+                "the proof is as of block time {}, too old to show a recent revocation",
+                verdict.as_of_time_ms
+            ));
+        }
+        if !verdict.status.is_valid() {
+            return Err(format!("{named} is {} now; the key does not sign", verdict.status.name().replace('_', " ")));
+        }
+        let issue = proof.events.first().and_then(|e| e.tx.decode::<chancery_ledger::Tx>().ok());
+        let subject_key = match issue.map(|tx| tx.body) {
+            Some(TxBody::CertEvent(event)) => event.subject_key,
+            _ => return Err(format!("{named}: the proof shows no issue")),
+        };
+        if subject_key != Digest::compute(subject_key.alg(), &info.public_key.0) {
+            return Err(format!("{named} was issued for another key (its subject_key is not this key's digest)"));
+        }
+        Ok(())
+    }
+}
+
+/// Signs with a hosted key, if the policy allows, and logs the use before the signature
+/// leaves.
+fn sign_digest(
+    hosted: &HostedKeys,
+    policy: &HostedPolicy,
+    key_id: &str,
+    digest: &Digest,
+    token: &str,
+    cert_proof: &[u8],
+) -> RemoteReply {
+    let info = match hosted.info(key_id) {
+        Ok(info) => info,
+        Err(e) => return hosted_reply(e),
+    };
+    if let Err(why) = policy.check(&info, token, cert_proof, crate::shared::now_ms()) {
+        tracing::warn!(key_id, %why, "hosted signature refused");
+        return RemoteReply::Refused(why);
+    }
     let signature = match hosted.sign(key_id, digest) {
         Ok(signature) => signature,
         Err(e) => return hosted_reply(e),
@@ -175,7 +291,12 @@ fn sign_digest(hosted: &HostedKeys, key_id: &str, digest: &Digest) -> RemoteRepl
 
 /// Answers one request. Consensus requests take the consensus signer's lock, so the
 /// guard sees them one at a time; hosted-key requests do not wait for it.
-pub fn answer(consensus: &std::sync::Mutex<&mut LocalSigner>, hosted: &HostedKeys, request: &[u8]) -> RemoteReply {
+pub fn answer(
+    consensus: &std::sync::Mutex<&mut LocalSigner>,
+    hosted: &HostedKeys,
+    policy: &HostedPolicy,
+    request: &[u8],
+) -> RemoteReply {
     let request = match decode::<RemoteRequest>(request) {
         Ok(request) => request,
         Err(e) => return RemoteReply::Refused(format!("malformed request: {e}")),
@@ -188,7 +309,9 @@ pub fn answer(consensus: &std::sync::Mutex<&mut LocalSigner>, hosted: &HostedKey
             },
             Err(e) => hosted_reply(e),
         },
-        RemoteRequest::SignDigest { key_id, digest } => sign_digest(hosted, key_id.as_str(), &digest),
+        RemoteRequest::SignDigest { key_id, digest, token, cert_proof } => {
+            sign_digest(hosted, policy, key_id.as_str(), &digest, token.as_str(), cert_proof.as_bytes())
+        }
         RemoteRequest::Identify => {
             let mut signer = consensus.lock().unwrap_or_else(|e| e.into_inner());
             let mut keys = signer.public_keys();
@@ -226,16 +349,45 @@ impl Drop for Open<'_> {
     }
 }
 
-/// Serves the consensus signer and the hosted keys on a Unix socket at `path` until
-/// `stop` is set: connections side by side. The socket file is replaced if stale and
-/// made owner-only.
-pub fn serve(consensus: &mut LocalSigner, hosted: &HostedKeys, path: &Path, stop: &AtomicBool) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if path.exists() {
-        std::fs::remove_file(path)?;
+/// Binds a socket at `path` that no one but its owner can ever connect to: it is made in
+/// a fresh owner-only directory beside `path`, made owner-only there, and only then
+/// renamed into place. A socket already at `path` that answers is another signer's: it
+/// is left alone and this one refuses; a stale one (nothing listening) is replaced.
+pub fn bind_owner_only(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if UnixStream::connect(path).is_ok() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("a signer already listens on {}; one key has one signer", path.display()),
+        ));
     }
-    let listener = UnixListener::bind(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let private = parent.join(format!(".{name}.{}.bind", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let staged = private.join("socket");
+    let bound = UnixListener::bind(&staged).and_then(|listener| {
+        std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+        // Replaces a stale socket file atomically.
+        std::fs::rename(&staged, path)?;
+        Ok(listener)
+    });
+    let _ = std::fs::remove_dir_all(&private);
+    bound
+}
+
+/// Serves the consensus signer and the hosted keys on `listener` (bound at `path` by
+/// [`bind_owner_only`]) until `stop` is set: connections side by side. The socket file is
+/// removed at the end.
+pub fn serve(
+    consensus: &mut LocalSigner,
+    hosted: &HostedKeys,
+    policy: &HostedPolicy,
+    listener: UnixListener,
+    path: &Path,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let consensus = std::sync::Mutex::new(consensus);
     let open = std::sync::atomic::AtomicUsize::new(0);
@@ -260,7 +412,7 @@ pub fn serve(consensus: &mut LocalSigner, hosted: &HostedKeys, path: &Path, stop
             let (consensus, open) = (&consensus, Open(&open));
             scope.spawn(move || {
                 let _open = open;
-                if let Err(e) = serve_connection(stream, consensus, hosted, stop) {
+                if let Err(e) = serve_connection(stream, consensus, hosted, policy, stop) {
                     tracing::debug!(error = %e, "signer connection ended");
                 }
             });
@@ -274,6 +426,7 @@ fn serve_connection(
     mut stream: UnixStream,
     consensus: &std::sync::Mutex<&mut LocalSigner>,
     hosted: &HostedKeys,
+    policy: &HostedPolicy,
     stop: &AtomicBool,
 ) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
@@ -292,12 +445,12 @@ fn serve_connection(
         let mut rest = [0u8; 3];
         stream.read_exact(&mut rest)?;
         let len = u32::from_be_bytes([first[0], rest[0], rest[1], rest[2]]) as usize;
-        if len > FRAME_BYTES_MAX {
+        if len > REQUEST_BYTES_MAX {
             return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "frame above the limit"));
         }
         let mut request = vec![0u8; len];
         stream.read_exact(&mut request)?;
-        write_frame(&mut stream, &encode(&answer(consensus, hosted, &request)))?;
+        write_frame(&mut stream, &encode(&answer(consensus, hosted, policy, &request)))?;
     }
     Ok(())
 }
@@ -414,8 +567,22 @@ impl RemoteHosted {
 
     /// A signature over `digest`'s bytes, checked against `public_key` before it is
     /// passed on.
-    pub fn sign(&self, key_id: &str, digest: &Digest, public_key: &PublicKey) -> Result<Signature, HostedError> {
-        let request = RemoteRequest::SignDigest { key_id: Self::key_id(key_id)?, digest: digest.clone() };
+    pub fn sign(
+        &self,
+        key_id: &str,
+        digest: &Digest,
+        public_key: &PublicKey,
+        token: &str,
+        cert_proof: String,
+    ) -> Result<Signature, HostedError> {
+        let bad = |what: String| HostedError::Refused(what);
+        let request = RemoteRequest::SignDigest {
+            key_id: Self::key_id(key_id)?,
+            digest: digest.clone(),
+            token: BoundedString::new(token.trim()).map_err(|e| bad(format!("token: {e}")))?,
+            cert_proof: chancery_ledger::codec::BoundedBytes::new(cert_proof.into_bytes())
+                .map_err(|e| bad(format!("certificate proof: {e}")))?,
+        };
         match self.call(&request)? {
             RemoteReply::DocumentSigned(signature) => {
                 let key = ed25519_dalek::VerifyingKey::from_bytes(&public_key.0)
