@@ -282,8 +282,6 @@ pub struct SignArgs {
     pub kind: String,
     /// Related txs.
     pub refs: Vec<String>,
-    /// Wait for commit.
-    pub wait: bool,
 }
 
 /// `chancery sign`.
@@ -305,6 +303,7 @@ pub fn sign(args: SignArgs) -> Result<()> {
         println!("{}  signed with hosted key {} ({})", args.file.display(), answer.key_id, answer.public_key);
         println!("  digest     {digest}");
         println!("  signature  {}", answer.signature);
-        report_submitted(&client, answer.tx_hash, args.wait).await
+        // The node answers only once the signing event is committed.
+        report_submitted(&client, answer.tx_hash, true).await
     })
 }

@@ -112,7 +112,8 @@ enum Command {
         command: CertCommand,
     },
     /// Sign a file's SHA-256 digest with a hosted key of the node's signer; the node
-    /// anchors the signing event (naming the key's certificate) and answers the signature.
+    /// anchors the signing event (naming the key's certificate) and answers the signature
+    /// once that event is committed.
     Sign {
         /// The file.
         file: PathBuf,
@@ -131,9 +132,6 @@ enum Command {
         /// Related tx (the document's anchor); repeatable.
         #[arg(long = "ref")]
         refs: Vec<String>,
-        /// Wait until the signing event is committed.
-        #[arg(long)]
-        wait: bool,
     },
     /// Run the node of a home made by `chancery init`.
     Start {
@@ -693,14 +691,13 @@ fn run(cli: Cli) -> Result<()> {
                 Ok(())
             }
         },
-        Command::Sign { file, key, rpc, token_file, kind, refs, wait } => cert_cmds::sign(cert_cmds::SignArgs {
+        Command::Sign { file, key, rpc, token_file, kind, refs } => cert_cmds::sign(cert_cmds::SignArgs {
             rpc,
             file,
             key,
             token_file: token_file.unwrap_or_else(|| node_cmds::default_dev_home().join("keys/hosted.token")),
             kind,
             refs,
-            wait,
         }),
         Command::Submit { rpc, key, kind, alg, wait, files } => node_cmds::submit(node_cmds::SubmitArgs {
             rpc,

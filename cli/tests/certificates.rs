@@ -99,7 +99,7 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
     let contract_arg = contract.to_str().expect("path");
     let signed = ok(chancery(
         &mut transcript,
-        &["sign", contract_arg, "--key", "alice", "--rpc", &rpc, "--token-file", token_arg, "--wait"],
+        &["sign", contract_arg, "--key", "alice", "--rpc", &rpc, "--token-file", token_arg],
     ));
     let signature = signed.lines().find_map(|l| l.trim().strip_prefix("signature")).expect("signature").trim();
     let signature: [u8; 64] = hex::decode(signature).expect("hex").try_into().expect("64 bytes");
@@ -126,8 +126,10 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
     let signature_hash = HashContext::DocumentSignature.hash(&signature).to_hex();
     assert_eq!(report["record"]["signature"]["hash"], signature_hash.as_str());
     let usage = std::fs::read_to_string(home.join("hosted/usage.log")).expect("usage log");
-    assert_eq!(usage.lines().count(), 1, "{usage}");
-    assert!(usage.contains(report["tx_hash"].as_str().expect("tx hash")), "{usage}");
+    // Pending when signed, committed when the signature left.
+    assert_eq!(usage.lines().count(), 2, "{usage}");
+    assert!(usage.lines().all(|l| l.contains(report["tx_hash"].as_str().expect("tx hash"))), "{usage}");
+    assert!(usage.contains("\"stage\":\"committed\",\"height\":"), "{usage}");
 
     // Revoked: the key refuses to sign, naming why.
     ok(ca_command(&mut transcript, &rpc, ca_key, "revoke", &["--reason", "key_compromise", "--wait"]));
@@ -136,7 +138,11 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success());
     assert!(stderr.contains("revoked") && stderr.contains("code 1050"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(home.join("hosted/usage.log")).expect("log").lines().count(), 1);
+    assert_eq!(
+        std::fs::read_to_string(home.join("hosted/usage.log")).expect("log").lines().count(),
+        2,
+        "a refusal logs nothing"
+    );
 
     // An integrator's signing event naming the revoked certificate is anchored, and its
     // verification says loudly that the certificate was revoked.

@@ -159,7 +159,7 @@ fn examples(node: &DevNode) -> Vec<Example> {
     let token = std::fs::read_to_string(node.home.join("keys/hosted.token")).expect("token");
     add(
         "signer_signDigest",
-        "Sign a document digest with a hosted key (`key_id`, `digest`, `kind`, `refs`, `token`): Ed25519 over the digest's bytes. The node anchors a signing event naming the digest, the signature's hash, the key's certificate and the method, and answers the signature and the event's tx hash. The token is the node's `[hosted] token_file`; served on loopback RPC only unless `[hosted] allow_remote`. Refused (1050) when the certificate is not valid at the latest block time.",
+        "Sign a document digest with a hosted key (`key_id`, `digest`, `kind`, `refs`, `token`): Ed25519 over the digest's bytes. The node anchors a signing event carrying the digest, the signature and its key, and the key's certificate, and answers the signature, the event's tx hash and its height only once the event is committed; not committed within `[hosted] commit_wait_ms` (30 s), the answer is a retryable error (1040) and no signature exists. The token is the node's `[hosted] token_file`; served on loopback RPC only unless `[hosted] allow_remote`. Refused (1050) when the certificate is not valid at the latest block time.",
         json!(["clerk-1", Digest::compute(DigestAlg::Sha256, b"contract").to_text(), "signing_event", [], token.trim()]),
     );
 

@@ -46,6 +46,14 @@ pub struct HostedConfig {
     pub submitter_key: PathBuf,
     /// Serve `signer_signDigest` when `[rpc] listen` is not a loopback address.
     pub allow_remote: bool,
+    /// How long `signer_signDigest` waits for its signing event to commit before it
+    /// answers a retryable error instead of the signature.
+    #[serde(default = "default_commit_wait_ms")]
+    pub commit_wait_ms: u64,
+}
+
+fn default_commit_wait_ms() -> u64 {
+    30_000
 }
 
 impl Default for HostedConfig {
@@ -55,6 +63,7 @@ impl Default for HostedConfig {
             token_file: "keys/hosted.token".into(),
             submitter_key: "keys/hosted-submitter.key".into(),
             allow_remote: false,
+            commit_wait_ms: default_commit_wait_ms(),
         }
     }
 }
@@ -261,6 +270,9 @@ token_file = "keys/hosted.token"
 submitter_key = "keys/hosted-submitter.key"
 # Serve signer_signDigest when [rpc] listen is not a loopback address.
 allow_remote = false
+# A hosted signature is returned only once its signing event is committed; after this
+# long without a commit the caller gets a retryable error and no signature.
+commit_wait_ms = 30000
 
 [log]
 # "text" or "json".

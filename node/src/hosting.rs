@@ -57,7 +57,7 @@ impl HostedStore {
         match self {
             HostedStore::Local(keys) => keys.record(entry),
             HostedStore::Remote(_) => {
-                tracing::info!(key_id = %entry.key_id, digest = %entry.digest, tx = ?entry.tx_hash, refused = ?entry.refused, "hosted signature use");
+                tracing::info!(key_id = %entry.key_id, digest = %entry.digest, stage = ?entry.stage, tx = ?entry.tx_hash, height = ?entry.height, refused = ?entry.refused, "hosted signature use");
                 Ok(())
             }
         }
@@ -75,6 +75,8 @@ pub struct HostedSigning {
     /// Held from taking a nonce to submitting its tx, so nonces reach the mempool in
     /// order.
     pub turn: tokio::sync::Mutex<()>,
+    /// How long a call waits for its signing event to commit.
+    pub commit_wait: std::time::Duration,
 }
 
 /// Whether this node serves hosted signing, and if not, why.
@@ -142,6 +144,7 @@ pub fn load(home: &Path, config: &Config, rpc_listen: &str, passphrase: Option<&
         submitter,
         last_nonce: AtomicU64::new(0),
         turn: tokio::sync::Mutex::new(()),
+        commit_wait: std::time::Duration::from_millis(hosted.commit_wait_ms),
     })))
 }
 

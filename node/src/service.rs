@@ -26,7 +26,7 @@ use crate::driver::DriverMsg;
 use crate::hosting::{HostedAccess, HostedSigning};
 use crate::mempool::{PoolStatus, SubmitError};
 use crate::shared::{now_ms, Committed, Shared};
-use crate::signer::hosted::{HostedError, KeyUse};
+use crate::signer::hosted::{HostedError, KeyUse, UseStage};
 
 /// The RPC service.
 #[derive(Clone)]
@@ -53,10 +53,12 @@ impl RpcService {
         RpcService { shared, wake, net, request_bytes_max, submit_batch_max, hosted: Arc::new(hosted) }
     }
 
-    /// Signs with a hosted key after checking its certificate, logs the use, anchors the
-    /// signing event. The signature leaves only once the use is logged and the event
-    /// is in the mempool. One hosted signature at a time, so the submitter's nonces
-    /// reach the mempool in order.
+    /// Signs with a hosted key after checking its certificate, logs the use as pending,
+    /// anchors the signing event, and returns the signature only once that event is
+    /// committed (logged as committed); otherwise the signature never leaves (logged as
+    /// withheld) and the caller gets an error, retryable when the event only took too
+    /// long. Submissions take turns, so the submitter's nonces reach the mempool in
+    /// order; the waits for commits do not.
     async fn hosted_sign(&self, request: HostedRequest) -> Result<SignDigestAnswer, RpcError> {
         let hosted = match &*self.hosted {
             HostedAccess::Served(hosted) => hosted.clone(),
@@ -68,28 +70,86 @@ impl RpcService {
                 "wrong hosted-signing token; use the one in the node's [hosted] token_file",
             ));
         }
-        let _turn = hosted.turn.lock().await;
-        let (shared, signing) = (self.shared.clone(), hosted.clone());
-        // Store reads, key loading, the signature and the synced log: off the runtime.
-        let (tx, mut entry, answer) = tokio::task::spawn_blocking(move || prepare_hosted(&shared, &signing, request))
-            .await
-            .map_err(|e| unavailable(&format!("hosted signing task failed: {e}")))??;
-        let mut outcome = self.submit_txs(vec![chancery_rpc::txs::tx_hex(&tx)]).await?;
-        if let Some(Err(error)) = outcome.pop() {
-            entry.tx_hash = None;
-            entry.refused = Some(error.message.clone());
-            let signing = hosted.clone();
-            tokio::task::spawn_blocking(move || signing.keys.record(&entry))
+        // Subscribed before the event is submitted, so its commit cannot be missed.
+        let mut committed = self.shared.events.subscribe();
+        let (entry, mut answer) = {
+            let _turn = hosted.turn.lock().await;
+            let (shared, signing) = (self.shared.clone(), hosted.clone());
+            // Store reads, key loading, the signature and the synced log: off the runtime.
+            let (tx, entry, answer) = tokio::task::spawn_blocking(move || prepare_hosted(&shared, &signing, request))
                 .await
-                .map_err(|e| unavailable(&format!("hosted signing task failed: {e}")))?
-                .map_err(|e| unavailable(&format!("usage log: {e}")))?;
-            return Err(RpcError::new(
-                ErrorCode::from_code(error.code).unwrap_or(ErrorCode::Unavailable),
-                format!("the signing event was not accepted, so the signature is withheld: {}", error.message),
-            ));
+                .map_err(|e| unavailable(&format!("hosted signing task failed: {e}")))??;
+            let mut outcome = self.submit_txs(vec![chancery_rpc::txs::tx_hex(&tx)]).await?;
+            if let Some(Err(error)) = outcome.pop() {
+                record_use(&hosted, entry, UseStage::Withheld, None, Some(error.message.clone())).await?;
+                return Err(RpcError::new(
+                    ErrorCode::from_code(error.code).unwrap_or(ErrorCode::Unavailable),
+                    format!("the signing event was not accepted, so the signature is withheld: {}", error.message),
+                ));
+            }
+            (entry, answer)
+        };
+        match self.wait_committed(&mut committed, &answer.tx_hash, hosted.commit_wait).await {
+            Ok(height) => {
+                record_use(&hosted, entry.clone(), UseStage::Committed, Some(height), None).await?;
+                tracing::info!(key_id = %answer.key_id, digest = %entry.digest, tx_hash = %answer.tx_hash, height, "hosted key signed a digest");
+                answer.height = height;
+                Ok(answer)
+            }
+            Err(why) => {
+                let tx_hash = answer.tx_hash;
+                record_use(&hosted, entry, UseStage::Withheld, None, Some(why.clone())).await?;
+                Err(RpcError::new(
+                    ErrorCode::Unavailable,
+                    format!("the signing event {tx_hash} is not committed ({why}), so no signature is given; retry the call"),
+                ))
+            }
         }
-        tracing::info!(key_id = %answer.key_id, digest = %entry.digest, tx_hash = %answer.tx_hash, "hosted key signed a digest");
-        Ok(answer)
+    }
+
+    /// The height that commits `tx_hash`, waiting up to `wait`; or why it will not come
+    /// (dropped from the mempool, or not within `wait`).
+    async fn wait_committed(
+        &self,
+        events: &mut tokio::sync::broadcast::Receiver<Arc<crate::shared::Committed>>,
+        tx_hash: &Hash,
+        wait: std::time::Duration,
+    ) -> Result<u64, String> {
+        use tokio::sync::broadcast::error::RecvError;
+        let deadline = tokio::time::Instant::now() + wait;
+        // Read the store (and the mempool) now and whenever the bus lost blocks.
+        let mut look = true;
+        loop {
+            if look {
+                let shared = self.shared.clone();
+                let hash = *tx_hash;
+                let found = tokio::task::spawn_blocking(move || match shared.store.tx_location(&hash) {
+                    Ok(location) => Ok(Some(location.height)),
+                    Err(StoreError::NotFound(_)) => match shared.mempool.status(&hash) {
+                        PoolStatus::Dropped(reason) => Err(format!("dropped from the mempool: {reason}")),
+                        _ => Ok(None),
+                    },
+                    Err(e) => Err(format!("store: {e}")),
+                })
+                .await
+                .map_err(|e| format!("task failed: {e}"))??;
+                if let Some(height) = found {
+                    return Ok(height);
+                }
+            }
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Err(_) => return Err(format!("not committed within {} ms", wait.as_millis())),
+                Ok(Ok(block)) => {
+                    if block.tx_hashes.contains(tx_hash) {
+                        return Ok(block.header.height);
+                    }
+                    // A block without it: it may have been dropped meanwhile.
+                    look = true;
+                }
+                Ok(Err(RecvError::Lagged(_))) => look = true,
+                Ok(Err(RecvError::Closed)) => return Err("the node is stopping".into()),
+            }
+        }
     }
 
     async fn submit_txs(&self, txs: Vec<String>) -> Result<Vec<Result<Hash, RpcError>>, RpcError> {
@@ -233,6 +293,8 @@ fn prepare_hosted(
     let tx = chancery_rpc::txs::sign_tx(&hosted.submitter, &shared.store.identity(), body, hosted.next_nonce());
     let tx_hash = tx.hash();
     let entry = KeyUse {
+        stage: UseStage::Pending,
+        height: None,
         time_ms: now_ms(),
         key_id: info.key_id.clone(),
         digest: digest.to_text(),
@@ -246,8 +308,28 @@ fn prepare_hosted(
         public_key: info.public_key,
         signature: hex::encode(signature.0),
         tx_hash,
+        height: 0,
     };
     Ok((tx, entry, answer))
+}
+
+/// Appends a later stage of a hosted key's use to the usage log (off the runtime).
+async fn record_use(
+    hosted: &Arc<HostedSigning>,
+    mut entry: KeyUse,
+    stage: UseStage,
+    height: Option<u64>,
+    refused: Option<String>,
+) -> Result<(), RpcError> {
+    entry.stage = stage;
+    entry.height = height;
+    entry.refused = refused;
+    entry.time_ms = now_ms();
+    let signing = hosted.clone();
+    tokio::task::spawn_blocking(move || signing.keys.record(&entry))
+        .await
+        .map_err(|e| unavailable(&format!("hosted signing task failed: {e}")))?
+        .map_err(|e| unavailable(&format!("usage log: {e}; the signature is withheld")))
 }
 
 /// The arguments of `signer_signDigest`.

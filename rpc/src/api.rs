@@ -112,9 +112,12 @@ pub trait ChanceryApi {
 
     /// Signs a document digest (`alg:hex`) with the hosted key `key_id` and anchors an
     /// evidence record of `kind` (`signing_event`, or a network's `custom:N` signing kind)
-    /// naming the digest, the signature's hash, the key's certificate and the method;
-    /// `refs` are related txs (the document's anchor). `token` is the node's hosted-signing
-    /// token. Refused when the certificate is not valid at the latest block's time.
+    /// carrying the digest, the signature and its key, and the key's certificate; `refs`
+    /// are related txs (the document's anchor). `token` is the node's hosted-signing
+    /// token. Refused when the certificate is not valid at the latest block's time. The
+    /// signature is answered only once the signing event is committed (with its height);
+    /// if it is not committed within `[hosted] commit_wait_ms`, the answer is a retryable
+    /// error (1040) and no signature.
     #[method(name = "signer_signDigest")]
     async fn sign_digest(
         &self,

@@ -210,8 +210,10 @@ pub struct SignDigestAnswer {
     pub public_key: chancery_ledger::PublicKey,
     /// Ed25519 over the digest's bytes, hex.
     pub signature: String,
-    /// The signing event tx (in the mempool; see `evidence_status`).
+    /// The signing event tx, committed.
     pub tx_hash: Hash,
+    /// The height of the block that committed it.
+    pub height: u64,
 }
 
 /// `evidence_verify`: the verdict of the offline verifier run by the node against its

@@ -95,9 +95,31 @@ pub enum HostedError {
     Refused(String),
 }
 
+/// Where a use stands. A node that signs itself logs `pending` when the signature is
+/// made and its signing event submitted, then `committed` (the signature leaves) or
+/// `withheld` (it never does); a remote signer logs `signed` when it signs for its node,
+/// whose own log follows the event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UseStage {
+    /// Signed by a remote signer for its node.
+    Signed,
+    /// Signed; the signing event is submitted, not yet committed.
+    Pending,
+    /// The signing event is committed; the signature was returned.
+    Committed,
+    /// The signature was not returned (the reason says why).
+    Withheld,
+}
+
 /// One use of a hosted key, as the usage log records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyUse {
+    /// Where the use stands.
+    pub stage: UseStage,
+    /// The height that committed the signing event, once committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
     /// When (ms since the Unix epoch).
     pub time_ms: u64,
     /// The key.
@@ -106,7 +128,7 @@ pub struct KeyUse {
     pub digest: String,
     /// Hash of the signature (`chancery v1 document signature`).
     pub signature_hash: Hash,
-    /// The signing event anchoring it, if it was accepted.
+    /// The signing event anchoring it.
     pub tx_hash: Option<Hash>,
     /// Why the signature was withheld, if it was.
     pub refused: Option<String>,
@@ -308,6 +330,8 @@ mod tests {
         verifying.verify_strict(digest.bytes(), &ed25519_dalek::Signature::from_bytes(&signature.0)).expect("valid");
         assert!(matches!(keys.sign("bob", &digest), Err(HostedError::Unknown(_))));
         let entry = KeyUse {
+            stage: UseStage::Withheld,
+            height: None,
             time_ms: 1,
             key_id: "alice-2026".into(),
             digest: digest.to_text(),

@@ -273,6 +273,8 @@ fn sign_digest(
         Err(e) => return hosted_reply(e),
     };
     let entry = KeyUse {
+        stage: hosted::UseStage::Signed,
+        height: None,
         time_ms: crate::shared::now_ms(),
         key_id: key_id.to_string(),
         digest: digest.to_text(),
