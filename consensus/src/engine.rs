@@ -233,6 +233,32 @@ impl Engine {
         Ok((engine, outputs))
     }
 
+    /// Whether `signed` is a proposal of this height's set that the core could take: made
+    /// by the proposer of its round and signed by it. A host checks this before it
+    /// executes the proposed block, so that no peer can make it execute (and keep)
+    /// blocks nobody entitled proposed.
+    pub fn check_proposal_origin(&self, signed: &malachitebft_core_types::SignedProposal<Ctx>) -> Result<(), String> {
+        let proposal = &signed.message;
+        if proposal.height != self.state.height() {
+            return Err(format!("a proposal for height {}, not {}", proposal.height.0, self.state.height().0));
+        }
+        let expected = self.state.get_proposer(proposal.height, proposal.round);
+        if proposal.proposer != *expected {
+            return Err(format!(
+                "{} is not the proposer of round {} (that is {})",
+                proposal.proposer.0,
+                proposal.round.as_i64(),
+                expected.0
+            ));
+        }
+        let message = proposal.signing_message(&self.effects.chain);
+        proposal
+            .proposer
+            .0
+            .verify(&message, &Signature(signed.signature.0))
+            .map_err(|_| format!("the proposal's signature does not verify under its proposer {}", proposal.proposer.0))
+    }
+
     /// The core's state (read-only, for the host).
     pub fn state(&self) -> &State<Ctx> {
         &self.state

@@ -140,6 +140,14 @@ pub struct RpcConfig {
     pub request_bytes_max: u32,
     /// Most calls in one batch request.
     pub batch_len_max: u32,
+    /// A connection with no call in flight, no subscription and no call for this long is
+    /// closed (so idle clients cannot hold every connection slot).
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+}
+
+fn default_idle_timeout_ms() -> u64 {
+    60_000
 }
 
 /// `[mempool]`.
@@ -230,6 +238,9 @@ listen = "127.0.0.1:7700"
 request_bytes_max = 4194304
 # Most calls in one batch request.
 batch_len_max = 1000
+# A connection with no call in flight, no subscription and no call for this long is
+# closed, so idle clients cannot hold the 256 connection slots.
+idle_timeout_ms = 60000
 
 [mempool]
 # Bounds on txs waiting for a block; above them submitters get "mempool full, retry".

@@ -45,10 +45,24 @@ pub enum DriverMsg {
     Shutdown,
 }
 
-/// Proposals for later heights kept until the node gets there.
-const STASHED_MAX: usize = 64;
+/// Proposals for the next height kept until the node gets there (a proposer may send
+/// its block while this node still commits the last one). Each holds a block of up to
+/// `BLOCK_BYTES_MAX`, so few; proposals for any other height are not kept.
+pub const STASHED_MAX: usize = 8;
+/// How far beyond the engine's current round a proposal may be and still be executed.
+pub const PROPOSAL_ROUNDS_AHEAD_MAX: u32 = 8;
+/// Proposed blocks kept at one height (the engine may decide any of them); beyond this
+/// the earliest round's block is dropped (if the engine decides it after all, the node
+/// syncs it from a peer instead of committing it itself).
+pub const BLOCKS_KEPT_MAX: usize = 8;
 /// How long a block request may go unanswered before another peer is asked.
-const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+pub const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a peer that failed a block request (answered that it does not have a block
+/// it claimed, or timed out) is not asked again.
+pub const SYNC_PEER_BACKOFF: Duration = Duration::from_secs(30);
+/// Peers whose claimed heights are remembered for sync.
+pub const SYNC_PEERS_MAX: usize = 1024;
+const _: () = assert!(STASHED_MAX <= BLOCKS_KEPT_MAX && BLOCKS_KEPT_MAX >= 2);
 
 /// How long a proposer waits for txs before proposing an empty block.
 pub const EMPTY_BLOCK_WAIT: Duration = Duration::from_millis(1000);
@@ -112,6 +126,16 @@ pub struct Peers {
     pub reporter: ed25519_dalek::SigningKey,
 }
 
+/// A proposed block the driver keeps for the engine.
+struct KeptBlock {
+    value: BlockValue,
+    round: u32,
+    /// The verdict, once validated (blocks replayed from the WAL are validated when the
+    /// core asks again).
+    validity: Option<Validity>,
+    changes: Option<StateChanges>,
+}
+
 /// Consensus stopped for a reason an operator must see.
 #[derive(Debug, Clone)]
 pub struct Halt(pub String);
@@ -128,12 +152,15 @@ pub struct Driver {
     timers: Vec<(Instant, Timeout)>,
     build: Option<PendingBuild>,
     built: HashMap<BlockHash, (Built, Instant)>,
-    /// Proposed blocks (shared with the engine's values, not copied) and their changes.
-    blocks: HashMap<BlockHash, (BlockValue, Option<StateChanges>)>,
+    /// Proposed blocks at this height (shared with the engine's values, not copied): the
+    /// round each came in, and, once validated, the verdict and the state changes.
+    blocks: HashMap<BlockHash, KeptBlock>,
     net: Option<mpsc::Sender<NetCommand>>,
     stashed: Vec<(PeerId, WireProposal)>,
-    syncing: Option<(u64, Instant)>,
+    syncing: Option<(u64, Instant, PeerId)>,
     peer_blocks: HashMap<PeerId, u64>,
+    /// Peers that failed a block request, until when they are not asked.
+    sync_backoff: HashMap<PeerId, Instant>,
     restart_pending: bool,
     /// When a node that does not vote last asked its signer for a key the set names.
     key_checked_at: Instant,
@@ -188,13 +215,14 @@ impl Driver {
         }
         let mut blocks = HashMap::new();
         for input in &inputs {
-            let value = match input {
-                Input::Propose(local) => &local.value,
-                Input::ProposedValue(proposed, _) => &proposed.value,
-                Input::Proposal(signed) => &signed.message.value,
+            let (value, round) = match input {
+                Input::Propose(local) => (&local.value, local.round),
+                Input::ProposedValue(proposed, _) => (&proposed.value, proposed.round),
+                Input::Proposal(signed) => (&signed.message.value, signed.message.round),
                 _ => continue,
             };
-            blocks.insert(value.hash(), (value.clone(), None));
+            let round = round.as_u32().unwrap_or(0);
+            blocks.insert(value.hash(), KeptBlock { value: value.clone(), round, validity: None, changes: None });
         }
         let voting = may_vote(&set, &address, signer.as_ref(), height, !inputs.is_empty());
         let params = store.params().map_err(|e| Halt(e.to_string()))?;
@@ -232,6 +260,7 @@ impl Driver {
             stashed: Vec::new(),
             syncing: None,
             peer_blocks: HashMap::new(),
+            sync_backoff: HashMap::new(),
             restart_pending: false,
             key_checked_at: Instant::now(),
             reporter,
@@ -452,8 +481,8 @@ impl Driver {
         for refused in results.iter().filter_map(|r| r.as_ref().err()) {
             tracing::info!(reason = %refused, "misbehaviour not anchored by this node");
         }
-        if let (Ok(txs), Some(net)) = (BoundedVec::new(admitted), &self.net) {
-            if !txs.is_empty() && net.try_send(NetCommand::GossipTxs(txs)).is_err() {
+        if let Some(net) = &self.net {
+            if !admitted.is_empty() && net.try_send(NetCommand::GossipTxs(admitted)).is_err() {
                 tracing::warn!("network queue full: misbehaviour evidence not sent to peers");
             }
         }
@@ -497,25 +526,58 @@ impl Driver {
                 _ => Ok(()),
             },
             NetEvent::Block { from, block, commit } => self.on_synced_block(from, *block, commit),
+            NetEvent::NoBlock { from, height } => {
+                self.sync_failed(from, height);
+                Ok(())
+            }
         }
     }
 
     fn on_proposal(&mut self, from: PeerId, proposal: WireProposal) -> Result<(), Halt> {
         let height = self.height();
-        if proposal.height > height {
-            if self.stashed.len() < STASHED_MAX {
+        if proposal.height == height + 1 {
+            let known = self.stashed.iter().any(|(_, p)| p.round == proposal.round && p.proposer == proposal.proposer);
+            if self.stashed.len() < STASHED_MAX && !known {
                 self.stashed.push((from, proposal));
             }
             return Ok(());
         }
-        if proposal.height < height {
+        if proposal.height != height {
             return Ok(());
         }
         let signed = proposal.to_signed();
+        // Who proposed and signed it, before anything is executed or kept.
+        if let Err(why) = self.engine.check_proposal_origin(&signed) {
+            tracing::warn!(%from, height, round = proposal.round, %why, "proposal refused");
+            return Ok(());
+        }
+        let current = self.engine.state().round().as_u32().unwrap_or(0);
+        if proposal.round > current.saturating_add(PROPOSAL_ROUNDS_AHEAD_MAX) {
+            tracing::debug!(%from, height, round = proposal.round, current, "proposal too many rounds ahead; not kept");
+            return Ok(());
+        }
         let value = signed.message.value.clone();
-        let check_clock = signed.message.pol_round == Round::Nil;
-        let (validity, changes) = self.validate(value.block(), check_clock);
-        self.blocks.insert(value.hash(), (value.clone(), changes));
+        let hash = value.hash();
+        let known = self.blocks.get(&hash).and_then(|kept| kept.validity);
+        let validity = match known {
+            Some(validity) => validity,
+            None if self.blocks.values().any(|kept| kept.round == proposal.round && kept.value.hash() != hash) => {
+                // A second block for one round by its proposer: the core sees the signed
+                // proposal (it is evidence of equivocation); nothing is executed.
+                return self.feed(Input::Proposal(signed));
+            }
+            None => {
+                let check_clock = signed.message.pol_round == Round::Nil;
+                let (validity, changes) = self.validate(value.block(), check_clock);
+                self.keep_block(KeptBlock {
+                    value: value.clone(),
+                    round: proposal.round,
+                    validity: Some(validity),
+                    changes,
+                });
+                validity
+            }
+        };
         let proposed = ProposedValue {
             height: Height(height),
             round: signed.message.round,
@@ -526,6 +588,22 @@ impl Driver {
         };
         self.feed(Input::Proposal(signed))?;
         self.feed(Input::ProposedValue(proposed, ValueOrigin::Consensus))
+    }
+
+    /// Keeps a validated block; beyond [`BLOCKS_KEPT_MAX`], the earliest round's goes.
+    fn keep_block(&mut self, kept: KeptBlock) {
+        let hash = kept.value.hash();
+        self.blocks.insert(hash, kept);
+        while self.blocks.len() > BLOCKS_KEPT_MAX {
+            let oldest =
+                self.blocks.iter().filter(|(h, _)| **h != hash).min_by_key(|(_, kept)| kept.round).map(|(h, _)| *h);
+            match oldest {
+                Some(oldest) => {
+                    self.blocks.remove(&oldest);
+                }
+                None => break,
+            }
+        }
     }
 
     /// The consensus rules (chain link, time) and then the ledger's (every tx, the
@@ -567,22 +645,68 @@ impl Driver {
     }
 
     fn maybe_sync(&mut self, peer: PeerId, peer_blocks: u64) {
-        if self.peer_blocks.len() < 1024 || self.peer_blocks.contains_key(&peer) {
+        if self.peer_blocks.len() < SYNC_PEERS_MAX || self.peer_blocks.contains_key(&peer) {
             self.peer_blocks.insert(peer, peer_blocks);
         }
         let height = self.height();
         if peer_blocks <= height {
             return;
         }
-        if let Some((asked, at)) = self.syncing {
+        let now = Instant::now();
+        if let Some((asked, at, asked_peer)) = self.syncing {
             if asked == height && at.elapsed() < SYNC_REQUEST_TIMEOUT {
                 return;
             }
+            if asked == height {
+                // Unanswered: that peer is not asked again for a while.
+                self.sync_backoff.insert(asked_peer, now + SYNC_PEER_BACKOFF);
+                self.syncing = None;
+            }
         }
+        self.sync_backoff.retain(|_, until| *until > now);
+        // A peer that failed a request waits out its backoff, whatever it claims (a peer
+        // announcing a height it cannot serve must not stay the sync target).
+        let peer = if self.sync_backoff.contains_key(&peer) {
+            match self.sync_candidate(height) {
+                Some(other) => other,
+                None => return,
+            }
+        } else {
+            peer
+        };
         if let Some(net) = &self.net {
             if net.try_send(NetCommand::GetBlock { peer, height }).is_ok() {
-                self.syncing = Some((height, Instant::now()));
+                self.syncing = Some((height, now, peer));
             }
+        }
+    }
+
+    /// A peer that claims to have block `height` and is not backed off.
+    fn sync_candidate(&self, height: u64) -> Option<PeerId> {
+        self.peer_blocks
+            .iter()
+            .filter(|(peer, blocks)| **blocks > height && !self.sync_backoff.contains_key(peer))
+            .max_by_key(|(_, blocks)| **blocks)
+            .map(|(peer, _)| *peer)
+    }
+
+    /// `from` did not send block `height` it was asked for (it does not have it, was
+    /// busy, or the request failed): it is backed off and another peer is asked.
+    fn sync_failed(&mut self, from: PeerId, height: u64) {
+        let Some((asked, _, peer)) = self.syncing else { return };
+        if asked != height || peer != from {
+            return;
+        }
+        tracing::info!(%from, height, "a peer did not send a block it was asked for; asking another");
+        self.syncing = None;
+        self.sync_backoff.insert(from, Instant::now() + SYNC_PEER_BACKOFF);
+        // Whatever it claimed, it has at most this many blocks.
+        if let Some(blocks) = self.peer_blocks.get_mut(&from) {
+            *blocks = (*blocks).min(height);
+        }
+        if let Some(other) = self.sync_candidate(height) {
+            let blocks = self.peer_blocks.get(&other).copied().unwrap_or(0);
+            self.maybe_sync(other, blocks);
         }
     }
 
@@ -618,7 +742,7 @@ impl Driver {
         tracing::info!(height, txs = block.txs.len(), %from, "synced");
         let tx_hashes: Vec<_> = block.txs.iter().map(Tx::hash).collect();
         mempool.remove_committed(&tx_hashes);
-        self.shared.committed(Committed { header: block.header, tx_hashes });
+        self.shared.committed(Committed::new(block.header, tx_hashes));
         // Ask for the next block at once while the peer is ahead, not at its next status.
         if let Some(&known) = self.peer_blocks.get(&from) {
             self.maybe_sync(from, known);
@@ -711,7 +835,7 @@ impl Driver {
                 .commit_block(&built.block, &commit, &built.changes)
                 .map_err(|e| Halt(format!("committing block {}: {e}", commit.height)))?;
             (built.block.header, built.tx_hashes, Some(started))
-        } else if let Some((value, changes)) = self.blocks.remove(&block_hash) {
+        } else if let Some(KeptBlock { value, changes, .. }) = self.blocks.remove(&block_hash) {
             let block = value.block();
             let result = match &changes {
                 Some(changes) => store.commit_block(block, &commit, changes),
@@ -723,7 +847,10 @@ impl Driver {
             let tx_hashes = block.txs.iter().map(Tx::hash).collect();
             (block.header.clone(), tx_hashes, None)
         } else {
-            return Err(Halt(format!("decided block {} at height {} is unknown here", block_hash, commit.height)));
+            // Dropped to bound memory (or never received): the quorum committed it, so a
+            // peer has it; the node fetches it with its commit like any lagging node.
+            tracing::warn!(height = commit.height, block = %block_hash, "decided a block this node does not hold; syncing it from a peer");
+            return Ok(());
         };
         self.built.clear();
         self.blocks.clear();
@@ -733,7 +860,203 @@ impl Driver {
             self.shared.metrics.commit_latency.observe(started.elapsed().as_secs_f64());
         }
         tracing::info!(height = commit.height, txs = tx_hashes.len(), "committed");
-        self.shared.committed(Committed { header, tx_hashes });
+        self.shared.committed(Committed::new(header, tx_hashes));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::mempool::{Mempool, MempoolLimits};
+    use crate::shared::Liveness;
+    use crate::signer::{KeyFile, LocalSigner};
+    use chancery_consensus::context::ConsensusProposal;
+    use chancery_ledger::store::rocks::RocksBackend;
+    use chancery_ledger::store::ChainStore;
+    use ed25519_dalek::Signer as _;
+
+    /// An observer's driver on the local testnet (four validators), not running: the
+    /// tests call its handlers directly, with proposals signed by the validators' keys.
+    /// Also the commands it sends the network.
+    struct Bench {
+        driver: Driver,
+        validators: Vec<ed25519_dalek::SigningKey>,
+        net: mpsc::Receiver<NetCommand>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn bench() -> Bench {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::devchain::create_testnet(dir.path(), 30_000).expect("testnet");
+        let home = dir.path().join(crate::devchain::TESTNET_OBSERVER);
+        let genesis =
+            chancery_genesis::Genesis::from_json(&std::fs::read_to_string(home.join("genesis.json")).expect("genesis"))
+                .expect("genesis");
+        let _ = Config::load(&home.join("config.toml")).expect("config");
+        let store =
+            ChainStore::open(RocksBackend::open(&home.join("data/store")).expect("rocks"), &genesis.chain_spec(), 10)
+                .expect("store");
+        let limits = MempoolLimits {
+            txs_max: 100,
+            bytes_max: 1 << 20,
+            per_submitter_txs_max: 100,
+            per_submitter_bytes_max: 1 << 20,
+        };
+        let shared = Arc::new(Shared {
+            store: Arc::new(store),
+            mempool: Arc::new(Mempool::new(limits, genesis.hash())),
+            genesis: genesis.clone(),
+            events: tokio::sync::broadcast::channel(16).0,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            liveness: std::sync::Mutex::new(Liveness { halted: None, last_commit: Instant::now(), peers: None }),
+            moniker: "observer".into(),
+            consensus_key: None,
+        });
+        let validators = crate::devchain::TESTNET_VALIDATORS
+            .iter()
+            .map(|(name, _, _)| KeyFile::load(&dir.path().join(name).join("keys/consensus.key"), None).expect("key"))
+            .collect();
+        let signer = LocalSigner::open(&home.join("keys/consensus.key"), None, &home.join("keys/signer_state.json"))
+            .expect("signer");
+        let address = Address(signer.public_key());
+        let (_tx, rx) = std::sync::mpsc::sync_channel(16);
+        let (commands, net) = mpsc::channel(64);
+        let peers = Peers { commands, reporter: KeyFile::load(&home.join("keys/p2p.key"), None).expect("p2p key") };
+        let driver = Driver::start(
+            shared,
+            Box::new(signer),
+            address,
+            &home.join("data/consensus.wal"),
+            genesis.genesis_time_ms,
+            rx,
+            Some(peers),
+        )
+        .map_err(|Halt(why)| why)
+        .expect("driver");
+        assert!(!driver.voting, "an observer");
+        Bench { driver, validators, net, _dir: dir }
+    }
+
+    impl Bench {
+        /// The key of the proposer of (`height`, `round`).
+        fn proposer(&self, height: u64, round: u32) -> ed25519_dalek::SigningKey {
+            let expected = self.driver.engine.state().get_proposer(Height(height), Round::new(round));
+            let key = self.validators.iter().find(|k| k.verifying_key().to_bytes() == expected.0 .0);
+            key.expect("a validator").clone()
+        }
+
+        /// A proposal of a fresh block at (`height`, `round`) naming `by` as proposer,
+        /// signed by `signer`.
+        fn proposal(
+            &self,
+            height: u64,
+            round: u32,
+            by: &ed25519_dalek::SigningKey,
+            signer: &ed25519_dalek::SigningKey,
+        ) -> WireProposal {
+            let shared = &self.driver.shared;
+            let proposer = chancery_ledger::PublicKey(by.verifying_key().to_bytes());
+            let time_ms = now_ms() + u64::from(round);
+            let block = build_block(&shared.store, &shared.mempool, proposer, time_ms).expect("block").block;
+            let consensus = ConsensusProposal {
+                height: Height(height),
+                round: Round::new(round),
+                value: BlockValue::new(block.clone()),
+                pol_round: Round::Nil,
+                proposer: Address(proposer),
+            };
+            let message = consensus.signing_message(&shared.store.identity());
+            let signature = Signature(signer.sign(message.as_bytes()).to_bytes());
+            WireProposal { height, round, pol_round: None, proposer, block, signature }
+        }
+
+        /// A proposal by the round's proposer, signed by it.
+        fn real(&self, height: u64, round: u32) -> WireProposal {
+            let key = self.proposer(height.min(self.driver.height()), round);
+            self.proposal(height, round, &key, &key)
+        }
+    }
+
+    #[test]
+    fn proposals_from_anyone_but_the_rounds_proposer_are_neither_executed_nor_kept() {
+        let mut bench = bench();
+        let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let peer = PeerId::random();
+        let proposer = bench.proposer(0, 0);
+        let other = bench.proposer(0, 1);
+        // Not a validator; another validator (not this round's proposer), validly signed.
+        for by in [&stranger, &other] {
+            let forged = bench.proposal(0, 0, by, by);
+            bench.driver.on_proposal(peer, forged).expect("handled");
+        }
+        // The proposer named, but signed by another key.
+        let unsigned = bench.proposal(0, 0, &proposer, &other);
+        bench.driver.on_proposal(peer, unsigned).expect("handled");
+        assert!(bench.driver.blocks.is_empty(), "nothing executed or kept");
+        // The proposer's own: kept.
+        let real = bench.real(0, 0);
+        bench.driver.on_proposal(peer, real).expect("handled");
+        assert_eq!(bench.driver.blocks.len(), 1);
+    }
+
+    #[test]
+    fn kept_blocks_and_stashed_proposals_stay_bounded() {
+        let mut bench = bench();
+        let peer = PeerId::random();
+        // Blocks of many rounds by their legitimate proposers, without a commit.
+        for round in 0..=PROPOSAL_ROUNDS_AHEAD_MAX + 4 {
+            let proposal = bench.real(0, round);
+            bench.driver.on_proposal(peer, proposal).expect("handled");
+            assert!(bench.driver.blocks.len() <= BLOCKS_KEPT_MAX, "round {round}: {}", bench.driver.blocks.len());
+        }
+        assert_eq!(bench.driver.blocks.len(), BLOCKS_KEPT_MAX);
+        assert!(
+            bench.driver.blocks.values().all(|kept| kept.round <= PROPOSAL_ROUNDS_AHEAD_MAX),
+            "too far ahead: not kept"
+        );
+        assert!(bench.driver.blocks.values().all(|kept| kept.round > 0), "the earliest round's block went first");
+        // Far-future heights are not stashed; the next height is, up to the bound.
+        for height in [u64::MAX, 1_000, 2] {
+            let proposal = bench.real(height, 0);
+            bench.driver.on_proposal(peer, proposal).expect("handled");
+        }
+        assert!(bench.driver.stashed.is_empty(), "no stash for heights the node is not about to reach");
+        for round in 0..STASHED_MAX as u32 + 3 {
+            let proposal = bench.real(1, round);
+            bench.driver.on_proposal(peer, proposal).expect("handled");
+        }
+        assert_eq!(bench.driver.stashed.len(), STASHED_MAX);
+    }
+
+    #[test]
+    fn a_peer_claiming_a_height_it_cannot_serve_does_not_stay_the_sync_target() {
+        let mut bench = bench();
+        let (liar, honest) = (PeerId::random(), PeerId::random());
+        let asked = |bench: &mut Bench| match bench.net.try_recv() {
+            Ok(NetCommand::GetBlock { peer, height }) => Some((peer, height)),
+            _ => None,
+        };
+        bench.driver.maybe_sync(honest, 5);
+        assert_eq!(asked(&mut bench), Some((honest, 0)));
+        // The honest peer times out once; the liar claims a huge height and is asked…
+        bench.driver.syncing = Some((0, Instant::now() - SYNC_REQUEST_TIMEOUT, honest));
+        bench.driver.sync_backoff.clear();
+        bench.driver.maybe_sync(liar, u64::MAX);
+        assert_eq!(asked(&mut bench), Some((liar, 0)));
+        // …answers that it has no such block: the honest peer is asked at once, and the
+        // liar's claims do not take the sync back while it is backed off.
+        bench.driver.sync_backoff.remove(&honest);
+        bench.driver.on_net(NetEvent::NoBlock { from: liar, height: 0 }).expect("handled");
+        assert_eq!(asked(&mut bench), Some((honest, 0)));
+        bench.driver.syncing = Some((0, Instant::now() - SYNC_REQUEST_TIMEOUT, honest));
+        bench.driver.sync_backoff.remove(&honest);
+        for _ in 0..5 {
+            bench.driver.maybe_sync(liar, u64::MAX);
+            if let Some((peer, _)) = asked(&mut bench) {
+                assert_eq!(peer, honest, "the liar is not asked again while backed off");
+            }
+        }
     }
 }

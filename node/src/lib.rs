@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod node;
 pub mod p2p;
 pub mod producer;
+pub mod rpc_server;
 pub mod service;
 pub mod shared;
 pub mod signer;

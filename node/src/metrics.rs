@@ -47,6 +47,10 @@ pub struct Metrics {
     pub proposal_txs_local: Counter,
     /// Txs of compact proposals fetched from the proposer.
     pub proposal_txs_fetched: Counter,
+    /// Peers' requests dropped for exceeding their rate.
+    pub peer_requests_limited: Counter,
+    /// RPC connections closed for idling.
+    pub rpc_idle_closed: Counter,
 }
 
 impl Default for Metrics {
@@ -93,8 +97,22 @@ impl Metrics {
             "Txs of received compact proposals fetched from the proposer",
             proposal_txs_fetched.clone(),
         );
+        let peer_requests_limited = Counter::default();
+        registry.register(
+            "p2p_requests_limited",
+            "Peers' requests dropped for exceeding their rate",
+            peer_requests_limited.clone(),
+        );
+        let rpc_idle_closed = Counter::default();
+        registry.register(
+            "rpc_idle_closed",
+            "RPC WebSocket connections closed after idling or not answering pings",
+            rpc_idle_closed.clone(),
+        );
         Metrics {
             registry,
+            peer_requests_limited,
+            rpc_idle_closed,
             blocks,
             txs_committed,
             mempool_txs,

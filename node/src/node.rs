@@ -7,21 +7,20 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chancery_consensus::context::Address;
 use chancery_genesis::Genesis;
 use chancery_ledger::store::rocks::RocksBackend;
 use chancery_ledger::store::ChainStore;
 use chancery_rpc::ChanceryApiServer;
-use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::ServerHandle;
 use tokio::sync::broadcast;
 
 use crate::config::Config;
 use crate::driver::{Driver, DriverMsg};
 use crate::mempool::{Mempool, MempoolLimits};
-use crate::metrics::{HttpRoutesLayer, Metrics, RpcMetrics};
+use crate::metrics::{HttpRoutesLayer, Metrics};
 use crate::service::{health, RpcService};
 use crate::shared::{Liveness, Shared, EVENTS_BUFFERED};
 use crate::signer::LocalSigner;
@@ -37,8 +36,7 @@ fn fail<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> StartError + '_ {
 
 /// Largest JSON-RPC response (a block of the largest size, in JSON, fits).
 pub const RESPONSE_BYTES_MAX: u32 = 256 * 1024 * 1024;
-/// Most simultaneous RPC connections.
-pub const CONNECTIONS_MAX: u32 = 256;
+pub use crate::rpc_server::CONNECTIONS_MAX;
 
 /// A running node.
 pub struct RunningNode {
@@ -154,12 +152,11 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     let listen = overrides.rpc_listen.clone().unwrap_or_else(|| config.rpc.listen.clone());
     let hosted = crate::hosting::load(home, config, &listen, passphrase.as_deref())
         .map_err(|e| StartError(format!("hosted signing: {e}")))?;
-    let server_config = ServerConfig::builder()
-        .max_request_body_size(config.rpc.request_bytes_max)
-        .max_response_body_size(RESPONSE_BYTES_MAX)
-        .max_connections(CONNECTIONS_MAX)
-        .set_batch_request_config(BatchRequestConfig::Limit(config.rpc.batch_len_max))
-        .build();
+    let server_config = crate::rpc_server::server_config(
+        config.rpc.request_bytes_max,
+        RESPONSE_BYTES_MAX,
+        config.rpc.batch_len_max,
+    );
     let health_shared = shared.clone();
     let routes = HttpRoutesLayer {
         metrics: metrics.clone(),
@@ -169,17 +166,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
             (status, serde_json::to_string(&h).unwrap_or_default())
         }),
     };
-    let rpc_metrics = metrics.clone();
-    let server = Server::builder()
-        .set_config(server_config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(routes))
-        .set_rpc_middleware(
-            RpcServiceBuilder::new().layer_fn(move |inner| RpcMetrics { inner, metrics: rpc_metrics.clone() }),
-        )
-        .build(listen.as_str())
-        .await
-        .map_err(fail(&format!("listening on {listen} (rpc.listen)")))?;
-    let rpc_addr = server.local_addr().map_err(fail("RPC address"))?;
+    let activity = Arc::new(crate::rpc_server::Activity::default());
     let service = RpcService::new(
         shared.clone(),
         tx.clone(),
@@ -187,8 +174,20 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         config.rpc.request_bytes_max,
         config.rpc.batch_len_max,
         hosted,
+        activity.clone(),
     );
-    let handle = server.start(service.into_rpc());
+    let limits = crate::rpc_server::Limits { idle_timeout: Duration::from_millis(config.rpc.idle_timeout_ms) };
+    let (rpc_addr, handle) = crate::rpc_server::serve(
+        listen.as_str(),
+        server_config,
+        routes,
+        metrics.clone(),
+        activity,
+        service.into_rpc().into(),
+        limits,
+    )
+    .await
+    .map_err(fail(&format!("listening on {listen} (rpc.listen)")))?;
     tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = shared.store.height(), "node started");
     Ok(RunningNode { rpc_addr, shared, server: handle, stopping, net, driver: Some(driver), stop: tx })
 }

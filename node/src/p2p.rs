@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use bincode::{Decode, Encode};
 use chancery_consensus::wire::{WireProposal, WireVote};
 use chancery_ledger::codec::BoundedVec;
-use chancery_ledger::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, COMMIT_BYTES_MAX, VALIDATORS_MAX};
+use chancery_ledger::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, COMMIT_BYTES_MAX, TX_BYTES_MAX, VALIDATORS_MAX};
 use chancery_ledger::{decode, encode, Block, Canonical, Commit, Hash, Header, PublicKey, Signature, Tx};
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
@@ -39,6 +39,28 @@ use crate::shared::Shared;
 pub const TXS_PER_MESSAGE_MAX: usize = 1024;
 /// Largest message on the wire: a block with its commit and framing.
 pub const MESSAGE_BYTES_MAX: usize = BLOCK_BYTES_MAX + COMMIT_BYTES_MAX + 1024;
+/// Most bytes of txs in one gossip message: [`TXS_PER_MESSAGE_MAX`] txs of up to
+/// `TX_BYTES_MAX` would not fit a message, so messages are cut by bytes too.
+pub const TXS_MESSAGE_BYTES_MAX: usize = BLOCK_BYTES_MAX;
+const _: () = assert!(TXS_MESSAGE_BYTES_MAX + 64 <= MESSAGE_BYTES_MAX, "a tx message and its framing fit a frame");
+const _: () = assert!(TX_BYTES_MAX <= TXS_MESSAGE_BYTES_MAX, "one tx always fits a message");
+/// Block reads (store read and encoding, off the network task) one peer may have
+/// outstanding, and all peers together; beyond, a request is answered `NoBlock` at once.
+pub const BLOCK_READS_PER_PEER_MAX: usize = 2;
+/// See [`BLOCK_READS_PER_PEER_MAX`].
+pub const BLOCK_READS_MAX: usize = 8;
+/// Inbound requests per second one peer may send (a token bucket of this rate, with a
+/// burst of [`PEER_REQUEST_BURST`]); beyond, requests are dropped unanswered and logged.
+/// Four validators under full load exchange a few hundred messages a second.
+pub const PEER_REQUESTS_PER_SECOND: u32 = 2_000;
+/// See [`PEER_REQUESTS_PER_SECOND`].
+pub const PEER_REQUEST_BURST: u32 = 4_000;
+/// How long a request to a peer may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Streams open at once per connection.
+pub const STREAMS_PER_CONNECTION_MAX: usize = 1024;
+/// Commands queued for the network task.
+pub const COMMAND_QUEUE: usize = 4096;
 /// The protocol name.
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/chancery/1");
 /// How often a node tells its peers how many blocks it has.
@@ -192,6 +214,14 @@ pub enum NetEvent {
         /// The message.
         message: Message,
     },
+    /// A peer did not send block `height` it was asked for (it does not have it, was
+    /// busy, or the request failed).
+    NoBlock {
+        /// The peer.
+        from: PeerId,
+        /// The height asked for.
+        height: u64,
+    },
     /// A block fetched for sync.
     Block {
         /// The peer that sent it.
@@ -208,8 +238,9 @@ pub enum NetEvent {
 pub enum NetCommand {
     /// Send to every connected peer.
     Broadcast(Arc<Message>),
-    /// Txs this node admitted, to every connected peer, numbered in the order given.
-    GossipTxs(BoundedVec<Tx, TXS_PER_MESSAGE_MAX>),
+    /// Txs this node admitted, to every connected peer, in as many numbered messages as
+    /// their count and bytes need, in the order given.
+    GossipTxs(Vec<Tx>),
     /// Ask one peer for a block.
     GetBlock {
         /// The peer.
@@ -226,6 +257,57 @@ pub enum NetCommand {
         /// Why.
         reason: String,
     },
+}
+
+/// Cuts `txs` into gossip messages of at most [`TXS_PER_MESSAGE_MAX`] txs and
+/// [`TXS_MESSAGE_BYTES_MAX`] bytes, in order.
+pub fn pack_txs(txs: Vec<Tx>) -> Vec<BoundedVec<Tx, TXS_PER_MESSAGE_MAX>> {
+    pack_txs_within(txs, TXS_MESSAGE_BYTES_MAX)
+}
+
+fn pack_txs_within(txs: Vec<Tx>, bytes_max: usize) -> Vec<BoundedVec<Tx, TXS_PER_MESSAGE_MAX>> {
+    let mut messages = Vec::new();
+    let mut current = Vec::new();
+    let mut bytes = 0;
+    for tx in txs {
+        let size = encode(&tx).len();
+        if !current.is_empty() && (current.len() == TXS_PER_MESSAGE_MAX || bytes + size > bytes_max) {
+            // Within the count bound by construction.
+            messages.extend(BoundedVec::new(std::mem::take(&mut current)).ok());
+            bytes = 0;
+        }
+        bytes += size;
+        current.push(tx);
+    }
+    if !current.is_empty() {
+        messages.extend(BoundedVec::new(current).ok());
+    }
+    messages
+}
+
+/// A token bucket: `rate` tokens a second, at most `burst` held.
+struct RateLimit {
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateLimit {
+    fn new(now: Instant) -> Self {
+        RateLimit { tokens: f64::from(PEER_REQUEST_BURST), at: now }
+    }
+
+    /// Takes a token if there is one.
+    fn allow(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.tokens = (self.tokens + elapsed * f64::from(PEER_REQUESTS_PER_SECOND)).min(f64::from(PEER_REQUEST_BURST));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// The libp2p peer id of an Ed25519 p2p public key.
@@ -431,8 +513,8 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
                 streams: request_response::Behaviour::new(
                     [(PROTOCOL, ProtocolSupport::Full)],
                     request_response::Config::default()
-                        .with_request_timeout(Duration::from_secs(20))
-                        .with_max_concurrent_streams(1024),
+                        .with_request_timeout(REQUEST_TIMEOUT)
+                        .with_max_concurrent_streams(STREAMS_PER_CONNECTION_MAX),
                 ),
                 gossip: gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)?,
                 ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(5))),
@@ -455,7 +537,7 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
     swarm.listen_on(config.listen.clone()).map_err(|e| format!("p2p listen on {}: {e}", config.listen))?;
     let topic = gossipsub::IdentTopic::new(CONSENSUS_TOPIC);
     swarm.behaviour_mut().gossip.subscribe(&topic).map_err(|e| format!("gossip subscribe: {e}"))?;
-    let (commands, rx) = mpsc::channel(4096);
+    let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let redial = config
         .peers
         .iter()
@@ -463,8 +545,12 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .map(|(p, a)| (*p, Redial { address: a.clone(), next: Instant::now(), backoff: BACKOFF_MIN }))
         .collect();
     let gossip = config.consensus_gossip.then_some(topic);
+    let (replies, reply_rx) = mpsc::unbounded_channel();
     let task = Task {
         requests: HashMap::new(),
+        block_reads: HashMap::new(),
+        replies,
+        limits: HashMap::new(),
         txs_sent: 0,
         inbound: HashMap::new(),
         admission: start_admission(shared.clone(), driver.clone()),
@@ -473,7 +559,7 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         shared,
         driver,
     };
-    tokio::spawn(run(swarm, rx, redial, access, gossip, task));
+    tokio::spawn(run(swarm, rx, reply_rx, redial, access, gossip, task));
     Ok(Network { commands, peer_id })
 }
 
@@ -507,9 +593,22 @@ struct OwnProposal {
 /// How many of its own proposals a proposer keeps for tx requests.
 const OWN_PROPOSALS_KEPT: usize = 8;
 
+/// A reply made off the network task (a block read), to send on it.
+struct ReadyReply {
+    peer: PeerId,
+    channel: request_response::ResponseChannel<Vec<u8>>,
+    bytes: Vec<u8>,
+}
+
 /// The network task's state besides the swarm.
 struct Task {
     requests: HashMap<request_response::OutboundRequestId, Outbound>,
+    /// Block reads under way, per peer.
+    block_reads: HashMap<PeerId, usize>,
+    /// Where block reads send their replies.
+    replies: mpsc::UnboundedSender<ReadyReply>,
+    /// Each peer's request budget.
+    limits: HashMap<PeerId, RateLimit>,
     /// Tx messages this node has sent (the last sequence number).
     txs_sent: u64,
     /// Each peer's tx messages, put back in order.
@@ -525,6 +624,7 @@ struct Task {
 async fn run(
     mut swarm: Swarm<Behaviour>,
     mut commands: mpsc::Receiver<NetCommand>,
+    mut replies: mpsc::UnboundedReceiver<ReadyReply>,
     mut redial: HashMap<PeerId, Redial>,
     mut access: Access,
     gossip: Option<gossipsub::IdentTopic>,
@@ -536,6 +636,17 @@ async fn run(
         tokio::select! {
             event = swarm.select_next_some() => {
                 handle_event(&mut swarm, event, &mut task, &mut redial);
+            }
+            Some(ready) = replies.recv() => {
+                if let Some(count) = task.block_reads.get_mut(&ready.peer) {
+                    *count = count.saturating_sub(1);
+                    if *count == 0 {
+                        task.block_reads.remove(&ready.peer);
+                    }
+                }
+                if swarm.behaviour_mut().streams.send_response(ready.channel, ready.bytes).is_err() {
+                    tracing::debug!(peer = %ready.peer, "a block reply could not be sent (the peer went away)");
+                }
             }
             command = commands.recv() => {
                 let Some(command) = command else { return };
@@ -560,11 +671,13 @@ async fn run(
                         }
                     }
                     NetCommand::GossipTxs(txs) => {
-                        task.txs_sent += 1;
-                        let bytes = encode(&Message::Txs { seq: task.txs_sent, txs });
                         let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
-                        for peer in peers {
-                            swarm.behaviour_mut().streams.send_request(&peer, bytes.clone());
+                        for txs in pack_txs(txs) {
+                            task.txs_sent += 1;
+                            let bytes = encode(&Message::Txs { seq: task.txs_sent, txs });
+                            for peer in &peers {
+                                swarm.behaviour_mut().streams.send_request(peer, bytes.clone());
+                            }
                         }
                     }
                     NetCommand::GetBlock { peer, height } => {
@@ -717,7 +830,7 @@ impl Task {
     /// the later nonces and leave the earlier txs stale (seen when a new validator joined
     /// a chain under load).
     fn send_pending(&self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
-        let mut budget = BLOCK_BYTES_MAX;
+        let mut budget = TXS_MESSAGE_BYTES_MAX;
         let txs: Vec<Tx> = self
             .shared
             .mempool
@@ -744,6 +857,34 @@ impl Task {
             }
             Err(e) => tracing::warn!(%peer, error = %e, "pending txs not sent"),
         }
+    }
+
+    /// Reads and encodes block `height` with its commit for `peer` off the network task
+    /// (a block is up to `BLOCK_BYTES_MAX`); the reply is sent when ready. Beyond the
+    /// read limits the answer is `NoBlock` at once (the peer asks another).
+    fn read_block(
+        &mut self,
+        swarm: &mut Swarm<Behaviour>,
+        peer: PeerId,
+        height: u64,
+        channel: request_response::ResponseChannel<Vec<u8>>,
+    ) {
+        let mine = self.block_reads.get(&peer).copied().unwrap_or(0);
+        let all: usize = self.block_reads.values().sum();
+        if mine >= BLOCK_READS_PER_PEER_MAX || all >= BLOCK_READS_MAX {
+            tracing::debug!(%peer, height, "too many block reads under way: answered NoBlock");
+            let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::NoBlock));
+            return;
+        }
+        *self.block_reads.entry(peer).or_default() += 1;
+        let (shared, replies) = (self.shared.clone(), self.replies.clone());
+        tokio::task::spawn_blocking(move || {
+            let reply = match (shared.store.block(height), shared.store.commit(height)) {
+                (Ok(block), Ok(commit)) => Reply::Block { block, commit },
+                _ => Reply::NoBlock,
+            };
+            let _ = replies.send(ReadyReply { peer, channel, bytes: encode(&reply) });
+        });
     }
 
     /// The compact form of our own proposal, kept to answer requests for its txs.
@@ -904,14 +1045,19 @@ fn handle_event(
     match event {
         SwarmEvent::Behaviour(BehaviourEvent::Streams(request_response::Event::Message { peer, message, .. })) => {
             match message {
+                request_response::Message::Request { .. }
+                    if !task
+                        .limits
+                        .entry(peer)
+                        .or_insert_with(|| RateLimit::new(Instant::now()))
+                        .allow(Instant::now()) =>
+                {
+                    // Dropped unanswered: the peer's request times out on its side.
+                    shared.metrics.peer_requests_limited.inc();
+                    tracing::debug!(%peer, "peer over its request rate: request dropped");
+                }
                 request_response::Message::Request { request, channel, .. } => match decode::<Message>(&request) {
-                    Ok(Message::GetBlock { height }) => {
-                        let reply = match (shared.store.block(height), shared.store.commit(height)) {
-                            (Ok(block), Ok(commit)) => Reply::Block { block, commit },
-                            _ => Reply::NoBlock,
-                        };
-                        let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&reply));
-                    }
+                    Ok(Message::GetBlock { height }) => task.read_block(swarm, peer, height, channel),
                     Ok(Message::Txs { seq, txs }) => {
                         let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Ack));
                         task.on_txs(peer, seq, txs.into_vec());
@@ -942,7 +1088,10 @@ fn handle_event(
                             forward(driver, NetEvent::Block { from: peer, block: Box::new(block), commit });
                             None
                         }
-                        (Some(Outbound::Block(_)), Ok(Reply::NoBlock)) => None,
+                        (Some(Outbound::Block(height)), Ok(Reply::NoBlock)) => {
+                            forward(driver, NetEvent::NoBlock { from: peer, height });
+                            None
+                        }
                         (Some(Outbound::ProposalTxs(assembling)), Ok(Reply::ProposalTxs(txs))) => {
                             task.on_proposal_txs(*assembling, txs.into_vec()).err()
                         }
@@ -957,9 +1106,21 @@ fn handle_event(
             }
         }
         SwarmEvent::Behaviour(BehaviourEvent::Streams(request_response::Event::OutboundFailure {
-            request_id, ..
+            peer,
+            request_id,
+            error,
+            ..
         })) => {
-            task.requests.remove(&request_id);
+            if let Some(Outbound::Block(height)) = task.requests.remove(&request_id) {
+                forward(driver, NetEvent::NoBlock { from: peer, height });
+            }
+            match error {
+                request_response::OutboundFailure::ConnectionClosed
+                | request_response::OutboundFailure::DialFailure => {
+                    tracing::debug!(%peer, %error, "a request to a peer failed");
+                }
+                error => tracing::warn!(%peer, %error, "a request to a peer failed"),
+            }
         }
         SwarmEvent::Behaviour(BehaviourEvent::Allow(never)) => match never {},
         SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
@@ -989,6 +1150,7 @@ fn handle_event(
         }
         SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
             tracing::info!(peer = %peer_id, "peer disconnected");
+            task.limits.remove(&peer_id);
             if let Some(peers) = &mut shared.liveness().peers {
                 peers.remove(&peer_id);
             }
@@ -1084,5 +1246,44 @@ mod tests {
             let result = fill(&hashes, &mut slots, vec![txs[1].clone(), extra]);
             assert_eq!(result, Err("1 txs that were not asked for".to_string()));
         }
+    }
+
+    #[test]
+    fn gossip_messages_are_cut_by_count_and_bytes_and_each_fits_a_frame() {
+        // Cut by count (1,024 txs), and by bytes: 1,024 txs at the tx size limit would be
+        // 64 MiB, twice a frame, so a lower byte limit is tried on smaller txs here.
+        let mut chain = TestChain::new(4);
+        let big: Vec<Tx> = (0..1_100)
+            .map(|i| {
+                let mut tx = chain.evidence_tx(format!("document {i}").as_bytes());
+                if let chancery_ledger::TxBody::Evidence(e) = &mut tx.body {
+                    e.refs = BoundedVec::new(vec![Hash([i as u8; 32]); 16]).expect("refs");
+                }
+                tx
+            })
+            .collect();
+        let small = pack_txs(big[..10].to_vec());
+        assert_eq!(small.len(), 1);
+        let counted = pack_txs(big.clone());
+        assert_eq!(counted.iter().map(|m| m.len()).collect::<Vec<_>>(), vec![TXS_PER_MESSAGE_MAX, 76]);
+        let heavy: Vec<Tx> = big.into_iter().take(600).collect();
+        let per = encode(&heavy[0]).len();
+        let bytes_cut = pack_txs_within(heavy, per * 100);
+        assert_eq!(bytes_cut.len(), 6, "{}", bytes_cut.len());
+        for txs in pack_txs((0..3).map(|i| chain.evidence_tx(&[i])).collect()) {
+            let message = encode(&Message::Txs { seq: u64::MAX, txs });
+            assert!(message.len() <= MESSAGE_BYTES_MAX);
+        }
+    }
+
+    #[test]
+    fn a_peer_over_its_request_rate_is_limited_and_recovers() {
+        let start = Instant::now();
+        let mut limit = RateLimit::new(start);
+        let allowed = (0..PEER_REQUEST_BURST * 2).filter(|_| limit.allow(start)).count();
+        assert_eq!(allowed, PEER_REQUEST_BURST as usize, "the burst, then nothing");
+        let later = start + Duration::from_millis(500);
+        let refilled = (0..PEER_REQUEST_BURST).filter(|_| limit.allow(later)).count();
+        assert_eq!(refilled, PEER_REQUESTS_PER_SECOND as usize / 2);
     }
 }

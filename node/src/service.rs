@@ -37,6 +37,10 @@ pub struct RpcService {
     request_bytes_max: u32,
     submit_batch_max: u32,
     hosted: Arc<HostedAccess>,
+    /// Store reads under way (see [`crate::rpc_server::STORE_READS_MAX`]).
+    reads: Arc<tokio::sync::Semaphore>,
+    /// Connections' activity, for the idle check (subscriptions count as activity).
+    activity: Arc<crate::rpc_server::Activity>,
 }
 
 impl RpcService {
@@ -49,8 +53,32 @@ impl RpcService {
         request_bytes_max: u32,
         submit_batch_max: u32,
         hosted: HostedAccess,
+        activity: Arc<crate::rpc_server::Activity>,
     ) -> Self {
-        RpcService { shared, wake, net, request_bytes_max, submit_batch_max, hosted: Arc::new(hosted) }
+        RpcService {
+            shared,
+            wake,
+            net,
+            request_bytes_max,
+            submit_batch_max,
+            hosted: Arc::new(hosted),
+            reads: Arc::new(tokio::sync::Semaphore::new(crate::rpc_server::STORE_READS_MAX)),
+            activity,
+        }
+    }
+
+    /// Runs `read` (store reads) off the async runtime, which the network also runs on,
+    /// at most [`crate::rpc_server::STORE_READS_MAX`] at once: a batch of a thousand
+    /// calls waits its turn instead of taking every thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Shared) -> Result<T, RpcError> + Send + 'static,
+    ) -> Result<T, RpcError> {
+        let _permit = self.reads.clone().acquire_owned().await.map_err(|_| unavailable("the node is stopping"))?;
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || read(&shared))
+            .await
+            .map_err(|e| unavailable(&format!("read task failed: {e}")))?
     }
 
     /// Signs with a hosted key after checking its certificate, logs the use as pending,
@@ -181,10 +209,8 @@ impl RpcService {
         }
         // Peers' mempools get what ours admitted, so any proposer can include it.
         if let Some(net) = &self.net {
-            for chunk in accepted.chunks(crate::p2p::TXS_PER_MESSAGE_MAX) {
-                if let Ok(txs) = chancery_ledger::codec::BoundedVec::new(chunk.to_vec()) {
-                    let _ = net.try_send(crate::p2p::NetCommand::GossipTxs(txs));
-                }
+            if !accepted.is_empty() && net.try_send(crate::p2p::NetCommand::GossipTxs(accepted)).is_err() {
+                tracing::warn!("network queue full: admitted txs were not gossiped (peers get them when they propose from their own mempools or connect again)");
             }
         }
         // A full channel means the driver is already awake.
@@ -192,10 +218,6 @@ impl RpcService {
         Ok(results.into_iter().map(|r| r.unwrap_or_else(|| Err(unavailable("unchecked tx")))).collect())
     }
 
-    fn location_status(&self, location: TxLocation) -> Result<TxStatus, RpcError> {
-        let header = self.shared.store.header(location.height).map_err(store_error)?;
-        Ok(TxStatus::Committed { height: location.height, index: location.index, block_time_ms: header.time_ms })
-    }
 
     fn height_arg(&self, height: u64) -> Result<u64, RpcError> {
         match self.shared.store.height() {
@@ -332,6 +354,11 @@ async fn record_use(
         .map_err(|e| unavailable(&format!("usage log: {e}; the signature is withheld")))
 }
 
+fn location_status(shared: &Shared, location: TxLocation) -> Result<TxStatus, RpcError> {
+    let header = shared.store.header(location.height).map_err(store_error)?;
+    Ok(TxStatus::Committed { height: location.height, index: location.index, block_time_ms: header.time_ms })
+}
+
 /// The arguments of `signer_signDigest`.
 struct HostedRequest {
     key_id: String,
@@ -404,6 +431,9 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn submit_batch(&self, txs: Vec<String>) -> Answer<Vec<SubmitOutcome>> {
+        if txs.is_empty() {
+            return ok(Err(RpcError::new(ErrorCode::BadArgument, "an empty batch: give at least one tx")));
+        }
         if txs.len() > self.submit_batch_max as usize {
             return ok(Err(RpcError::new(
                 ErrorCode::BatchTooLarge,
@@ -425,62 +455,68 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn status(&self, tx_hash: Hash) -> Answer<TxStatusAnswer> {
-        let status = match self.shared.store.tx_location(&tx_hash) {
-            Ok(location) => self.location_status(location)?,
-            Err(StoreError::NotFound(_)) => match self.shared.mempool.status(&tx_hash) {
-                PoolStatus::Pending => TxStatus::Pending,
-                PoolStatus::Dropped(reason) => TxStatus::Dropped { reason },
-                // Committed between the two reads?
-                PoolStatus::Unknown => match self.shared.store.tx_location(&tx_hash) {
-                    Ok(location) => self.location_status(location)?,
-                    Err(_) => TxStatus::Unknown,
-                },
-            },
-            Err(e) => return ok(Err(store_error(e))),
-        };
+        let status = self
+            .read(move |shared| match shared.store.tx_location(&tx_hash) {
+                Ok(location) => location_status(shared, location),
+                Err(StoreError::NotFound(_)) => Ok(match shared.mempool.status(&tx_hash) {
+                    PoolStatus::Pending => TxStatus::Pending,
+                    PoolStatus::Dropped(reason) => TxStatus::Dropped { reason },
+                    // Committed between the two reads?
+                    PoolStatus::Unknown => match shared.store.tx_location(&tx_hash) {
+                        Ok(location) => location_status(shared, location)?,
+                        Err(_) => TxStatus::Unknown,
+                    },
+                }),
+                Err(e) => Err(store_error(e)),
+            })
+            .await?;
         Ok(TxStatusAnswer { tx_hash, status })
     }
 
     async fn by_digest(&self, digest: String, after: Option<Hash>) -> Answer<Anchors> {
         let digest = Digest::parse(&digest).map_err(|e| RpcError::new(ErrorCode::BadArgument, e))?;
-        let store = &self.shared.store;
-        let after = match after {
-            Some(hash) => Some(store.tx_location(&hash).map_err(store_error)?),
-            None => None,
-        };
-        let locations = store.anchors(&digest, after).map_err(store_error)?;
-        let full = locations.len() >= chancery_ledger::store::ANCHORS_PER_QUERY_MAX;
-        let mut anchors = Vec::with_capacity(locations.len());
-        for location in locations {
-            let tx = store.tx_at(location).map_err(store_error)?;
-            let header = store.header(location.height).map_err(store_error)?;
-            anchors.push(Anchor {
-                tx_hash: tx.hash(),
-                height: location.height,
-                index: location.index,
-                block_time_ms: header.time_ms,
-            });
-        }
-        let next = if full { anchors.last().map(|a| a.tx_hash) } else { None };
-        Ok(Anchors { anchors, next })
+        ok(self
+            .read(move |shared| {
+                let store = &shared.store;
+                let after = match after {
+                    Some(hash) => Some(store.tx_location(&hash).map_err(store_error)?),
+                    None => None,
+                };
+                let locations = store.anchors(&digest, after).map_err(store_error)?;
+                let full = locations.len() >= chancery_ledger::store::ANCHORS_PER_QUERY_MAX;
+                let mut anchors = Vec::with_capacity(locations.len());
+                for location in locations {
+                    let tx = store.tx_at(location).map_err(store_error)?;
+                    let header = store.header(location.height).map_err(store_error)?;
+                    anchors.push(Anchor {
+                        tx_hash: tx.hash(),
+                        height: location.height,
+                        index: location.index,
+                        block_time_ms: header.time_ms,
+                    });
+                }
+                let next = if full { anchors.last().map(|a| a.tx_hash) } else { None };
+                Ok(Anchors { anchors, next })
+            })
+            .await)
     }
 
     async fn proof(&self, tx_hash: Hash, checkpoint: Option<u64>) -> Answer<ProofBundle> {
         if let Some(c) = checkpoint {
             self.height_arg(c)?;
         }
-        let store = self.shared.store.clone();
-        let bundle = tokio::task::spawn_blocking(move || store.proof_bundle(&tx_hash, checkpoint))
-            .await
-            .map_err(|e| unavailable(&format!("proof task failed: {e}")))?;
-        ok(bundle.map_err(|e| match e {
-            StoreError::NotFound(_) => RpcError::new(
-                ErrorCode::NotFound,
-                format!("tx {tx_hash} is not committed on this node (see evidence_status)"),
-            ),
-            StoreError::Refused(why) => RpcError::new(ErrorCode::BadArgument, why),
-            other => store_error(other),
-        }))
+        ok(self
+            .read(move |shared| {
+                shared.store.proof_bundle(&tx_hash, checkpoint).map_err(|e| match e {
+                    StoreError::NotFound(_) => RpcError::new(
+                        ErrorCode::NotFound,
+                        format!("tx {tx_hash} is not committed on this node (see evidence_status)"),
+                    ),
+                    StoreError::Refused(why) => RpcError::new(ErrorCode::BadArgument, why),
+                    other => store_error(other),
+                })
+            })
+            .await)
     }
 
     async fn verify(&self, bundle: ProofBundle, file_hex: Option<String>) -> Answer<VerifyAnswer> {
@@ -521,9 +557,9 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn gov_proposal(&self, id: Hash) -> Answer<ProposalAnswer> {
-        let store = self.shared.store.clone();
         let trust = self.shared.genesis.trust_root();
-        let answer = tokio::task::spawn_blocking(move || -> Result<ProposalAnswer, RpcError> {
+        let answer = self.read(move |shared| -> Result<ProposalAnswer, RpcError> {
+            let store = &shared.store;
             let proof = store.proposal_proof(&id).map_err(store_error)?;
             // The node checks its own proof as any verifier would before it answers, and
             // answers from the record it proves.
@@ -536,29 +572,38 @@ impl ChanceryApiServer for RpcService {
             let mut answer = proposal_answer(id, record, &set, verdict.as_of_height + 1);
             answer.proof = Some(proof);
             Ok(answer)
-        })
-        .await
-        .map_err(|e| unavailable(&format!("proposal task failed: {e}")))?;
-        ok(answer)
+        });
+        ok(answer.await)
     }
 
     async fn gov_proposals(&self, pending: Option<bool>, after: Option<Hash>) -> Answer<Vec<ProposalAnswer>> {
-        let store = &self.shared.store;
-        let set = store.current_validators().map_err(store_error)?;
-        let height = store.height();
-        let records = if pending.unwrap_or(false) {
-            // The open ones come from their own list in the state, not a scan of all.
-            let open = store.open_proposals().map_err(store_error)?;
-            open.into_iter().filter(|(id, _)| after.is_none_or(|after| *id > after)).take(GOV_LIST_MAX).collect()
-        } else {
-            store.proposals(after, GOV_LIST_MAX).map_err(store_error)?
-        };
-        Ok(records.into_iter().map(|(id, record)| proposal_answer(id, record, &set, height)).collect())
+        ok(self
+            .read(move |shared| {
+                let store = &shared.store;
+                let set = store.current_validators().map_err(store_error)?;
+                let height = store.height();
+                let records = if pending.unwrap_or(false) {
+                    // The open ones come from their own list in the state, not a scan of all.
+                    let open = store.open_proposals().map_err(store_error)?;
+                    open.into_iter()
+                        .filter(|(id, _)| after.is_none_or(|after| *id > after))
+                        .take(GOV_LIST_MAX)
+                        .collect()
+                } else {
+                    store.proposals(after, GOV_LIST_MAX).map_err(store_error)?
+                };
+                Ok(records.into_iter().map(|(id, record)| proposal_answer(id, record, &set, height)).collect())
+            })
+            .await)
     }
 
     async fn cert_history(&self, ca: String, serial: String) -> Answer<CertHistory> {
         let (ca, serial) = cert_args(&ca, &serial)?;
-        let record = self.shared.store.cert_record(&ca, &serial).map_err(store_error)?.unwrap_or_default();
+        let (ca_read, serial_read) = (ca.clone(), serial.clone());
+        let record = self
+            .read(move |shared| shared.store.cert_record(&ca_read, &serial_read).map_err(store_error))
+            .await?
+            .unwrap_or_default();
         let events = record
             .events
             .iter()
@@ -576,18 +621,15 @@ impl ChanceryApiServer for RpcService {
 
     async fn cert_status(&self, ca: String, serial: String, at_ms: u64) -> Answer<CertStatusAnswer> {
         let (ca, serial) = cert_args(&ca, &serial)?;
-        let store = self.shared.store.clone();
         let trust = self.shared.genesis.trust_root();
-        let answer = tokio::task::spawn_blocking(move || -> Result<CertStatusAnswer, RpcError> {
-            let proof = store.cert_status_proof(&ca, &serial, at_ms).map_err(store_error)?;
+        let answer = self.read(move |shared| -> Result<CertStatusAnswer, RpcError> {
+            let proof = shared.store.cert_status_proof(&ca, &serial, at_ms).map_err(store_error)?;
             // The node checks its own proof as any verifier would before it answers.
             let verdict = chancery_ledger::cert::verify_cert_status(&proof, &trust)
                 .map_err(|e| unavailable(&format!("the store's certificate proof does not verify: {e}")))?;
             Ok(CertStatusAnswer { status: verdict.status, at_ms, as_of_height: verdict.as_of_height, proof })
-        })
-        .await
-        .map_err(|e| unavailable(&format!("certificate task failed: {e}")))?;
-        ok(answer)
+        });
+        ok(answer.await)
     }
 
     async fn sign_digest(
@@ -602,83 +644,82 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn subscribe_committed(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        forward(pending, self.shared.events.subscribe(), |c: &Committed| {
-            to_json_raw_value(&CommittedBlock {
-                height: c.header.height,
-                block_hash: c.header.hash(),
-                time_ms: c.header.time_ms,
-                tx_hashes: c.tx_hashes.clone(),
-            })
-        })
-        .await
+        forward(pending, self.shared.events.subscribe(), &self.activity, Committed::block_json).await
     }
 
     async fn info(&self) -> Answer<ChainInfo> {
-        let store = &self.shared.store;
-        let blocks = store.height();
-        let latest = if blocks > 0 { Some(store.header(blocks - 1).map_err(store_error)?) } else { None };
-        Ok(ChainInfo {
-            chain_id: store.chain_id().to_string(),
-            genesis_hash: store.genesis_hash(),
-            blocks,
-            latest_block_hash: latest.as_ref().map(Header::hash),
-            latest_time_ms: latest.as_ref().map(|h| h.time_ms),
-            request_bytes_max: self.request_bytes_max,
-            submit_batch_max: self.submit_batch_max,
-            params: store.params().map_err(store_error)?,
-        })
+        let (request_bytes_max, submit_batch_max) = (self.request_bytes_max, self.submit_batch_max);
+        ok(self
+            .read(move |shared| {
+                let store = &shared.store;
+                let blocks = store.height();
+                let latest = if blocks > 0 { Some(store.header(blocks - 1).map_err(store_error)?) } else { None };
+                Ok(ChainInfo {
+                    chain_id: store.chain_id().to_string(),
+                    genesis_hash: store.genesis_hash(),
+                    blocks,
+                    latest_block_hash: latest.as_ref().map(Header::hash),
+                    latest_time_ms: latest.as_ref().map(|h| h.time_ms),
+                    request_bytes_max,
+                    submit_batch_max,
+                    params: store.params().map_err(store_error)?,
+                })
+            })
+            .await)
     }
 
     async fn header(&self, height: u64) -> Answer<Header> {
-        ok(self.shared.store.header(self.height_arg(height)?).map_err(store_error))
+        let height = self.height_arg(height)?;
+        ok(self.read(move |shared| shared.store.header(height).map_err(store_error)).await)
     }
 
     async fn block(&self, height: u64) -> Answer<Block> {
-        ok(self.shared.store.block(self.height_arg(height)?).map_err(store_error))
+        let height = self.height_arg(height)?;
+        ok(self.read(move |shared| shared.store.block(height).map_err(store_error)).await)
     }
 
     async fn commit(&self, height: u64) -> Answer<Commit> {
-        ok(self.shared.store.commit(self.height_arg(height)?).map_err(store_error))
+        let height = self.height_arg(height)?;
+        ok(self.read(move |shared| shared.store.commit(height).map_err(store_error)).await)
     }
 
     async fn validators(&self, height: Option<u64>) -> Answer<ValidatorSet> {
-        let store = &self.shared.store;
-        match height {
-            None => ok(store.current_validators().map_err(store_error)),
-            Some(h) => {
-                let h = self.height_arg(h)?;
+        let height = height.map(|h| self.height_arg(h)).transpose()?;
+        ok(self
+            .read(move |shared| {
+                let store = &shared.store;
+                let Some(h) = height else { return store.current_validators().map_err(store_error) };
                 let header = store.header(h).map_err(store_error)?;
                 // The set in force at h: the latest change in force at h, else genesis.
-                let set = store
-                    .changed_set_at(h)
-                    .map_err(store_error)?
-                    .unwrap_or_else(|| self.shared.genesis.validators.clone());
+                let set =
+                    store.changed_set_at(h).map_err(store_error)?.unwrap_or_else(|| shared.genesis.validators.clone());
                 if set.hash() != header.validators_hash {
-                    return ok(Err(unavailable("stored validator sets do not match the header")));
+                    return Err(unavailable("stored validator sets do not match the header"));
                 }
                 Ok(set)
-            }
-        }
+            })
+            .await)
     }
 
     async fn checkpoint(&self, height: Option<u64>) -> Answer<CheckpointInfo> {
-        let store = &self.shared.store;
         let height = match height {
             Some(h) => self.height_arg(h)?,
-            None => {
-                let blocks = store.height();
-                if blocks == 0 {
-                    return ok(Err(RpcError::new(ErrorCode::NotFound, "no block is committed yet")));
-                }
-                blocks - 1
-            }
+            None => match self.shared.store.height() {
+                0 => return ok(Err(RpcError::new(ErrorCode::NotFound, "no block is committed yet"))),
+                blocks => blocks - 1,
+            },
         };
-        Ok(CheckpointInfo {
-            height,
-            header: store.header(height).map_err(store_error)?,
-            commit: store.commit(height).map_err(store_error)?,
-            validator_changes: store.validator_changes(height).map_err(store_error)?,
-        })
+        ok(self
+            .read(move |shared| {
+                let store = &shared.store;
+                Ok(CheckpointInfo {
+                    height,
+                    header: store.header(height).map_err(store_error)?,
+                    commit: store.commit(height).map_err(store_error)?,
+                    validator_changes: store.validator_changes(height).map_err(store_error)?,
+                })
+            })
+            .await)
     }
 
     async fn consistency_proof(&self, from: u64, to: u64) -> Answer<HistoryConsistency> {
@@ -689,15 +730,15 @@ impl ChanceryApiServer for RpcService {
                 format!("need 0 < from <= to <= {blocks} (the chain's block count); got from {from}, to {to}"),
             )));
         }
-        ok(self.shared.store.history_consistency(from, to).map_err(store_error))
+        ok(self.read(move |shared| shared.store.history_consistency(from, to).map_err(store_error)).await)
     }
 
     async fn subscribe_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        forward(pending, self.shared.events.subscribe(), |c: &Committed| to_json_raw_value(&c.header)).await
+        forward(pending, self.shared.events.subscribe(), &self.activity, Committed::header_json).await
     }
 
     async fn health(&self) -> Answer<Health> {
-        Ok(health(&self.shared))
+        ok(self.read(|shared| Ok(health(shared))).await)
     }
 }
 
@@ -749,21 +790,29 @@ fn reachable_power(shared: &Shared, peers: &std::collections::HashSet<libp2p::Pe
     Some((reachable, set.total_power()))
 }
 
+/// Sends each committed block's `item` to the subscriber. The JSON is made once per
+/// block, whoever subscribes; a subscriber whose messages no longer fit its connection's
+/// buffer (it does not read) is closed rather than buffered without bound.
 async fn forward(
     pending: PendingSubscriptionSink,
     mut events: tokio::sync::broadcast::Receiver<Arc<Committed>>,
-    item: impl Fn(&Committed) -> Result<Box<serde_json::value::RawValue>, serde_json::Error>,
+    activity: &Arc<crate::rpc_server::Activity>,
+    item: fn(&Committed) -> &serde_json::value::RawValue,
 ) -> SubscriptionResult {
-    let sink = pending.accept().await?;
+    let connection = pending.connection_id().0 as u32;
+    let mut sink = pending.accept().await?;
+    let _live = activity.subscribed(connection);
     loop {
         tokio::select! {
             _ = sink.closed() => return Ok(()),
             event = events.recv() => match event {
-                Ok(committed) => {
-                    if sink.send(item(&committed)?).await.is_err() {
-                        return Ok(());
+                Ok(committed) => match sink.try_send(item(&committed).to_owned()) {
+                    Ok(()) => {}
+                    Err(jsonrpsee::core::server::TrySendError::Full(_)) => {
+                        return Err("the subscriber does not read its notifications; closed".into());
                     }
-                }
+                    Err(jsonrpsee::core::server::TrySendError::Closed(_)) => return Ok(()),
+                },
                 // A subscriber that fell behind is told so and closed: it must not
                 // believe it saw every block.
                 Err(RecvError::Lagged(missed)) => {

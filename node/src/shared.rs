@@ -13,13 +13,45 @@ use tokio::sync::broadcast;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 
-/// A committed block as announced on the event bus.
-#[derive(Debug, Clone)]
+/// A committed block as announced on the event bus, with the JSON its subscribers get,
+/// made once for all of them when first asked.
+#[derive(Debug)]
 pub struct Committed {
     /// Its header.
     pub header: Header,
     /// Its txs' hashes, in block order.
     pub tx_hashes: Vec<Hash>,
+    block_json: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
+    header_json: std::sync::OnceLock<Box<serde_json::value::RawValue>>,
+}
+
+impl Committed {
+    /// The announcement of a block.
+    pub fn new(header: Header, tx_hashes: Vec<Hash>) -> Self {
+        Committed { header, tx_hashes, block_json: Default::default(), header_json: Default::default() }
+    }
+
+    /// `evidence_subscribeCommitted`'s notification.
+    pub fn block_json(&self) -> &serde_json::value::RawValue {
+        self.block_json.get_or_init(|| {
+            raw_json(&chancery_rpc::types::CommittedBlock {
+                height: self.header.height,
+                block_hash: self.header.hash(),
+                time_ms: self.header.time_ms,
+                tx_hashes: self.tx_hashes.clone(),
+            })
+        })
+    }
+
+    /// `chain_subscribeHeads`' notification.
+    pub fn header_json(&self) -> &serde_json::value::RawValue {
+        self.header_json.get_or_init(|| raw_json(&self.header))
+    }
+}
+
+/// Plain data with string keys: serialising cannot fail (`null` if it ever did).
+fn raw_json<T: serde::Serialize>(value: &T) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_default()
 }
 
 /// Liveness facts for `/health`.
