@@ -48,6 +48,23 @@ fn hostile_input_gets_its_documented_code_and_the_node_keeps_serving() {
     assert_eq!(error_code(&call(&node, "chain_header", json!(["tall"]))), -32602);
     assert_eq!(error_code(&call(&node, "evidence_submit", json!([]))), -32602);
     assert_eq!(error_code(&call(&node, "evidence_steal", json!([]))), -32601);
+    // Extra positional parameters are refused, not ignored, also inside a batch.
+    let extra = call(&node, "chain_header", json!([0, "x", 3]));
+    assert_eq!(error_code(&extra), -32602, "{extra}");
+    assert!(extra["error"]["message"].as_str().is_some_and(|m| m.contains("at most 1 parameters, 3 given")), "{extra}");
+    assert_eq!(error_code(&call(&node, "chain_info", json!([null]))), -32602);
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "chain_info", "params": []},
+        {"jsonrpc": "2.0", "id": 2, "method": "chain_info", "params": [1, 2]},
+    ]);
+    let (_, text) = node.http("POST", "/", "application/json", batch.to_string().as_bytes());
+    let answers: Vec<Value> = serde_json::from_str(&text).expect("batch answer");
+    let by_id = |id: i64| answers.iter().find(|a| a["id"] == id).expect("answered").clone();
+    assert!(by_id(1)["result"]["chain_id"].is_string(), "{text}");
+    assert_eq!(by_id(2)["error"]["code"], -32602, "{text}");
+    // An empty submit batch is an error, not an empty answer.
+    let empty = call(&node, "evidence_submitBatch", json!([[]]));
+    assert_eq!(error_code(&empty), code(ErrorCode::BadArgument), "{empty}");
     assert_serving(&node);
 
     // An oversize body is refused before it is read.

@@ -274,7 +274,9 @@ fn render(examples: &[Example], notes: &[(&str, &str, Value)]) -> String {
          times in milliseconds since the Unix epoch; heights from 0. Parameters are positional. \
          The typed client is `chancery_rpc::ChanceryApiClient` over `chancery_rpc::connect` (the CLI uses it).\n\n\
          Limits: request body `rpc.request_bytes_max` (4 MiB), calls per JSON-RPC batch and txs per `evidence_submitBatch` `rpc.batch_len_max` (1,000), \
-         256 connections. Submitted txs wait in the mempool, which is not kept across restarts: a tx is durable once `evidence_status` says `committed`.\n\n## Methods\n\n",
+         256 connections; a connection with no call in flight, no subscription and no call for `rpc.idle_timeout_ms` (60 s) is closed, and a WebSocket client that answers no ping for two 30 s intervals too; \
+         at most 16 subscriptions per connection, and 64 messages waiting to be written on one (a subscriber that does not read has its subscriptions closed); \
+         a call with more positional parameters than its method takes is refused (-32602). Submitted txs wait in the mempool, which is not kept across restarts: a tx is durable once `evidence_status` says `committed`.\n\n## Methods\n\n",
     );
     for e in examples {
         out.push_str(&format!(

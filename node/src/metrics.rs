@@ -51,6 +51,8 @@ pub struct Metrics {
     pub peer_requests_limited: Counter,
     /// RPC connections closed for idling.
     pub rpc_idle_closed: Counter,
+    /// Subscriptions closed because their subscriber did not read.
+    pub rpc_subscriptions_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -109,8 +111,15 @@ impl Metrics {
             "RPC WebSocket connections closed after idling or not answering pings",
             rpc_idle_closed.clone(),
         );
+        let rpc_subscriptions_dropped = Counter::default();
+        registry.register(
+            "rpc_subscriptions_dropped",
+            "Subscriptions closed because their subscriber did not read its notifications",
+            rpc_subscriptions_dropped.clone(),
+        );
         Metrics {
             registry,
+            rpc_subscriptions_dropped,
             peer_requests_limited,
             rpc_idle_closed,
             blocks,
@@ -203,9 +212,9 @@ fn plain(status: u16, content_type: &'static str, body: String) -> HttpResponse 
         .unwrap_or_else(|_| HttpResponse::new(HttpBody::from("internal error")))
 }
 
-impl<S> tower::Service<HttpRequest> for HttpRoutes<S>
+impl<S, B> tower::Service<HttpRequest<B>> for HttpRoutes<S>
 where
-    S: tower::Service<HttpRequest, Response = HttpResponse, Error = BoxError>,
+    S: tower::Service<HttpRequest<B>, Response = HttpResponse, Error = BoxError>,
     S::Future: Send + 'static,
 {
     type Response = HttpResponse;
@@ -216,7 +225,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: HttpRequest) -> Self::Future {
+    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
         if request.method().as_str() == "GET" {
             match request.uri().path() {
                 "/health" => {

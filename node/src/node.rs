@@ -152,11 +152,8 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     let listen = overrides.rpc_listen.clone().unwrap_or_else(|| config.rpc.listen.clone());
     let hosted = crate::hosting::load(home, config, &listen, passphrase.as_deref())
         .map_err(|e| StartError(format!("hosted signing: {e}")))?;
-    let server_config = crate::rpc_server::server_config(
-        config.rpc.request_bytes_max,
-        RESPONSE_BYTES_MAX,
-        config.rpc.batch_len_max,
-    );
+    let server_config =
+        crate::rpc_server::server_config(config.rpc.request_bytes_max, RESPONSE_BYTES_MAX, config.rpc.batch_len_max);
     let health_shared = shared.clone();
     let routes = HttpRoutesLayer {
         metrics: metrics.clone(),

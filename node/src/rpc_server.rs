@@ -141,8 +141,11 @@ fn invalid_params(message: String) -> ErrorObject<'static> {
 
 impl<S> RpcServiceT for ClientGuard<S>
 where
-    S: RpcServiceT<MethodResponse = MethodResponse, BatchResponse = MethodResponse, NotificationResponse = MethodResponse>
-        + Send
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
         + Sync
         + Clone
         + 'static,
@@ -256,9 +259,13 @@ pub async fn serve(
                 activity: guard_activity.clone(),
                 id,
             });
-            let service =
-                builder.clone().set_rpc_middleware(middleware).connection_id(id).build(methods.clone(), conn_stop.clone());
-            let (activity, metrics, server_stop, idle) = (activity.clone(), metrics.clone(), stop.clone(), limits.idle_timeout);
+            let service = builder
+                .clone()
+                .set_rpc_middleware(middleware)
+                .connection_id(id)
+                .build(methods.clone(), conn_stop.clone());
+            let (activity, metrics, server_stop, idle) =
+                (activity.clone(), metrics.clone(), stop.clone(), limits.idle_timeout);
             tokio::spawn(async move {
                 let waiter = conn_handle.clone();
                 let work = async move {

@@ -14,11 +14,11 @@ use chancery_ledger::tx::{CertRef, CertSerial, DocumentSignature, Evidence, Evid
 use chancery_ledger::validator::CaId;
 use chancery_ledger::{decode, Block, Commit, Digest, Hash, Header, ProofBundle, Tx, ValidatorSet};
 use chancery_rpc::types::{
-    Anchor, Anchors, CertHistory, CertHistoryEntry, CertStatusAnswer, ChainInfo, CheckpointInfo, CommittedBlock,
-    Health, ProposalAnswer, SignDigestAnswer, SubmitOutcome, TxStatus, TxStatusAnswer, VerifyAnswer, VoteView,
+    Anchor, Anchors, CertHistory, CertHistoryEntry, CertStatusAnswer, ChainInfo, CheckpointInfo, Health,
+    ProposalAnswer, SignDigestAnswer, SubmitOutcome, TxStatus, TxStatusAnswer, VerifyAnswer, VoteView,
 };
 use chancery_rpc::{ChanceryApiServer, ErrorCode, RpcError};
-use jsonrpsee::core::{async_trait, to_json_raw_value, RpcResult, SubscriptionResult};
+use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::PendingSubscriptionSink;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -217,7 +217,6 @@ impl RpcService {
         let _ = self.wake.try_send(DriverMsg::Wake);
         Ok(results.into_iter().map(|r| r.unwrap_or_else(|| Err(unavailable("unchecked tx")))).collect())
     }
-
 
     fn height_arg(&self, height: u64) -> Result<u64, RpcError> {
         match self.shared.store.height() {
@@ -644,7 +643,7 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn subscribe_committed(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        forward(pending, self.shared.events.subscribe(), &self.activity, Committed::block_json).await
+        forward(pending, self.shared.events.subscribe(), self, Committed::block_json).await
     }
 
     async fn info(&self) -> Answer<ChainInfo> {
@@ -734,7 +733,7 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn subscribe_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        forward(pending, self.shared.events.subscribe(), &self.activity, Committed::header_json).await
+        forward(pending, self.shared.events.subscribe(), self, Committed::header_json).await
     }
 
     async fn health(&self) -> Answer<Health> {
@@ -796,12 +795,12 @@ fn reachable_power(shared: &Shared, peers: &std::collections::HashSet<libp2p::Pe
 async fn forward(
     pending: PendingSubscriptionSink,
     mut events: tokio::sync::broadcast::Receiver<Arc<Committed>>,
-    activity: &Arc<crate::rpc_server::Activity>,
+    service: &RpcService,
     item: fn(&Committed) -> &serde_json::value::RawValue,
 ) -> SubscriptionResult {
     let connection = pending.connection_id().0 as u32;
     let mut sink = pending.accept().await?;
-    let _live = activity.subscribed(connection);
+    let _live = service.activity.subscribed(connection);
     loop {
         tokio::select! {
             _ = sink.closed() => return Ok(()),
@@ -809,6 +808,7 @@ async fn forward(
                 Ok(committed) => match sink.try_send(item(&committed).to_owned()) {
                     Ok(()) => {}
                     Err(jsonrpsee::core::server::TrySendError::Full(_)) => {
+                        service.shared.metrics.rpc_subscriptions_dropped.inc();
                         return Err("the subscriber does not read its notifications; closed".into());
                     }
                     Err(jsonrpsee::core::server::TrySendError::Closed(_)) => return Ok(()),
