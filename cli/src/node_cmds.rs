@@ -67,6 +67,9 @@ pub fn testnet_homes(dir: &Path) -> Vec<PathBuf> {
     names.iter().map(|n| dir.join(n)).collect()
 }
 
+/// How long `chancery testnet run` waits for its nodes to stop before it kills them.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// `chancery testnet run`: each node is `chancery start --home DIR/NAME`, logging to
 /// `DIR/NAME/node.log`.
 pub fn testnet_run(dir: &Path) -> Result<()> {
@@ -97,18 +100,39 @@ pub fn testnet_run(dir: &Path) -> Result<()> {
     }
     println!("all nodes running; Ctrl-C stops them");
     runtime()?.block_on(wait_for_stop_signal())?;
+    // Ctrl-C in a terminal reaches the nodes too; SIGTERM covers a signal sent to this
+    // process alone. A node stopping already ignores the second one.
     for child in &children {
         let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     }
-    let mut clean = true;
-    for mut child in children {
-        clean &= child.wait().map(|s| s.success()).unwrap_or(false);
+    let deadline = std::time::Instant::now() + STOP_WAIT;
+    let mut failed = Vec::new();
+    for (mut child, home) in children.into_iter().zip(testnet_homes(dir)) {
+        let name = home.file_name().and_then(|n| n.to_str()).unwrap_or("?").to_string();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+            }
+        };
+        match status {
+            Some(status) if status.success() => {}
+            Some(status) => failed.push(format!("{name} ({status})")),
+            None => failed.push(format!("{name} (did not stop within {} s; killed)", STOP_WAIT.as_secs())),
+        }
     }
-    if clean {
+    if failed.is_empty() {
         println!("stopped cleanly");
         Ok(())
     } else {
-        bail!("a node did not stop cleanly; see its node.log")
+        bail!("nodes did not stop cleanly: {}; see their node.log", failed.join(", "))
     }
 }
 
@@ -199,10 +223,15 @@ fn run_node(home: &Path, config: &Config, overrides: Overrides, banner: impl FnO
             }
         }
         eprintln!("stopping...");
-        node.stop().await;
-        eprintln!("stopped cleanly");
+        if !node.stop().await {
+            bail!("the node stopped, but its store was still in use and was not closed cleanly; see the log");
+        }
         Ok(())
-    })
+    })?;
+    // Every task and blocking thread of the runtime ends before the process exits.
+    rt.shutdown_timeout(std::time::Duration::from_secs(10));
+    eprintln!("stopped cleanly");
+    Ok(())
 }
 
 async fn wait_for_stop_signal() -> Result<()> {

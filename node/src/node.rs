@@ -47,6 +47,7 @@ pub struct RunningNode {
     server: ServerHandle,
     stopping: Arc<std::sync::atomic::AtomicBool>,
     net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
+    net_task: Option<tokio::task::JoinHandle<()>>,
     driver: Option<JoinHandle<()>>,
     stop: std::sync::mpsc::SyncSender<DriverMsg>,
 }
@@ -127,12 +128,13 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         consensus_key: Some(address.0),
     });
     let (tx, rx) = sync_channel(DRIVER_QUEUE);
-    let (net, reporter) = if config.p2p.listen.is_empty() {
-        (None, None)
+    let (net, net_task, reporter) = if config.p2p.listen.is_empty() {
+        (None, None, None)
     } else {
         let key_path = Config::resolve(home, &config.p2p.p2p_key);
         let key = crate::signer::KeyFile::load(&key_path, None).map_err(fail("loading the p2p key"))?;
-        (Some(start_network(&key, config, shared.clone(), tx.clone())?), Some(key))
+        let network = start_network(&key, config, shared.clone(), tx.clone())?;
+        (Some(network.commands), Some(network.task), Some(key))
     };
     let driver = Driver::start(
         shared.clone(),
@@ -186,7 +188,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     .await
     .map_err(fail(&format!("listening on {listen} (rpc.listen)")))?;
     tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = shared.store.height(), "node started");
-    Ok(RunningNode { rpc_addr, shared, server: handle, stopping, net, driver: Some(driver), stop: tx })
+    Ok(RunningNode { rpc_addr, shared, server: handle, stopping, net, net_task, driver: Some(driver), stop: tx })
 }
 
 fn blocked_peers(config: &Config) -> Result<Vec<libp2p::PeerId>, StartError> {
@@ -209,7 +211,7 @@ fn start_network(
     config: &Config,
     shared: Arc<Shared>,
     driver: std::sync::mpsc::SyncSender<DriverMsg>,
-) -> Result<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>, StartError> {
+) -> Result<crate::p2p::Network, StartError> {
     let mut observers = Vec::new();
     for observer in &config.p2p.observers {
         let key = chancery_ledger::PublicKey::from_hex(observer).map_err(fail("p2p.observers"))?;
@@ -241,7 +243,7 @@ fn start_network(
     )
     .map_err(|e| StartError(format!("starting the network: {e}")))?;
     tracing::info!(peer_id = %network.peer_id, "p2p identity");
-    Ok(network.commands)
+    Ok(network)
 }
 
 impl RunningNode {
@@ -257,11 +259,32 @@ impl RunningNode {
         Ok(count)
     }
 
-    /// Stops the RPC server, then consensus (after its current step), and waits for both.
-    pub async fn stop(mut self) {
+    /// Stops the RPC server, consensus (after its current step) and the network, waits
+    /// for each, and closes the store: when it returns no thread of the node runs and
+    /// nothing holds the store, so the process exits with nothing of RocksDB left
+    /// running. Returns whether the store was closed here.
+    pub async fn stop(mut self) -> bool {
         let _ = self.server.stop();
         self.server.clone().stopped().await;
         self.halt_driver();
+        if let Some(net) = self.net.take() {
+            let _ = net.send(crate::p2p::NetCommand::Shutdown).await;
+        }
+        if let Some(task) = self.net_task.take() {
+            let _ = task.await;
+        }
+        // Blocking reads finishing, a subscriber's last message: a moment at most.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&self.shared) > 1 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let holders = Arc::strong_count(&self.shared) - 1;
+        if holders > 0 {
+            tracing::error!(holders, "the store is still referenced after stopping; it is not closed cleanly");
+            return false;
+        }
+        tracing::info!("store closed");
+        true
     }
 
     fn halt_driver(&mut self) {
@@ -281,5 +304,8 @@ impl Drop for RunningNode {
     fn drop(&mut self) {
         let _ = self.server.stop();
         self.halt_driver();
+        if let Some(net) = &self.net {
+            let _ = net.try_send(crate::p2p::NetCommand::Shutdown);
+        }
     }
 }

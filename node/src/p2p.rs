@@ -250,6 +250,8 @@ pub enum NetCommand {
     },
     /// Refuse exactly these peers from now on (the operator's block list).
     SetBlocked(Vec<PeerId>),
+    /// Close every connection and end the network task (the node is stopping).
+    Shutdown,
     /// Drop a peer that misbehaved.
     Penalise {
         /// The peer.
@@ -413,6 +415,8 @@ pub struct Network {
     pub commands: mpsc::Sender<NetCommand>,
     /// Our peer id.
     pub peer_id: PeerId,
+    /// The task; it ends after [`NetCommand::Shutdown`], once its admission thread has.
+    pub task: tokio::task::JoinHandle<()>,
 }
 
 /// Who may connect: the current validators' nodes and the configured observers, minus
@@ -546,6 +550,7 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .collect();
     let gossip = config.consensus_gossip.then_some(topic);
     let (replies, reply_rx) = mpsc::unbounded_channel();
+    let (admission, admission_thread) = start_admission(shared.clone(), driver.clone())?;
     let task = Task {
         requests: HashMap::new(),
         block_reads: HashMap::new(),
@@ -553,14 +558,15 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         limits: HashMap::new(),
         txs_sent: 0,
         inbound: HashMap::new(),
-        admission: start_admission(shared.clone(), driver.clone()),
+        admission: Some(admission),
+        admission_thread: Some(admission_thread),
         own_proposals: VecDeque::new(),
         compact: config.compact_proposals && gossip.is_none(),
         shared,
         driver,
     };
-    tokio::spawn(run(swarm, rx, reply_rx, redial, access, gossip, task));
-    Ok(Network { commands, peer_id })
+    let task = tokio::spawn(run(swarm, rx, reply_rx, redial, access, gossip, task));
+    Ok(Network { commands, peer_id, task })
 }
 
 /// A compact proposal waiting for the txs its receiver lacked.
@@ -613,8 +619,10 @@ struct Task {
     txs_sent: u64,
     /// Each peer's tx messages, put back in order.
     inbound: HashMap<PeerId, Inbound>,
-    /// The ordered admission of peers' txs.
-    admission: SyncSender<Vec<Tx>>,
+    /// The ordered admission of peers' txs (taken when the task ends, so that the
+    /// admission thread ends too).
+    admission: Option<SyncSender<Vec<Tx>>>,
+    admission_thread: Option<std::thread::JoinHandle<()>>,
     own_proposals: VecDeque<OwnProposal>,
     compact: bool,
     shared: Arc<Shared>,
@@ -649,8 +657,9 @@ async fn run(
                 }
             }
             command = commands.recv() => {
-                let Some(command) = command else { return };
+                let Some(command) = command else { break };
                 match command {
+                    NetCommand::Shutdown => break,
                     NetCommand::Broadcast(message) => {
                         let consensus = matches!(*message, Message::Vote(_) | Message::Proposal(_) | Message::Polka(_));
                         if let (Some(topic), true) = (&gossip, consensus) {
@@ -731,6 +740,14 @@ async fn run(
             }
         }
     }
+    // Stopping: connections close with the swarm; the admission thread ends once its
+    // queue is closed and drained, and holds the store no longer.
+    drop(swarm);
+    task.admission = None;
+    if let Some(thread) = task.admission_thread.take() {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+    tracing::info!("network stopped");
 }
 
 /// Checks txs from a peer like any submission (signatures in batches, state rules) and
@@ -742,21 +759,24 @@ fn admit(shared: &Shared, txs: Vec<Tx>) -> usize {
 /// Txs peers admitted are admitted here too, one message after another in the order
 /// [`Inbound`] releases them; refusals are only logged: the submitter heard from its own
 /// node.
-fn start_admission(shared: Arc<Shared>, driver: SyncSender<DriverMsg>) -> SyncSender<Vec<Tx>> {
+fn start_admission(
+    shared: Arc<Shared>,
+    driver: SyncSender<DriverMsg>,
+) -> Result<(SyncSender<Vec<Tx>>, std::thread::JoinHandle<()>), String> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Tx>>(ADMISSION_QUEUE);
-    let spawned = std::thread::Builder::new().name("gossip-admission".into()).spawn(move || {
-        for txs in rx {
-            let refused = admit(&shared, txs);
-            if refused > 0 {
-                tracing::debug!(refused, "gossiped txs refused");
+    let thread = std::thread::Builder::new()
+        .name("gossip-admission".into())
+        .spawn(move || {
+            for txs in rx {
+                let refused = admit(&shared, txs);
+                if refused > 0 {
+                    tracing::debug!(refused, "gossiped txs refused");
+                }
+                let _ = driver.try_send(DriverMsg::Wake);
             }
-            let _ = driver.try_send(DriverMsg::Wake);
-        }
-    });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "cannot start the gossip admission thread; peers' txs are not admitted here");
-    }
-    tx
+        })
+        .map_err(|e| format!("starting the gossip admission thread: {e}"))?;
+    Ok((tx, thread))
 }
 
 /// Gossiped tx messages waiting for admission.
@@ -938,8 +958,9 @@ impl Task {
     }
 
     fn admit_in_order(&mut self, ready: Vec<Vec<Tx>>) {
+        let Some(admission) = &self.admission else { return };
         for txs in ready {
-            if self.admission.try_send(txs).is_err() {
+            if admission.try_send(txs).is_err() {
                 tracing::warn!("gossip admission queue full: a peer's txs were not admitted here");
             }
         }

@@ -79,6 +79,6 @@ fn a_foreign_key_is_refused_and_an_observer_is_served() {
         assert!(foreign.is_err(), "a foreign key must be refused, got {foreign:?}");
         // The refusal is the allow list's, not a fluke: the observer still gets through.
         assert_eq!(ask(observer_secret, address).await, Ok(Reply::Ack));
-        node.stop().await;
+        assert!(node.stop().await, "the store closes");
     });
 }

@@ -92,6 +92,6 @@ fn a_restarted_proposer_proposes_the_block_it_signed_before() {
         }
         let committed = node.shared.store.header(0).expect("header");
         assert_eq!(committed.hash(), recorded.header.hash(), "the recorded block is the one committed");
-        node.stop().await;
+        assert!(node.stop().await, "the store closes");
     });
 }
