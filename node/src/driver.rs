@@ -66,6 +66,17 @@ const _: () = assert!(STASHED_MAX <= BLOCKS_KEPT_MAX && BLOCKS_KEPT_MAX >= 2);
 
 /// How long a proposer waits for txs before proposing an empty block.
 pub const EMPTY_BLOCK_WAIT: Duration = Duration::from_millis(1000);
+/// How long the driver sleeps when nothing is scheduled (a message wakes it earlier).
+pub const IDLE_WAKE: Duration = Duration::from_secs(3600);
+const _: () = assert!(
+    crate::p2p::STATUS_INTERVAL.as_millis() < SYNC_REQUEST_TIMEOUT.as_millis(),
+    "a peer's status arrives before a block request is given up"
+);
+const _: () = assert!(
+    SYNC_REQUEST_TIMEOUT.as_millis() <= crate::p2p::REQUEST_TIMEOUT.as_millis(),
+    "the driver asks another peer before the network gives up the request"
+);
+const _: () = assert!(SYNC_REQUEST_TIMEOUT.as_millis() < SYNC_PEER_BACKOFF.as_millis());
 
 struct PendingBuild {
     height: Height,
@@ -74,7 +85,7 @@ struct PendingBuild {
 }
 
 /// How often a node that does not vote asks its signer again for a key the set names.
-const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+pub const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The consensus key this node signs with at a height of `set`: the first key its
 /// signer holds that is a voting validator's there (after a key rotation, the successor
@@ -325,7 +336,7 @@ impl Driver {
                 .chain(self.build.as_ref().map(|b| b.wait_until))
                 .chain(key_check)
                 .min();
-            let wait = next.map_or(Duration::from_secs(3600), |at| at.saturating_duration_since(now));
+            let wait = next.map_or(IDLE_WAKE, |at| at.saturating_duration_since(now));
             match self.rx.recv_timeout(wait) {
                 Ok(DriverMsg::Wake) | Err(RecvTimeoutError::Timeout) => {}
                 Ok(DriverMsg::Net(event)) => self.on_net(event)?,

@@ -84,7 +84,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
                 let remote = crate::signer::remote::RemoteSigner::connect(
                     Path::new(path),
                     stopping.clone(),
-                    std::time::Duration::from_secs(30),
+                    REMOTE_SIGNER_START_WAIT,
                 )
                 .map_err(|e| StartError(format!("keys.remote_signer: {e}")))?;
                 let address = Address(remote.public_key());
@@ -203,8 +203,17 @@ fn blocked_peers(config: &Config) -> Result<Vec<libp2p::PeerId>, StartError> {
         .collect()
 }
 
-/// Messages the consensus driver may have waiting.
-const DRIVER_QUEUE: usize = 8192;
+/// Messages the consensus driver may have waiting (network messages beyond it are
+/// dropped: consensus re-sends what matters).
+pub const DRIVER_QUEUE: usize = 8192;
+/// How long a starting node waits for its remote signer to answer.
+pub const REMOTE_SIGNER_START_WAIT: Duration = Duration::from_secs(30);
+/// How long a stopping node waits for the last readers of its store (a blocking read,
+/// a subscriber's last message) before it reports the store not closed cleanly.
+pub const STORE_RELEASE_WAIT: Duration = Duration::from_secs(10);
+/// How often a stopping node looks again.
+pub const STOP_POLL: Duration = Duration::from_millis(20);
+const _: () = assert!(DRIVER_QUEUE >= crate::p2p::TXS_PER_MESSAGE_MAX);
 
 fn start_network(
     key: &ed25519_dalek::SigningKey,
@@ -274,9 +283,9 @@ impl RunningNode {
             let _ = task.await;
         }
         // Blocking reads finishing, a subscriber's last message: a moment at most.
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + STORE_RELEASE_WAIT;
         while Arc::strong_count(&self.shared) > 1 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(STOP_POLL).await;
         }
         let holders = Arc::strong_count(&self.shared) - 1;
         if holders > 0 {
@@ -292,7 +301,7 @@ impl RunningNode {
         self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         // The driver may be waiting on a full channel slot: retry until it takes the message.
         while let Err(std::sync::mpsc::TrySendError::Full(_)) = self.stop.try_send(DriverMsg::Shutdown) {
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            std::thread::sleep(STOP_POLL);
         }
         if let Some(driver) = self.driver.take() {
             let _ = driver.join();

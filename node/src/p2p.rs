@@ -492,8 +492,21 @@ struct Redial {
     backoff: Duration,
 }
 
-const BACKOFF_MIN: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A configured peer that is not connected is dialled again after this, doubling up to
+/// [`BACKOFF_MAX`].
+pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
+/// See [`BACKOFF_MIN`].
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// The gossipsub heartbeat (with `consensus_gossip`).
+pub const GOSSIP_HEARTBEAT: Duration = Duration::from_millis(500);
+/// How often a connection is pinged (a dead one is closed).
+pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a connection with nothing to do stays open (peers send statuses every
+/// [`STATUS_INTERVAL`], so only a dead one idles this long).
+pub const CONNECTION_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
+const _: () = assert!(BACKOFF_MIN.as_millis() < BACKOFF_MAX.as_millis());
+const _: () = assert!(STATUS_INTERVAL.as_millis() < CONNECTION_IDLE_TIMEOUT.as_millis());
+const _: () = assert!(PING_INTERVAL.as_millis() < REQUEST_TIMEOUT.as_millis());
 
 /// Starts the network on the current tokio runtime.
 pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMsg>) -> Result<Network, String> {
@@ -505,7 +518,7 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .map_err(|e| format!("p2p transport: {e}"))?
         .with_behaviour(|key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
             let config = gossipsub::ConfigBuilder::default()
-                .heartbeat_interval(Duration::from_millis(500))
+                .heartbeat_interval(GOSSIP_HEARTBEAT)
                 .validation_mode(gossipsub::ValidationMode::Strict)
                 .max_transmit_size(MESSAGE_BYTES_MAX)
                 .message_id_fn(|m: &gossipsub::Message| {
@@ -521,11 +534,11 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
                         .with_max_concurrent_streams(STREAMS_PER_CONNECTION_MAX),
                 ),
                 gossip: gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)?,
-                ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(5))),
+                ping: ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL)),
             })
         })
         .map_err(|e| format!("p2p behaviour: {e}"))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .with_swarm_config(|c| c.with_idle_connection_timeout(CONNECTION_IDLE_TIMEOUT))
         .build();
     let set = shared.store.current_validators().map_err(|e| format!("reading the validator set: {e}"))?;
     let epoch = shared.store.current_epoch().map_err(|e| format!("reading the validator epoch: {e}"))?;
@@ -578,8 +591,10 @@ struct Assembling {
 
 /// Most compact proposals waiting for txs from one peer, and in all: each holds a slot
 /// per tx of its block, so a peer cannot make this node hold many.
-const ASSEMBLING_PER_PEER_MAX: usize = 2;
-const ASSEMBLING_MAX: usize = 4;
+pub const ASSEMBLING_PER_PEER_MAX: usize = 2;
+/// See [`ASSEMBLING_PER_PEER_MAX`].
+pub const ASSEMBLING_MAX: usize = 4;
+const _: () = assert!(ASSEMBLING_PER_PEER_MAX <= ASSEMBLING_MAX);
 
 /// What an outbound request was for.
 enum Outbound {
@@ -597,7 +612,7 @@ struct OwnProposal {
 }
 
 /// How many of its own proposals a proposer keeps for tx requests.
-const OWN_PROPOSALS_KEPT: usize = 8;
+pub const OWN_PROPOSALS_KEPT: usize = 8;
 
 /// A reply made off the network task (a block read), to send on it.
 struct ReadyReply {
@@ -780,11 +795,12 @@ fn start_admission(
 }
 
 /// Gossiped tx messages waiting for admission.
-const ADMISSION_QUEUE: usize = 256;
+pub const ADMISSION_QUEUE: usize = 256;
 /// Most out-of-order tx messages held per peer, and how long a gap may stay open, before
 /// the missing ones are given up (a message lost with a connection).
-const INBOUND_WAITING_MAX: usize = 16;
-const INBOUND_GAP_WAIT: Duration = Duration::from_secs(1);
+pub const INBOUND_WAITING_MAX: usize = 16;
+/// See [`INBOUND_WAITING_MAX`].
+pub const INBOUND_GAP_WAIT: Duration = Duration::from_secs(1);
 
 /// One peer's tx messages, released in its sequence order.
 #[derive(Default)]

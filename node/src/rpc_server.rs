@@ -38,6 +38,8 @@ pub const IDLE_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 /// Store reads the RPC runs at once (off the async runtime); a batch of calls waits its
 /// turn instead of taking every blocking thread.
 pub const STORE_READS_MAX: usize = 16;
+/// How long the accept loop waits after a failed accept (out of descriptors).
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(10);
 const _: () = assert!(SUBSCRIPTIONS_PER_CONNECTION_MAX as usize <= MESSAGE_BUFFER as usize);
 
 /// What each connection is doing, by connection id.
@@ -246,7 +248,7 @@ pub async fn serve(
                 Err(e) => {
                     // Out of descriptors, an aborted handshake: keep serving.
                     tracing::debug!(error = %e, "accepting an RPC connection failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    tokio::time::sleep(ACCEPT_RETRY).await;
                     continue;
                 }
             };

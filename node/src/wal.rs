@@ -93,9 +93,9 @@ impl Wal {
     }
 }
 
-/// The valid records, the length of the valid prefix and, if the rest is not empty, why
-/// it was refused.
-fn parse(bytes: &[u8]) -> (Records, usize, Option<String>) {
+/// The valid records of a WAL file's bytes, the length of the valid prefix and, if the
+/// rest is not empty, why it was refused.
+pub fn parse(bytes: &[u8]) -> (Records, usize, Option<String>) {
     let mut records = Vec::new();
     let mut at = 0;
     while at < bytes.len() {

@@ -111,9 +111,27 @@ fn read_guard(path: &Path) -> Result<Option<GuardFile>, GuardError> {
     if text.len() as u64 > GUARD_FILE_BYTES_MAX {
         return Err(io(format!("larger than {GUARD_FILE_BYTES_MAX} bytes; restore it from backup, never delete it")));
     }
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| io(format!("unreadable ({e}); restore it from backup, never delete it")))
+    parse_state(&text).map(Some).map_err(io)
+}
+
+/// A guard file's text, checked: a signed mark (with a 64-byte hex signature) or a
+/// resume height.
+pub fn parse_guard(text: &str) -> Result<(), String> {
+    parse_state(text).map(|_| ())
+}
+
+fn parse_state(text: &str) -> Result<GuardFile, String> {
+    let state: GuardFile =
+        serde_json::from_str(text).map_err(|e| format!("unreadable ({e}); restore it from backup, never delete it"))?;
+    if let GuardFile::Signed(mark) = &state {
+        let mut bytes = [0u8; 64];
+        hex::decode_to_slice(&mark.signature, &mut bytes)
+            .map_err(|e| format!("its signature is not 64 bytes of hex ({e}); restore it from backup"))?;
+        if mark.step > 2 {
+            return Err(format!("step {} is not a consensus step; restore it from backup", mark.step));
+        }
+    }
+    Ok(state)
 }
 
 impl DoubleSignGuard {

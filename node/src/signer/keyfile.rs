@@ -173,8 +173,16 @@ impl KeyFile {
         if metadata.len() > KEY_FILE_BYTES_MAX {
             return Err(format(format!("{} bytes, larger than any key file", metadata.len())));
         }
-        let file: KeyFile =
-            serde_json::from_str(&fs::read_to_string(path).map_err(io)?).map_err(|e| format(e.to_string()))?;
+        Self::parse(&name, &fs::read_to_string(path).map_err(io)?, passphrase)
+    }
+
+    /// The key in a key file's text (`name` names it in errors).
+    pub fn parse(name: &str, text: &str, passphrase: Option<&str>) -> Result<SigningKey, KeyFileError> {
+        let format = |message: String| KeyFileError::Format { path: name.to_string(), message };
+        if text.len() as u64 > KEY_FILE_BYTES_MAX {
+            return Err(format(format!("{} bytes, larger than any key file", text.len())));
+        }
+        let file: KeyFile = serde_json::from_str(text).map_err(|e| format(e.to_string()))?;
         if file.version != 1 {
             return Err(format(format!("version {} is not supported", file.version)));
         }
@@ -186,7 +194,7 @@ impl KeyFile {
                 hex::decode_to_slice(secret, &mut bytes).map_err(|e| format(format!("secret_key: {e}")))?;
                 bytes
             }
-            (None, Some(encrypted)) => decrypt(&name, encrypted, &public, passphrase)?,
+            (None, Some(encrypted)) => decrypt(name, encrypted, &public, passphrase)?,
             _ => return Err(format("exactly one of secret_key and encrypted must be present".into())),
         };
         let key = SigningKey::from_bytes(&secret);

@@ -34,6 +34,22 @@ use super::hosted::{self, HostedError, HostedKeyInfo, HostedKeys, KeyUse, KEY_ID
 
 use super::{LocalSigner, CONSENSUS_KEYS_MAX};
 
+/// How often the signer's accept loop looks for a connection (and for `stop`).
+pub const ACCEPT_POLL: Duration = Duration::from_millis(20);
+/// How long the signer waits for a request to start before it looks at `stop` again.
+pub const REQUEST_START_POLL: Duration = Duration::from_millis(200);
+/// How long a started frame may take to arrive, either way.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the node tries to reach the signer while it starts.
+pub const CONNECT_RETRY: Duration = Duration::from_millis(100);
+/// The node's backoff between attempts to reach an unreachable signer, from the first
+/// to the longest.
+pub const RETRY_BACKOFF_MIN: Duration = Duration::from_millis(50);
+/// See [`RETRY_BACKOFF_MIN`].
+pub const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(2);
+const _: () = assert!(RETRY_BACKOFF_MIN.as_millis() <= RETRY_BACKOFF_MAX.as_millis());
+const _: () = assert!(REQUEST_START_POLL.as_millis() < FRAME_TIMEOUT.as_millis());
+
 /// Largest reply frame the node accepts.
 pub const FRAME_BYTES_MAX: usize = 1024;
 /// Largest certificate status proof (JSON) a document-signing request carries: validator
@@ -50,6 +66,10 @@ pub const CERT_PROOF_CLOCK_SKEW_MS: u64 = 60_000;
 /// since would not show. Blocks come every second under load and at least every
 /// `empty_block_interval` when idle, which must stay below this.
 pub const CERT_PROOF_AGE_MAX_MS: u64 = 10 * 60_000;
+const _: () = assert!(
+    crate::driver::EMPTY_BLOCK_WAIT.as_millis() * 10 < CERT_PROOF_AGE_MAX_MS as u128,
+    "an idle chain makes blocks well within a proof's age limit"
+);
 
 /// What the node asks.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
@@ -402,7 +422,7 @@ pub fn serve(
                         // Out of descriptors, an aborted connection: keep serving.
                         tracing::warn!(error = %e, "signer: accepting a connection failed");
                     }
-                    std::thread::sleep(Duration::from_millis(20));
+                    std::thread::sleep(ACCEPT_POLL);
                     continue;
                 }
             };
@@ -435,7 +455,7 @@ fn serve_connection(
     while !stop.load(Ordering::SeqCst) {
         // Wait briefly for a request to start (to notice `stop`); once it has, read it
         // whole, so a slow writer never splits a frame.
-        stream.set_read_timeout(Some(Duration::from_millis(200)))?;
+        stream.set_read_timeout(Some(REQUEST_START_POLL))?;
         let mut first = [0u8; 1];
         match stream.read(&mut first) {
             Ok(0) => return Ok(()),
@@ -443,7 +463,7 @@ fn serve_connection(
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
             Err(e) => return Err(e),
         }
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_read_timeout(Some(FRAME_TIMEOUT))?;
         let mut rest = [0u8; 3];
         stream.read_exact(&mut rest)?;
         let len = u32::from_be_bytes([first[0], rest[0], rest[1], rest[2]]) as usize;
@@ -495,7 +515,7 @@ impl RemoteSigner {
                 }
                 Err(e) => last = e.to_string(),
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(CONNECT_RETRY);
         }
         Err(format!("cannot reach the signer at {}: {last}", path.display()))
     }
@@ -517,7 +537,7 @@ fn exchange(path: &Path, stream: &mut Option<UnixStream>, request: &RemoteReques
         *stream = Some(UnixStream::connect(path)?);
     }
     let connected = stream.as_mut().ok_or_else(|| std::io::Error::other("no stream"))?;
-    connected.set_read_timeout(Some(Duration::from_secs(10)))?;
+    connected.set_read_timeout(Some(FRAME_TIMEOUT))?;
     let result = write_frame(connected, &encode(request)).and_then(|()| read_frame(connected));
     match result {
         Ok(bytes) => decode::<RemoteReply>(&bytes)
@@ -623,7 +643,7 @@ impl Signer for RemoteSigner {
             step: step_code(request.step),
             message: request.message,
         };
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = RETRY_BACKOFF_MIN;
         loop {
             match self.call(&wire) {
                 Ok(RemoteReply::Signed(signature)) => {
@@ -644,7 +664,7 @@ impl Signer for RemoteSigner {
                     }
                     tracing::warn!(path = %self.path.display(), error = %e, "signer unreachable, retrying");
                     std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    backoff = (backoff * 2).min(RETRY_BACKOFF_MAX);
                 }
             }
         }
