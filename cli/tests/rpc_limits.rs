@@ -33,7 +33,7 @@ fn metric(node: &DevNode, name: &str) -> u64 {
 #[test]
 fn idle_connections_are_closed_so_they_cannot_lock_other_clients_out() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let node = node_with_idle_timeout(&dir.path().join("dev"), 5000);
+    let node = node_with_idle_timeout(&dir.path().join("dev"), 8000);
     let url = node.ws();
     let rt = support::runtime();
     rt.block_on(async {
@@ -50,7 +50,7 @@ fn idle_connections_are_closed_so_they_cannot_lock_other_clients_out() {
             Err(e) => e,
             Ok(client) => client.info().await.err().map(|e| e.to_string()).unwrap_or_default(),
         };
-        assert!(started.elapsed() < Duration::from_secs(4), "slots filled within the idle timeout");
+        assert!(started.elapsed() < Duration::from_secs(7), "slots filled within the idle timeout");
         assert!(!refused.is_empty(), "every slot is taken");
         // A subscriber is not idle: it keeps its connection and its notifications.
         drop(idle.pop());
@@ -58,13 +58,13 @@ fn idle_connections_are_closed_so_they_cannot_lock_other_clients_out() {
             // The dropped client's slot is freed once the server sees it close.
             match chancery_rpc::connect(&url, Duration::from_secs(10)).await {
                 Ok(client) => break client,
-                Err(e) => assert!(started.elapsed() < Duration::from_secs(4), "{e}"),
+                Err(e) => assert!(started.elapsed() < Duration::from_secs(7), "{e}"),
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         let mut heads = subscriber.subscribe_heads().await.expect("subscribe");
         // After the idle timeout the idle clients are gone and a new client gets in.
-        tokio::time::sleep(Duration::from_millis(6000)).await;
+        tokio::time::sleep(Duration::from_millis(9000)).await;
         let newcomer = chancery_rpc::connect(&url, Duration::from_secs(10)).await.expect("a slot is free again");
         newcomer.info().await.expect("served");
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -338,6 +338,18 @@ impl Config {
         if !(1..=10_000).contains(&self.rpc.batch_len_max) {
             return rule("rpc.batch_len_max", format!("{} must be between 1 and 10000", self.rpc.batch_len_max));
         }
+        if !(1_000..=86_400_000).contains(&self.rpc.idle_timeout_ms) {
+            return rule(
+                "rpc.idle_timeout_ms",
+                format!("{} must be between 1000 (1 s) and 86400000 (a day)", self.rpc.idle_timeout_ms),
+            );
+        }
+        if !(1_000..=600_000).contains(&self.hosted.commit_wait_ms) {
+            return rule(
+                "hosted.commit_wait_ms",
+                format!("{} must be between 1000 (1 s) and 600000 (10 minutes)", self.hosted.commit_wait_ms),
+            );
+        }
         let m = &self.mempool;
         if m.txs_max == 0 || m.bytes_max == 0 {
             return rule("mempool.txs_max", "txs_max and bytes_max must be above 0".into());

@@ -60,6 +60,10 @@ pub const SYNC_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a peer that failed a block request (answered that it does not have a block
 /// it claimed, or timed out) is not asked again.
 pub const SYNC_PEER_BACKOFF: Duration = Duration::from_secs(30);
+/// How long a peer that answered `Busy` is not asked again.
+pub const SYNC_BUSY_BACKOFF: Duration = Duration::from_secs(1);
+/// Proposals for the next height kept from one proposer.
+pub const STASHED_PER_PROPOSER_MAX: usize = 2;
 /// Peers whose claimed heights are remembered for sync.
 pub const SYNC_PEERS_MAX: usize = 1024;
 const _: () = assert!(STASHED_MAX <= BLOCKS_KEPT_MAX && BLOCKS_KEPT_MAX >= 2);
@@ -144,6 +148,8 @@ struct KeptBlock {
     /// The verdict, once validated (blocks replayed from the WAL are validated when the
     /// core asks again).
     validity: Option<Validity>,
+    /// Whether the verdict checked the block's time against this node's clock.
+    clock_checked: bool,
     changes: Option<StateChanges>,
 }
 
@@ -233,7 +239,8 @@ impl Driver {
                 _ => continue,
             };
             let round = round.as_u32().unwrap_or(0);
-            blocks.insert(value.hash(), KeptBlock { value: value.clone(), round, validity: None, changes: None });
+            let kept = KeptBlock { value: value.clone(), round, validity: None, clock_checked: false, changes: None };
+            blocks.insert(value.hash(), kept);
         }
         let voting = may_vote(&set, &address, signer.as_ref(), height, !inputs.is_empty());
         let params = store.params().map_err(|e| Halt(e.to_string()))?;
@@ -537,8 +544,8 @@ impl Driver {
                 _ => Ok(()),
             },
             NetEvent::Block { from, block, commit } => self.on_synced_block(from, *block, commit),
-            NetEvent::NoBlock { from, height } => {
-                self.sync_failed(from, height);
+            NetEvent::NoBlock { from, height, busy } => {
+                self.sync_failed(from, height, busy);
                 Ok(())
             }
         }
@@ -547,10 +554,7 @@ impl Driver {
     fn on_proposal(&mut self, from: PeerId, proposal: WireProposal) -> Result<(), Halt> {
         let height = self.height();
         if proposal.height == height + 1 {
-            let known = self.stashed.iter().any(|(_, p)| p.round == proposal.round && p.proposer == proposal.proposer);
-            if self.stashed.len() < STASHED_MAX && !known {
-                self.stashed.push((from, proposal));
-            }
+            self.stash(from, proposal);
             return Ok(());
         }
         if proposal.height != height {
@@ -569,7 +573,17 @@ impl Driver {
         }
         let value = signed.message.value.clone();
         let hash = value.hash();
-        let known = self.blocks.get(&hash).and_then(|kept| kept.validity);
+        let check_clock = signed.message.pol_round == Round::Nil;
+        // A verdict is reused unless the clock was checked for it and is not now (a block
+        // refused as too far from the clock may be re-proposed with a proof of lock).
+        let known = self.blocks.get_mut(&hash).and_then(|kept| {
+            // Re-proposed in a later round: it is as recent as that round.
+            kept.round = kept.round.max(proposal.round);
+            match kept.validity {
+                Some(Validity::Invalid) if kept.clock_checked && !check_clock => None,
+                other => other,
+            }
+        });
         let validity = match known {
             Some(validity) => validity,
             None if self.blocks.values().any(|kept| kept.round == proposal.round && kept.value.hash() != hash) => {
@@ -578,12 +592,12 @@ impl Driver {
                 return self.feed(Input::Proposal(signed));
             }
             None => {
-                let check_clock = signed.message.pol_round == Round::Nil;
                 let (validity, changes) = self.validate(value.block(), check_clock);
                 self.keep_block(KeptBlock {
                     value: value.clone(),
                     round: proposal.round,
                     validity: Some(validity),
+                    clock_checked: check_clock,
                     changes,
                 });
                 validity
@@ -599,6 +613,33 @@ impl Driver {
         };
         self.feed(Input::Proposal(signed))?;
         self.feed(Input::ProposedValue(proposed, ValueOrigin::Consensus))
+    }
+
+    /// Keeps a proposal for the next height if it is signed by the proposer it names, a
+    /// validator of the current set (the set of the next height is known only once this
+    /// one commits), within the rounds and per-proposer bounds: a peer cannot fill the
+    /// stash with forgeries that would crowd out the real proposal.
+    fn stash(&mut self, from: PeerId, proposal: WireProposal) {
+        if proposal.round > PROPOSAL_ROUNDS_AHEAD_MAX {
+            return;
+        }
+        let same = |p: &WireProposal| p.round == proposal.round && p.proposer == proposal.proposer;
+        let by_proposer = self.stashed.iter().filter(|(_, p)| p.proposer == proposal.proposer).count();
+        if self.stashed.len() >= STASHED_MAX
+            || by_proposer >= STASHED_PER_PROPOSER_MAX
+            || self.stashed.iter().any(|(_, p)| same(p))
+        {
+            return;
+        }
+        let is_validator =
+            self.shared.store.current_validators().is_ok_and(|set| set.find(&proposal.proposer).is_some());
+        let signed = proposal.to_signed();
+        let message = signed.message.signing_message(&self.shared.store.identity());
+        if !is_validator || proposal.proposer.verify(&message, &Signature(signed.signature.0)).is_err() {
+            tracing::warn!(%from, height = proposal.height, "a next-height proposal not signed by a validator: not kept");
+            return;
+        }
+        self.stashed.push((from, proposal));
     }
 
     /// Keeps a validated block; beyond [`BLOCKS_KEPT_MAX`], the earliest round's goes.
@@ -703,17 +744,22 @@ impl Driver {
 
     /// `from` did not send block `height` it was asked for (it does not have it, was
     /// busy, or the request failed): it is backed off and another peer is asked.
-    fn sync_failed(&mut self, from: PeerId, height: u64) {
+    fn sync_failed(&mut self, from: PeerId, height: u64, busy: bool) {
         let Some((asked, _, peer)) = self.syncing else { return };
         if asked != height || peer != from {
             return;
         }
-        tracing::info!(%from, height, "a peer did not send a block it was asked for; asking another");
         self.syncing = None;
-        self.sync_backoff.insert(from, Instant::now() + SYNC_PEER_BACKOFF);
-        // Whatever it claimed, it has at most this many blocks.
-        if let Some(blocks) = self.peer_blocks.get_mut(&from) {
-            *blocks = (*blocks).min(height);
+        if busy {
+            // Only busy: a short pause, its claim stands.
+            self.sync_backoff.insert(from, Instant::now() + SYNC_BUSY_BACKOFF);
+        } else {
+            tracing::info!(%from, height, "a peer did not send a block it was asked for; asking another");
+            self.sync_backoff.insert(from, Instant::now() + SYNC_PEER_BACKOFF);
+            // Whatever it claimed, it has at most this many blocks.
+            if let Some(blocks) = self.peer_blocks.get_mut(&from) {
+                *blocks = (*blocks).min(height);
+            }
         }
         if let Some(other) = self.sync_candidate(height) {
             let blocks = self.peer_blocks.get(&other).copied().unwrap_or(0);
@@ -857,9 +903,17 @@ impl Driver {
             result.map_err(|e| Halt(format!("committing block {}: {e}", commit.height)))?;
             let tx_hashes = block.txs.iter().map(Tx::hash).collect();
             (block.header.clone(), tx_hashes, None)
+        } else if let Some((_, value)) = self.engine.state().decided_value().filter(|(_, v)| v.hash() == block_hash) {
+            // Dropped here to bound memory, but the engine holds the decided value: it is
+            // executed and committed like any block with its commit.
+            let block = value.block();
+            store
+                .execute_and_commit_verified(block, &commit, &|tx: &Tx| mempool.is_verified(&tx.hash()))
+                .map_err(|e| Halt(format!("committing block {}: {e}", commit.height)))?;
+            (block.header.clone(), block.txs.iter().map(Tx::hash).collect(), None)
         } else {
-            // Dropped to bound memory (or never received): the quorum committed it, so a
-            // peer has it; the node fetches it with its commit like any lagging node.
+            // Never received: the quorum committed it, so a peer has it; the node fetches
+            // it with its commit like any lagging node.
             tracing::warn!(height = commit.height, block = %block_hash, "decided a block this node does not hold; syncing it from a peer");
             return Ok(());
         };
@@ -1034,6 +1088,15 @@ mod tests {
             bench.driver.on_proposal(peer, proposal).expect("handled");
         }
         assert!(bench.driver.stashed.is_empty(), "no stash for heights the node is not about to reach");
+        // Nor forgeries for the next height: not signed by a validator, or signed by
+        // another key than the proposer named.
+        let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let validator = bench.proposer(0, 0);
+        for (by, signer) in [(&stranger, &stranger), (&validator, &stranger)] {
+            let forged = bench.proposal(1, 0, by, signer);
+            bench.driver.on_proposal(peer, forged).expect("handled");
+        }
+        assert!(bench.driver.stashed.is_empty(), "forged next-height proposals are not kept");
         for round in 0..STASHED_MAX as u32 + 3 {
             let proposal = bench.real(1, round);
             bench.driver.on_proposal(peer, proposal).expect("handled");
@@ -1059,7 +1122,7 @@ mod tests {
         // …answers that it has no such block: the honest peer is asked at once, and the
         // liar's claims do not take the sync back while it is backed off.
         bench.driver.sync_backoff.remove(&honest);
-        bench.driver.on_net(NetEvent::NoBlock { from: liar, height: 0 }).expect("handled");
+        bench.driver.on_net(NetEvent::NoBlock { from: liar, height: 0, busy: false }).expect("handled");
         assert_eq!(asked(&mut bench), Some((honest, 0)));
         bench.driver.syncing = Some((0, Instant::now() - SYNC_REQUEST_TIMEOUT, honest));
         bench.driver.sync_backoff.remove(&honest);

@@ -48,6 +48,8 @@ pub struct RunningNode {
     stopping: Arc<std::sync::atomic::AtomicBool>,
     net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
     net_task: Option<tokio::task::JoinHandle<()>>,
+    /// Tells the RPC's waits (hosted signing) that the node stops.
+    rpc_stopping: tokio::sync::watch::Sender<bool>,
     driver: Option<JoinHandle<()>>,
     stop: std::sync::mpsc::SyncSender<DriverMsg>,
 }
@@ -166,6 +168,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         }),
     };
     let activity = Arc::new(crate::rpc_server::Activity::default());
+    let (rpc_stopping, stopping_rx) = tokio::sync::watch::channel(false);
     let service = RpcService::new(
         shared.clone(),
         tx.clone(),
@@ -174,6 +177,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         config.rpc.batch_len_max,
         hosted,
         activity.clone(),
+        stopping_rx,
     );
     let limits = crate::rpc_server::Limits { idle_timeout: Duration::from_millis(config.rpc.idle_timeout_ms) };
     let (rpc_addr, handle) = crate::rpc_server::serve(
@@ -188,7 +192,17 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     .await
     .map_err(fail(&format!("listening on {listen} (rpc.listen)")))?;
     tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = shared.store.height(), "node started");
-    Ok(RunningNode { rpc_addr, shared, server: handle, stopping, net, net_task, driver: Some(driver), stop: tx })
+    Ok(RunningNode {
+        rpc_addr,
+        shared,
+        server: handle,
+        stopping,
+        net,
+        net_task,
+        rpc_stopping,
+        driver: Some(driver),
+        stop: tx,
+    })
 }
 
 fn blocked_peers(config: &Config) -> Result<Vec<libp2p::PeerId>, StartError> {
@@ -273,6 +287,7 @@ impl RunningNode {
     /// nothing holds the store, so the process exits with nothing of RocksDB left
     /// running. Returns whether the store was closed here.
     pub async fn stop(mut self) -> bool {
+        let _ = self.rpc_stopping.send(true);
         let _ = self.server.stop();
         self.server.clone().stopped().await;
         self.halt_driver();
@@ -311,6 +326,7 @@ impl RunningNode {
 
 impl Drop for RunningNode {
     fn drop(&mut self) {
+        let _ = self.rpc_stopping.send(true);
         let _ = self.server.stop();
         self.halt_driver();
         if let Some(net) = &self.net {

@@ -45,7 +45,7 @@ pub const TXS_MESSAGE_BYTES_MAX: usize = BLOCK_BYTES_MAX;
 const _: () = assert!(TXS_MESSAGE_BYTES_MAX + 64 <= MESSAGE_BYTES_MAX, "a tx message and its framing fit a frame");
 const _: () = assert!(TX_BYTES_MAX <= TXS_MESSAGE_BYTES_MAX, "one tx always fits a message");
 /// Block reads (store read and encoding, off the network task) one peer may have
-/// outstanding, and all peers together; beyond, a request is answered `NoBlock` at once.
+/// outstanding, and all peers together; beyond, a request is answered `Busy` at once.
 pub const BLOCK_READS_PER_PEER_MAX: usize = 2;
 /// See [`BLOCK_READS_PER_PEER_MAX`].
 pub const BLOCK_READS_MAX: usize = 8;
@@ -196,6 +196,8 @@ pub enum Reply {
     NoBlock,
     /// Txs of a proposal, those of the asked hashes that the proposer has.
     ProposalTxs(BoundedVec<Tx, BLOCK_TXS_MAX>),
+    /// Too many block reads under way here: ask again later, or another peer.
+    Busy,
 }
 
 impl Canonical for Reply {
@@ -214,13 +216,15 @@ pub enum NetEvent {
         /// The message.
         message: Message,
     },
-    /// A peer did not send block `height` it was asked for (it does not have it, was
-    /// busy, or the request failed).
+    /// A peer did not send block `height` it was asked for: it does not have it, the
+    /// request failed, or (`busy`) it had too many reads under way.
     NoBlock {
         /// The peer.
         from: PeerId,
         /// The height asked for.
         height: u64,
+        /// It was only busy.
+        busy: bool,
     },
     /// A block fetched for sync.
     Block {
@@ -908,8 +912,8 @@ impl Task {
         let mine = self.block_reads.get(&peer).copied().unwrap_or(0);
         let all: usize = self.block_reads.values().sum();
         if mine >= BLOCK_READS_PER_PEER_MAX || all >= BLOCK_READS_MAX {
-            tracing::debug!(%peer, height, "too many block reads under way: answered NoBlock");
-            let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::NoBlock));
+            tracing::debug!(%peer, height, "too many block reads under way: answered Busy");
+            let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Busy));
             return;
         }
         *self.block_reads.entry(peer).or_default() += 1;
@@ -1126,7 +1130,11 @@ fn handle_event(
                             None
                         }
                         (Some(Outbound::Block(height)), Ok(Reply::NoBlock)) => {
-                            forward(driver, NetEvent::NoBlock { from: peer, height });
+                            forward(driver, NetEvent::NoBlock { from: peer, height, busy: false });
+                            None
+                        }
+                        (Some(Outbound::Block(height)), Ok(Reply::Busy)) => {
+                            forward(driver, NetEvent::NoBlock { from: peer, height, busy: true });
                             None
                         }
                         (Some(Outbound::ProposalTxs(assembling)), Ok(Reply::ProposalTxs(txs))) => {
@@ -1149,7 +1157,7 @@ fn handle_event(
             ..
         })) => {
             if let Some(Outbound::Block(height)) = task.requests.remove(&request_id) {
-                forward(driver, NetEvent::NoBlock { from: peer, height });
+                forward(driver, NetEvent::NoBlock { from: peer, height, busy: false });
             }
             match error {
                 request_response::OutboundFailure::ConnectionClosed

@@ -38,6 +38,10 @@ pub const IDLE_CHECK_INTERVAL: Duration = Duration::from_millis(250);
 /// Store reads the RPC runs at once (off the async runtime); a batch of calls waits its
 /// turn instead of taking every blocking thread.
 pub const STORE_READS_MAX: usize = 16;
+/// Sockets accepted at once, whatever they send: the connection limit counts requests
+/// and WebSockets, and this bounds the sockets (and file descriptors) behind them; one
+/// beyond is closed at once.
+pub const SOCKETS_MAX: usize = CONNECTIONS_MAX as usize + 64;
 /// How long the accept loop waits after a failed accept (out of descriptors).
 pub const ACCEPT_RETRY: Duration = Duration::from_millis(10);
 const _: () = assert!(SUBSCRIPTIONS_PER_CONNECTION_MAX as usize <= MESSAGE_BUFFER as usize);
@@ -236,6 +240,7 @@ pub async fn serve(
         .set_config(config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(routes))
         .to_service_builder();
+    let sockets = Arc::new(tokio::sync::Semaphore::new(SOCKETS_MAX));
     tokio::spawn(async move {
         let mut id: u32 = 0;
         loop {
@@ -251,6 +256,11 @@ pub async fn serve(
                     tokio::time::sleep(ACCEPT_RETRY).await;
                     continue;
                 }
+            };
+            let Ok(permit) = sockets.clone().try_acquire_owned() else {
+                tracing::debug!("too many RPC sockets open: one closed at once");
+                drop(socket);
+                continue;
             };
             id = id.wrapping_add(1);
             activity.open(id);
@@ -269,6 +279,7 @@ pub async fn serve(
             let (activity, metrics, server_stop, idle) =
                 (activity.clone(), metrics.clone(), stop.clone(), limits.idle_timeout);
             tokio::spawn(async move {
+                let _permit = permit;
                 let waiter = conn_handle.clone();
                 let work = async move {
                     let _ = serve_with_graceful_shutdown(socket, service, conn_stop.shutdown()).await;
@@ -278,12 +289,15 @@ pub async fn serve(
                 tokio::pin!(work);
                 tokio::select! {
                     () = &mut work => {}
-                    () = close_when(&activity, &metrics, id, idle, server_stop) => {
+                    () = close_when(&activity, &metrics, id, idle, server_stop.clone()) => {
                         let _ = conn_handle.stop();
                         work.await;
                     }
                 }
                 activity.close(id);
+                // Held until the connection has ended: the server counts as stopped only
+                // then.
+                drop(server_stop);
             });
         }
     });

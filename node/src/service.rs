@@ -41,11 +41,18 @@ pub struct RpcService {
     reads: Arc<tokio::sync::Semaphore>,
     /// Connections' activity, for the idle check (subscriptions count as activity).
     activity: Arc<crate::rpc_server::Activity>,
+    /// Becomes true when the node starts stopping: waits for commits end then.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
+
+/// How long a withheld hosted signature's event is followed after its caller was
+/// answered, so that a late commit is logged.
+pub const HOSTED_LATE_FOLLOW: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl RpcService {
     /// A service over `shared`; `wake` tells the driver about new txs; `hosted` says
     /// whether and how hosted signing is served.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         shared: Arc<Shared>,
         wake: SyncSender<DriverMsg>,
@@ -54,6 +61,7 @@ impl RpcService {
         submit_batch_max: u32,
         hosted: HostedAccess,
         activity: Arc<crate::rpc_server::Activity>,
+        stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         RpcService {
             shared,
@@ -64,6 +72,7 @@ impl RpcService {
             hosted: Arc::new(hosted),
             reads: Arc::new(tokio::sync::Semaphore::new(crate::rpc_server::STORE_READS_MAX)),
             activity,
+            stopping,
         }
     }
 
@@ -126,7 +135,20 @@ impl RpcService {
             }
             Err(why) => {
                 let tx_hash = answer.tx_hash;
-                record_use(&hosted, entry, UseStage::Withheld, None, Some(why.clone())).await?;
+                record_use(&hosted, entry.clone(), UseStage::Withheld, None, Some(why.clone())).await?;
+                // The event was submitted and may still commit: followed for a while, so
+                // that the log says so if it does.
+                let service = self.clone();
+                tokio::spawn(async move {
+                    let mut events = service.shared.events.subscribe();
+                    if let Ok(height) = service.wait_committed(&mut events, &tx_hash, HOSTED_LATE_FOLLOW).await {
+                        let note = "committed after the caller was answered without the signature".to_string();
+                        if let Err(e) = record_use(&hosted, entry, UseStage::LateCommit, Some(height), Some(note)).await
+                        {
+                            tracing::warn!(error = %e, %tx_hash, "a late commit of a hosted signing event was not logged");
+                        }
+                    }
+                });
                 Err(RpcError::new(
                     ErrorCode::Unavailable,
                     format!("the signing event {tx_hash} is not committed ({why}), so no signature is given; retry the call"),
@@ -145,6 +167,7 @@ impl RpcService {
     ) -> Result<u64, String> {
         use tokio::sync::broadcast::error::RecvError;
         let deadline = tokio::time::Instant::now() + wait;
+        let mut stopping = self.stopping.clone();
         // Read the store (and the mempool) now and whenever the bus lost blocks.
         let mut look = true;
         loop {
@@ -165,7 +188,11 @@ impl RpcService {
                     return Ok(height);
                 }
             }
-            match tokio::time::timeout_at(deadline, events.recv()).await {
+            let event = tokio::select! {
+                event = tokio::time::timeout_at(deadline, events.recv()) => event,
+                _ = stopping.wait_for(|stopping| *stopping) => return Err("the node is stopping".into()),
+            };
+            match event {
                 Err(_) => return Err(format!("not committed within {} ms", wait.as_millis())),
                 Ok(Ok(block)) => {
                     if block.tx_hashes.contains(tx_hash) {

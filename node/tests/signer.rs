@@ -137,7 +137,7 @@ fn a_key_without_its_guard_file_signs_nothing_until_the_resume_height_is_stated(
     assert!(again.to_string().contains("never replaced"), "{again}");
     // The running signer reads the stated height when asked for its keys.
     assert_eq!(signer.public_keys(), vec![public]);
-    assert_eq!(signer.signed_up_to(), Some(9));
+    assert_eq!(signer.signed_up_to(), Some(10), "not below the stated height (nor at it without a WAL)");
     let err = signer.sign(&request(public, 9, 5, SignStep::Precommit, b"b")).expect_err("below the stated height");
     assert!(err.to_string().contains("resumes from height 10"), "{err}");
     signer.sign(&request(public, 10, 0, SignStep::Prevote, b"c")).expect("at the stated height");

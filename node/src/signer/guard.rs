@@ -186,14 +186,17 @@ impl DoubleSignGuard {
     }
 
     /// The height at and below which this signer must be taken to have signed: the last
-    /// signature's, the one below the stated resume height, or every height while the
-    /// guard file is missing.
+    /// signature's; every height while the guard file is missing; and the stated resume
+    /// height itself (not the one below: a host votes at the height of its mark only if
+    /// its WAL holds what it signed there, and a WAL of peers' messages below the resume
+    /// height must not make it vote where the guard refuses), so a resumed key votes from
+    /// the height after it, or at it once its WAL has it.
     pub fn mark_height(&self) -> Option<u64> {
         match &self.state {
             None => Some(u64::MAX),
             Some(GuardFile::Signed(mark)) => Some(mark.height),
             Some(GuardFile::Resume { resume_from_height: 0 }) => None,
-            Some(GuardFile::Resume { resume_from_height }) => Some(resume_from_height - 1),
+            Some(GuardFile::Resume { resume_from_height }) => Some(*resume_from_height),
         }
     }
 

@@ -110,6 +110,9 @@ pub enum UseStage {
     Committed,
     /// The signature was not returned (the reason says why).
     Withheld,
+    /// The signing event of a withheld use committed after the caller was answered
+    /// (without the signature): the signature is on chain in its committed event.
+    LateCommit,
 }
 
 /// One use of a hosted key, as the usage log records it.

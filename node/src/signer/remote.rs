@@ -628,7 +628,12 @@ impl Signer for RemoteSigner {
     fn public_keys(&mut self) -> Vec<PublicKey> {
         // Asked once per height: the signer may have picked up a successor key.
         match self.call(&RemoteRequest::Identify) {
-            Ok(RemoteReply::Identity { keys, .. }) if !keys.is_empty() => self.keys = keys.into_vec(),
+            Ok(RemoteReply::Identity { keys, signed_up_to }) if !keys.is_empty() => {
+                // The signer's guard is the authority: a resume height stated there since
+                // (`chancery signer resume`) lets this node vote without a restart.
+                self.keys = keys.into_vec();
+                self.signed_up_to = signed_up_to;
+            }
             Ok(other) => tracing::warn!(reply = ?other, "the signer answered identify unexpectedly"),
             Err(e) => tracing::warn!(error = %e, "the signer is unreachable; keeping the keys it named before"),
         }
