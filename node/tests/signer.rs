@@ -160,3 +160,47 @@ fn a_second_signer_on_one_home_refuses_to_start_and_names_the_holder() {
     drop(first);
     LocalSigner::open(&key, None, &guard).expect("free once the first is gone");
 }
+
+/// Through the remote signer's socket too: a node learns of a resume height stated in
+/// the signer's home when it next asks for the signer's keys, without a restart.
+#[test]
+fn a_remote_signers_resume_height_reaches_the_node_without_a_restart() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chancery_node::signer::hosted::HostedKeys;
+    use chancery_node::signer::remote::{bind_owner_only, serve, HostedPolicy, RemoteSigner};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let home = dir.path();
+    std::fs::create_dir_all(home.join("keys")).expect("keys dir");
+    let (key, guard) = (home.join("keys/consensus.key"), home.join("keys/signer_state.json"));
+    KeyFile::generate(&key, None).expect("a key brought without its guard");
+    let socket = home.join("signer.sock");
+    let stop = Arc::new(AtomicBool::new(false));
+    let server = {
+        let (home, socket, stop) = (home.to_path_buf(), socket.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut signer =
+                LocalSigner::open(&home.join("keys/consensus.key"), None, &home.join("keys/signer_state.json"))
+                    .expect("signer");
+            let hosted = HostedKeys::open(&home.join("hosted"), None).expect("hosted keys");
+            let policy = HostedPolicy::load(&home).expect("policy");
+            let listener = bind_owner_only(&socket).expect("bind");
+            serve(&mut signer, &hosted, &policy, listener, &socket, &stop).expect("serve");
+        })
+    };
+    let mut remote =
+        RemoteSigner::connect(&socket, Arc::new(AtomicBool::new(false)), Duration::from_secs(10)).expect("connect");
+    assert_eq!(remote.signed_up_to(), Some(u64::MAX), "no guard file: the node does not vote");
+    DoubleSignGuard::resume(&guard, 7).expect("resume");
+    let keys = remote.public_keys();
+    assert_eq!(keys, vec![remote.public_key()]);
+    assert_eq!(remote.signed_up_to(), Some(7), "the stated height reached the node");
+    let refused = remote.sign(&request(remote.public_key(), 6, 0, SignStep::Prevote, b"x")).expect_err("below");
+    assert!(refused.0.contains("resumes from height 7"), "{refused:?}");
+    remote.sign(&request(remote.public_key(), 8, 0, SignStep::Prevote, b"y")).expect("above the stated height");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    server.join().expect("server thread");
+}
