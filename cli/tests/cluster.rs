@@ -50,12 +50,7 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
     )
     .expect("genesis");
     let trust = genesis.trust_root();
-    let keys: Vec<ed25519_dalek::SigningKey> = (0..4)
-        .map(|i| {
-            chancery_node::signer::KeyFile::load(&dir.path().join(format!("bench/submitter-{i}.key")), None)
-                .expect("key")
-        })
-        .collect();
+    let keys: Vec<ed25519_dalek::SigningKey> = support::bench_keys(dir.path()).into_iter().take(4).collect();
     let rt = runtime();
     rt.block_on(async {
         let all: Vec<&Node> = nodes.iter().collect();

@@ -141,6 +141,25 @@ impl Hosts {
         self.iptables(i, &["-A", "INPUT", "-s", &self.ip(from), "-j", "DROP"]);
     }
 
+    /// Node `i` drops 5% of its inbound packets at random.
+    fn lose(&self, i: usize) {
+        self.iptables(
+            i,
+            &["-A", "INPUT", "-m", "statistic", "--mode", "random", "--probability", "0.05", "-j", "DROP"],
+        );
+    }
+
+    /// Node `i`'s uplink at 1 Mbit/s with a 200 ms queue.
+    fn starve(&self, i: usize) {
+        let ns = self.ns(i);
+        let tbf = [
+            "tc", "qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "1mbit", "burst", "32kbit", "latency", "200ms",
+        ];
+        let mut args = vec!["ip", "netns", "exec", ns.as_str()];
+        args.extend_from_slice(&tbf);
+        run(&args);
+    }
+
     /// Every rule of node `i` removed, its link unthrottled.
     fn heal(&self, i: usize) {
         self.iptables(i, &["-F", "INPUT"]);
@@ -180,14 +199,7 @@ impl Cluster {
     fn new() -> Cluster {
         let hosts = Hosts::new();
         let dir = tempfile::tempdir().expect("tempdir");
-        let base = support::testnet::free_base_port();
-        let init = Command::new(env!("CARGO_BIN_EXE_chancery"))
-            .args(["testnet", "init", "--out"])
-            .arg(dir.path())
-            .args(["--base-port", &base.to_string()])
-            .output()
-            .expect("testnet init");
-        assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+        let base = support::testnet::init(dir.path());
         let homes: Vec<PathBuf> = NAMES.iter().map(|n| dir.path().join(n)).collect();
         // Each node on its own address: loopback ports become addresses.
         for home in &homes {
@@ -301,11 +313,7 @@ struct Load {
 
 impl Load {
     fn start(cluster: &Cluster, dir: &Path, rate: usize) -> Load {
-        let keys: Vec<_> = (0..chancery_node::devchain::BENCH_SUBMITTERS)
-            .map(|i| {
-                chancery_node::signer::KeyFile::load(&dir.join(format!("bench/submitter-{i}.key")), None).expect("key")
-            })
-            .collect();
+        let keys = support::bench_keys(dir);
         let chain = support::chain_of(dir);
         let urls = [cluster.rpc(0), cluster.rpc(1)];
         let stop = Arc::new(AtomicBool::new(false));
@@ -445,35 +453,14 @@ fn faults_of_a_real_network_keep_safety_and_heal_to_liveness() {
     // 5% random inbound loss on every node: the chain keeps committing.
     let before = rt.block_on(common_height(&cluster, &all));
     for i in all {
-        cluster.hosts.iptables(
-            i,
-            &["-A", "INPUT", "-m", "statistic", "--mode", "random", "--probability", "0.05", "-j", "DROP"],
-        );
+        cluster.hosts.lose(i);
     }
     rt.block_on(wait_past(&cluster, &all, before + 5, Duration::from_secs(60), "5% packet loss"));
     cluster.hosts.heal_all();
 
     // A starved link: the notary's uplink at 1 Mbit/s with a 200 ms queue.
     let before = rt.block_on(common_height(&cluster, &all));
-    run(&[
-        "ip",
-        "netns",
-        "exec",
-        &cluster.hosts.ns(1),
-        "tc",
-        "qdisc",
-        "add",
-        "dev",
-        "eth0",
-        "root",
-        "tbf",
-        "rate",
-        "1mbit",
-        "burst",
-        "32kbit",
-        "latency",
-        "200ms",
-    ]);
+    cluster.hosts.starve(1);
     rt.block_on(wait_past(&cluster, &all, before + 5, Duration::from_secs(60), "starved link"));
     cluster.hosts.heal_all();
 
@@ -562,46 +549,14 @@ fn soak() {
             match faults % 3 {
                 0 => {
                     for i in all {
-                        cluster.hosts.iptables(
-                            i,
-                            &[
-                                "-A",
-                                "INPUT",
-                                "-m",
-                                "statistic",
-                                "--mode",
-                                "random",
-                                "--probability",
-                                "0.05",
-                                "-j",
-                                "DROP",
-                            ],
-                        );
+                        cluster.hosts.lose(i);
                     }
                 }
                 1 => {
                     cluster.hosts.drop_from(2, 0);
                     cluster.hosts.drop_from(0, 2);
                 }
-                _ => run(&[
-                    "ip",
-                    "netns",
-                    "exec",
-                    &cluster.hosts.ns(3),
-                    "tc",
-                    "qdisc",
-                    "add",
-                    "dev",
-                    "eth0",
-                    "root",
-                    "tbf",
-                    "rate",
-                    "1mbit",
-                    "burst",
-                    "32kbit",
-                    "latency",
-                    "200ms",
-                ]),
+                _ => cluster.hosts.starve(3),
             }
             faults += 1;
             fault_on = Some(now + Duration::from_secs(60));

@@ -26,11 +26,7 @@ fn assert_closed_cleanly(log: &Path) {
 
 /// Submits documents to `url` until `stop` is set, from each bench submitter key.
 fn load(url: String, home: &Path, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
-    let keys: Vec<_> = (0..chancery_node::devchain::BENCH_SUBMITTERS)
-        .map(|i| {
-            chancery_node::signer::KeyFile::load(&home.join(format!("bench/submitter-{i}.key")), None).expect("key")
-        })
-        .collect();
+    let keys = support::bench_keys(home);
     let chain = support::chain_of(home);
     std::thread::spawn(move || {
         let rt = support::runtime();
@@ -70,14 +66,7 @@ fn a_loaded_dev_node_stops_with_status_zero_and_its_store_closed() {
 #[test]
 fn a_loaded_testnet_stops_on_ctrl_c_with_every_status_zero() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let base = support::testnet::free_base_port();
-    let init = Command::new(env!("CARGO_BIN_EXE_chancery"))
-        .args(["testnet", "init", "--out"])
-        .arg(dir.path())
-        .args(["--base-port", &base.to_string()])
-        .output()
-        .expect("init");
-    assert!(init.status.success());
+    let base = support::testnet::init(dir.path());
     // Its own process group, as a terminal gives a foreground job: Ctrl-C reaches
     // `testnet run` and every node.
     let mut run = Command::new(env!("CARGO_BIN_EXE_chancery"))

@@ -85,9 +85,7 @@ impl DevNode {
 
     pub fn submitter_keys(&self) -> Vec<SigningKey> {
         let mut keys = vec![self.key("integrator.key")];
-        for i in 0..chancery_node::devchain::BENCH_SUBMITTERS {
-            keys.push(self.key(&format!("bench/submitter-{i}.key")));
-        }
+        keys.extend(bench_keys(&self.home));
         keys
     }
 
@@ -188,6 +186,13 @@ pub fn new_hosted_key(home: &Path, id: &str, serial: &str) -> chancery_ledger::P
     let made = String::from_utf8_lossy(&made.stdout).into_owned();
     let public_key = made.lines().find_map(|l| l.trim().strip_prefix("public key")).expect("public key").trim();
     chancery_ledger::PublicKey::from_hex(public_key).expect("key")
+}
+
+/// The bench submitter keys a dev or testnet directory holds (`bench/submitter-N.key`).
+pub fn bench_keys(dir: &Path) -> Vec<SigningKey> {
+    (0..chancery_node::devchain::BENCH_SUBMITTERS)
+        .map(|i| KeyFile::load(&dir.join(format!("bench/submitter-{i}.key")), None).expect("bench key"))
+        .collect()
 }
 
 /// The error code of an answer that must be an error.

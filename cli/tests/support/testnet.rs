@@ -81,7 +81,8 @@ pub fn free_base_port() -> u16 {
     panic!("no free port range");
 }
 
-pub fn testnet(dir: &Path) -> Vec<Node> {
+/// `chancery testnet init` into `dir` on free ports; the base port.
+pub fn init(dir: &Path) -> u16 {
     let base = free_base_port();
     let out = Command::new(env!("CARGO_BIN_EXE_chancery"))
         .args(["testnet", "init", "--out"])
@@ -90,6 +91,11 @@ pub fn testnet(dir: &Path) -> Vec<Node> {
         .output()
         .expect("testnet init");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    base
+}
+
+pub fn testnet(dir: &Path) -> Vec<Node> {
+    let base = init(dir);
     NAMES
         .iter()
         .enumerate()
