@@ -168,7 +168,9 @@ impl RpcService {
         use tokio::sync::broadcast::error::RecvError;
         let deadline = tokio::time::Instant::now() + wait;
         let mut stopping = self.stopping.clone();
-        // Read the store (and the mempool) now and whenever the bus lost blocks.
+        // The store is read now and whenever the bus lost blocks; in between, every
+        // committed block is announced on the bus, so a block without the tx needs only
+        // the (in-memory) mempool asked whether it dropped it.
         let mut look = true;
         loop {
             if look {
@@ -176,10 +178,7 @@ impl RpcService {
                 let hash = *tx_hash;
                 let found = tokio::task::spawn_blocking(move || match shared.store.tx_location(&hash) {
                     Ok(location) => Ok(Some(location.height)),
-                    Err(StoreError::NotFound(_)) => match shared.mempool.status(&hash) {
-                        PoolStatus::Dropped(reason) => Err(format!("dropped from the mempool: {reason}")),
-                        _ => Ok(None),
-                    },
+                    Err(StoreError::NotFound(_)) => Ok(None),
                     Err(e) => Err(format!("store: {e}")),
                 })
                 .await
@@ -188,22 +187,20 @@ impl RpcService {
                     return Ok(height);
                 }
             }
+            if let PoolStatus::Dropped(reason) = self.shared.mempool.status(tx_hash) {
+                return Err(format!("dropped from the mempool: {reason}"));
+            }
             let event = tokio::select! {
                 event = tokio::time::timeout_at(deadline, events.recv()) => event,
                 _ = stopping.wait_for(|stopping| *stopping) => return Err("the node is stopping".into()),
             };
-            match event {
+            look = match event {
                 Err(_) => return Err(format!("not committed within {} ms", wait.as_millis())),
-                Ok(Ok(block)) => {
-                    if block.tx_hashes.contains(tx_hash) {
-                        return Ok(block.header.height);
-                    }
-                    // A block without it: it may have been dropped meanwhile.
-                    look = true;
-                }
-                Ok(Err(RecvError::Lagged(_))) => look = true,
+                Ok(Ok(block)) if block.tx_hashes.contains(tx_hash) => return Ok(block.header.height),
+                Ok(Ok(_)) => false,
+                Ok(Err(RecvError::Lagged(_))) => true,
                 Ok(Err(RecvError::Closed)) => return Err("the node is stopping".into()),
-            }
+            };
         }
     }
 
