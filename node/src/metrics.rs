@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use jsonrpsee::core::BoxError;
-use jsonrpsee::server::middleware::rpc::{Batch, Notification, RpcServiceT};
-use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse, MethodResponse};
-use jsonrpsee::types::Request;
+use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -142,7 +140,10 @@ impl Metrics {
         text
     }
 
-    fn count(&self, method: &str, outcome: &str) {
+    /// Counts one call of `method` (any name: unknown ones count as `unknown`) with its
+    /// outcome (`ok`, `error`, or `batched` for a call inside a batch).
+    pub fn count(&self, method: &str, outcome: &str) {
+        let method = method_label(method);
         self.rpc_calls.get_or_create(&CallLabels { method: method.to_string(), outcome: outcome.to_string() }).inc();
     }
 }
@@ -245,59 +246,5 @@ where
             }
         }
         Box::pin(self.inner.call(request))
-    }
-}
-
-/// Counts RPC calls by method and outcome.
-#[derive(Clone)]
-pub struct RpcMetrics<S> {
-    /// The wrapped service.
-    pub inner: S,
-    /// Where to count.
-    pub metrics: Arc<Metrics>,
-}
-
-impl<S> RpcServiceT for RpcMetrics<S>
-where
-    S: RpcServiceT<
-            MethodResponse = MethodResponse,
-            BatchResponse = MethodResponse,
-            NotificationResponse = MethodResponse,
-        > + Send
-        + Sync
-        + Clone
-        + 'static,
-{
-    type MethodResponse = MethodResponse;
-    type BatchResponse = MethodResponse;
-    type NotificationResponse = MethodResponse;
-
-    fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let inner = self.inner.clone();
-        let metrics = self.metrics.clone();
-        let method = method_label(request.method_name()).to_string();
-        async move {
-            let response = inner.call(request).await;
-            metrics.count(&method, if response.is_error() { "error" } else { "ok" });
-            response
-        }
-    }
-
-    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        let names: Vec<String> =
-            batch.iter().filter_map(|e| e.as_ref().ok()).map(|e| method_label(e.method_name()).to_string()).collect();
-        let inner = self.inner.clone();
-        let metrics = self.metrics.clone();
-        async move {
-            let response = inner.batch(batch).await;
-            for name in &names {
-                metrics.count(name, "batched");
-            }
-            response
-        }
-    }
-
-    fn notification<'a>(&self, n: Notification<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
-        self.inner.notification(n)
     }
 }

@@ -20,7 +20,7 @@ use jsonrpsee::server::{serve_with_graceful_shutdown, stop_channel, Methods, Ser
 use jsonrpsee::types::{ErrorObject, Request};
 use jsonrpsee::MethodResponse;
 
-use crate::metrics::{HttpRoutesLayer, Metrics, RpcMetrics};
+use crate::metrics::{HttpRoutesLayer, Metrics};
 
 /// Most simultaneous RPC connections.
 pub const CONNECTIONS_MAX: u32 = 256;
@@ -120,12 +120,14 @@ impl Drop for SubscriptionGuard {
     }
 }
 
-/// The per-connection RPC middleware: counts calls for the idle check and refuses calls
-/// with more positional parameters than their method takes.
+/// The per-connection RPC middleware: refuses calls with more positional parameters than
+/// their method takes, tracks calls for the idle check, and counts them by method and
+/// outcome in the metrics.
 #[derive(Clone)]
 pub struct ClientGuard<S> {
     inner: S,
     activity: Arc<Activity>,
+    metrics: Arc<Metrics>,
     id: u32,
 }
 
@@ -161,14 +163,16 @@ where
     type NotificationResponse = MethodResponse;
 
     fn call<'a>(&self, request: Request<'a>) -> impl std::future::Future<Output = MethodResponse> + Send + 'a {
-        let (inner, activity, id) = (self.inner.clone(), self.activity.clone(), self.id);
+        let (inner, activity, metrics, id) = (self.inner.clone(), self.activity.clone(), self.metrics.clone(), self.id);
         async move {
             if let Some(why) = extra_params(request.method_name(), request.params.as_deref()) {
                 return MethodResponse::error(request.id().into_owned(), invalid_params(why));
             }
+            let method = request.method_name().to_string();
             activity.call_started(id);
             let response = inner.call(request).await;
             activity.call_ended(id);
+            metrics.count(&method, if response.is_error() { "error" } else { "ok" });
             response
         }
     }
@@ -184,11 +188,16 @@ where
                 *entry = Err(BatchEntryErr::new(call_id, invalid_params(why)));
             }
         }
-        let (inner, activity, id) = (self.inner.clone(), self.activity.clone(), self.id);
+        let names: Vec<String> =
+            batch.iter().filter_map(|e| e.as_ref().ok()).map(|e| e.method_name().to_string()).collect();
+        let (inner, activity, metrics, id) = (self.inner.clone(), self.activity.clone(), self.metrics.clone(), self.id);
         async move {
             activity.call_started(id);
             let response = inner.batch(batch).await;
             activity.call_ended(id);
+            for name in &names {
+                metrics.count(name, "batched");
+            }
             response
         }
     }
@@ -267,8 +276,9 @@ pub async fn serve(
             let (conn_stop, conn_handle) = stop_channel();
             let (guard_activity, guard_metrics) = (activity.clone(), metrics.clone());
             let middleware = RpcServiceBuilder::new().layer_fn(move |inner| ClientGuard {
-                inner: RpcMetrics { inner, metrics: guard_metrics.clone() },
+                inner,
                 activity: guard_activity.clone(),
+                metrics: guard_metrics.clone(),
                 id,
             });
             let service = builder
