@@ -122,6 +122,18 @@ fn a_hosted_signature_leaves_only_with_its_committed_signing_event() {
         assert!(attempts < 10 && err.contains("1040"), "{out}{err}");
     };
     assert!(out.contains("committed at height"), "{out}");
+    // The successful call's event is logged pending, then committed with its height.
+    // Events withheld earlier may commit in the same block; they are logged as
+    // late_commit, in any order around it.
     let log = usage(&operator);
-    assert_eq!(log.last().and_then(|l| l["stage"].as_str()), Some("committed"), "{log:?}");
+    let last_pending = log.iter().rev().find(|l| l["stage"] == "pending").expect("a pending use");
+    let committed: Vec<&Value> =
+        log.iter().filter(|l| l["tx_hash"] == last_pending["tx_hash"] && l["stage"] != "pending").collect();
+    assert_eq!(committed.len(), 1, "{log:?}");
+    assert_eq!(committed[0]["stage"].as_str(), Some("committed"), "{log:?}");
+    assert!(committed[0]["height"].as_u64().is_some(), "{log:?}");
+    for entry in log.iter().filter(|l| l["stage"] == "late_commit") {
+        let withheld = log.iter().any(|l| l["tx_hash"] == entry["tx_hash"] && l["stage"] == "withheld");
+        assert!(withheld, "a late commit follows a withheld use: {log:?}");
+    }
 }
