@@ -259,8 +259,9 @@ async fn equivocate(
     from: u64,
     until: Instant,
 ) {
+    use chancery_consensus::wire::Message;
     use chancery_consensus::wire::WireVote;
-    use chancery_node::p2p::{FrameCodec, Message, PROTOCOL};
+    use chancery_node::p2p::{FrameCodec, PROTOCOL};
     use ed25519_dalek::Signer as _;
     use libp2p::futures::StreamExt;
     use libp2p::request_response::{self, ProtocolSupport};

@@ -21,6 +21,7 @@ use malachitebft_core_types::{
 
 use crate::certificates::{verify_commit, verify_polka, verify_round};
 use crate::context::{Address, BlockHash, ChanceryContext, ConsensusValidatorSet, Height, Sig};
+use crate::wire::WalEntry;
 
 /// The context every consensus type is defined in.
 pub type Ctx = ChanceryContext;
@@ -73,12 +74,46 @@ pub trait Signer {
     }
 }
 
+/// Why the WAL cannot be written, cleared or read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("WAL {location}: {message}")]
+pub struct WalError {
+    /// Where the WAL is (a file path, or a name).
+    pub location: String,
+    /// What failed.
+    pub message: String,
+}
+
 /// Where the engine writes its WAL records. `append` must return only once the record is
 /// durable: the engine signs right after some records (a proposal after the block it
 /// proposes), and a signature must never exist for something the WAL does not hold.
-pub trait WalSink {
-    /// Appends and syncs one record, or says why it cannot.
-    fn append(&mut self, height: Height, input: &Input<Ctx>) -> Result<(), String>;
+pub trait Wal {
+    /// Appends and syncs one record made at `height`, or says why it cannot.
+    fn append(&mut self, height: u64, entry: &WalEntry) -> Result<(), WalError>;
+
+    /// Forgets every record (a height is committed: its records are not needed again).
+    fn clear(&mut self) -> Result<(), WalError>;
+}
+
+impl<T: Wal + ?Sized> Wal for Box<T> {
+    fn append(&mut self, height: u64, entry: &WalEntry) -> Result<(), WalError> {
+        (**self).append(height, entry)
+    }
+    fn clear(&mut self) -> Result<(), WalError> {
+        (**self).clear()
+    }
+}
+
+impl<T: Signer + ?Sized> Signer for Box<T> {
+    fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused> {
+        (**self).sign(request)
+    }
+    fn public_keys(&mut self) -> Vec<PublicKey> {
+        (**self).public_keys()
+    }
+    fn signed_up_to(&self) -> Option<u64> {
+        (**self).signed_up_to()
+    }
 }
 
 /// What the host must do, in order.
@@ -124,8 +159,6 @@ pub enum Output {
         /// Time left.
         within: Duration,
     },
-    /// Append this input to the WAL (and sync) before carrying out the outputs after it.
-    WalAppend(Height, Box<Input<Ctx>>),
     /// A block was decided, with the commit that proves it.
     Decide {
         /// The decided block.
@@ -210,17 +243,21 @@ impl Engine {
         validators: ConsensusValidatorSet,
         timeouts: LinearTimeouts,
         voting: bool,
-        wal: &[Input<Ctx>],
+        replay: &[Input<Ctx>],
         signer: &mut dyn Signer,
+        wal: &mut dyn Wal,
     ) -> Result<(Engine, Vec<Output>), EngineError> {
         let mut engine = Engine::new(chain, address, height, validators.clone(), timeouts, voting);
-        let mut outputs = engine
-            .handle(Input::StartHeight(height, validators, false, None, VoteExtensionPolicy::Disabled), signer)?;
-        engine.state.record_recovered_own_precommit_extensions(wal.iter());
-        engine.state.index_wal_entries(wal.iter());
+        let mut outputs = engine.handle(
+            Input::StartHeight(height, validators, false, None, VoteExtensionPolicy::Disabled),
+            signer,
+            wal,
+        )?;
+        engine.state.record_recovered_own_precommit_extensions(replay.iter());
+        engine.state.index_wal_entries(replay.iter());
         engine.effects.replaying = true;
-        for entry in wal {
-            match engine.handle(entry.clone(), signer) {
+        for entry in replay {
+            match engine.handle(entry.clone(), signer, wal) {
                 Ok(more) => outputs.extend(more),
                 Err(e) => {
                     engine.effects.replaying = false;
@@ -269,35 +306,30 @@ impl Engine {
         &mut self.state
     }
 
-    /// Runs one input and returns what the host must do, in order; WAL records come out
-    /// as [`Output::WalAppend`] for the host to write before the outputs after them.
-    pub fn handle(&mut self, input: Input<Ctx>, signer: &mut dyn Signer) -> Result<Vec<Output>, EngineError> {
-        self.run(input, signer, None)
-    }
-
-    /// Like [`Engine::handle`], writing WAL records to `wal` as the core asks for them,
-    /// before it goes on (and before it signs what follows them). A failed append halts
-    /// the engine: nothing after it is signed or published.
-    pub fn handle_with_wal(
+    /// Runs one input and returns what the host must do, in order, writing WAL records
+    /// to `wal` as the core asks for them, before it goes on (and before it signs what
+    /// follows them). A failed append halts the engine: nothing after it is signed or
+    /// published.
+    pub fn handle(
         &mut self,
         input: Input<Ctx>,
         signer: &mut dyn Signer,
-        wal: &mut dyn WalSink,
+        wal: &mut dyn Wal,
     ) -> Result<Vec<Output>, EngineError> {
-        self.run(input, signer, Some(wal))
+        self.run(input, signer, wal)
     }
 
     fn run(
         &mut self,
         input: Input<Ctx>,
         signer: &mut dyn Signer,
-        mut wal: Option<&mut dyn WalSink>,
+        wal: &mut dyn Wal,
     ) -> Result<Vec<Output>, EngineError> {
         if let Some(reason) = &self.effects.halted {
             return Err(EngineError::Halted(reason.clone()));
         }
         let effects = &mut self.effects;
-        let result: Result<(), CoreError<Ctx>> = process!(input: input, state: &mut self.state, metrics: &(), with: effect => effects.handle(effect, signer, wal.as_deref_mut()));
+        let result: Result<(), CoreError<Ctx>> = process!(input: input, state: &mut self.state, metrics: &(), with: effect => effects.handle(effect, signer, wal));
         let outputs = std::mem::take(&mut self.effects.outputs);
         if let Some(reason) = &self.effects.halted {
             return Err(EngineError::Halted(reason.clone()));
@@ -350,7 +382,7 @@ impl Effects {
         &mut self,
         effect: Effect<Ctx>,
         signer: &mut dyn Signer,
-        wal: Option<&mut (dyn WalSink + 'w)>,
+        wal: &mut (dyn Wal + 'w),
     ) -> Result<malachitebft_core_consensus::Resume<Ctx>, std::convert::Infallible> {
         Ok(match effect {
             Effect::CancelAllTimeouts(r) => {
@@ -471,14 +503,11 @@ impl Effects {
                 r.resume_with(verify_round(&self.chain, &cert, &set, thresholds.quorum, thresholds.honest))
             }
             Effect::WalAppend(height, input, r) => {
-                if !self.replaying && self.halted.is_none() {
-                    match wal {
-                        Some(wal) => {
-                            if let Err(e) = wal.append(height, &input) {
-                                self.halted = Some(format!("WAL append failed: {e}"));
-                            }
-                        }
-                        None => self.push(Output::WalAppend(height, Box::new(input))),
+                // Inputs the WAL does not record (a height start) need no append.
+                let entry = WalEntry::from_input(&input);
+                if let (false, None, Some(entry)) = (self.replaying, &self.halted, entry) {
+                    if let Err(e) = wal.append(height.0, &entry) {
+                        self.halted = Some(format!("WAL append failed: {e}"));
                     }
                 }
                 r.resume_with(())

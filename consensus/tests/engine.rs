@@ -2,7 +2,9 @@
 //! refusal is published.
 
 use chancery_consensus::context::{timeouts, Address, BlockValue, ConsensusValidatorSet, Height, Sig};
-use chancery_consensus::engine::{Engine, EngineError, Output, SignRequest, Signer, SignerRefused, WalSink};
+use chancery_consensus::engine::{Engine, EngineError, Output, SignRequest, Signer, SignerRefused, Wal, WalError};
+use chancery_consensus::host::MemoryWal;
+use chancery_consensus::wire::WalEntry;
 use chancery_ledger::chain::Params;
 use chancery_ledger::testkit::{key, public, validator_set, TestChain};
 use malachitebft_core_consensus::{Input, LocallyProposedValue};
@@ -27,8 +29,9 @@ fn a_refusing_signer_halts_consensus_without_publishing() {
     let chain = TestChain::new(1);
     let address = Address(public(&key(1, 0)));
     let mut engine = Engine::new(chain.identity(), address, Height(0), set.clone(), timeouts(&Params::default()), true);
+    let mut wal = MemoryWal::new("test");
     let outputs = engine
-        .handle(Input::StartHeight(Height(0), set, false, None, VoteExtensionPolicy::Disabled), &mut Refusing)
+        .handle(Input::StartHeight(Height(0), set, false, None, VoteExtensionPolicy::Disabled), &mut Refusing, &mut wal)
         .expect("start");
     assert!(outputs.iter().any(|o| matches!(o, Output::GetValue { .. })), "the only validator is asked for a block");
     let mut builder = TestChain::new(1);
@@ -37,6 +40,7 @@ fn a_refusing_signer_halts_consensus_without_publishing() {
         .handle(
             Input::Propose(LocallyProposedValue::new(Height(0), Round::new(0), BlockValue::new(block))),
             &mut Refusing,
+            &mut wal,
         )
         .expect_err("halts");
     assert!(matches!(&err, EngineError::Halted(reason) if reason.contains("already signed")), "{err}");
@@ -50,6 +54,7 @@ fn a_refusing_signer_halts_consensus_without_publishing() {
             VoteExtensionPolicy::Disabled,
         ),
         &mut Refusing,
+        &mut wal,
     );
     assert!(matches!(again, Err(EngineError::Halted(_))));
 }
@@ -68,19 +73,23 @@ impl Signer for Logged<'_> {
     }
 }
 
-impl WalSink for Logged<'_> {
-    fn append(&mut self, _height: Height, input: &Input<chancery_consensus::engine::Ctx>) -> Result<(), String> {
-        let name = match input {
-            Input::ProposedValue(..) => "wal proposed value",
-            Input::Vote(_) => "wal vote",
+impl Wal for Logged<'_> {
+    fn append(&mut self, _height: u64, entry: &WalEntry) -> Result<(), WalError> {
+        let name = match entry {
+            WalEntry::ProposedValue { .. } => "wal proposed value",
+            WalEntry::Vote(_) => "wal vote",
             _ => "wal other",
         };
         self.0.borrow_mut().push(name.to_string());
         if self.1 {
-            Err("disk full".into())
+            Err(WalError { location: "test".into(), message: "disk full".into() })
         } else {
             Ok(())
         }
+    }
+
+    fn clear(&mut self) -> Result<(), WalError> {
+        Ok(())
     }
 }
 
@@ -94,14 +103,10 @@ fn propose(fail_wal: bool) -> (Result<Vec<Output>, EngineError>, Vec<String>) {
     let mut signer = Logged(&log, false);
     let mut wal = Logged(&log, fail_wal);
     engine
-        .handle_with_wal(
-            Input::StartHeight(Height(0), set, false, None, VoteExtensionPolicy::Disabled),
-            &mut signer,
-            &mut wal,
-        )
+        .handle(Input::StartHeight(Height(0), set, false, None, VoteExtensionPolicy::Disabled), &mut signer, &mut wal)
         .expect("start");
     let block = TestChain::new(1).commit_block(Vec::new()).0;
-    let result = engine.handle_with_wal(
+    let result = engine.handle(
         Input::Propose(LocallyProposedValue::new(Height(0), Round::new(0), BlockValue::new(block))),
         &mut signer,
         &mut wal,
@@ -117,8 +122,6 @@ fn the_proposed_block_is_in_the_wal_before_the_proposal_is_signed() {
     let wal_at = log.iter().position(|e| e == "wal proposed value").expect("block recorded");
     let sign_at = log.iter().position(|e| e == "sign Propose").expect("proposal signed");
     assert!(wal_at < sign_at, "{log:?}");
-    // With a WAL sink, no WalAppend is left for the host to do.
-    assert!(!outputs.iter().any(|o| matches!(o, Output::WalAppend(..))));
     assert!(outputs.iter().any(|o| matches!(o, Output::Decide { .. })), "one validator decides at once");
 }
 

@@ -4,13 +4,13 @@
 
 use std::time::Instant;
 
+use chancery_consensus::host::mempool::{Mempool, MempoolLimits};
+use chancery_consensus::host::produce::build_block;
 use chancery_ledger::state::BlockContext;
 use chancery_ledger::store::rocks::RocksBackend;
 use chancery_ledger::store::ChainStore;
 use chancery_ledger::testkit::{chain_spec, document_evidence, key, public, sign, signed_tx};
 use chancery_ledger::{Commit, CommitSig, Tx};
-use chancery_node::mempool::{Mempool, MempoolLimits};
-use chancery_node::producer::build_block;
 
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");

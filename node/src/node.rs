@@ -19,11 +19,11 @@ use tokio::sync::broadcast;
 
 use crate::config::Config;
 use crate::driver::{Driver, DriverMsg};
-use crate::mempool::{Mempool, MempoolLimits};
 use crate::metrics::{HttpRoutesLayer, Metrics};
 use crate::service::{health, RpcService};
 use crate::shared::{Liveness, Shared, EVENTS_BUFFERED};
 use crate::signer::LocalSigner;
+use chancery_consensus::host::mempool::{Mempool, MempoolLimits};
 
 /// Why the node cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +147,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         rx,
         net.clone().zip(reporter).map(|(commands, reporter)| crate::driver::Peers { commands, reporter }),
     )
-    .map_err(|e| StartError(format!("starting consensus: {}", e.0)))?;
+    .map_err(|e| StartError(format!("starting consensus: {e}")))?;
     let driver = std::thread::Builder::new()
         .name("consensus".into())
         .spawn(move || driver.run())

@@ -18,11 +18,12 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bincode::{Decode, Encode};
-use chancery_consensus::wire::{WireProposal, WireVote};
+pub use chancery_consensus::wire::TXS_PER_MESSAGE_MAX;
+use chancery_consensus::wire::{
+    pack_txs, CompactProposal, Message, Reply, WireProposal, MESSAGE_BYTES_MAX, TXS_MESSAGE_BYTES_MAX,
+};
 use chancery_ledger::codec::BoundedVec;
-use chancery_ledger::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, COMMIT_BYTES_MAX, TX_BYTES_MAX, VALIDATORS_MAX};
-use chancery_ledger::{decode, encode, Block, Canonical, Commit, Hash, Header, PublicKey, Signature, Tx};
+use chancery_ledger::{decode, encode, Hash, PublicKey, Tx};
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
@@ -35,15 +36,6 @@ use tokio::sync::mpsc;
 use crate::driver::DriverMsg;
 use crate::shared::Shared;
 
-/// Most txs in one gossip message.
-pub const TXS_PER_MESSAGE_MAX: usize = 1024;
-/// Largest message on the wire: a block with its commit and framing.
-pub const MESSAGE_BYTES_MAX: usize = BLOCK_BYTES_MAX + COMMIT_BYTES_MAX + 1024;
-/// Most bytes of txs in one gossip message: [`TXS_PER_MESSAGE_MAX`] txs of up to
-/// `TX_BYTES_MAX` would not fit a message, so messages are cut by bytes too.
-pub const TXS_MESSAGE_BYTES_MAX: usize = BLOCK_BYTES_MAX;
-const _: () = assert!(TXS_MESSAGE_BYTES_MAX + 64 <= MESSAGE_BYTES_MAX, "a tx message and its framing fit a frame");
-const _: () = assert!(TX_BYTES_MAX <= TXS_MESSAGE_BYTES_MAX, "one tx always fits a message");
 /// Block reads (store read and encoding, off the network task) one peer may have
 /// outstanding, and all peers together; beyond, a request is answered `Busy` at once.
 pub const BLOCK_READS_PER_PEER_MAX: usize = 2;
@@ -66,176 +58,8 @@ pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/chancery/1");
 /// How often a node tells its peers how many blocks it has.
 pub const STATUS_INTERVAL: Duration = Duration::from_millis(500);
 
-/// A polka certificate on the wire.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct WirePolka {
-    /// Height.
-    pub height: u64,
-    /// Round.
-    pub round: u32,
-    /// The block.
-    pub block_hash: Hash,
-    /// The prevotes.
-    pub signatures: BoundedVec<(PublicKey, Signature), VALIDATORS_MAX>,
-}
-
-/// A proposal that names its txs by hash.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub struct CompactProposal {
-    /// Height.
-    pub height: u64,
-    /// Round.
-    pub round: u32,
-    /// Proof-of-lock round.
-    pub pol_round: Option<u32>,
-    /// The proposer.
-    pub proposer: PublicKey,
-    /// The block's header.
-    pub header: Header,
-    /// The block's tx hashes, in order.
-    pub tx_hashes: BoundedVec<Hash, BLOCK_TXS_MAX>,
-    /// The proposer's signature over the ledger proposal header.
-    pub signature: Signature,
-}
-
-impl CompactProposal {
-    /// The compact form of `proposal` and its tx hashes.
-    pub fn of(proposal: &WireProposal) -> Self {
-        let hashes = proposal.block.txs.iter().map(Tx::hash).collect();
-        CompactProposal {
-            height: proposal.height,
-            round: proposal.round,
-            pol_round: proposal.pol_round,
-            proposer: proposal.proposer,
-            header: proposal.block.header.clone(),
-            // As many hashes as the block has txs, which is within the same bound.
-            tx_hashes: BoundedVec::new(hashes).unwrap_or_default(),
-            signature: proposal.signature,
-        }
-    }
-
-    /// The whole proposal with its txs (in the order of `tx_hashes`). The txs are not
-    /// checked against the header here: validation does that, as for any proposal.
-    pub fn complete(self, txs: Vec<Tx>) -> Result<WireProposal, String> {
-        Ok(WireProposal {
-            height: self.height,
-            round: self.round,
-            pol_round: self.pol_round,
-            proposer: self.proposer,
-            block: Block { header: self.header, txs: BoundedVec::new(txs).map_err(|e| e.to_string())? },
-            signature: self.signature,
-        })
-    }
-}
-
-/// What peers send each other.
-// Decoded once and moved to its handler: boxing the proposal would only add an allocation.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub enum Message {
-    /// A signed vote.
-    Vote(WireVote),
-    /// A signed proposal with its block.
-    Proposal(WireProposal),
-    /// A polka certificate.
-    Polka(WirePolka),
-    /// Txs a peer's mempool admitted, numbered by the sender so the receiver admits them
-    /// in the order the sender did (a signer's later nonces must not overtake its
-    /// earlier ones, or the earlier ones become stale once the later ones commit).
-    Txs {
-        /// The sender's sequence number of this message.
-        seq: u64,
-        /// The txs.
-        txs: BoundedVec<Tx, TXS_PER_MESSAGE_MAX>,
-    },
-    /// How many blocks the sender has committed.
-    Status {
-        /// Committed blocks.
-        blocks: u64,
-    },
-    /// Asks for the committed block at `height` with its commit.
-    GetBlock {
-        /// The height.
-        height: u64,
-    },
-    /// A proposal whose txs are named by hash.
-    CompactProposal(CompactProposal),
-    /// Asks a proposer for txs of its proposal of block `block_hash` at (`height`,
-    /// `round`).
-    GetProposalTxs {
-        /// The height.
-        height: u64,
-        /// The round.
-        round: u32,
-        /// The proposed block's hash.
-        block_hash: Hash,
-        /// The txs wanted.
-        hashes: BoundedVec<Hash, BLOCK_TXS_MAX>,
-    },
-}
-
-impl Canonical for Message {
-    const KIND: &'static str = "p2p message";
-    const BYTES_MAX: usize = MESSAGE_BYTES_MAX;
-}
-
-/// The answer to a [`Message`].
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]
-pub enum Reply {
-    /// Received.
-    Ack,
-    /// The block asked for, with its commit.
-    Block {
-        /// The block.
-        block: Block,
-        /// Its commit.
-        commit: Commit,
-    },
-    /// Not stored here.
-    NoBlock,
-    /// Txs of a proposal, those of the asked hashes that the proposer has.
-    ProposalTxs(BoundedVec<Tx, BLOCK_TXS_MAX>),
-    /// Too many block reads under way here: ask again later, or another peer.
-    Busy,
-}
-
-impl Canonical for Reply {
-    const KIND: &'static str = "p2p reply";
-    const BYTES_MAX: usize = MESSAGE_BYTES_MAX;
-}
-
-/// What the driver hears from the network.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum NetEvent {
-    /// A message from a peer.
-    Message {
-        /// The sender.
-        from: PeerId,
-        /// The message.
-        message: Message,
-    },
-    /// A peer did not send block `height` it was asked for: it does not have it, the
-    /// request failed, or (`busy`) it had too many reads under way.
-    NoBlock {
-        /// The peer.
-        from: PeerId,
-        /// The height asked for.
-        height: u64,
-        /// It was only busy.
-        busy: bool,
-    },
-    /// A block fetched for sync.
-    Block {
-        /// The peer that sent it.
-        from: PeerId,
-        /// The block.
-        block: Box<Block>,
-        /// Its commit.
-        commit: Commit,
-    },
-}
+/// What the consensus host hears from the network.
+pub type NetEvent = chancery_consensus::host::Event<PeerId>;
 
 /// What the driver (or the RPC) asks the network to do.
 #[derive(Debug)]
@@ -263,32 +87,6 @@ pub enum NetCommand {
         /// Why.
         reason: String,
     },
-}
-
-/// Cuts `txs` into gossip messages of at most [`TXS_PER_MESSAGE_MAX`] txs and
-/// [`TXS_MESSAGE_BYTES_MAX`] bytes, in order.
-pub fn pack_txs(txs: Vec<Tx>) -> Vec<BoundedVec<Tx, TXS_PER_MESSAGE_MAX>> {
-    pack_txs_within(txs, TXS_MESSAGE_BYTES_MAX)
-}
-
-fn pack_txs_within(txs: Vec<Tx>, bytes_max: usize) -> Vec<BoundedVec<Tx, TXS_PER_MESSAGE_MAX>> {
-    let mut messages = Vec::new();
-    let mut current = Vec::new();
-    let mut bytes = 0;
-    for tx in txs {
-        let size = encode(&tx).len();
-        if !current.is_empty() && (current.len() == TXS_PER_MESSAGE_MAX || bytes + size > bytes_max) {
-            // Within the count bound by construction.
-            messages.extend(BoundedVec::new(std::mem::take(&mut current)).ok());
-            bytes = 0;
-        }
-        bytes += size;
-        current.push(tx);
-    }
-    if !current.is_empty() {
-        messages.extend(BoundedVec::new(current).ok());
-    }
-    messages
 }
 
 /// A token bucket: `rate` tokens a second, at most `burst` held.
@@ -772,7 +570,7 @@ async fn run(
 /// Checks txs from a peer like any submission (signatures in batches, state rules) and
 /// admits those that pass; returns how many were refused.
 fn admit(shared: &Shared, txs: Vec<Tx>) -> usize {
-    shared.submit(txs).iter().filter(|r| r.is_err()).count()
+    shared.submit(txs).results.iter().filter(|r| r.is_err()).count()
 }
 
 /// Txs peers admitted are admitted here too, one message after another in the order
@@ -1213,40 +1011,17 @@ fn handle_event(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chancery_ledger::testkit::{key, public, sign, TestChain};
+    use chancery_ledger::testkit::TestChain;
 
-    fn proposal(txs: usize) -> WireProposal {
+    /// `n` signed evidence txs.
+    fn txs(n: usize) -> Vec<Tx> {
         let mut chain = TestChain::new(4);
-        let txs = (0..txs).map(|i| chain.evidence_tx(format!("document {i}").as_bytes())).collect();
-        let (block, _) = chain.commit_block(txs);
-        let proposer = key(1, 0);
-        WireProposal {
-            height: block.header.height,
-            round: 2,
-            pol_round: Some(1),
-            proposer: public(&proposer),
-            signature: sign(&proposer, &block.header.hash()),
-            block,
-        }
-    }
-
-    #[test]
-    fn a_compact_proposal_completes_to_the_same_proposal_and_is_smaller() {
-        let full = proposal(20);
-        let message = Message::CompactProposal(CompactProposal::of(&full));
-        let bytes = encode(&message);
-        assert!(bytes.len() * 3 < encode(&Message::Proposal(full.clone())).len(), "hashes instead of txs");
-        let Ok(Message::CompactProposal(compact)) = decode::<Message>(&bytes) else { panic!("round trip") };
-        assert_eq!(compact.tx_hashes.len(), 20);
-        assert_eq!(compact.complete(full.block.txs.to_vec()).expect("completes"), full);
-        for cut in [1, bytes.len() / 2, bytes.len() - 1] {
-            assert!(decode::<Message>(&bytes[..cut]).is_err(), "truncated at {cut}");
-        }
+        (0..n).map(|i| chain.evidence_tx(format!("document {i}").as_bytes())).collect()
     }
 
     #[test]
     fn peers_tx_messages_are_admitted_in_their_order() {
-        let txs = proposal(4).block.txs.to_vec();
+        let txs = txs(4);
         let one = |i: usize| vec![txs[i].clone()];
         let start = Instant::now();
         let mut inbound = Inbound::default();
@@ -1270,8 +1045,7 @@ mod tests {
 
     #[test]
     fn fetched_txs_fill_only_the_slots_that_were_asked_for() {
-        let full = proposal(4);
-        let txs = full.block.txs.to_vec();
+        let txs = txs(4);
         let hashes: Vec<Hash> = txs.iter().map(Tx::hash).collect();
         let local = || vec![Some(txs[0].clone()), None, Some(txs[2].clone()), None];
 
@@ -1285,39 +1059,11 @@ mod tests {
         assert!(slots[3].is_none());
 
         // A tx we hold already, or one not in the block: not asked for.
-        let stranger = proposal(5).block.txs[4].clone();
+        let stranger = TestChain::new(4).evidence_tx(b"a document not in the block");
         for extra in [txs[0].clone(), stranger] {
             let mut slots = local();
             let result = fill(&hashes, &mut slots, vec![txs[1].clone(), extra]);
             assert_eq!(result, Err("1 txs that were not asked for".to_string()));
-        }
-    }
-
-    #[test]
-    fn gossip_messages_are_cut_by_count_and_bytes_and_each_fits_a_frame() {
-        // Cut by count (1,024 txs), and by bytes: 1,024 txs at the tx size limit would be
-        // 64 MiB, twice a frame, so a lower byte limit is tried on smaller txs here.
-        let mut chain = TestChain::new(4);
-        let big: Vec<Tx> = (0..1_100)
-            .map(|i| {
-                let mut tx = chain.evidence_tx(format!("document {i}").as_bytes());
-                if let chancery_ledger::TxBody::Evidence(e) = &mut tx.body {
-                    e.refs = BoundedVec::new(vec![Hash([i as u8; 32]); 16]).expect("refs");
-                }
-                tx
-            })
-            .collect();
-        let small = pack_txs(big[..10].to_vec());
-        assert_eq!(small.len(), 1);
-        let counted = pack_txs(big.clone());
-        assert_eq!(counted.iter().map(|m| m.len()).collect::<Vec<_>>(), vec![TXS_PER_MESSAGE_MAX, 76]);
-        let heavy: Vec<Tx> = big.into_iter().take(600).collect();
-        let per = encode(&heavy[0]).len();
-        let bytes_cut = pack_txs_within(heavy, per * 100);
-        assert_eq!(bytes_cut.len(), 6, "{}", bytes_cut.len());
-        for txs in pack_txs((0..3).map(|i| chain.evidence_tx(&[i])).collect()) {
-            let message = encode(&Message::Txs { seq: u64::MAX, txs });
-            assert!(message.len() <= MESSAGE_BYTES_MAX);
         }
     }
 

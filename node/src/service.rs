@@ -24,9 +24,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::driver::DriverMsg;
 use crate::hosting::{HostedAccess, HostedSigning};
-use crate::mempool::{PoolStatus, SubmitError};
 use crate::shared::{now_ms, Committed, Shared};
 use crate::signer::hosted::{HostedError, KeyUse, UseStage};
+use chancery_consensus::host::mempool::{PoolStatus, SubmitError};
 
 /// The RPC service.
 #[derive(Clone)]
@@ -218,17 +218,11 @@ impl RpcService {
         }
         let shared = self.shared.clone();
         let (indices, txs): (Vec<usize>, Vec<Tx>) = decoded.into_iter().unzip();
-        // A copy for the peers only when there are peers.
-        let gossip = self.net.is_some();
-        let (outcomes, copies) = tokio::task::spawn_blocking(move || {
-            let copies = if gossip { txs.clone() } else { Vec::new() };
-            (shared.submit(txs), copies)
-        })
-        .await
-        .map_err(|e| RpcError::new(ErrorCode::Unavailable, format!("submission task failed: {e}")))?;
-        let accepted: Vec<Tx> =
-            copies.into_iter().zip(&outcomes).filter(|(_, outcome)| outcome.is_ok()).map(|(tx, _)| tx).collect();
-        for (i, outcome) in indices.into_iter().zip(outcomes) {
+        let admitted = tokio::task::spawn_blocking(move || shared.submit(txs))
+            .await
+            .map_err(|e| RpcError::new(ErrorCode::Unavailable, format!("submission task failed: {e}")))?;
+        let accepted = admitted.txs;
+        for (i, outcome) in indices.into_iter().zip(admitted.results) {
             results[i] = Some(outcome.map_err(submit_error));
         }
         // Peers' mempools get what ours admitted, so any proposer can include it.

@@ -10,8 +10,8 @@ use chancery_ledger::store::ChainStore;
 use chancery_ledger::{Hash, Header};
 use tokio::sync::broadcast;
 
-use crate::mempool::Mempool;
 use crate::metrics::Metrics;
+use chancery_consensus::host::mempool::Mempool;
 
 /// A committed block as announced on the event bus, with the JSON its subscribers get,
 /// made once for all of them when first asked.
@@ -101,18 +101,10 @@ impl Shared {
 
     /// Offers `txs` to the mempool, checked against the latest state at the clock's time,
     /// and refreshes the mempool gauges; one outcome per tx.
-    pub fn submit(
-        &self,
-        txs: Vec<chancery_ledger::Tx>,
-    ) -> Vec<Result<chancery_ledger::Hash, crate::mempool::SubmitError>> {
-        let ctx = chancery_ledger::state::BlockContext {
-            chain_id: self.store.chain_id().clone(),
-            height: self.store.height(),
-            time_ms: now_ms(),
-        };
-        let results = self.mempool.submit(&*self.store, &ctx, txs);
+    pub fn submit(&self, txs: Vec<chancery_ledger::Tx>) -> chancery_consensus::host::mempool::Admitted {
+        let admitted = chancery_consensus::host::mempool::admit(&self.store, &self.mempool, txs, now_ms());
         self.update_mempool_metrics();
-        results
+        admitted
     }
 
     /// Refreshes the mempool gauges.

@@ -12,30 +12,18 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use chancery_consensus::engine::{Wal, WalError};
 use chancery_consensus::wire::WalEntry;
 use chancery_ledger::{decode, encode, Canonical};
 
 const CHECK_BYTES: usize = 16;
 const HEAD_BYTES: usize = 12;
 
-/// Why the WAL cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum WalError {
-    /// A file operation failed.
-    #[error("WAL {path}: {message}")]
-    Io {
-        /// The WAL file.
-        path: String,
-        /// What failed.
-        message: String,
-    },
-}
-
 /// WAL records with the height each was appended at.
 pub type Records = Vec<(u64, WalEntry)>;
 
-/// The open WAL.
-pub struct Wal {
+/// The open WAL file.
+pub struct FileWal {
     file: File,
     path: PathBuf,
 }
@@ -49,11 +37,11 @@ fn check(head: &[u8], entry: &[u8]) -> [u8; CHECK_BYTES] {
     out
 }
 
-impl Wal {
+impl FileWal {
     /// Opens (or creates) the WAL at `path` and returns its valid records in order. A
     /// torn or corrupt tail is cut off and reported in the third value.
-    pub fn open(path: &Path) -> Result<(Wal, Records, Option<String>), WalError> {
-        let io = |e: std::io::Error| WalError::Io { path: path.display().to_string(), message: e.to_string() };
+    pub fn open(path: &Path) -> Result<(FileWal, Records, Option<String>), WalError> {
+        let io = |e: std::io::Error| WalError { location: path.display().to_string(), message: e.to_string() };
         let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(io)?;
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io)?;
@@ -65,11 +53,17 @@ impl Wal {
         if let Some(dir) = path.parent() {
             sync_dir(dir).map_err(io)?;
         }
-        Ok((Wal { file, path: path.to_path_buf() }, records, problem))
+        Ok((FileWal { file, path: path.to_path_buf() }, records, problem))
     }
 
+    fn error(&self, e: std::io::Error) -> WalError {
+        WalError { location: self.path.display().to_string(), message: e.to_string() }
+    }
+}
+
+impl Wal for FileWal {
     /// Appends one record and syncs it to disk before returning.
-    pub fn append(&mut self, height: u64, entry: &WalEntry) -> Result<(), WalError> {
+    fn append(&mut self, height: u64, entry: &WalEntry) -> Result<(), WalError> {
         let body = encode(entry);
         let mut record = Vec::with_capacity(HEAD_BYTES + body.len() + CHECK_BYTES);
         record.extend_from_slice(&(body.len() as u32).to_le_bytes());
@@ -83,13 +77,9 @@ impl Wal {
 
     /// Drops every record: called once a height's block is committed in the store, when
     /// nothing recorded before can matter again.
-    pub fn clear(&mut self) -> Result<(), WalError> {
+    fn clear(&mut self) -> Result<(), WalError> {
         self.file.set_len(0).map_err(|e| self.error(e))?;
         self.file.sync_all().map_err(|e| self.error(e))
-    }
-
-    fn error(&self, e: std::io::Error) -> WalError {
-        WalError::Io { path: self.path.display().to_string(), message: e.to_string() }
     }
 }
 
@@ -153,7 +143,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("wal");
         {
-            let (mut wal, records, problem) = Wal::open(&path).expect("open");
+            let (mut wal, records, problem) = FileWal::open(&path).expect("open");
             assert!(records.is_empty() && problem.is_none());
             for r in 0..3 {
                 wal.append(3, &vote(r)).expect("append");
@@ -161,7 +151,7 @@ mod tests {
             wal.append(3, &WalEntry::Timeout { round: 2, kind: 1 }).expect("append");
         }
         let full = std::fs::read(&path).expect("read");
-        let (_, records, problem) = Wal::open(&path).expect("reopen");
+        let (_, records, problem) = FileWal::open(&path).expect("reopen");
         assert_eq!(records.len(), 4);
         assert_eq!(records[1], (3, vote(1)));
         assert!(problem.is_none());
@@ -170,7 +160,7 @@ mod tests {
             (full.len() - (HEAD_BYTES + CHECK_BYTES + encode(&WalEntry::Timeout { round: 2, kind: 1 }).len())) / 3;
         for cut in [1, HEAD_BYTES, record_len - 1, record_len + 5, full.len() - 1] {
             std::fs::write(&path, &full[..cut]).expect("write");
-            let (_, records, problem) = Wal::open(&path).expect("open torn");
+            let (_, records, problem) = FileWal::open(&path).expect("open torn");
             assert_eq!(records.len(), cut / record_len, "cut at {cut}");
             assert!(problem.is_some(), "cut at {cut}");
             assert_eq!(std::fs::metadata(&path).expect("meta").len() as usize, records.len() * record_len);
@@ -182,7 +172,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("wal");
         {
-            let (mut wal, ..) = Wal::open(&path).expect("open");
+            let (mut wal, ..) = FileWal::open(&path).expect("open");
             wal.append(3, &vote(0)).expect("append");
             wal.append(3, &vote(1)).expect("append");
         }
@@ -192,7 +182,7 @@ mod tests {
             let mut bad = full.clone();
             bad[at] ^= 0x10;
             std::fs::write(&path, &bad).expect("write");
-            let (_, records, problem) = Wal::open(&path).expect("open");
+            let (_, records, problem) = FileWal::open(&path).expect("open");
             assert_eq!(records, vec![(3, vote(0))], "flip at {at}");
             assert!(problem.is_some());
         }
@@ -200,11 +190,11 @@ mod tests {
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         huge.extend_from_slice(&[0; 40]);
         std::fs::write(&path, &huge).expect("write");
-        let (mut wal, records, problem) = Wal::open(&path).expect("open");
+        let (mut wal, records, problem) = FileWal::open(&path).expect("open");
         assert_eq!(records.len(), 1);
         assert!(problem.expect("reported").contains("length above"));
         wal.clear().expect("clear");
-        let (_, records, _) = Wal::open(&path).expect("open");
+        let (_, records, _) = FileWal::open(&path).expect("open");
         assert!(records.is_empty());
     }
 }

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use chancery_consensus::wire::{Message, Reply};
 use chancery_ledger::{decode, encode};
 use chancery_node::config::Config;
 use chancery_node::node::{start, Overrides};
-use chancery_node::p2p::{FrameCodec, Message, Reply, PROTOCOL};
+use chancery_node::p2p::{FrameCodec, PROTOCOL};
 use chancery_node::signer::KeyFile;
 use libp2p::futures::StreamExt;
 use libp2p::request_response::{self, ProtocolSupport};

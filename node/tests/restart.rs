@@ -5,17 +5,18 @@
 use std::time::{Duration, Instant};
 
 use chancery_consensus::context::{Address, BlockValue, ConsensusProposal, Height};
+use chancery_consensus::engine::Wal as _;
 use chancery_consensus::engine::{SignRequest, SignStep, Signer};
+use chancery_consensus::host::mempool::{Mempool, MempoolLimits};
+use chancery_consensus::host::produce::build_block;
 use chancery_consensus::wire::WalEntry;
 use chancery_genesis::Genesis;
 use chancery_ledger::store::rocks::RocksBackend;
 use chancery_ledger::store::ChainStore;
 use chancery_node::config::Config;
-use chancery_node::mempool::{Mempool, MempoolLimits};
 use chancery_node::node::{start, Overrides};
-use chancery_node::producer::build_block;
 use chancery_node::signer::LocalSigner;
-use chancery_node::wal::Wal;
+use chancery_node::wal::FileWal;
 use malachitebft_core_types::Round;
 
 #[test]
@@ -68,7 +69,7 @@ fn a_restarted_proposer_proposes_the_block_it_signed_before() {
     };
     signer.sign(&request).expect("signed before the crash");
     drop(signer);
-    let (mut wal, _, _) = Wal::open(&data.join("consensus.wal")).expect("wal");
+    let (mut wal, _, _) = FileWal::open(&data.join("consensus.wal")).expect("wal");
     let entry = WalEntry::ProposedValue {
         height: 0,
         round: 0,

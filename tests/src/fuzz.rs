@@ -10,6 +10,7 @@
 use std::sync::OnceLock;
 
 use chancery_consensus::wire::WalEntry;
+use chancery_consensus::wire::{Message, Reply};
 use chancery_ledger::bundle::ProofBundle;
 use chancery_ledger::cert::CertStatusProof;
 use chancery_ledger::checkpoint::SavedCheckpoint;
@@ -19,7 +20,6 @@ use chancery_ledger::store::{ChainStore, StoreError};
 use chancery_ledger::testkit::{chain_spec, key, produce_block, signed_tx, TestChain};
 use chancery_ledger::verify::TrustRoot;
 use chancery_ledger::{decode, encode, Block, Canonical, Commit, Header, Tx};
-use chancery_node::p2p::{Message, Reply};
 use chancery_node::signer::remote::{RemoteReply, RemoteRequest};
 
 /// A target: it takes any bytes and panics only on a fault.

@@ -16,7 +16,8 @@ use std::sync::Mutex;
 
 use chancery_ledger::crypto::{verify_batch, CheckedKey};
 use chancery_ledger::state::{BlockContext, Execution, StateView, TxError};
-use chancery_ledger::{encode, Hash, HashContext, PublicKey, Tx};
+use chancery_ledger::store::{Backend, ChainStore};
+use chancery_ledger::{encode, ChainIdentity, Hash, HashContext, PublicKey, Signature, Tx, TxBody};
 
 /// Bounds on the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,4 +410,32 @@ impl Pool {
         }
         true
     }
+}
+
+/// What an admission did: one result per tx offered, and the txs newly admitted or
+/// already pending (to gossip, in the order offered).
+pub struct Admitted {
+    /// One result per tx, in order.
+    pub results: Vec<Result<Hash, SubmitError>>,
+    /// The txs that are in the pool now.
+    pub txs: Vec<Tx>,
+}
+
+/// The one admission path (RPC submissions, peers' gossip, the host's own misbehaviour
+/// reports): `txs` checked against the store's latest state at the clock's time
+/// `clock_ms`, and admitted to `mempool` if they pass.
+pub fn admit<B: Backend>(store: &ChainStore<B>, mempool: &Mempool, txs: Vec<Tx>, clock_ms: u64) -> Admitted {
+    let ctx = BlockContext { chain_id: store.chain_id().clone(), height: store.height(), time_ms: clock_ms };
+    let results = mempool.submit(store, &ctx, txs.clone());
+    let txs = txs.into_iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(tx, _)| tx).collect();
+    Admitted { results, txs }
+}
+
+/// Signs `body` as a tx of `key` on the chain `chain` (its id and genesis hash).
+pub fn sign_tx(key: &ed25519_dalek::SigningKey, chain: &ChainIdentity, body: TxBody, nonce: u64) -> Tx {
+    use ed25519_dalek::Signer as _;
+    let signer = PublicKey(key.verifying_key().to_bytes());
+    let message = Tx::signing_message(&chain.chain_id, &chain.genesis_hash, &body, &signer, nonce);
+    let signature = Signature(key.sign(message.as_bytes()).to_bytes());
+    Tx { chain_id: chain.chain_id.clone(), body, signer, nonce, signature }
 }

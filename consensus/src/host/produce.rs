@@ -10,7 +10,7 @@ use chancery_ledger::store::{Backend, ChainStore, StoreError};
 use chancery_ledger::tx_tree::tx_root;
 use chancery_ledger::{encode, Block, Hash, Header, PublicKey, Tx};
 
-use crate::mempool::Mempool;
+use super::mempool::Mempool;
 
 /// A block built by this node, with what executing it changes.
 pub struct Built {
@@ -89,10 +89,10 @@ fn store_error<E: std::fmt::Debug>(e: ExecError<E>) -> StoreError {
 /// Executes a block someone else proposed on the committed state, skipping the signature
 /// check of txs the mempool already verified; the changes let it commit without running
 /// again.
-pub fn execute_proposed<V: StateView>(view: &V, block: &Block, mempool: &Mempool) -> Result<StateChanges, String>
-where
-    V::Error: std::fmt::Debug,
-{
+pub fn execute_proposed<V: StateView>(
+    view: &V,
+    block: &Block,
+    mempool: &Mempool,
+) -> Result<StateChanges, ExecError<V::Error>> {
     chancery_ledger::state::apply_with(view, block, encode(block).len(), &|tx| mempool.is_verified(&tx.hash()))
-        .map_err(|e| e.to_string())
 }

@@ -1,12 +1,12 @@
 //! Mempool admission, bounds and block order; block production from the pool.
 
+use chancery_consensus::host::mempool::{Mempool, MempoolLimits, PoolStatus, SubmitError};
+use chancery_consensus::host::produce::build_block;
 use chancery_ledger::state::{BlockContext, TxError};
 use chancery_ledger::store::memory::MemoryBackend;
 use chancery_ledger::store::ChainStore;
 use chancery_ledger::testkit::{chain_spec, document_evidence, key, public, seal_block, signed_tx};
 use chancery_ledger::{ChainId, Tx};
-use chancery_node::mempool::{Mempool, MempoolLimits, PoolStatus, SubmitError};
-use chancery_node::producer::build_block;
 
 const LIMITS: MempoolLimits =
     MempoolLimits { txs_max: 1000, bytes_max: 1 << 20, per_submitter_txs_max: 600, per_submitter_bytes_max: 1 << 19 };

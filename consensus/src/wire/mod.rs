@@ -13,8 +13,16 @@ use malachitebft_core_types::{
     Validity, ValueOrigin, VoteType,
 };
 
-use crate::context::{Address, BlockHash, BlockValue, ConsensusProposal, ConsensusVote, Height, Sig};
-use crate::engine::Ctx;
+use crate::context::{
+    Address, BlockHash, BlockValue, ChanceryContext as Ctx, ConsensusProposal, ConsensusVote, Height, Sig,
+};
+
+mod message;
+
+pub use message::{
+    pack_txs, pack_txs_within, CompactProposal, Message, Reply, WirePolka, WireRoundCertificate, MESSAGE_BYTES_MAX,
+    TXS_MESSAGE_BYTES_MAX, TXS_PER_MESSAGE_MAX,
+};
 
 /// A signed prevote or precommit.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode)]

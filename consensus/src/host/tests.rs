@@ -1,0 +1,193 @@
+use std::sync::Arc;
+
+use chancery_ledger::store::memory::MemoryBackend;
+use chancery_ledger::store::ChainStore;
+use chancery_ledger::testkit::{chain_spec, key, public};
+use ed25519_dalek::Signer as _;
+use malachitebft_core_types::Round;
+
+use super::mempool::{Mempool, MempoolLimits};
+use super::produce::build_block;
+use super::*;
+use crate::context::{ConsensusProposal, Sig};
+use crate::engine::{SignRequest, SignerRefused};
+
+/// A signer for a key that is no validator's: the host follows without voting.
+struct Observer(ed25519_dalek::SigningKey);
+
+impl Signer for Observer {
+    fn sign(&mut self, request: &SignRequest) -> Result<Sig, SignerRefused> {
+        Ok(Sig(self.0.sign(request.message.as_bytes()).to_bytes()))
+    }
+    fn public_keys(&mut self) -> Vec<chancery_ledger::PublicKey> {
+        vec![public(&self.0)]
+    }
+}
+
+const GENESIS_MS: u64 = 1_767_225_600_000;
+
+/// An observer's host on a chain of four validators, at virtual time 0 with the clock at
+/// the genesis time; proposals are made with the validators' keys.
+struct Bench {
+    host: Host<MemoryBackend, Observer, MemoryWal, u32>,
+    validators: Vec<ed25519_dalek::SigningKey>,
+}
+
+fn now() -> Now {
+    Now { ms: 0, clock_ms: GENESIS_MS + 1_000 }
+}
+
+fn bench() -> Bench {
+    let (spec, validators) = chain_spec(4);
+    let store = Arc::new(ChainStore::open(MemoryBackend::new(), &spec, 10).expect("store"));
+    let limits = MempoolLimits {
+        txs_max: 100,
+        bytes_max: 1 << 20,
+        per_submitter_txs_max: 100,
+        per_submitter_bytes_max: 1 << 20,
+    };
+    let observer = key(9, 0);
+    let parts = HostParts {
+        store,
+        mempool: Arc::new(Mempool::new(limits, spec.genesis_hash)),
+        signer: Observer(observer.clone()),
+        wal: MemoryWal::new("observer"),
+        wal_records: Vec::new(),
+        address: Address(public(&observer)),
+        genesis_time_ms: GENESIS_MS,
+        reporter: None,
+    };
+    let (host, _) = Host::start(parts, now()).expect("host");
+    assert!(!host.is_voting(), "an observer");
+    Bench { host, validators }
+}
+
+impl Bench {
+    /// The key of the proposer of (`height`, `round`).
+    fn proposer(&self, height: u64, round: u32) -> ed25519_dalek::SigningKey {
+        let expected = self.host.engine.state().get_proposer(Height(height), Round::new(round));
+        let key = self.validators.iter().find(|k| public(k) == expected.0);
+        key.expect("a validator").clone()
+    }
+
+    /// A proposal of a fresh block at (`height`, `round`) naming `by` as proposer, signed
+    /// by `signer`.
+    fn proposal(
+        &self,
+        height: u64,
+        round: u32,
+        by: &ed25519_dalek::SigningKey,
+        signer: &ed25519_dalek::SigningKey,
+    ) -> WireProposal {
+        let host = &self.host;
+        let proposer = public(by);
+        let time_ms = now().clock_ms + u64::from(round);
+        let block = build_block(&host.store, &host.mempool, proposer, time_ms).expect("block").block;
+        let consensus = ConsensusProposal {
+            height: Height(height),
+            round: Round::new(round),
+            value: BlockValue::new(block.clone()),
+            pol_round: Round::Nil,
+            proposer: Address(proposer),
+        };
+        let message = consensus.signing_message(&host.store.identity());
+        let signature = Signature(signer.sign(message.as_bytes()).to_bytes());
+        WireProposal { height, round, pol_round: None, proposer, block, signature }
+    }
+
+    /// A proposal by the round's proposer, signed by it.
+    fn real(&self, height: u64, round: u32) -> WireProposal {
+        let key = self.proposer(height.min(self.host.height()), round);
+        self.proposal(height, round, &key, &key)
+    }
+
+    fn deliver(&mut self, from: u32, proposal: WireProposal) {
+        self.host.handle(Event::Message { from, message: Message::Proposal(proposal) }, now()).expect("handled");
+    }
+}
+
+#[test]
+fn proposals_from_anyone_but_the_rounds_proposer_are_neither_executed_nor_kept() {
+    let mut bench = bench();
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let proposer = bench.proposer(0, 0);
+    let other = bench.proposer(0, 1);
+    // Not a validator; another validator (not this round's proposer), validly signed.
+    for by in [&stranger, &other] {
+        let forged = bench.proposal(0, 0, by, by);
+        bench.deliver(1, forged);
+    }
+    // The proposer named, but signed by another key.
+    let unsigned = bench.proposal(0, 0, &proposer, &other);
+    bench.deliver(1, unsigned);
+    assert!(bench.host.blocks.is_empty(), "nothing executed or kept");
+    // The proposer's own: kept.
+    let real = bench.real(0, 0);
+    bench.deliver(1, real);
+    assert_eq!(bench.host.blocks.len(), 1);
+}
+
+#[test]
+fn kept_blocks_and_stashed_proposals_stay_bounded() {
+    let mut bench = bench();
+    // Blocks of many rounds by their legitimate proposers, without a commit.
+    for round in 0..=PROPOSAL_ROUNDS_AHEAD_MAX + 4 {
+        let proposal = bench.real(0, round);
+        bench.deliver(1, proposal);
+        assert!(bench.host.blocks.len() <= BLOCKS_KEPT_MAX, "round {round}: {}", bench.host.blocks.len());
+    }
+    assert_eq!(bench.host.blocks.len(), BLOCKS_KEPT_MAX);
+    assert!(bench.host.blocks.values().all(|kept| kept.round <= PROPOSAL_ROUNDS_AHEAD_MAX), "too far ahead: not kept");
+    assert!(bench.host.blocks.values().all(|kept| kept.round > 0), "the earliest round's block went first");
+    // Far-future heights are not stashed; the next height is, up to the bound.
+    for height in [u64::MAX, 1_000, 2] {
+        let proposal = bench.real(height, 0);
+        bench.deliver(1, proposal);
+    }
+    assert!(bench.host.stashed.is_empty(), "no stash for heights the node is not about to reach");
+    // Nor forgeries for the next height: not signed by a validator, or signed by another
+    // key than the proposer named.
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let validator = bench.proposer(0, 0);
+    for (by, signer) in [(&stranger, &stranger), (&validator, &stranger)] {
+        let forged = bench.proposal(1, 0, by, signer);
+        bench.deliver(1, forged);
+    }
+    assert!(bench.host.stashed.is_empty(), "forged next-height proposals are not kept");
+    for round in 0..STASHED_MAX as u32 + 3 {
+        let proposal = bench.real(1, round);
+        bench.deliver(1, proposal);
+    }
+    assert_eq!(bench.host.stashed.len(), STASHED_MAX);
+}
+
+#[test]
+fn a_peer_claiming_a_height_it_cannot_serve_does_not_stay_the_sync_target() {
+    let mut bench = bench();
+    let (liar, honest) = (7u32, 8u32);
+    let at = |ms: u64| Now { ms, clock_ms: now().clock_ms + ms };
+    let asked = |actions: Vec<Action<u32>>| {
+        actions.into_iter().find_map(|a| match a {
+            Action::GetBlock { peer, height } => Some((peer, height)),
+            _ => None,
+        })
+    };
+    let status = |from: u32, blocks: u64| Event::Message { from, message: Message::Status { blocks } };
+    let host = &mut bench.host;
+    assert_eq!(asked(host.handle(status(honest, 5), at(0)).expect("handled")), Some((honest, 0)));
+    // The honest peer times out once; the liar claims a huge height and is asked…
+    let late = SYNC_REQUEST_TIMEOUT_MS;
+    assert_eq!(asked(host.handle(status(liar, u64::MAX), at(late)).expect("handled")), Some((liar, 0)));
+    // …answers that it has no such block: the honest peer is asked once its backoff is
+    // over, and the liar's claims do not take the sync back while it is backed off.
+    let after = late + SYNC_PEER_BACKOFF_MS;
+    let answer = Event::NoBlock { from: liar, height: 0, busy: false };
+    host.handle(answer, at(after)).expect("handled");
+    assert_eq!(host.sync.asked.map(|(h, _, p)| (p, h)), Some((honest, 0)));
+    for i in 1..=5 {
+        let when = after + i * SYNC_REQUEST_TIMEOUT_MS;
+        if let Some((peer, _)) = asked(host.handle(status(liar, u64::MAX), at(when)).expect("handled")) {
+            assert_eq!(peer, honest, "the liar is not asked again while backed off");
+        }
+    }
+}
