@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chancery_genesis::{verify_bundle, Genesis};
 use chancery_ledger::checkpoint::{verify_with_checkpoint, SavedCheckpoint};
-use chancery_ledger::store::rocks::{restore, RocksBackend};
-use chancery_ledger::store::ChainStore;
+use chancery_ledger::store::{ChainStore, StoreWriter};
+use chancery_node::rocks::{backup, restore, RocksBackend};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -874,7 +874,7 @@ fn write_genesis(path: &Path, genesis: &Genesis) -> Result<()> {
     Ok(())
 }
 
-fn open_store(data: &Path, genesis: &Path, check_last: u64) -> Result<ChainStore<RocksBackend>> {
+fn open_store(data: &Path, genesis: &Path, check_last: u64) -> Result<StoreWriter<RocksBackend>> {
     let genesis = Genesis::from_json(&read_text(genesis, "genesis file")?)?;
     if !data.join("CURRENT").exists() {
         anyhow::bail!("{} holds no store: give the directory of an existing store", data.display());
@@ -898,7 +898,7 @@ fn store(command: StoreCommand) -> Result<()> {
         }
         StoreCommand::Backup { data, genesis, to } => {
             let store = open_store(&data, &genesis, 1)?;
-            store.backup(&to)?;
+            backup(&store, &to)?;
             println!("backed up {} blocks of chain {} to {}", store.height(), store.chain_id(), to.display());
         }
         StoreCommand::Restore { from, data, genesis } => {

@@ -91,9 +91,9 @@ fn genesis_validate_and_hash() {
 
 #[test]
 fn store_check_backup_and_restore() {
-    use chancery_ledger::store::rocks::RocksBackend;
     use chancery_ledger::store::ChainStore;
     use chancery_ledger::testkit::{document_evidence, key, produce_block, signed_tx};
+    use chancery_node::rocks::RocksBackend;
 
     let genesis_path = examples().join("genesis.json");
     let genesis =
@@ -101,7 +101,7 @@ fn store_check_backup_and_restore() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     {
-        let store =
+        let mut store =
             ChainStore::open(RocksBackend::open(&data).expect("open"), &genesis.chain_spec(), 1).expect("store");
         let keys: Vec<_> = (0..4).map(|i| key(1, i)).collect();
         for height in 0..3u64 {
@@ -112,7 +112,7 @@ fn store_check_backup_and_restore() {
                 document_evidence(&height.to_le_bytes()),
                 height + 1,
             );
-            produce_block(&store, &keys, vec![tx], genesis.genesis_time_ms + 1_000 * (height + 1), false)
+            produce_block(&mut store, &keys, vec![tx], genesis.genesis_time_ms + 1_000 * (height + 1), false)
                 .expect("block");
         }
     }

@@ -4,14 +4,14 @@ use chancery_consensus::host::mempool::{Mempool, MempoolLimits, PoolStatus, Subm
 use chancery_consensus::host::produce::build_block;
 use chancery_ledger::state::{BlockContext, TxError};
 use chancery_ledger::store::memory::MemoryBackend;
-use chancery_ledger::store::ChainStore;
+use chancery_ledger::store::{ChainStore, StoreWriter};
 use chancery_ledger::testkit::{chain_spec, document_evidence, key, public, seal_block, signed_tx};
 use chancery_ledger::{ChainId, Tx};
 
 const LIMITS: MempoolLimits =
     MempoolLimits { txs_max: 1000, bytes_max: 1 << 20, per_submitter_txs_max: 600, per_submitter_bytes_max: 1 << 19 };
 
-fn setup() -> (ChainStore<MemoryBackend>, BlockContext, Vec<ed25519_dalek::SigningKey>) {
+fn setup() -> (StoreWriter<MemoryBackend>, BlockContext, Vec<ed25519_dalek::SigningKey>) {
     let (spec, keys) = chain_spec(1);
     let store = ChainStore::open(MemoryBackend::new(), &spec, 10).expect("store");
     let ctx = BlockContext { chain_id: spec.chain_id.clone(), height: 0, time_ms: 1_800_000_000_000 };
@@ -37,7 +37,7 @@ fn admits_valid_txs_and_names_each_refusal() {
     let stranger = signed_tx(&key(7, 7), &chain, &genesis(), document_evidence(b"x"), 1);
     let not_permitted = signed_tx(&key(4, 0), &chain, &genesis(), document_evidence(b"ca anchoring a document"), 1);
     let txs = vec![evidence(&chain, 1), bad_signature, wrong_chain, stranger, not_permitted, evidence(&chain, 1)];
-    let results = pool.submit(&store, &ctx, txs.clone());
+    let results = pool.submit(&*store, &ctx, txs.clone());
     assert_eq!(results[0], Ok(txs[0].hash()));
     assert!(matches!(results[1], Err(SubmitError::Invalid(TxError::BadSignature(_)))), "{:?}", results[1]);
     assert!(matches!(results[2], Err(SubmitError::Invalid(TxError::WrongChain { .. }))), "{:?}", results[2]);
@@ -48,7 +48,7 @@ fn admits_valid_txs_and_names_each_refusal() {
     assert_eq!(pool.size().0, 1);
     // Another tx with a pending nonce is refused, naming the pending one.
     let twin = signed_tx(&key(3, 0), &chain, &genesis(), document_evidence(b"other content"), 1);
-    let again = pool.submit(&store, &ctx, vec![twin]);
+    let again = pool.submit(&*store, &ctx, vec![twin]);
     assert!(matches!(&again[0], Err(SubmitError::NoncePending { nonce: 1, .. })), "{:?}", again[0]);
     assert_eq!(pool.status(&txs[0].hash()), PoolStatus::Pending);
 }
@@ -59,7 +59,7 @@ fn large_batches_are_verified_in_parallel_and_one_bad_signature_is_found() {
     let pool = Mempool::new(LIMITS, genesis());
     let mut txs: Vec<Tx> = (1..=300).map(|n| evidence(&ctx.chain_id, n)).collect();
     txs[123].signature.0[40] ^= 4;
-    let results = pool.submit(&store, &ctx, txs);
+    let results = pool.submit(&*store, &ctx, txs);
     let refused: Vec<usize> = results.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(i, _)| i).collect();
     assert_eq!(refused, vec![123]);
     assert_eq!(pool.size().0, 299);
@@ -71,12 +71,12 @@ fn bounds_answer_full_instead_of_growing() {
     let limits =
         MempoolLimits { txs_max: 10, bytes_max: 1 << 20, per_submitter_txs_max: 4, per_submitter_bytes_max: 1 << 20 };
     let pool = Mempool::new(limits, genesis());
-    let results = pool.submit(&store, &ctx, (1..=6).map(|n| evidence(&ctx.chain_id, n)).collect());
+    let results = pool.submit(&*store, &ctx, (1..=6).map(|n| evidence(&ctx.chain_id, n)).collect());
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 4);
     assert!(matches!(&results[5], Err(SubmitError::Full(m)) if m.contains("per-submitter")), "{:?}", results[5]);
     assert!(results[5].as_ref().expect_err("refused").to_string().contains("retry"));
     let byte_limited = Mempool::new(MempoolLimits { bytes_max: 500, ..LIMITS }, genesis());
-    let results = byte_limited.submit(&store, &ctx, (1..=6).map(|n| evidence(&ctx.chain_id, n)).collect());
+    let results = byte_limited.submit(&*store, &ctx, (1..=6).map(|n| evidence(&ctx.chain_id, n)).collect());
     let (txs, bytes) = byte_limited.size();
     assert!(txs < 6 && bytes <= 500, "{txs} txs, {bytes} bytes");
     assert!(results.iter().any(|r| matches!(r, Err(SubmitError::Full(_)))));
@@ -84,13 +84,13 @@ fn bounds_answer_full_instead_of_growing() {
 
 #[test]
 fn blocks_take_each_submitters_txs_in_nonce_order_and_commit() {
-    let (store, ctx, keys) = setup();
+    let (mut store, ctx, keys) = setup();
     let pool = Mempool::new(LIMITS, genesis());
     // Nonces arrive out of order across two submissions.
     let late: Vec<Tx> = (5..=8).map(|n| evidence(&ctx.chain_id, n)).collect();
     let early: Vec<Tx> = (1..=4).rev().map(|n| evidence(&ctx.chain_id, n)).collect();
-    assert!(pool.submit(&store, &ctx, late).iter().all(Result::is_ok));
-    assert!(pool.submit(&store, &ctx, early).iter().all(Result::is_ok));
+    assert!(pool.submit(&*store, &ctx, late).iter().all(Result::is_ok));
+    assert!(pool.submit(&*store, &ctx, early).iter().all(Result::is_ok));
     let proposer = public(&keys[0]);
     let built = build_block(&store, &pool, proposer, ctx.time_ms).expect("build");
     let nonces: Vec<u64> = built.block.txs.iter().map(|t| t.nonce).collect();
@@ -106,7 +106,7 @@ fn blocks_take_each_submitters_txs_in_nonce_order_and_commit() {
     // A replayed committed tx is refused as a duplicate; a new tx with a used nonce as stale.
     let ctx1 = BlockContext { height: 1, ..ctx.clone() };
     let stale = signed_tx(&key(3, 0), &ctx.chain_id, &genesis(), document_evidence(b"new content"), 3);
-    let replay = pool.submit(&store, &ctx1, vec![evidence(&ctx.chain_id, 3), stale]);
+    let replay = pool.submit(&*store, &ctx1, vec![evidence(&ctx.chain_id, 3), stale]);
     assert!(matches!(&replay[0], Err(SubmitError::Invalid(TxError::Duplicate { .. }))), "{:?}", replay[0]);
     assert!(matches!(&replay[1], Err(SubmitError::Invalid(TxError::StaleNonce { .. }))), "{:?}", replay[1]);
 }
@@ -130,13 +130,13 @@ fn resign(
 
 #[test]
 fn a_tx_the_state_no_longer_accepts_is_dropped_with_its_reason() {
-    let (store, ctx, keys) = setup();
+    let (mut store, ctx, keys) = setup();
     let pool = Mempool::new(LIMITS, genesis());
     let tx = evidence(&ctx.chain_id, 1);
-    assert!(pool.submit(&store, &ctx, vec![tx.clone()])[0].is_ok());
+    assert!(pool.submit(&*store, &ctx, vec![tx.clone()])[0].is_ok());
     // The same nonce gets committed by another path (another node's block).
     let other = signed_tx(&key(3, 0), &ctx.chain_id, &genesis(), document_evidence(b"elsewhere"), 1);
-    chancery_ledger::testkit::produce_block(&store, &keys, vec![other], ctx.time_ms, false).expect("block");
+    chancery_ledger::testkit::produce_block(&mut store, &keys, vec![other], ctx.time_ms, false).expect("block");
     let built = build_block(&store, &pool, public(&keys[0]), ctx.time_ms + 1).expect("build");
     assert!(built.block.txs.is_empty());
     match pool.status(&tx.hash()) {

@@ -416,14 +416,14 @@ pub fn trust_root(spec: &crate::store::ChainSpec) -> crate::verify::TrustRoot {
 /// of `keys` that is a current validator, and commits it. `verified` txs skip the
 /// signature check, as those the mempool verified would.
 pub fn produce_block<B: crate::store::Backend>(
-    store: &crate::store::ChainStore<B>,
+    store: &mut crate::store::StoreWriter<B>,
     keys: &[SigningKey],
     txs: Vec<Tx>,
     time_ms: u64,
     verified: bool,
 ) -> Result<(Block, Commit), crate::store::StoreError> {
     let ctx = crate::state::BlockContext { chain_id: store.chain_id().clone(), height: store.height(), time_ms };
-    let changes = crate::state::execute_with(store, &ctx, &txs, &|_| verified)
+    let changes = crate::state::execute_with(&**store, &ctx, &txs, &|_| verified)
         .map_err(|e| crate::store::StoreError::Refused(e.to_string()))?;
     let (block, commit) = seal_block(store, keys, txs, time_ms, &changes)?;
     store.commit_block(&block, &commit, &changes)?;
@@ -467,4 +467,95 @@ pub fn seal_block<B: crate::store::Backend>(
     commit.signatures = BoundedVec::new(signatures).expect("at most one signature per validator");
     let block = Block { header, txs: BoundedVec::new(txs).map_err(|e| StoreError::Refused(e.to_string()))? };
     Ok((block, commit))
+}
+
+// ---- a store fixture shared by the tests of every backend ----
+
+use crate::store::{Backend, ChainSpec, ChainStore, StoreError, StoreWriter, TxLocation};
+use crate::verify::verify;
+
+/// The time of block 0 in [`StoreFixture`] chains.
+pub const STORE_T0: u64 = 1_767_225_600_000;
+
+/// A chain store of [`chain_spec`]`(4)` with the demo integrator's documents, for tests of
+/// a store backend.
+pub struct StoreFixture<B: Backend> {
+    /// The chain.
+    pub spec: ChainSpec,
+    /// The validators' keys.
+    pub keys: Vec<SigningKey>,
+    /// The store.
+    pub store: StoreWriter<B>,
+    /// The integrator's last nonce.
+    pub nonce: u64,
+}
+
+impl<B: Backend> StoreFixture<B> {
+    /// A fresh store on `backend`.
+    pub fn new(backend: B) -> Self {
+        let (spec, keys) = chain_spec(4);
+        let store = ChainStore::open(backend, &spec, 100).expect("open");
+        StoreFixture { spec, keys, store, nonce: 0 }
+    }
+
+    /// The integrator's next evidence tx anchoring `document`.
+    pub fn doc(&mut self, document: &[u8]) -> Tx {
+        self.nonce += 1;
+        signed_tx(&key(3, 0), &self.spec.chain_id, &self.spec.genesis_hash, document_evidence(document), self.nonce)
+    }
+
+    /// Commits the next block of `txs`.
+    pub fn block(&mut self, txs: Vec<Tx>) -> crate::Block {
+        let time = STORE_T0 + 1_000 * (self.store.height() + 1);
+        produce_block(&mut self.store, &self.keys, txs, time, false).expect("block commits").0
+    }
+
+    /// Blocks 0..3: 20, 1, 0 documents; "contract" anchored in blocks 0 and 1.
+    pub fn populate(&mut self) {
+        let txs: Vec<_> =
+            (0..20u32).map(|i| if i == 7 { self.doc(b"contract") } else { self.doc(&i.to_le_bytes()) }).collect();
+        self.block(txs);
+        let again = self.doc(b"contract");
+        self.block(vec![again]);
+        self.block(Vec::new());
+    }
+}
+
+/// The digest of the document "contract" that [`StoreFixture::populate`] anchors twice.
+pub fn contract_digest() -> Digest {
+    Digest::compute(DigestAlg::Sha256, b"contract")
+}
+
+/// What every store backend must serve: blocks, commits, anchors by digest, txs by hash,
+/// proof bundles that verify (with and without checkpoints), refusals of bad requests,
+/// history consistency and a full integrity check.
+pub fn check_queries_and_proofs<B: Backend>(backend: B) {
+    let mut f = StoreFixture::new(backend);
+    f.populate();
+    assert_eq!(f.store.height(), 3);
+    let block = f.store.block(0).expect("block 0");
+    assert_eq!(block.txs.len(), 20);
+    assert_eq!(f.store.commit(1).expect("commit").height, 1);
+    let anchors = f.store.anchors(&contract_digest(), None).expect("anchors");
+    assert_eq!(anchors, vec![TxLocation { height: 0, index: 7 }, TxLocation { height: 1, index: 0 }]);
+    assert_eq!(f.store.anchors(&contract_digest(), Some(anchors[0])).expect("page"), vec![anchors[1]]);
+    for index in 0..20u32 {
+        let tx_hash = block.txs[index as usize].hash();
+        let (tx, location) = f.store.tx(&tx_hash).expect("tx");
+        assert_eq!(tx.hash(), tx_hash);
+        assert_eq!(location, TxLocation { height: 0, index });
+        for checkpoint in [None, Some(1), Some(2)] {
+            let bundle = f.store.proof_bundle(&tx_hash, checkpoint).expect("bundle");
+            let report = verify(&bundle, &trust_root(&f.spec), None)
+                .unwrap_or_else(|e| panic!("tx {index} checkpoint {checkpoint:?}: {e}"));
+            assert_eq!(report.height, 0);
+        }
+    }
+    assert!(matches!(f.store.proof_bundle(&block.txs[0].hash(), Some(0)), Err(StoreError::Refused(_))));
+    assert!(matches!(f.store.proof_bundle(&block.txs[0].hash(), Some(3)), Err(StoreError::NotFound(_))));
+    assert!(matches!(f.store.tx(&crate::HashContext::Tx.hash(b"none")), Err(StoreError::NotFound(_))));
+    let consistency = f.store.history_consistency(1, 3).expect("consistency");
+    let (root1, root3) = (f.store.header(1).expect("h1").history_root, f.store.history_root(3).expect("root 3"));
+    assert!(consistency.verify(1, 3, &root1, &root3).is_ok());
+    assert_eq!(f.store.check_integrity(None).expect("full check").blocks, 3);
 }

@@ -8,7 +8,7 @@ use chancery_ledger::codec::{BoundedBytes, BoundedVec};
 use chancery_ledger::hash::Hash;
 use chancery_ledger::state::{CertEntry, CertRecord};
 use chancery_ledger::store::memory::MemoryBackend;
-use chancery_ledger::store::{ChainSpec, ChainStore};
+use chancery_ledger::store::{ChainSpec, ChainStore, StoreWriter};
 use chancery_ledger::testkit::{chain_spec, document_evidence, key, produce_block, signed_tx, trust_root};
 use chancery_ledger::tx::{
     CertEvent, CertEventKind, CertRef, CertSerial, Evidence, EvidenceKind, RevocationReason, Tx, TxBody,
@@ -79,7 +79,7 @@ fn status_at_each_boundary() {
 struct Chain {
     spec: ChainSpec,
     keys: Vec<SigningKey>,
-    store: ChainStore<MemoryBackend>,
+    store: StoreWriter<MemoryBackend>,
     nonces: u64,
     ca: CaId,
     serial: CertSerial,
@@ -100,7 +100,7 @@ impl Chain {
 
     fn block(&mut self, txs: Vec<Tx>) -> u64 {
         let time = self.time();
-        produce_block(&self.store, &self.keys, txs, time, false).expect("block commits");
+        produce_block(&mut self.store, &self.keys, txs, time, false).expect("block commits");
         time
     }
 

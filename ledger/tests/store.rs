@@ -1,101 +1,23 @@
-//! The chain store on both backends: blocks commit atomically and are served checked;
-//! proofs assembled from the store verify offline; blocks that do not extend the chain are
-//! refused; a failed write stops the store; damaged values are reported, never served;
-//! backups restore to a store that passes the full check and serves identical proofs.
+//! The chain store on the memory backend: blocks commit atomically and are served
+//! checked; proofs assembled from the store verify offline; blocks that do not extend the
+//! chain are refused; a failed write stops the store; damaged values are reported, never
+//! served. The RocksDB backend's own tests (raw damage, backups) are the node's.
 
 use chancery_ledger::chain::Commit;
 use chancery_ledger::codec::BoundedBytes;
 use chancery_ledger::store::memory::MemoryBackend;
-use chancery_ledger::store::rocks::{restore, RocksBackend};
-use chancery_ledger::store::{Backend, ChainSpec, ChainStore, Column, StoreError, TxLocation};
-use chancery_ledger::testkit::{chain_spec, document_evidence, key, produce_block, signed_tx, trust_root};
+use chancery_ledger::store::{ChainStore, Column, StoreError, TxLocation};
+use chancery_ledger::testkit::{chain_spec, key, produce_block, signed_tx, trust_root};
 use chancery_ledger::tx::{CertEvent, CertEventKind, TxBody};
 use chancery_ledger::validator::CaId;
 use chancery_ledger::verify::verify;
-use chancery_ledger::{Digest, DigestAlg, Tx};
-use ed25519_dalek::SigningKey;
+use chancery_ledger::{Digest, DigestAlg};
 
-const T0: u64 = 1_767_225_600_000;
-
-struct Fixture<B: Backend> {
-    spec: ChainSpec,
-    keys: Vec<SigningKey>,
-    store: ChainStore<B>,
-    nonce: u64,
-}
-
-impl<B: Backend> Fixture<B> {
-    fn new(backend: B) -> Self {
-        let (spec, keys) = chain_spec(4);
-        let store = ChainStore::open(backend, &spec, 100).expect("open");
-        Fixture { spec, keys, store, nonce: 0 }
-    }
-
-    fn doc(&mut self, document: &[u8]) -> Tx {
-        self.nonce += 1;
-        signed_tx(&key(3, 0), &self.spec.chain_id, &self.spec.genesis_hash, document_evidence(document), self.nonce)
-    }
-
-    fn block(&mut self, txs: Vec<Tx>) -> chancery_ledger::Block {
-        let time = T0 + 1_000 * (self.store.height() + 1);
-        produce_block(&self.store, &self.keys, txs, time, false).expect("block commits").0
-    }
-
-    /// Blocks 0..3: 20, 1, 0 documents; "contract" anchored in blocks 0 and 1.
-    fn populate(&mut self) {
-        let txs: Vec<_> =
-            (0..20u32).map(|i| if i == 7 { self.doc(b"contract") } else { self.doc(&i.to_le_bytes()) }).collect();
-        self.block(txs);
-        let again = self.doc(b"contract");
-        self.block(vec![again]);
-        self.block(Vec::new());
-    }
-}
-
-fn contract_digest() -> Digest {
-    Digest::compute(DigestAlg::Sha256, b"contract")
-}
-
-fn queries_and_proofs<B: Backend>(backend: B) {
-    let mut f = Fixture::new(backend);
-    f.populate();
-    assert_eq!(f.store.height(), 3);
-    let block = f.store.block(0).expect("block 0");
-    assert_eq!(block.txs.len(), 20);
-    assert_eq!(f.store.commit(1).expect("commit").height, 1);
-    let anchors = f.store.anchors(&contract_digest(), None).expect("anchors");
-    assert_eq!(anchors, vec![TxLocation { height: 0, index: 7 }, TxLocation { height: 1, index: 0 }]);
-    assert_eq!(f.store.anchors(&contract_digest(), Some(anchors[0])).expect("page"), vec![anchors[1]]);
-    for index in 0..20u32 {
-        let tx_hash = block.txs[index as usize].hash();
-        let (tx, location) = f.store.tx(&tx_hash).expect("tx");
-        assert_eq!(tx.hash(), tx_hash);
-        assert_eq!(location, TxLocation { height: 0, index });
-        for checkpoint in [None, Some(1), Some(2)] {
-            let bundle = f.store.proof_bundle(&tx_hash, checkpoint).expect("bundle");
-            let report = verify(&bundle, &trust_root(&f.spec), None)
-                .unwrap_or_else(|e| panic!("tx {index} checkpoint {checkpoint:?}: {e}"));
-            assert_eq!(report.height, 0);
-        }
-    }
-    assert!(matches!(f.store.proof_bundle(&block.txs[0].hash(), Some(0)), Err(StoreError::Refused(_))));
-    assert!(matches!(f.store.proof_bundle(&block.txs[0].hash(), Some(3)), Err(StoreError::NotFound(_))));
-    assert!(matches!(f.store.tx(&chancery_ledger::HashContext::Tx.hash(b"none")), Err(StoreError::NotFound(_))));
-    let consistency = f.store.history_consistency(1, 3).expect("consistency");
-    let (root1, root3) = (f.store.header(1).expect("h1").history_root, f.store.history_root(3).expect("root 3"));
-    assert!(consistency.verify(1, 3, &root1, &root3).is_ok());
-    assert_eq!(f.store.check_integrity(None).expect("full check").blocks, 3);
-}
+use chancery_ledger::testkit::{check_queries_and_proofs, StoreFixture as Fixture, STORE_T0 as T0};
 
 #[test]
 fn queries_and_proofs_in_memory() {
-    queries_and_proofs(MemoryBackend::new());
-}
-
-#[test]
-fn queries_and_proofs_on_rocksdb() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    queries_and_proofs(RocksBackend::open(dir.path()).expect("rocksdb"));
+    check_queries_and_proofs(MemoryBackend::new());
 }
 
 #[test]
@@ -154,17 +76,17 @@ fn blocks_that_do_not_extend_the_chain_are_refused() {
     f.populate();
     let txs = vec![f.doc(b"x")];
     // A block built for height 3, committed twice.
-    let (block, commit) = produce_block(&f.store, &f.keys, txs, T0 + 10_000, false).expect("block 3");
+    let (block, commit) = produce_block(&mut f.store, &f.keys, txs, T0 + 10_000, false).expect("block 3");
     let err = f.store.execute_and_commit(&block, &commit).expect_err("already committed");
     assert!(err.to_string().contains("block is at height 3, the next height is 4"), "{err}");
     // A block for height 4 whose commit has only half the power.
     let tx = f.doc(b"y");
     let half = f.keys[..2].to_vec();
-    let err = produce_block(&f.store, &half, vec![tx], T0 + 11_000, false).expect_err("half the power");
+    let err = produce_block(&mut f.store, &half, vec![tx], T0 + 11_000, false).expect_err("half the power");
     assert!(err.to_string().contains("commit does not prove block 4"), "{err}");
     // A block whose content breaks a rule (a replayed tx).
     let replay = block.txs[0].clone();
-    let err = produce_block(&f.store, &f.keys, vec![replay], T0 + 12_000, false).expect_err("replay");
+    let err = produce_block(&mut f.store, &f.keys, vec![replay], T0 + 12_000, false).expect_err("replay");
     assert!(err.to_string().contains("already on chain"), "{err}");
     assert_eq!(f.store.height(), 4);
     let other: Commit = f.store.commit(3).expect("commit 3");
@@ -178,7 +100,7 @@ fn a_failed_write_stops_the_store_and_loses_nothing_committed() {
     f.populate();
     backend.fail_writes_after(0);
     let tx = f.doc(b"lost");
-    let err = produce_block(&f.store, &f.keys, vec![tx], T0 + 9_000, false).expect_err("write fails");
+    let err = produce_block(&mut f.store, &f.keys, vec![tx], T0 + 9_000, false).expect_err("write fails");
     assert!(err.to_string().contains("injected write failure"), "{err}");
     assert!(matches!(f.store.header(0), Err(StoreError::Poisoned)), "every later call fails");
     assert!(matches!(f.store.check_integrity(None), Err(StoreError::Poisoned)));
@@ -255,120 +177,6 @@ fn damaged_values_are_reported_on_read_and_by_the_integrity_check() {
     }
 }
 
-#[test]
-fn damage_through_raw_rocksdb_is_detected() {
-    // (what, column, key, byte to flip): a tx inside block 0's body, block 0's header,
-    // and the index entry of block 0's tx 7.
-    let (spec, keys) = chain_spec(4);
-    let tx7 = {
-        let mut f = Fixture::new(MemoryBackend::new());
-        f.populate();
-        f.store.block(0).expect("block 0").txs[7].hash()
-    };
-    let cases = [
-        ("tx in a block", Column::Blocks, [0u64.to_be_bytes().as_slice(), 0u32.to_be_bytes().as_slice()].concat(), 100),
-        ("header", Column::Headers, 0u64.to_be_bytes().to_vec(), 50),
-        ("tx index", Column::Txs, tx7.0.to_vec(), 11),
-    ];
-    for (what, column, key, at) in cases {
-        let dir = tempfile::tempdir().expect("tempdir");
-        {
-            let store = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, 10).expect("store");
-            let mut f = Fixture { spec: spec.clone(), keys: keys.clone(), store, nonce: 0 };
-            f.populate();
-        }
-        // Flip one byte with plain RocksDB access, below the chain store.
-        {
-            let raw = RocksBackend::open(dir.path()).expect("raw");
-            let mut value = raw.get(column, &key).expect("read").unwrap_or_else(|| panic!("{what}: value exists"));
-            value[at] ^= 1;
-            let mut batch = chancery_ledger::store::Batch::default();
-            batch.put(column, key.clone(), value);
-            raw.write(batch).expect("write");
-        }
-        let err = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, u64::MAX)
-            .err()
-            .expect("corrupt store");
-        assert!(err.to_string().contains("corrupt at height 0"), "{what}: {err}");
-        // A store that checks only the last block opens, but never serves the damage.
-        let store = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, 1).expect("opens");
-        let read = match column {
-            Column::Blocks => store.block(0).map(|_| ()),
-            Column::Headers => store.header(0).map(|_| ()),
-            _ => store.proof_bundle(&tx7, None).map(|_| ()),
-        };
-        assert!(matches!(read, Err(StoreError::Corrupt { height: 0, .. })), "{what}: read gave {read:?}");
-    }
-}
-
-#[test]
-fn backup_restores_to_a_store_with_identical_proofs() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut f = Fixture::new(RocksBackend::open(&dir.path().join("data")).expect("open"));
-    f.populate();
-    f.store.backup(&dir.path().join("backup")).expect("backup");
-    restore(&dir.path().join("backup"), &dir.path().join("restored")).expect("restore");
-    let restored = ChainStore::open(RocksBackend::open(&dir.path().join("restored")).expect("open"), &f.spec, u64::MAX)
-        .expect("restored store");
-    assert_eq!(restored.check_integrity(None).expect("full check").blocks, 3);
-    let tx_hash = f.store.block(0).expect("block").txs[5].hash();
-    assert_eq!(
-        restored.proof_bundle(&tx_hash, Some(2)).expect("bundle"),
-        f.store.proof_bundle(&tx_hash, Some(2)).expect("bundle")
-    );
-    assert!(restore(&dir.path().join("backup"), &dir.path().join("restored")).is_err(), "refuses a non-empty target");
-}
-
-#[test]
-fn backups_taken_while_blocks_are_written_restore_consistently() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (spec, keys) = chain_spec(4);
-    let store =
-        ChainStore::open(RocksBackend::open(&dir.path().join("data")).expect("open"), &spec, 10).expect("store");
-    let done = std::sync::atomic::AtomicBool::new(false);
-    let backups = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let mut nonce = 0;
-            for height in 0..40u64 {
-                let txs: Vec<_> = (0..50u32)
-                    .map(|i| {
-                        nonce += 1;
-                        signed_tx(
-                            &key(3, 0),
-                            &spec.chain_id,
-                            &spec.genesis_hash,
-                            document_evidence(&[height.to_le_bytes(), u64::from(i).to_le_bytes()].concat()),
-                            nonce,
-                        )
-                    })
-                    .collect();
-                produce_block(&store, &keys, txs, T0 + 1_000 * (height + 1), true).expect("block commits");
-            }
-            done.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
-        let mut backups = Vec::new();
-        while !done.load(std::sync::atomic::Ordering::SeqCst) && backups.len() < 20 {
-            let backup = dir.path().join(format!("backup-{}", backups.len()));
-            store.backup(&backup).expect("backup while writing");
-            backups.push(backup);
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        backups
-    });
-    assert!(backups.len() >= 2, "backups were taken while blocks were written");
-    let mut heights = Vec::new();
-    for (i, backup) in backups.iter().enumerate() {
-        let target = dir.path().join(format!("restored-{i}"));
-        restore(backup, &target).expect("restore");
-        let restored = ChainStore::open(RocksBackend::open(&target).expect("open"), &spec, u64::MAX)
-            .unwrap_or_else(|e| panic!("backup {i}: {e}"));
-        let report = restored.check_integrity(None).expect("full check");
-        heights.push(report.blocks);
-    }
-    assert!(heights.windows(2).all(|w| w[0] <= w[1]), "later backups hold at least as much: {heights:?}");
-    println!("restored backup heights: {heights:?}");
-}
-
 /// Governance through a real store: a validator added by vote signs from the next height,
 /// a bundle from after the change carries it with its committing header and commit, and
 /// the proposal's record is proven from the state tree (and its absence for an unknown id).
@@ -431,4 +239,41 @@ fn governance_changes_are_proven_from_the_store() {
     let json = proof.to_json();
     assert_eq!(chancery_ledger::gov_proof::ProposalProof::from_json(&json).expect("parses"), proof);
     assert!(chancery_ledger::gov_proof::ProposalProof::from_json(&json[..json.len() / 2]).is_err());
+}
+
+#[test]
+fn the_format_version_is_kept_and_checked_on_open() {
+    let version = |backend: &MemoryBackend| {
+        use chancery_ledger::store::Backend;
+        backend
+            .get(Column::Meta, b"format_version")
+            .expect("read")
+            .map(|v| u32::from_be_bytes(v.try_into().expect("4")))
+    };
+    let set = |backend: &MemoryBackend, value: Option<u32>| {
+        use chancery_ledger::store::{Backend, Batch};
+        let mut batch = Batch::default();
+        match value {
+            Some(v) => batch.put(Column::Meta, b"format_version".to_vec(), v.to_be_bytes()),
+            None => batch.delete(Column::Meta, b"format_version".to_vec()),
+        }
+        backend.write(batch).expect("write");
+    };
+    let backend = MemoryBackend::new();
+    let mut f = Fixture::new(backend.clone());
+    f.populate();
+    let spec = f.spec.clone();
+    drop(f);
+    assert_eq!(version(&backend), Some(chancery_ledger::store::STORE_FORMAT_VERSION));
+    // A store from before versions were kept: stamped and opened.
+    set(&backend, None);
+    assert_eq!(ChainStore::open(backend.clone(), &spec, 10).expect("opens").height(), 3);
+    assert_eq!(version(&backend), Some(1));
+    // Another version: refused, saying what to do.
+    for (stored, advice) in [(2, "newer Chancery"), (0, "no migration")] {
+        set(&backend, Some(stored));
+        let err = ChainStore::open(backend.clone(), &spec, 10).err().expect("refused");
+        assert!(matches!(err, StoreError::Format { stored: s, .. } if s == stored), "{err}");
+        assert!(err.to_string().contains(advice), "{err}");
+    }
 }

@@ -7,15 +7,15 @@ use std::time::Instant;
 use chancery_consensus::host::mempool::{Mempool, MempoolLimits};
 use chancery_consensus::host::produce::build_block;
 use chancery_ledger::state::BlockContext;
-use chancery_ledger::store::rocks::RocksBackend;
 use chancery_ledger::store::ChainStore;
 use chancery_ledger::testkit::{chain_spec, document_evidence, key, public, sign, signed_tx};
 use chancery_ledger::{Commit, CommitSig, Tx};
+use chancery_node::rocks::RocksBackend;
 
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (spec, keys) = chain_spec(1);
-    let store = ChainStore::open(RocksBackend::open(dir.path()).expect("rocks"), &spec, 10).expect("store");
+    let mut store = ChainStore::open(RocksBackend::open(dir.path()).expect("rocks"), &spec, 10).expect("store");
     let pool = Mempool::new(
         MempoolLimits {
             txs_max: 1_000_000,
@@ -46,7 +46,7 @@ fn main() {
         let ctx = BlockContext { chain_id: spec.chain_id.clone(), height: store.height(), time_ms };
         let start = Instant::now();
         for chunk in txs.chunks(500) {
-            let results = pool.submit(&store, &ctx, chunk.to_vec());
+            let results = pool.submit(&*store, &ctx, chunk.to_vec());
             assert!(results.iter().all(Result::is_ok));
         }
         admit += start.elapsed().as_secs_f64();

@@ -7,7 +7,7 @@
 //! A halt (the signer refuses, the WAL or the store cannot be written) stops consensus:
 //! the node keeps serving reads and says why in `/health`, and an operator decides.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use chancery_consensus::context::Address;
 use chancery_consensus::engine::Signer;
 use chancery_consensus::host::{Action, Event, Halt, Host, HostParts, Now};
-use chancery_ledger::store::rocks::RocksBackend;
+use chancery_ledger::store::StoreWriter;
+
+use crate::rocks::RocksBackend;
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
@@ -67,27 +69,39 @@ pub struct Driver {
     started: Instant,
 }
 
+/// What consensus owns: the store's writer, the signer, the WAL file.
+pub struct Owned {
+    /// The store's one writer (the RPC and the network read through `Shared`).
+    pub store: StoreWriter<RocksBackend>,
+    /// The holder of the consensus key.
+    pub signer: Box<dyn Signer + Send>,
+    /// The key to sign with when the signer names none of the set's.
+    pub address: Address,
+    /// The WAL file.
+    pub wal_path: PathBuf,
+    /// The genesis time.
+    pub genesis_time_ms: u64,
+}
+
 impl Driver {
     /// Starts (or resumes after a crash) consensus at the store's next height.
     pub fn start(
         shared: Arc<Shared>,
-        signer: Box<dyn Signer + Send>,
-        address: Address,
-        wal_path: &Path,
-        genesis_time_ms: u64,
+        owned: Owned,
         rx: Receiver<DriverMsg>,
         peers: Option<Peers>,
     ) -> Result<Self, Halt> {
+        let Owned { store, signer, address, wal_path, genesis_time_ms } = owned;
         let (net, reporter) = match peers {
             Some(p) => (Some(p.commands), Some(p.reporter)),
             None => (None, None),
         };
-        let (wal, wal_records, problem) = FileWal::open(wal_path)?;
+        let (wal, wal_records, problem) = FileWal::open(&wal_path)?;
         if let Some(problem) = problem {
             tracing::warn!(%problem, "WAL tail dropped");
         }
         let parts = HostParts {
-            store: shared.store.clone(),
+            store,
             mempool: shared.mempool.clone(),
             signer,
             wal,

@@ -11,6 +11,7 @@ pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod p2p;
+pub mod rocks;
 pub mod rpc_server;
 pub mod service;
 pub mod shared;

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::rocks::RocksBackend;
 use chancery_consensus::context::Address;
 use chancery_genesis::Genesis;
-use chancery_ledger::store::rocks::RocksBackend;
 use chancery_ledger::store::ChainStore;
 use chancery_rpc::ChanceryApiServer;
 use jsonrpsee::server::ServerHandle;
@@ -116,7 +116,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     let metrics = Arc::new(Metrics::new());
     metrics.blocks.set(store.height() as i64);
     let shared = Arc::new(Shared {
-        store: Arc::new(store),
+        store: store.reader(),
         mempool: Arc::new(mempool),
         genesis: genesis.clone(),
         events: broadcast::channel(EVENTS_BUFFERED).0,
@@ -138,12 +138,16 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         let network = start_network(&key, config, shared.clone(), tx.clone())?;
         (Some(network.commands), Some(network.task), Some(key))
     };
-    let driver = Driver::start(
-        shared.clone(),
+    let owned = crate::driver::Owned {
+        store,
         signer,
         address,
-        &data_dir.join("consensus.wal"),
-        genesis.genesis_time_ms,
+        wal_path: data_dir.join("consensus.wal"),
+        genesis_time_ms: genesis.genesis_time_ms,
+    };
+    let driver = Driver::start(
+        shared.clone(),
+        owned,
         rx,
         net.clone().zip(reporter).map(|(commands, reporter)| crate::driver::Peers { commands, reporter }),
     )

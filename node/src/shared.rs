@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::rocks::RocksBackend;
 use chancery_genesis::Genesis;
-use chancery_ledger::store::rocks::RocksBackend;
 use chancery_ledger::store::ChainStore;
 use chancery_ledger::{Hash, Header};
 use tokio::sync::broadcast;

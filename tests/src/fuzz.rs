@@ -190,7 +190,7 @@ pub fn store_model(data: &[u8]) {
             backend.fail_writes_after(u64::from(arg / 5 % 3));
         }
         let time_ms = 1_767_225_600_000 + 1_000 * (model.len() as u64 + 1);
-        match produce_block(&store, &keys, txs, time_ms, true) {
+        match produce_block(&mut store, &keys, txs, time_ms, true) {
             Ok(_) => model.push(hashes),
             Err(StoreError::Backend(_) | StoreError::Poisoned) => {
                 assert!(fail, "only injected failures fail a write");

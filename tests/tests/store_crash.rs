@@ -8,11 +8,11 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use chancery_ledger::store::rocks::RocksBackend;
 use chancery_ledger::store::ChainStore;
 use chancery_ledger::testkit::chain_spec;
 use chancery_ledger::verify::{verify, TrustRoot};
 use chancery_ledger::Hash;
+use chancery_node::rocks::RocksBackend;
 
 const KILLS: usize = 50;
 

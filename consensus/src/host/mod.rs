@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::state::StateChanges;
-use chancery_ledger::store::{Backend, ChainStore, StoreError};
+use chancery_ledger::store::{Backend, StoreError, StoreWriter};
 use chancery_ledger::{Block, Commit, Hash, Header, Signature, Tx};
 use malachitebft_core_consensus::{Input, LivenessMsg, LocallyProposedValue, SignedConsensusMsg};
 use malachitebft_core_types::{Round, Timeout, Validity, VoteExtensionPolicy};
@@ -206,8 +206,8 @@ struct KeptBlock {
 /// What a host is made of: the store and mempool it shares with the node's readers, the
 /// signer and WAL it owns.
 pub struct HostParts<B: Backend, S: Signer, W: Wal> {
-    /// The chain store.
-    pub store: Arc<ChainStore<B>>,
+    /// The chain store's writer (the node's readers share the store through it).
+    pub store: StoreWriter<B>,
     /// The mempool.
     pub mempool: Arc<Mempool>,
     /// The holder of the consensus key.
@@ -226,7 +226,7 @@ pub struct HostParts<B: Backend, S: Signer, W: Wal> {
 
 /// One node's consensus host.
 pub struct Host<B: Backend, S: Signer, W: Wal, P: Peer> {
-    store: Arc<ChainStore<B>>,
+    store: StoreWriter<B>,
     mempool: Arc<Mempool>,
     engine: Engine,
     signer: S,

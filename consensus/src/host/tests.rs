@@ -39,7 +39,7 @@ fn now() -> Now {
 
 fn bench() -> Bench {
     let (spec, validators) = chain_spec(4);
-    let store = Arc::new(ChainStore::open(MemoryBackend::new(), &spec, 10).expect("store"));
+    let store = ChainStore::open(MemoryBackend::new(), &spec, 10).expect("store");
     let limits = MempoolLimits {
         txs_max: 100,
         bytes_max: 1 << 20,

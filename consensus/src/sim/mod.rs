@@ -34,7 +34,7 @@ use std::sync::Arc;
 use chancery_ledger::chain::{Block, Commit, Params};
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::store::memory::MemoryBackend;
-use chancery_ledger::store::{ChainSpec, ChainStore};
+use chancery_ledger::store::{ChainSpec, ChainStore, StoreWriter};
 use chancery_ledger::testkit::{document_evidence, key, public, validator_set};
 use chancery_ledger::tx::EvidenceKind;
 use chancery_ledger::validator::{Member, MemberRole, Name};
@@ -298,7 +298,11 @@ struct Node {
     key: SigningKey,
     integrator: SigningKey,
     nonce: u64,
+    /// The node's "disk": a restart opens the store on it again.
+    backend: MemoryBackend,
     store: Arc<ChainStore<MemoryBackend>>,
+    /// The store's writer, until the host takes it.
+    writer: Option<StoreWriter<MemoryBackend>>,
     mempool: Arc<Mempool>,
     wal: MemoryWal,
     signer: GuardedSigner,
@@ -319,7 +323,7 @@ pub struct Cluster {
     nodes: Vec<Node>,
     /// An independent replica: every block an honest validator commits first is executed
     /// and committed here, with its commit.
-    replica: ChainStore<MemoryBackend>,
+    replica: StoreWriter<MemoryBackend>,
     events: BinaryHeap<Reverse<(Millis, u64)>>,
     payloads: BTreeMap<u64, SimEvent>,
     sequence: u64,
@@ -355,8 +359,8 @@ fn chain_spec(n: usize) -> (ChainSpec, Vec<SigningKey>, Vec<SigningKey>) {
     (spec, keys, integrators)
 }
 
-fn open_store(spec: &ChainSpec) -> Arc<ChainStore<MemoryBackend>> {
-    Arc::new(ChainStore::open(MemoryBackend::new(), spec, 10).expect("a memory store opens"))
+fn open_store(backend: &MemoryBackend, spec: &ChainSpec) -> StoreWriter<MemoryBackend> {
+    ChainStore::open(backend.clone(), spec, 10).expect("a memory store opens")
 }
 
 impl Cluster {
@@ -370,13 +374,17 @@ impl Cluster {
             .enumerate()
             .map(|(i, (k, integrator))| {
                 let behaviour = scenario.byzantine.iter().find(|(b, _)| *b == i).map_or(Behaviour::Honest, |(_, b)| *b);
+                let backend = MemoryBackend::new();
+                let writer = open_store(&backend, &spec);
                 Node {
                     behaviour,
                     signer: GuardedSigner::new(k.clone()),
                     key: k,
                     integrator,
                     nonce: 0,
-                    store: open_store(&spec),
+                    store: writer.reader(),
+                    writer: Some(writer),
+                    backend,
                     mempool: Arc::new(Mempool::new(scenario.mempool, spec.genesis_hash)),
                     wal: MemoryWal::new(&format!("validator {i}")),
                     host: None,
@@ -665,10 +673,16 @@ impl Cluster {
 
     fn start_host(&mut self, node: usize) -> Result<(), Violation> {
         let now = self.time(node);
-        let n = &self.nodes[node];
+        let n = &mut self.nodes[node];
         let wal_records = n.wal.records().map_err(|e| Violation::Halted { node, reason: e.to_string() })?;
+        // A restart opens the store again on the same storage (with its integrity check).
+        let store = match n.writer.take() {
+            Some(writer) => writer,
+            None => open_store(&n.backend, &self.spec),
+        };
+        n.store = store.reader();
         let parts = HostParts {
-            store: n.store.clone(),
+            store,
             mempool: n.mempool.clone(),
             signer: n.signer.clone(),
             wal: n.wal.clone(),
@@ -699,7 +713,7 @@ impl Cluster {
             self.nodes[node].wal.lose();
         }
         if self.scenario.empty_store_restarts.contains(&node) {
-            self.nodes[node].store = open_store(&self.spec);
+            self.nodes[node].backend = MemoryBackend::new();
         }
         self.nodes[node].last_commit_ms = self.now;
         self.start_host(node)

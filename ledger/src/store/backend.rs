@@ -1,8 +1,8 @@
 //! The narrow storage interface the chain store is written against: named columns, point
-//! reads, ordered prefix scans, atomic synced batches, and checkpoints. RocksDB implements
-//! it for the product; an in-memory implementation with fault injection serves tests.
-
-use std::path::Path;
+//! reads, ordered prefix scans and atomic synced batches. The node implements it on
+//! RocksDB (with checkpoints for backups); an in-memory implementation with fault
+//! injection serves tests and the simulator. Every column's keys and values are in
+//! docs/STORE_FORMAT.md.
 
 /// A column (a RocksDB column family).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,15 +31,11 @@ pub enum Column {
     History,
     /// Height → validator-set change taking effect there, with its approvals.
     ValidatorChanges,
-    /// The consensus write-ahead log (used by the node).
-    Wal,
-    /// The signer's double-sign guard (used by the node).
-    Signer,
 }
 
 impl Column {
     /// Every column.
-    pub const ALL: [Column; 14] = [
+    pub const ALL: [Column; 12] = [
         Column::Meta,
         Column::Headers,
         Column::Blocks,
@@ -52,8 +48,6 @@ impl Column {
         Column::StateTree,
         Column::History,
         Column::ValidatorChanges,
-        Column::Wal,
-        Column::Signer,
     ];
 
     /// The column family's name.
@@ -71,8 +65,6 @@ impl Column {
             Column::StateTree => "state_tree",
             Column::History => "history",
             Column::ValidatorChanges => "validator_changes",
-            Column::Wal => "wal",
-            Column::Signer => "signer",
         }
     }
 }
@@ -123,8 +115,6 @@ pub trait Backend: Send + Sync {
     fn scan(&self, column: Column, prefix: &[u8], from: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError>;
     /// Applies `batch` atomically and durably (synced before returning).
     fn write(&self, batch: Batch) -> Result<(), BackendError>;
-    /// Writes a consistent, openable copy of the store to the new directory `dir`.
-    fn checkpoint(&self, dir: &Path) -> Result<(), BackendError>;
     /// Bytes the store occupies on disk after compaction, if it has a disk.
     fn disk_bytes(&self) -> Result<Option<u64>, BackendError>;
 }

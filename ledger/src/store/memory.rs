@@ -2,7 +2,6 @@
 //! values the way a failing disk would.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -78,10 +77,6 @@ impl Backend for MemoryBackend {
             };
         }
         Ok(())
-    }
-
-    fn checkpoint(&self, _dir: &Path) -> Result<(), BackendError> {
-        Err(BackendError { operation: "checkpoint", message: "the in-memory store has no files to copy".into() })
     }
 
     fn disk_bytes(&self) -> Result<Option<u64>, BackendError> {

@@ -9,12 +9,11 @@
 
 pub mod backend;
 pub mod memory;
-#[cfg(feature = "rocksdb")]
-pub mod rocks;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-pub use backend::{Backend, BackendError, Batch, Column};
+pub use backend::{Backend, BackendError, Batch, Column, Entry};
+pub use write::StoreWriter;
 
 use crate::bundle::{Checkpoint, HexBytes, ProofBundle, ValidatorSetChange};
 use crate::chain::{Block, ChainId, Commit, Header, Params};
@@ -62,6 +61,14 @@ pub enum StoreError {
     /// An earlier write failed; nothing more is served or written.
     #[error("an earlier write to the store failed; the node must stop and be restarted so the store is reopened and checked")]
     Poisoned,
+    /// The store was written in a layout this code does not read.
+    #[error("this store is in format {stored}; this node reads format {STORE_FORMAT_VERSION}: {advice}")]
+    Format {
+        /// The stored format version.
+        stored: u32,
+        /// What to do.
+        advice: &'static str,
+    },
     /// The store belongs to another chain.
     #[error("this store holds chain {stored_chain} (genesis {stored}), not chain {given_chain} (genesis {given}); use the data directory of this chain")]
     WrongGenesis {
@@ -98,6 +105,12 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 const META_CHAIN: &[u8] = b"chain_id";
 const META_GENESIS: &[u8] = b"genesis_hash";
 const META_HEIGHT: &[u8] = b"height";
+const META_FORMAT: &[u8] = b"format_version";
+
+/// The store's layout version (docs/STORE_FORMAT.md), kept in the meta column and checked
+/// on open. A store written before versions were kept has this layout (it is stamped on
+/// open); any other version is refused.
+pub const STORE_FORMAT_VERSION: u32 = 1;
 const TREE_NODE: u8 = b'n';
 const TREE_ROOT: u8 = b'r';
 
@@ -205,9 +218,10 @@ pub struct ChainStore<B: Backend> {
 
 impl<B: Backend> ChainStore<B> {
     /// Opens the store, creating the genesis state on first use, and checks the last
-    /// `check_last` blocks (see [`ChainStore::check_integrity`]). A store of another chain
-    /// or a corrupt one refuses to open.
-    pub fn open(backend: B, spec: &ChainSpec, check_last: u64) -> Result<Self> {
+    /// `check_last` blocks (see [`ChainStore::check_integrity`]). A store of another chain,
+    /// of another layout version, or a corrupt one refuses to open. Returns the store's one
+    /// writer (which also reads it).
+    pub fn open(backend: B, spec: &ChainSpec, check_last: u64) -> Result<StoreWriter<B>> {
         let store = ChainStore {
             backend,
             chain_id: spec.chain_id.clone(),
@@ -239,11 +253,12 @@ impl<B: Backend> ChainStore<B> {
                     .map(u64::from_be_bytes);
                 let height = height
                     .ok_or(StoreError::Corrupt { height: 0, what: "stored height is missing or malformed".into() })?;
+                store.check_format()?;
                 store.height.store(height, Ordering::SeqCst);
             }
         }
         store.check_integrity(Some(check_last))?;
-        Ok(store)
+        Ok(StoreWriter::new(store))
     }
 
     fn init(&self, spec: &ChainSpec) -> Result<()> {
@@ -254,7 +269,37 @@ impl<B: Backend> ChainStore<B> {
         batch.put(Column::Meta, META_CHAIN, spec.chain_id.as_str().as_bytes());
         batch.put(Column::Meta, META_GENESIS, spec.genesis_hash.0);
         batch.put(Column::Meta, META_HEIGHT, height_key(0));
+        batch.put(Column::Meta, META_FORMAT, STORE_FORMAT_VERSION.to_be_bytes());
         self.write(batch)
+    }
+
+    /// Refuses a store of another layout version; stamps one written before versions were
+    /// kept (the same layout as version 1).
+    fn check_format(&self) -> Result<()> {
+        match self.backend.get(Column::Meta, META_FORMAT)? {
+            None => {
+                let mut batch = Batch::default();
+                batch.put(Column::Meta, META_FORMAT, STORE_FORMAT_VERSION.to_be_bytes());
+                self.write(batch)
+            }
+            Some(bytes) => {
+                let stored = <[u8; 4]>::try_from(bytes.as_slice()).map(u32::from_be_bytes).map_err(|_| {
+                    StoreError::Corrupt { height: 0, what: "stored format version is not 4 bytes".into() }
+                })?;
+                match stored {
+                    STORE_FORMAT_VERSION => Ok(()),
+                    newer if newer > STORE_FORMAT_VERSION => Err(StoreError::Format {
+                        stored: newer,
+                        advice:
+                            "it was written by a newer Chancery; run that version, or restore a backup made by this one",
+                    }),
+                    older => Err(StoreError::Format {
+                        stored: older,
+                        advice: "there is no migration from it; sync a new data directory from peers",
+                    }),
+                }
+            }
+        }
     }
 
     fn tree_error(&self, height: u64, error: SmtError<BackendError>) -> StoreError {
@@ -284,6 +329,11 @@ impl<B: Backend> ChainStore<B> {
     /// Bytes of keys and values written since the store was opened.
     pub fn written_bytes(&self) -> u64 {
         self.written_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether an earlier write failed (the store serves and writes nothing more).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::SeqCst)
     }
 
     /// The backend (for backups and raw access in tools).

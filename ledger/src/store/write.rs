@@ -1,20 +1,63 @@
 //! Committing blocks: checks that the block extends the stored chain, then one atomic,
-//! synced batch with everything the block changes.
+//! synced batch with everything the block changes. Only the store's one [`StoreWriter`]
+//! writes: it is made once, when the store is opened, and every write takes it by `&mut`.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use super::*;
 
-impl<B: Backend> ChainStore<B> {
+/// The one right to write a chain store. [`ChainStore::open`] makes it for the backend it
+/// takes; it is not `Clone`, and every write borrows it mutably, so one writer at a time
+/// is a fact of the types, not a convention. Reads go through it (it dereferences to the
+/// store) or through shared [`StoreWriter::reader`] handles.
+pub struct StoreWriter<B: Backend> {
+    store: Arc<ChainStore<B>>,
+}
+
+impl<B: Backend> std::ops::Deref for StoreWriter<B> {
+    type Target = ChainStore<B>;
+
+    fn deref(&self) -> &ChainStore<B> {
+        &self.store
+    }
+}
+
+impl<B: Backend> StoreWriter<B> {
+    pub(super) fn new(store: ChainStore<B>) -> Self {
+        StoreWriter { store: Arc::new(store) }
+    }
+
+    /// A handle that reads the store (and sees every block this writer commits).
+    pub fn reader(&self) -> Arc<ChainStore<B>> {
+        self.store.clone()
+    }
+
     /// Executes `block` on the stored state, checks its header against the result, and
     /// commits it with `commit`. Returns the state changes it made.
-    pub fn execute_and_commit(&self, block: &Block, commit: &Commit) -> Result<StateChanges> {
+    pub fn execute_and_commit(&mut self, block: &Block, commit: &Commit) -> Result<StateChanges> {
         self.execute_and_commit_verified(block, commit, &|_| false)
     }
 
-    /// Like [`ChainStore::execute_and_commit`], skipping the signature check of txs the
+    /// Like [`StoreWriter::execute_and_commit`], skipping the signature check of txs the
     /// caller has already verified.
     pub fn execute_and_commit_verified(
+        &mut self,
+        block: &Block,
+        commit: &Commit,
+        verified: &dyn Fn(&Tx) -> bool,
+    ) -> Result<StateChanges> {
+        self.store.execute_and_commit_verified(block, commit, verified)
+    }
+
+    /// Commits an executed block (see [`ChainStore`]'s rules for a block to extend it).
+    pub fn commit_block(&mut self, block: &Block, commit: &Commit, changes: &StateChanges) -> Result<()> {
+        self.store.commit_block(block, commit, changes)
+    }
+}
+
+impl<B: Backend> ChainStore<B> {
+    fn execute_and_commit_verified(
         &self,
         block: &Block,
         commit: &Commit,
@@ -34,7 +77,7 @@ impl<B: Backend> ChainStore<B> {
     /// id, parent hash, history root), that its tx root, state root and next validators
     /// match, and that `commit` carries a quorum of the current validators for it; then
     /// writes it and everything it changes in one atomic, synced batch.
-    pub fn commit_block(&self, block: &Block, commit: &Commit, changes: &StateChanges) -> Result<()> {
+    fn commit_block(&self, block: &Block, commit: &Commit, changes: &StateChanges) -> Result<()> {
         self.live()?;
         let height = self.height();
         let header = &block.header;
@@ -145,12 +188,5 @@ impl<B: Backend> ChainStore<B> {
         }
         batch.put(Column::Meta, META_HEIGHT, height_key(height + 1));
         Ok(batch)
-    }
-
-    /// Writes a consistent copy of the store to the new directory `dir` (a RocksDB
-    /// checkpoint), safe to take while blocks are being committed.
-    pub fn backup(&self, dir: &std::path::Path) -> Result<()> {
-        self.live()?;
-        Ok(self.backend.checkpoint(dir)?)
     }
 }

@@ -3,16 +3,16 @@
 //! proof-bundle assembly latency, next to raw RocksDB batched puts of the same bytes in
 //! the same run.
 //!
-//! `cargo run --release -p chancery-ledger --features testkit,rocksdb --example store_bench -- [BLOCKS] [TXS_PER_BLOCK]`
+//! `cargo run --release -p chancery-node --example store_bench -- [BLOCKS] [TXS_PER_BLOCK]`
 //! (default 100 blocks of 10 000 records).
 
 use std::time::{Duration, Instant};
 
 use chancery_ledger::state::{execute_with, BlockContext};
-use chancery_ledger::store::rocks::RocksBackend;
 use chancery_ledger::store::{Backend, Batch, ChainStore, Column};
 use chancery_ledger::testkit::{chain_spec, document_evidence, key, seal_block, signed_tx};
 use chancery_ledger::Tx;
+use chancery_node::rocks::RocksBackend;
 
 fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("signing {records} evidence txs...");
     let all = make_txs(&spec.chain_id, &spec.genesis_hash, records);
-    let store = ChainStore::open(RocksBackend::open(&dir.path().join("store"))?, &spec, 0)?;
+    let mut store = ChainStore::open(RocksBackend::open(&dir.path().join("store"))?, &spec, 0)?;
     let (mut execute_time, mut commit_time) = (Duration::ZERO, Duration::ZERO);
     for (height, txs) in all.chunks(per_block as usize).enumerate() {
         let height = height as u64;
@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         // Signatures were verified by the mempool; execution checks every other rule.
         let ctx = BlockContext { chain_id: spec.chain_id.clone(), height, time_ms };
-        let changes = execute_with(&store, &ctx, txs, &|_| true)?;
+        let changes = execute_with(&*store, &ctx, txs, &|_| true)?;
         let (block, commit) = seal_block(&store, &keys, txs.to_vec(), time_ms, &changes)?;
         let executed = Instant::now();
         store.commit_block(&block, &commit, &changes)?;

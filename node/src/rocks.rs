@@ -1,5 +1,7 @@
-//! The RocksDB backend: one database per node home, one column family per [`Column`],
-//! every batch written with `sync`, LZ4 compression (ZSTD at the bottom level).
+//! The RocksDB backend of the chain store: one database per node home, one column family
+//! per [`Column`], every batch written with `sync`, LZ4 compression (ZSTD at the bottom
+//! level); backups are RocksDB checkpoints, restored by copying them into a new
+//! directory. docs/STORE_FORMAT.md describes every column.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +10,10 @@ use rocksdb::{
     Options, WriteBatch, WriteOptions, DB,
 };
 
-use super::backend::{Backend, BackendError, Batch, Column, Entry};
+use chancery_ledger::store::{Backend, BackendError, Batch, ChainStore, Column, Entry, StoreError};
+
+/// Column families of earlier layouts that held nothing and are dropped on open.
+const RETIRED_FAMILIES: [&str; 2] = ["wal", "signer"];
 
 /// A RocksDB database.
 pub struct RocksBackend {
@@ -34,14 +39,36 @@ fn column_options() -> Options {
 }
 
 impl RocksBackend {
-    /// Opens (creating if needed) the database in `path`.
+    /// Opens (creating if needed) the database in `path`. Column families an earlier
+    /// layout created and never used are dropped; one this code does not know is refused
+    /// (a store written by a newer Chancery).
     pub fn open(path: &Path) -> Result<Self, BackendError> {
         let mut options = column_options();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_max_open_files(512);
-        let families = Column::ALL.iter().map(|c| ColumnFamilyDescriptor::new(c.name(), column_options()));
-        let db = DB::open_cf_descriptors(&options, path, families).map_err(|e| error("open", e))?;
+        let existing = if path.join("CURRENT").exists() {
+            DB::list_cf(&options, path).map_err(|e| error("list column families", e))?
+        } else {
+            Vec::new()
+        };
+        let known = |name: &str| name == "default" || Column::ALL.iter().any(|c| c.name() == name);
+        if let Some(unknown) = existing.iter().find(|name| !known(name) && !RETIRED_FAMILIES.contains(&name.as_str())) {
+            return Err(BackendError {
+                operation: "open",
+                message: format!("column family {unknown} is not one this version of Chancery knows"),
+            });
+        }
+        let retired: Vec<&String> = existing.iter().filter(|name| RETIRED_FAMILIES.contains(&name.as_str())).collect();
+        let families = Column::ALL
+            .iter()
+            .map(|c| c.name())
+            .chain(retired.iter().map(|name| name.as_str()))
+            .map(|name| ColumnFamilyDescriptor::new(name, column_options()));
+        let mut db = DB::open_cf_descriptors(&options, path, families).map_err(|e| error("open", e))?;
+        for name in retired {
+            db.drop_cf(name).map_err(|e| error("drop a retired column family", e))?;
+        }
         Ok(RocksBackend { db, path: path.to_path_buf() })
     }
 
@@ -64,6 +91,22 @@ impl RocksBackend {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Writes a consistent, openable copy of the database to the new directory `dir` (a
+    /// RocksDB checkpoint).
+    pub fn checkpoint(&self, dir: &Path) -> Result<(), BackendError> {
+        let checkpoint = Checkpoint::new(&self.db).map_err(|e| error("checkpoint", e))?;
+        checkpoint.create_checkpoint(dir).map_err(|e| error("checkpoint", e))
+    }
+}
+
+/// Writes a consistent copy of `store` to the new directory `dir`, safe to take while
+/// blocks are being committed; a store whose last write failed is not copied.
+pub fn backup(store: &ChainStore<RocksBackend>, dir: &Path) -> Result<(), StoreError> {
+    if store.is_poisoned() {
+        return Err(StoreError::Poisoned);
+    }
+    Ok(store.backend().checkpoint(dir)?)
 }
 
 impl Backend for RocksBackend {
@@ -104,11 +147,6 @@ impl Backend for RocksBackend {
         self.db.write_opt(write, &options).map_err(|e| error("write", e))
     }
 
-    fn checkpoint(&self, dir: &Path) -> Result<(), BackendError> {
-        let checkpoint = Checkpoint::new(&self.db).map_err(|e| error("checkpoint", e))?;
-        checkpoint.create_checkpoint(dir).map_err(|e| error("checkpoint", e))
-    }
-
     fn disk_bytes(&self) -> Result<Option<u64>, BackendError> {
         let mut total = 0;
         for column in Column::ALL {
@@ -122,7 +160,7 @@ impl Backend for RocksBackend {
     }
 }
 
-/// Restores a backup made by [`Backend::checkpoint`] into `data_dir`, which must not exist
+/// Restores a backup made by [`backup`] into `data_dir`, which must not exist
 /// or be empty. Open the result with a full integrity check before use.
 pub fn restore(backup: &Path, data_dir: &Path) -> Result<(), BackendError> {
     let io = |e: std::io::Error| BackendError { operation: "restore", message: e.to_string() };

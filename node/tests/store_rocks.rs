@@ -1,0 +1,160 @@
+//! The chain store on the RocksDB backend: the queries and proofs every backend serves;
+//! damage made with raw RocksDB access is detected; backups (taken while blocks are
+//! written, too) restore to a store that passes the full check and serves identical
+//! proofs; column families of an earlier layout are dropped, unknown ones refused.
+
+use chancery_ledger::store::memory::MemoryBackend;
+use chancery_ledger::store::{Backend, ChainStore, Column, StoreError};
+use chancery_ledger::testkit::{
+    chain_spec, check_queries_and_proofs, document_evidence, key, produce_block, signed_tx, StoreFixture as Fixture,
+    STORE_T0 as T0,
+};
+use chancery_node::rocks::{backup, restore, RocksBackend};
+
+#[test]
+fn queries_and_proofs_on_rocksdb() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    check_queries_and_proofs(RocksBackend::open(dir.path()).expect("rocksdb"));
+}
+
+#[test]
+fn damage_through_raw_rocksdb_is_detected() {
+    // (what, column, key, byte to flip): a tx inside block 0's body, block 0's header,
+    // and the index entry of block 0's tx 7.
+    let (spec, keys) = chain_spec(4);
+    let tx7 = {
+        let mut f = Fixture::new(MemoryBackend::new());
+        f.populate();
+        f.store.block(0).expect("block 0").txs[7].hash()
+    };
+    let cases = [
+        ("tx in a block", Column::Blocks, [0u64.to_be_bytes().as_slice(), 0u32.to_be_bytes().as_slice()].concat(), 100),
+        ("header", Column::Headers, 0u64.to_be_bytes().to_vec(), 50),
+        ("tx index", Column::Txs, tx7.0.to_vec(), 11),
+    ];
+    for (what, column, key, at) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, 10).expect("store");
+            let mut f = Fixture { spec: spec.clone(), keys: keys.clone(), store, nonce: 0 };
+            f.populate();
+        }
+        // Flip one byte with plain RocksDB access, below the chain store.
+        {
+            let raw = RocksBackend::open(dir.path()).expect("raw");
+            let mut value = raw.get(column, &key).expect("read").unwrap_or_else(|| panic!("{what}: value exists"));
+            value[at] ^= 1;
+            let mut batch = chancery_ledger::store::Batch::default();
+            batch.put(column, key.clone(), value);
+            raw.write(batch).expect("write");
+        }
+        let err = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, u64::MAX)
+            .err()
+            .expect("corrupt store");
+        assert!(err.to_string().contains("corrupt at height 0"), "{what}: {err}");
+        // A store that checks only the last block opens, but never serves the damage.
+        let store = ChainStore::open(RocksBackend::open(dir.path()).expect("open"), &spec, 1).expect("opens");
+        let read = match column {
+            Column::Blocks => store.block(0).map(|_| ()),
+            Column::Headers => store.header(0).map(|_| ()),
+            _ => store.proof_bundle(&tx7, None).map(|_| ()),
+        };
+        assert!(matches!(read, Err(StoreError::Corrupt { height: 0, .. })), "{what}: read gave {read:?}");
+    }
+}
+
+#[test]
+fn backup_restores_to_a_store_with_identical_proofs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut f = Fixture::new(RocksBackend::open(&dir.path().join("data")).expect("open"));
+    f.populate();
+    backup(&f.store, &dir.path().join("backup")).expect("backup");
+    restore(&dir.path().join("backup"), &dir.path().join("restored")).expect("restore");
+    let restored = ChainStore::open(RocksBackend::open(&dir.path().join("restored")).expect("open"), &f.spec, u64::MAX)
+        .expect("restored store");
+    assert_eq!(restored.check_integrity(None).expect("full check").blocks, 3);
+    let tx_hash = f.store.block(0).expect("block").txs[5].hash();
+    assert_eq!(
+        restored.proof_bundle(&tx_hash, Some(2)).expect("bundle"),
+        f.store.proof_bundle(&tx_hash, Some(2)).expect("bundle")
+    );
+    assert!(restore(&dir.path().join("backup"), &dir.path().join("restored")).is_err(), "refuses a non-empty target");
+}
+
+#[test]
+fn backups_taken_while_blocks_are_written_restore_consistently() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (spec, keys) = chain_spec(4);
+    let mut store =
+        ChainStore::open(RocksBackend::open(&dir.path().join("data")).expect("open"), &spec, 10).expect("store");
+    let reader = store.reader();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let backups = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut nonce = 0;
+            for height in 0..40u64 {
+                let txs: Vec<_> = (0..50u32)
+                    .map(|i| {
+                        nonce += 1;
+                        signed_tx(
+                            &key(3, 0),
+                            &spec.chain_id,
+                            &spec.genesis_hash,
+                            document_evidence(&[height.to_le_bytes(), u64::from(i).to_le_bytes()].concat()),
+                            nonce,
+                        )
+                    })
+                    .collect();
+                produce_block(&mut store, &keys, txs, T0 + 1_000 * (height + 1), true).expect("block commits");
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut backups = Vec::new();
+        while !done.load(std::sync::atomic::Ordering::SeqCst) && backups.len() < 20 {
+            let copy = dir.path().join(format!("backup-{}", backups.len()));
+            backup(&reader, &copy).expect("backup while writing");
+            backups.push(copy);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        backups
+    });
+    assert!(backups.len() >= 2, "backups were taken while blocks were written");
+    let mut heights = Vec::new();
+    for (i, backup) in backups.iter().enumerate() {
+        let target = dir.path().join(format!("restored-{i}"));
+        restore(backup, &target).expect("restore");
+        let restored = ChainStore::open(RocksBackend::open(&target).expect("open"), &spec, u64::MAX)
+            .unwrap_or_else(|e| panic!("backup {i}: {e}"));
+        let report = restored.check_integrity(None).expect("full check");
+        heights.push(report.blocks);
+    }
+    assert!(heights.windows(2).all(|w| w[0] <= w[1]), "later backups hold at least as much: {heights:?}");
+    println!("restored backup heights: {heights:?}");
+}
+
+#[test]
+fn column_families_of_an_earlier_layout_are_dropped_and_unknown_ones_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("store");
+    {
+        // A store as an earlier layout left it: with the unused "wal" and "signer" families.
+        let mut options = rocksdb::Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        let names = Column::ALL.iter().map(|c| c.name()).chain(["wal", "signer"]);
+        let db = rocksdb::DB::open_cf(&options, &path, names).expect("old layout");
+        drop(db);
+    }
+    let backend = RocksBackend::open(&path).expect("opens, dropping the retired families");
+    drop(backend);
+    let families = rocksdb::DB::list_cf(&rocksdb::Options::default(), &path).expect("list");
+    assert!(!families.iter().any(|f| f == "wal" || f == "signer"), "{families:?}");
+    {
+        let mut options = rocksdb::Options::default();
+        options.create_missing_column_families(true);
+        let names = families.iter().map(String::as_str).chain(["from_the_future"]);
+        drop(rocksdb::DB::open_cf(&options, &path, names).expect("newer layout"));
+    }
+    let err = RocksBackend::open(&path).err().expect("an unknown family");
+    assert!(err.to_string().contains("from_the_future"), "{err}");
+}
