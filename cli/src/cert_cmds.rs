@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use chancery_ledger::cert::{verify_cert_status, CertStatusProof, CertVerdict};
 use chancery_ledger::tx::{CertEvent, CertEventKind, CertRef, RevocationReason, TxBody};
+use chancery_ledger::verify::{verify_cert_status, CertStatusProof, CertVerdict};
 use chancery_ledger::{Digest, DigestAlg, Hash, PublicKey};
 use chancery_node::signer::hosted::{self, HostedKeys};
 use chancery_node::signer::KeyFile;

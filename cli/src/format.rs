@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use chancery_ledger::cert::{CertStatus, CertVerdict};
 use chancery_ledger::verify::{Attestation, Record, Report};
+use chancery_ledger::verify::{CertStatus, CertVerdict};
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch (proleptic Gregorian,
 /// UTC).

@@ -13,8 +13,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chancery_genesis::{verify_bundle, Genesis};
-use chancery_ledger::checkpoint::{verify_with_checkpoint, SavedCheckpoint};
 use chancery_ledger::store::{ChainStore, StoreWriter};
+use chancery_ledger::verify::{verify_with_checkpoint, SavedCheckpoint};
 use chancery_node::rocks::{backup, restore, RocksBackend};
 use clap::{Parser, Subcommand};
 
@@ -686,7 +686,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             CertCommand::History { target } => cert_cmds::cert_history(&target.args()),
             CertCommand::Verify { proof, genesis } => {
-                let proof = chancery_ledger::cert::CertStatusProof::from_json(&read_text(&proof, "status proof")?)?;
+                let proof = chancery_ledger::verify::CertStatusProof::from_json(&read_text(&proof, "status proof")?)?;
                 cert_cmds::print_verified(&cert_cmds::verified_status(&proof, &genesis)?);
                 Ok(())
             }
@@ -713,7 +713,7 @@ fn run(cli: Cli) -> Result<()> {
             let genesis = Genesis::from_json(&read_text(&genesis, "genesis file")?)?;
             let old = SavedCheckpoint::from_json(&read_text(&old, "checkpoint")?)?;
             let new = SavedCheckpoint::from_json(&read_text(&new, "checkpoint")?)?;
-            let verdict = chancery_ledger::checkpoint::verify_consistency_of(&old, &new, &genesis.trust_root())
+            let verdict = chancery_ledger::verify::verify_consistency_of(&old, &new, &genesis.trust_root())
                 .context("NOT CONSISTENT")?;
             println!(
                 "CONSISTENT: the history at height {} (block {}, {}) extends the history at height {} (block {}, {}); both checkpoints verified against the genesis",

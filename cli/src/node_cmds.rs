@@ -434,7 +434,7 @@ pub fn proof(rpc: &str, target: ProofTarget, checkpoint: Option<u64>, out: &Path
 /// earlier checkpoint. It is checked when used (`verify --checkpoint`, `consistency`),
 /// against the genesis the verifier holds.
 pub fn checkpoint(rpc: &str, height: Option<u64>, since: Option<&Path>, out: &Path) -> Result<()> {
-    use chancery_ledger::checkpoint::{ConsistencyFrom, SavedCheckpoint};
+    use chancery_ledger::verify::{ConsistencyFrom, SavedCheckpoint};
     let since = match since {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

@@ -92,8 +92,8 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let answer = observer.cert_status("demo-ca".into(), "07".into(), now + 1).await.expect("status");
-        let verdict = chancery_ledger::cert::verify_cert_status(&answer.proof, &trust).expect("verifies offline");
-        assert_eq!(verdict.status, chancery_ledger::cert::CertStatus::Valid);
+        let verdict = chancery_ledger::verify::verify_cert_status(&answer.proof, &trust).expect("verifies offline");
+        assert_eq!(verdict.status, chancery_ledger::verify::CertStatus::Valid);
         assert_eq!(verdict.events.len(), 1);
         same_chain(&all).await;
     });

@@ -17,11 +17,11 @@
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::Params;
 use crate::codec::{BoundedBytes, BoundedVec, Canonical};
 use crate::crypto::PublicKey;
 use crate::hash::Hash;
 use crate::limits::{GOV_PENDING_MAX, GOV_REASON_BYTES_MAX, GOV_VOTES_MAX, STATE_VALUE_BYTES_MAX};
+use crate::params::Params;
 use crate::validator::{has_quorum, CaId, Member, Name, Validator, ValidatorSet};
 
 /// A change institutions can vote on.

@@ -5,19 +5,18 @@
 
 #![warn(missing_docs)]
 
-pub mod bundle;
-pub mod cert;
 pub mod chain;
-pub mod checkpoint;
 pub mod codec;
 pub mod crypto;
 pub mod digest;
 pub mod gov;
-pub mod gov_proof;
 pub mod hash;
+pub mod hex;
 pub mod history;
+pub mod ids;
 pub mod limits;
 pub mod misbehaviour;
+pub mod params;
 pub mod smt;
 pub mod state;
 pub mod store;
@@ -27,8 +26,8 @@ pub mod tx;
 pub mod tx_tree;
 pub mod validator;
 pub mod verify;
+pub mod vote;
 
-pub use bundle::ProofBundle;
 pub use chain::{
     Block, ChainId, ChainIdentity, Commit, CommitSig, Header, Params, ProposalHeader, Timeouts, Vote, VoteKind,
 };
@@ -38,4 +37,5 @@ pub use digest::{Digest, DigestAlg};
 pub use hash::{Hash, HashContext};
 pub use tx::{Tx, TxBody};
 pub use validator::{Member, MemberRole, Role, Validator, ValidatorSet};
+pub use verify::ProofBundle;
 pub use verify::{verify, Report, TrustRoot, VerifyError};

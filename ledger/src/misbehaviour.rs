@@ -5,11 +5,12 @@
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::{ChainId, ProposalHeader, Vote};
 use crate::codec::{encode, Canonical};
 use crate::crypto::{PublicKey, Signature};
 use crate::hash::{Hash, HashContext};
+use crate::ids::ChainId;
 use crate::validator::ValidatorSet;
+use crate::vote::{ProposalHeader, Vote};
 
 /// One signed consensus message as evidence carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
@@ -122,9 +123,9 @@ impl Equivocation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chain::VoteKind;
     use crate::codec::decode;
     use crate::testkit::{key, public, sign, validator_set};
+    use crate::vote::VoteKind;
 
     fn vote(block: Option<&[u8]>, round: u32) -> Vote {
         Vote {

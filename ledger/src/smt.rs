@@ -450,11 +450,11 @@ mod hex_value {
     use super::{BoundedVec, STATE_VALUE_BYTES_MAX};
 
     pub fn serialize<S: Serializer>(value: &BoundedVec<u8, STATE_VALUE_BYTES_MAX>, s: S) -> Result<S::Ok, S::Error> {
-        crate::bundle::hex_string::serialize(&value[..], s)
+        crate::hex::hex_string::serialize(&value[..], s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BoundedVec<u8, STATE_VALUE_BYTES_MAX>, D::Error> {
-        BoundedVec::new(crate::bundle::hex_string::deserialize(d)?).map_err(serde::de::Error::custom)
+        BoundedVec::new(crate::hex::hex_string::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 

@@ -3,7 +3,6 @@
 
 use ed25519_dalek::{Signer as _, SigningKey};
 
-use crate::bundle::{Checkpoint, ProofBundle, ValidatorSetChange};
 use crate::chain::{Block, ChainId, Commit, CommitSig, Header};
 use crate::codec::BoundedVec;
 use crate::crypto::{PublicKey, Signature};
@@ -15,6 +14,7 @@ use crate::tx::{Evidence, EvidenceKind, Tx, TxBody};
 use crate::tx_tree::TxTree;
 use crate::validator::{Member, MemberRole, Name, Role, Validator, ValidatorSet};
 use crate::verify::TrustRoot;
+use crate::verify::{Checkpoint, ProofBundle, ValidatorSetChange};
 
 /// A signing key from a fixed seed: `seed` repeated 32 times, with a domain byte.
 pub fn key(domain: u8, seed: u16) -> SigningKey {
@@ -283,8 +283,8 @@ impl TestChain {
         if let Some(at) = checkpoint {
             let (later, later_commit) = &self.blocks[at as usize];
             bundle.checkpoint = Some(Checkpoint {
-                header: crate::bundle::HexBytes::of(&later.header),
-                commit: crate::bundle::HexBytes::of(later_commit),
+                header: crate::hex::HexBytes::of(&later.header),
+                commit: crate::hex::HexBytes::of(later_commit),
                 history_proof: self.history.inclusion_proof(height, at).expect("checkpoint after block"),
             });
         }
@@ -295,13 +295,13 @@ impl TestChain {
 impl TestChain {
     /// A saved checkpoint of committed block `at`, optionally with the consistency proof
     /// from the history of `since` blocks.
-    pub fn saved_checkpoint(&self, at: u64, since: Option<u64>) -> crate::checkpoint::SavedCheckpoint {
+    pub fn saved_checkpoint(&self, at: u64, since: Option<u64>) -> crate::verify::SavedCheckpoint {
         let (block, commit) = &self.blocks[at as usize];
         let changes = self.changes.iter().filter(|(from, _)| *from <= at).map(|(_, c)| c.clone()).collect();
-        let mut saved = crate::checkpoint::SavedCheckpoint::new(self.genesis_hash, &block.header, commit, changes);
+        let mut saved = crate::verify::SavedCheckpoint::new(self.genesis_hash, &block.header, commit, changes);
         if let Some(from_height) = since {
             let proof = self.history.history_consistency(from_height, at).expect("sizes within the tree");
-            saved.consistency = Some(crate::checkpoint::ConsistencyFrom {
+            saved.consistency = Some(crate::verify::ConsistencyFrom {
                 from_height,
                 from_mth: proof.mth1,
                 to_mth: proof.mth2,

@@ -3,16 +3,13 @@
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
-use crate::chain::ChainId;
-use crate::codec::{encode, BoundedBytes, BoundedVec, Canonical};
+use crate::codec::{encode, BoundedVec, Canonical};
 use crate::crypto::{PublicKey, Signature, SignatureError};
 use crate::digest::Digest;
 use crate::hash::{Hash, HashContext};
-use crate::limits::{CERT_SERIAL_BYTES_MAX, EVIDENCE_REFS_MAX, TX_BYTES_MAX};
-use crate::validator::CaId;
-
-/// A certificate serial number, as the CA assigned it.
-pub type CertSerial = BoundedBytes<CERT_SERIAL_BYTES_MAX>;
+use crate::ids::ChainId;
+pub use crate::ids::{CaId, CertSerial, EvidenceKind};
+use crate::limits::{EVIDENCE_REFS_MAX, TX_BYTES_MAX};
 
 /// A signed transaction. The signature covers the canonical bytes of every other field
 /// (see [`Tx::signing_message`]).
@@ -84,50 +81,6 @@ pub enum TxBody {
     /// Proof that a validator signed two conflicting consensus messages, anchored by a
     /// validator's node (signed with its p2p key).
     Misbehaviour(crate::misbehaviour::Equivocation),
-}
-
-/// The kind of an evidence record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Encode, Decode, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EvidenceKind {
-    /// A document (contract) as signed.
-    Document,
-    /// A signing event: who signed what, when, with which certificate.
-    SigningEvent,
-    /// An identity check of a signer (salted hash of the facts).
-    IdentityCheck,
-    /// A check of the signer's intent to sign.
-    IntentCheck,
-    /// A bundle of evidence for one transaction.
-    EvidencePackage,
-    /// An external timestamp token (for example RFC 3161).
-    TimestampToken,
-    /// A notarial act.
-    Notarization,
-    /// A forensic expert's opinion.
-    ForensicOpinion,
-    /// A filing in court.
-    CourtFiling,
-    /// A kind defined by the network's members.
-    Custom(u16),
-}
-
-impl EvidenceKind {
-    /// The kind's name as written in JSON and on the command line.
-    pub fn name(&self) -> String {
-        match self {
-            EvidenceKind::Document => "document".into(),
-            EvidenceKind::SigningEvent => "signing_event".into(),
-            EvidenceKind::IdentityCheck => "identity_check".into(),
-            EvidenceKind::IntentCheck => "intent_check".into(),
-            EvidenceKind::EvidencePackage => "evidence_package".into(),
-            EvidenceKind::TimestampToken => "timestamp_token".into(),
-            EvidenceKind::Notarization => "notarization".into(),
-            EvidenceKind::ForensicOpinion => "forensic_opinion".into(),
-            EvidenceKind::CourtFiling => "court_filing".into(),
-            EvidenceKind::Custom(n) => format!("custom:{n}"),
-        }
-    }
 }
 
 /// An evidence record. No personal data goes on chain: identity facts are anchored as

@@ -8,16 +8,13 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{encode, BoundedString, BoundedVec, Canonical};
 use crate::crypto::{PublicKey, Signature, SignatureError};
 use crate::hash::{Hash, HashContext};
-use crate::limits::{
-    CA_ID_BYTES_MAX, MEMBER_KINDS_MAX, NAME_BYTES_MAX, VALIDATORS_MAX, VALIDATOR_POWER_MAX, VALIDATOR_SET_BYTES_MAX,
-};
-use crate::tx::EvidenceKind;
+use crate::ids::EvidenceKind;
+use crate::limits::{MEMBER_KINDS_MAX, NAME_BYTES_MAX, VALIDATORS_MAX, VALIDATOR_POWER_MAX, VALIDATOR_SET_BYTES_MAX};
+
+pub use crate::ids::CaId;
 
 /// A human-readable name of a validator or member.
 pub type Name = BoundedString<NAME_BYTES_MAX>;
-/// A certificate authority's id, as used in certificate events.
-pub type CaId = BoundedString<CA_ID_BYTES_MAX>;
-
 /// The institution a validator belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

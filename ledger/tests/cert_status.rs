@@ -3,7 +3,6 @@
 //! when an event is dropped, added or reordered, or the record is swapped; a signing event
 //! whose certificate was revoked is reported so; revoke and sign in one block.
 
-use chancery_ledger::cert::{verify_cert_status, CertStatus, CertStatusProof};
 use chancery_ledger::codec::{BoundedBytes, BoundedVec};
 use chancery_ledger::hash::Hash;
 use chancery_ledger::state::{CertEntry, CertRecord};
@@ -15,6 +14,7 @@ use chancery_ledger::tx::{
 };
 use chancery_ledger::validator::CaId;
 use chancery_ledger::verify::{verify, VerifyError};
+use chancery_ledger::verify::{verify_cert_status, CertStatus, CertStatusProof};
 use chancery_ledger::{Digest, DigestAlg};
 use ed25519_dalek::SigningKey;
 

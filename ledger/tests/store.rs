@@ -183,8 +183,8 @@ fn damaged_values_are_reported_on_read_and_by_the_integrity_check() {
 #[test]
 fn governance_changes_are_proven_from_the_store() {
     use chancery_ledger::gov::{Change, GovProposal, GovVote, ProposalStatus};
-    use chancery_ledger::gov_proof::verify_proposal;
     use chancery_ledger::testkit::{admin_key, public};
+    use chancery_ledger::verify::verify_proposal;
     let mut f = Fixture::new(MemoryBackend::new());
     let newcomer = chancery_ledger::Validator {
         name: chancery_ledger::validator::Name::new("Second Court").expect("name"),
@@ -237,8 +237,8 @@ fn governance_changes_are_proven_from_the_store() {
     foreign.genesis_hash = chancery_ledger::Hash([1; 32]);
     assert!(verify_proposal(&proof, &foreign).is_err());
     let json = proof.to_json();
-    assert_eq!(chancery_ledger::gov_proof::ProposalProof::from_json(&json).expect("parses"), proof);
-    assert!(chancery_ledger::gov_proof::ProposalProof::from_json(&json[..json.len() / 2]).is_err());
+    assert_eq!(chancery_ledger::verify::ProposalProof::from_json(&json).expect("parses"), proof);
+    assert!(chancery_ledger::verify::ProposalProof::from_json(&json[..json.len() / 2]).is_err());
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! The offline verifier: a valid bundle proves what it should, and each check, broken on
 //! its own, fails with the error that names it.
 
-use chancery_ledger::bundle::{HexBytes, ProofBundle, BUNDLE_VERSION};
 use chancery_ledger::chain::{ChainId, Commit, CommitError, CommitSig, Header};
 use chancery_ledger::codec::BoundedVec;
+use chancery_ledger::hex::HexBytes;
 use chancery_ledger::testkit::{key, public, sign, TestChain};
 use chancery_ledger::validator::QuorumError;
 use chancery_ledger::verify::{verify, verify_json, Record, VerifyError};
+use chancery_ledger::verify::{ProofBundle, BUNDLE_VERSION};
 use chancery_ledger::{decode, Role, Tx};
 
 /// Four validators; block 0 holds three documents, block 1 one more, block 2 is empty.
@@ -406,11 +407,11 @@ fn a_header_forged_by_a_replaced_set_is_what_the_genesis_alone_cannot_rule_out()
         with_checkpoint.checkpoint = fork.bundle(1, 0, Some(at)).checkpoint;
         verify(&with_checkpoint, &chain.trust_root(), None).expect("the fork is self-consistent");
         let err =
-            chancery_ledger::checkpoint::verify_with_checkpoint(&with_checkpoint, &chain.trust_root(), None, &trusted)
+            chancery_ledger::verify::verify_with_checkpoint(&with_checkpoint, &chain.trust_root(), None, &trusted)
                 .expect_err("not in the trusted history");
         assert!(matches!(err, VerifyError::NotConsistent(_)), "{err}");
     }
-    let err = chancery_ledger::checkpoint::verify_with_checkpoint(&forged, &chain.trust_root(), None, &trusted)
+    let err = chancery_ledger::verify::verify_with_checkpoint(&forged, &chain.trust_root(), None, &trusted)
         .expect_err("no checkpoint in the bundle");
     assert!(err.to_string().contains("carries no checkpoint"), "{err}");
     // The genesis-only verdict says what it cannot rule out.
@@ -431,7 +432,7 @@ fn an_unknown_bundle_version_is_rejected() {
     let json = bundle.to_json();
     let err = verify_json(&json, &chain.trust_root(), None).expect_err("next version");
     assert!(
-        matches!(err, VerifyError::Bundle(chancery_ledger::bundle::BundleError::UnsupportedVersion { found: 3 })),
+        matches!(err, VerifyError::Bundle(chancery_ledger::verify::BundleError::UnsupportedVersion { found: 3 })),
         "{err}"
     );
     assert!(matches!(verify(&bundle, &chain.trust_root(), None), Err(VerifyError::Bundle(_))));
@@ -567,8 +568,8 @@ mod fuzz {
 /// trusted checkpoint proves it extends, verifies with the checkpoint as its trust basis.
 #[test]
 fn a_trusted_checkpoint_anchors_the_block_in_its_history() {
-    use chancery_ledger::checkpoint::{verify_consistency_of, verify_with_checkpoint};
     use chancery_ledger::verify::TrustBasis;
+    use chancery_ledger::verify::{verify_consistency_of, verify_with_checkpoint};
     let mut chain = TestChain::new(4);
     for i in 0..3 {
         let doc = chain.evidence_tx(format!("document {i}").as_bytes());
@@ -620,10 +621,10 @@ fn a_trusted_checkpoint_anchors_the_block_in_its_history() {
     assert!(matches!(verify_consistency_of(&old, &stripped, &trust), Err(VerifyError::EpochMismatch { .. })));
     // JSON round trip, unknown fields refused.
     let json = trusted.to_json();
-    assert_eq!(chancery_ledger::checkpoint::SavedCheckpoint::from_json(&json).expect("parses"), trusted);
+    assert_eq!(chancery_ledger::verify::SavedCheckpoint::from_json(&json).expect("parses"), trusted);
     let extra = json.replacen("\"commit\"", "\"extra\": 1, \"commit\"", 1);
-    assert!(chancery_ledger::checkpoint::SavedCheckpoint::from_json(&extra).is_err());
-    assert!(chancery_ledger::checkpoint::SavedCheckpoint::from_json(&json[..json.len() / 2]).is_err());
+    assert!(chancery_ledger::verify::SavedCheckpoint::from_json(&extra).is_err());
+    assert!(chancery_ledger::verify::SavedCheckpoint::from_json(&json[..json.len() / 2]).is_err());
 }
 
 /// Two chains with the same id and the same keys, started from different genesis files:

@@ -4,7 +4,6 @@
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
-use chancery_ledger::cert::CertStatus;
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::gov::ProposalRecord;
 use chancery_ledger::history::HistoryConsistency;
@@ -12,6 +11,7 @@ use chancery_ledger::state::TxError;
 use chancery_ledger::store::{StoreError, TxLocation};
 use chancery_ledger::tx::{CertRef, CertSerial, DocumentSignature, Evidence, EvidenceKind, TxBody};
 use chancery_ledger::validator::CaId;
+use chancery_ledger::verify::CertStatus;
 use chancery_ledger::{decode, Block, Commit, Digest, Hash, Header, ProofBundle, Tx, ValidatorSet};
 use chancery_rpc::types::{
     Anchor, Anchors, CertHistory, CertHistoryEntry, CertStatusAnswer, ChainInfo, CheckpointInfo, Health,
@@ -580,7 +580,7 @@ impl ChanceryApiServer for RpcService {
             let proof = store.proposal_proof(&id).map_err(store_error)?;
             // The node checks its own proof as any verifier would before it answers, and
             // answers from the record it proves.
-            let verdict = chancery_ledger::gov_proof::verify_proposal(&proof, &trust)
+            let verdict = chancery_ledger::verify::verify_proposal(&proof, &trust)
                 .map_err(|e| unavailable(&format!("the store's proposal proof does not verify: {e}")))?;
             let Some(record) = verdict.record else {
                 return Err(RpcError::new(ErrorCode::NotFound, format!("no proposal {id} is on chain")));
@@ -642,7 +642,7 @@ impl ChanceryApiServer for RpcService {
         let answer = self.read(move |shared| -> Result<CertStatusAnswer, RpcError> {
             let proof = shared.store.cert_status_proof(&ca, &serial, at_ms).map_err(store_error)?;
             // The node checks its own proof as any verifier would before it answers.
-            let verdict = chancery_ledger::cert::verify_cert_status(&proof, &trust)
+            let verdict = chancery_ledger::verify::verify_cert_status(&proof, &trust)
                 .map_err(|e| unavailable(&format!("the store's certificate proof does not verify: {e}")))?;
             Ok(CertStatusAnswer { status: verdict.status, at_ms, as_of_height: verdict.as_of_height, proof })
         });

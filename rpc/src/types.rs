@@ -132,7 +132,7 @@ pub struct CheckpointInfo {
     pub commit: chancery_ledger::Commit,
     /// Every validator-set change from genesis up to it, each with the header that
     /// committed it and that header's commit.
-    pub validator_changes: Vec<chancery_ledger::bundle::ValidatorSetChange>,
+    pub validator_changes: Vec<chancery_ledger::verify::ValidatorSetChange>,
 }
 
 /// `node_health`.
@@ -191,13 +191,13 @@ pub struct CertHistory {
 pub struct CertStatusAnswer {
     /// The status at `at_ms`.
     #[serde(flatten)]
-    pub status: chancery_ledger::cert::CertStatus,
+    pub status: chancery_ledger::verify::CertStatus,
     /// The time asked about.
     pub at_ms: u64,
     /// The block as of which the ledger answered.
     pub as_of_height: u64,
     /// The proof (see `docs/PROOF_FORMAT.md`).
-    pub proof: chancery_ledger::cert::CertStatusProof,
+    pub proof: chancery_ledger::verify::CertStatusProof,
 }
 
 /// `signer_signDigest`: the signature made by a hosted key and the signing event
@@ -256,7 +256,7 @@ pub struct ProposalAnswer {
     /// `gov_proposal` only: the record proven in the latest block's state tree, which a
     /// verifier checks offline against the genesis (`chancery gov verify`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proof: Option<chancery_ledger::gov_proof::ProposalProof>,
+    pub proof: Option<chancery_ledger::verify::ProposalProof>,
 }
 
 /// One vote on a proposal.

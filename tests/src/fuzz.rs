@@ -11,13 +11,13 @@ use std::sync::OnceLock;
 
 use chancery_consensus::wire::WalEntry;
 use chancery_consensus::wire::{Message, Reply};
-use chancery_ledger::bundle::ProofBundle;
-use chancery_ledger::cert::CertStatusProof;
-use chancery_ledger::checkpoint::SavedCheckpoint;
-use chancery_ledger::gov_proof::ProposalProof;
 use chancery_ledger::store::memory::MemoryBackend;
 use chancery_ledger::store::{ChainStore, StoreError};
 use chancery_ledger::testkit::{chain_spec, key, produce_block, signed_tx, TestChain};
+use chancery_ledger::verify::CertStatusProof;
+use chancery_ledger::verify::ProofBundle;
+use chancery_ledger::verify::ProposalProof;
+use chancery_ledger::verify::SavedCheckpoint;
 use chancery_ledger::verify::TrustRoot;
 use chancery_ledger::{decode, encode, Block, Canonical, Commit, Header, Tx};
 use chancery_node::signer::remote::{RemoteReply, RemoteRequest};
@@ -137,13 +137,13 @@ pub fn proof_json(data: &[u8]) {
         let _ = chancery_ledger::verify(&bundle, trust, Some(b"contract C"));
     }
     if let Ok(proof) = CertStatusProof::from_json(text) {
-        let _ = chancery_ledger::cert::verify_cert_status(&proof, trust);
+        let _ = chancery_ledger::verify::verify_cert_status(&proof, trust);
     }
     if let Ok(saved) = SavedCheckpoint::from_json(text) {
-        let _ = chancery_ledger::checkpoint::verify_checkpoint(&saved, trust);
+        let _ = chancery_ledger::verify::verify_checkpoint(&saved, trust);
     }
     if let Ok(proof) = ProposalProof::from_json(text) {
-        let _ = chancery_ledger::gov_proof::verify_proposal(&proof, trust);
+        let _ = chancery_ledger::verify::verify_proposal(&proof, trust);
     }
 }
 

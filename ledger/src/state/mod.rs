@@ -11,20 +11,22 @@
 use std::collections::{HashMap, HashSet};
 
 use bincode::{Decode, Encode};
-use serde::{Deserialize, Serialize};
 
 use crate::chain::{Block, ChainId, Params};
 use crate::codec::{decode, encode, BoundedVec, Canonical};
 use crate::crypto::{PublicKey, SignatureError};
 use crate::digest::Digest;
 use crate::hash::{Hash, HashContext};
-use crate::limits::{CERT_EVENTS_MAX, STATE_VALUE_BYTES_MAX};
+use crate::limits::CERT_EVENTS_MAX;
 use crate::smt::{NodeSource, Smt, SmtBatch, SmtError, SmtUpdate};
 use crate::tx::{CertEvent, CertEventKind, CertSerial, Evidence, SigningMethod, Tx, TxBody};
 use crate::tx_tree::tx_root;
 use crate::validator::{CaId, Member, MemberRole, ValidatorSet};
 
+pub mod cert_record;
 mod governance;
+
+pub use cert_record::{CertEntry, CertRecord, CertStatus};
 pub use governance::GovRule;
 
 impl Canonical for u64 {
@@ -77,41 +79,6 @@ impl StateKey {
     pub fn hash(&self) -> Hash {
         HashContext::State.hash(&encode(self))
     }
-}
-
-/// Every event of one certificate, in chain order.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
-pub struct CertRecord {
-    /// The events.
-    pub events: BoundedVec<CertEntry, CERT_EVENTS_MAX>,
-}
-
-impl Default for CertRecord {
-    fn default() -> Self {
-        CertRecord { events: BoundedVec::empty() }
-    }
-}
-
-impl Canonical for CertRecord {
-    const KIND: &'static str = "certificate record";
-    const BYTES_MAX: usize = STATE_VALUE_BYTES_MAX;
-}
-
-/// One anchored certificate event.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
-pub struct CertEntry {
-    /// Height of the block that holds it.
-    pub height: u64,
-    /// That block's time.
-    pub time_ms: u64,
-    /// The tx that recorded it.
-    pub tx_hash: Hash,
-    /// Digest of the certificate.
-    pub cert_digest: Digest,
-    /// Digest of the subject key.
-    pub subject_key: Digest,
-    /// The event.
-    pub event: CertEventKind,
 }
 
 impl CertRecord {

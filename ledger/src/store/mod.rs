@@ -15,11 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub use backend::{Backend, BackendError, Batch, Column, Entry};
 pub use write::StoreWriter;
 
-use crate::bundle::{Checkpoint, HexBytes, ProofBundle, ValidatorSetChange};
 use crate::chain::{Block, ChainId, Commit, Header, Params};
 use crate::codec::{decode, encode, BoundedVec, Canonical, DecodeError};
 use crate::digest::Digest;
 use crate::hash::Hash;
+use crate::hex::HexBytes;
 use crate::history::{self, bound_root_at, Blake3History, HistoryConsistency, HistoryError, HistoryNodes, TreeHasher};
 use crate::limits::BLOCK_TXS_MAX;
 use crate::smt::{Child, Node, NodeKey, NodeSource, SmtError};
@@ -27,6 +27,7 @@ use crate::state::{apply_with, genesis_changes, CertRecord, ExecError, StateChan
 use crate::tx::{CertSerial, Evidence, Tx, TxBody};
 use crate::tx_tree::{self, level_widths, TxProof, STORED_LEVEL};
 use crate::validator::{CaId, Member, ValidatorSet};
+use crate::verify::{Checkpoint, ProofBundle, ValidatorSetChange};
 
 /// What a store is created from: the genesis, as the ledger sees it.
 #[derive(Debug, Clone)]

@@ -2,9 +2,9 @@
 //! the integrity check.
 
 use super::*;
-use crate::cert::{CertEventProof, CertStatusProof};
 use crate::gov::ProposalRecord;
 use crate::smt::{Smt, Terminal};
+use crate::verify::{CertEventProof, CertStatusProof};
 
 /// Most anchors of one digest returned by one query.
 pub const ANCHORS_PER_QUERY_MAX: usize = 1_000;
@@ -179,7 +179,7 @@ impl<B: Backend> ChainStore<B> {
     }
 
     /// The proof of proposal `id`'s record (or its absence) as of the latest block.
-    pub fn proposal_proof(&self, id: &Hash) -> Result<crate::gov_proof::ProposalProof> {
+    pub fn proposal_proof(&self, id: &Hash) -> Result<crate::verify::ProposalProof> {
         let Some(last) = self.height().checked_sub(1) else {
             return Err(StoreError::NotFound("a committed block to prove a proposal against".into()));
         };
@@ -187,8 +187,8 @@ impl<B: Backend> ChainStore<B> {
         let commit = self.commit_for(&header)?;
         let key = StateKey::Proposal(*id).hash();
         let state_proof = Smt::prove(self, last + 1, &key).map_err(|e| self.tree_error(last, e))?;
-        Ok(crate::gov_proof::ProposalProof {
-            version: crate::bundle::BUNDLE_VERSION,
+        Ok(crate::verify::ProposalProof {
+            version: crate::verify::BUNDLE_VERSION,
             chain_id: self.chain_id.clone(),
             genesis_hash: self.genesis_hash,
             id: *id,
@@ -288,7 +288,7 @@ impl<B: Backend> ChainStore<B> {
             events.push(CertEventProof { tx: HexBytes::of(&tx), tx_proof, header: HexBytes::of(&at), history_proof });
         }
         Ok(CertStatusProof {
-            version: crate::bundle::BUNDLE_VERSION,
+            version: crate::verify::BUNDLE_VERSION,
             chain_id: self.chain_id.clone(),
             genesis_hash: self.genesis_hash,
             ca: ca.clone(),

@@ -236,8 +236,8 @@ impl HostedPolicy {
         };
         let text = std::str::from_utf8(proof).map_err(|_| "the certificate proof is not UTF-8 JSON".to_string())?;
         let proof =
-            chancery_ledger::cert::CertStatusProof::from_json(text).map_err(|e| format!("certificate proof: {e}"))?;
-        let verdict = chancery_ledger::cert::verify_cert_status(&proof, trust)
+            chancery_ledger::verify::CertStatusProof::from_json(text).map_err(|e| format!("certificate proof: {e}"))?;
+        let verdict = chancery_ledger::verify::verify_cert_status(&proof, trust)
             .map_err(|e| format!("certificate proof does not verify: {e}"))?;
         let named = format!("certificate {}/{} of hosted key {:?}", info.ca, info.serial, info.key_id);
         if verdict.ca != info.ca || verdict.serial != info.serial {

@@ -10,13 +10,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{BundleError, HexBytes, ProofBundle, ValidatorSetChange, BUNDLE_VERSION};
+use super::bundle::ProofBundle;
+use super::chain::{check_chain, check_origin, verify_attested, ValidatorSetChange};
+use super::json::{parse_document, BundleError, BUNDLE_VERSION};
+use super::report::{Attestation, Report, TrustBasis, TrustRoot, VerifyError};
 use crate::chain::{ChainId, Commit, Header};
 use crate::hash::Hash;
+use crate::hex::HexBytes;
 use crate::history::{bind_root, verify_consistency, Blake3History, HistoryProofError};
-use crate::verify::{
-    check_chain, check_origin, verify_attested, Attestation, Report, TrustBasis, TrustRoot, VerifyError,
-};
 
 /// A checkpoint as `chancery checkpoint` saves it (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +105,7 @@ impl SavedCheckpoint {
 
     /// Parses checkpoint JSON: the size first, then the whole schema.
     pub fn from_json(json: &str) -> Result<Self, BundleError> {
-        crate::bundle::parse_document(json)
+        parse_document(json)
     }
 
     /// Pretty JSON.
@@ -204,7 +205,7 @@ fn history_extends(
     )
 }
 
-/// Verifies `bundle` as [`crate::verify::verify`] does, then against a trusted
+/// Verifies `bundle` as [`super::verify`] does, then against a trusted
 /// checkpoint: the block must be in the checkpoint's history, shown by the bundle's own
 /// checkpoint being that one, or by the trusted checkpoint's consistency proof from the
 /// bundle's checkpoint. The report's trust basis names the checkpoint.
@@ -214,7 +215,7 @@ pub fn verify_with_checkpoint(
     file: Option<&[u8]>,
     trusted: &SavedCheckpoint,
 ) -> Result<Report, VerifyError> {
-    let mut report = crate::verify::verify(bundle, trust, file)?;
+    let mut report = super::tx::verify(bundle, trust, file)?;
     let anchor = verify_checkpoint(trusted, trust)?;
     if report.height >= anchor.height {
         return Err(VerifyError::NotConsistent(format!(

@@ -1,17 +1,5 @@
-//! A certificate's status at a time, and its offline proof.
-//!
-//! Status. From a certificate's anchored events ([`CertRecord`]) and a time `t`:
-//! - no event at all: `Unknown`;
-//! - a revocation effective at or before `t`: `Revoked` (from its effective time on,
-//!   whatever the validity window says);
-//! - `t` before `not_before_ms`: `NotYetValid`;
-//! - `t` within the validity: `Valid`. Validity runs from `not_before_ms` to
-//!   `not_after_ms`, both included. A renewal recorded before the validity ran out
-//!   extends it without a gap; one recorded after it ran out (the platform renews
-//!   expired certificates) extends it from its block time, so the time between the old
-//!   end and that block stays `Expired`: a later renewal does not make a lapsed
-//!   certificate valid in hindsight;
-//! - otherwise `Expired`.
+//! A certificate's status at a time, proven offline (the status rules are
+//! [`crate::state::cert_record`]'s).
 //!
 //! Proof. A [`CertStatusProof`] shows the record as of one committed block `B`: the
 //! record is the value of `StateKey::Cert(ca, serial)` in `B`'s state tree (or its
@@ -24,94 +12,25 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{HexBytes, ValidatorSetChange};
+use super::chain::{check_chain, check_origin, verify_attested, ValidatorSetChange};
+use super::json::{parse_document, BundleError};
+use super::report::{CertEventReport, CertVerdict, TrustRoot, VerifyError};
 use crate::chain::{ChainId, Commit, Header};
 use crate::codec::decode;
 use crate::hash::Hash;
+use crate::hex::HexBytes;
 use crate::history::verify_block_in_history;
 use crate::smt::{SmtProof, Terminal};
 use crate::state::{CertRecord, StateKey};
-use crate::tx::{CertEventKind, CertSerial, RevocationReason, Tx, TxBody};
+use crate::tx::{CertSerial, Tx, TxBody};
 use crate::tx_tree::TxProof;
 use crate::validator::CaId;
-use crate::verify::{check_chain, check_origin, verify_attested, Attestation, TrustRoot, VerifyError};
-
-/// A certificate's status at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "status")]
-pub enum CertStatus {
-    /// Issued, but its validity starts later.
-    NotYetValid,
-    /// Within its validity and not revoked.
-    Valid,
-    /// Its validity ran out (and no renewal covered the time).
-    Expired,
-    /// Revoked, effective at or before the time.
-    Revoked {
-        /// Why.
-        reason: RevocationReason,
-        /// From when.
-        effective_ms: u64,
-    },
-    /// No event of this certificate is anchored.
-    Unknown,
-}
-
-impl CertStatus {
-    /// Whether a signature made at that time counts.
-    pub fn is_valid(&self) -> bool {
-        matches!(self, CertStatus::Valid)
-    }
-
-    /// The status's name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            CertStatus::NotYetValid => "not_yet_valid",
-            CertStatus::Valid => "valid",
-            CertStatus::Expired => "expired",
-            CertStatus::Revoked { .. } => "revoked",
-            CertStatus::Unknown => "unknown",
-        }
-    }
-}
-
-impl CertRecord {
-    /// The status at `at_ms` (see the module documentation).
-    pub fn status_at(&self, at_ms: u64) -> CertStatus {
-        let mut window: Option<(u64, u64)> = None;
-        // Whether `at_ms` falls in a lapse that a late renewal ended.
-        let mut lapsed = false;
-        for entry in self.events.iter() {
-            match entry.event {
-                CertEventKind::Issued { not_before_ms, not_after_ms } => window = Some((not_before_ms, not_after_ms)),
-                CertEventKind::Renewed { not_after_ms } => {
-                    if let Some((from, until)) = window {
-                        lapsed |= at_ms > until && at_ms < entry.time_ms;
-                        window = Some((from, not_after_ms));
-                    }
-                }
-                CertEventKind::Revoked { reason, effective_ms } if effective_ms <= at_ms => {
-                    return CertStatus::Revoked { reason, effective_ms };
-                }
-                CertEventKind::Revoked { .. } => {}
-            }
-        }
-        let Some((not_before_ms, not_after_ms)) = window else { return CertStatus::Unknown };
-        if at_ms < not_before_ms {
-            CertStatus::NotYetValid
-        } else if at_ms > not_after_ms || lapsed {
-            CertStatus::Expired
-        } else {
-            CertStatus::Valid
-        }
-    }
-}
 
 /// Proof of a certificate's status at a time, as of one committed block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertStatusProof {
-    /// Format version ([`crate::bundle::BUNDLE_VERSION`]).
+    /// Format version ([`super::json::BUNDLE_VERSION`]).
     pub version: u32,
     /// The chain.
     pub chain_id: ChainId,
@@ -151,8 +70,8 @@ pub struct CertEventProof {
 
 impl CertStatusProof {
     /// Reads a proof from JSON.
-    pub fn from_json(json: &str) -> Result<Self, crate::bundle::BundleError> {
-        crate::bundle::parse_document(json)
+    pub fn from_json(json: &str) -> Result<Self, BundleError> {
+        parse_document(json)
     }
 
     /// Pretty JSON.
@@ -160,43 +79,6 @@ impl CertStatusProof {
         // Plain data with string keys: serialising cannot fail.
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
-}
-
-/// What a certificate status proof established.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CertVerdict {
-    /// The issuing CA.
-    pub ca: String,
-    /// The serial, hex.
-    pub serial: String,
-    /// The time asked about.
-    pub at_ms: u64,
-    /// The status then.
-    #[serde(flatten)]
-    pub status: CertStatus,
-    /// The block as of which the record was proven.
-    pub as_of_height: u64,
-    /// Its hash.
-    pub as_of_block_hash: Hash,
-    /// Its time.
-    pub as_of_time_ms: u64,
-    /// Who attested it.
-    pub attestation: Attestation,
-    /// The certificate's anchored events, in order.
-    pub events: Vec<CertEventReport>,
-}
-
-/// One proven event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CertEventReport {
-    /// Height of its block.
-    pub height: u64,
-    /// That block's time.
-    pub time_ms: u64,
-    /// The tx.
-    pub tx_hash: Hash,
-    /// The event.
-    pub event: CertEventKind,
 }
 
 /// Verifies a certificate status proof against `trust` and computes the status.

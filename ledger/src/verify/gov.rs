@@ -5,20 +5,22 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::bundle::{BundleError, HexBytes, ValidatorSetChange};
+use super::chain::{check_chain, check_origin, verify_attested, ValidatorSetChange};
+use super::json::{parse_document, BundleError};
+use super::report::{Attestation, TrustRoot, VerifyError};
 use crate::chain::{ChainId, Commit, Header};
 use crate::codec::decode;
 use crate::gov::{ProposalRecord, ProposalStatus};
 use crate::hash::Hash;
+use crate::hex::HexBytes;
 use crate::smt::{SmtProof, Terminal};
 use crate::state::StateKey;
-use crate::verify::{check_chain, check_origin, verify_attested, Attestation, TrustRoot, VerifyError};
 
 /// A proposal's record proven as of block `B`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalProof {
-    /// Format version ([`crate::bundle::BUNDLE_VERSION`]).
+    /// Format version ([`crate::verify::BUNDLE_VERSION`]).
     pub version: u32,
     /// The chain.
     pub chain_id: ChainId,
@@ -58,7 +60,7 @@ pub struct ProposalVerdict {
 impl ProposalProof {
     /// Reads a proof from JSON (size first, then the whole schema).
     pub fn from_json(json: &str) -> Result<Self, BundleError> {
-        crate::bundle::parse_document(json)
+        parse_document(json)
     }
 
     /// Pretty JSON.
