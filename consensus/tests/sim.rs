@@ -40,6 +40,7 @@ fn scenarios() -> Vec<Scenario> {
         Scenario { name: "equivocating-proposer", byzantine: vec![(0, Behaviour::EquivocatingProposer)], ..h(4, 6) },
         Scenario { name: "future-sender", byzantine: vec![(2, Behaviour::FutureSender)], ..h(4, 6) },
         Scenario { name: "replayer", byzantine: vec![(1, Behaviour::Replayer)], ..h(4, 6) },
+        Scenario { name: "usurper", byzantine: vec![(2, Behaviour::Usurper)], ..h(4, 8) },
         Scenario {
             name: "mempool-full",
             txs_per_submit: 40,

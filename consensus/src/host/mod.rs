@@ -194,7 +194,9 @@ struct PendingBuild {
 /// A proposed block the host keeps for the engine.
 struct KeptBlock {
     value: BlockValue,
+    /// The latest round it was proposed in, and by whom.
     round: u32,
+    proposed_by: Address,
     /// The verdict, once validated (blocks replayed from the WAL are validated when the
     /// core asks again).
     validity: Option<Validity>,
@@ -301,24 +303,31 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         let mut own_proposals = HashMap::new();
         let mut blocks = HashMap::new();
         for input in &inputs {
-            let (value, round) = match input {
+            let (value, round, proposed_by) = match input {
                 Input::Propose(local) => {
                     own_proposals.insert(local.round, local.value.clone());
-                    (&local.value, local.round)
+                    (&local.value, local.round, address)
                 }
                 Input::ProposedValue(proposed, _) => {
                     if proposed.proposer == address {
                         own_proposals.insert(proposed.round, proposed.value.clone());
                     }
-                    (&proposed.value, proposed.round)
+                    (&proposed.value, proposed.round, proposed.proposer)
                 }
-                Input::Proposal(signed) => (&signed.message.value, signed.message.round),
+                Input::Proposal(signed) => (&signed.message.value, signed.message.round, signed.message.proposer),
                 _ => continue,
             };
             // Every recorded proposal has a defined round.
             let round =
                 round.as_u32().ok_or(Halt::WalRecord { height, reason: "a proposal without a round".into() })?;
-            let kept = KeptBlock { value: value.clone(), round, validity: None, clock_checked: false, changes: None };
+            let kept = KeptBlock {
+                value: value.clone(),
+                round,
+                proposed_by,
+                validity: None,
+                clock_checked: false,
+                changes: None,
+            };
             blocks.insert(value.hash(), kept);
         }
         let voting = may_vote(&set, &address, &signer, height, !inputs.is_empty());
@@ -414,6 +423,18 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
     /// The engine (read-only: the round, the proposer of a round).
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The proposed blocks kept at this height: the latest round each was proposed in,
+    /// and by whom.
+    pub fn kept_proposals(&self) -> Vec<(u32, Address)> {
+        self.blocks.values().map(|kept| (kept.round, kept.proposed_by)).collect()
+    }
+
+    /// The proposer of `round` at the height consensus works on.
+    pub fn proposer_of(&self, round: u32) -> Address {
+        let state = self.engine.state();
+        *state.get_proposer(state.height(), Round::new(round))
     }
 
     /// Whatever is due now, until nothing is: a restart at the store's height, stashed

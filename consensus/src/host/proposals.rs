@@ -9,7 +9,7 @@ use super::produce::execute_proposed;
 use super::{
     Halt, Host, KeptBlock, Peer, BLOCKS_KEPT_MAX, PROPOSAL_ROUNDS_AHEAD_MAX, STASHED_MAX, STASHED_PER_PROPOSER_MAX,
 };
-use crate::context::Height;
+use crate::context::{Address, Height};
 use crate::engine::{Signer, Wal};
 use crate::validity::{check_proposal, ProposalContext};
 use crate::wire::WireProposal;
@@ -50,7 +50,10 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         // refused as too far from the clock may be re-proposed with a proof of lock).
         let known = self.blocks.get_mut(&hash).and_then(|kept| {
             // Re-proposed in a later round: it is as recent as that round.
-            kept.round = kept.round.max(proposal.round);
+            if proposal.round > kept.round {
+                kept.round = proposal.round;
+                kept.proposed_by = Address(proposal.proposer);
+            }
             match kept.validity {
                 Some(Validity::Invalid) if kept.clock_checked && !check_clock => None,
                 other => other,
@@ -68,6 +71,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
                 self.keep_block(KeptBlock {
                     value: value.clone(),
                     round: proposal.round,
+                    proposed_by: Address(proposal.proposer),
                     validity: Some(validity),
                     clock_checked: check_clock,
                     changes,

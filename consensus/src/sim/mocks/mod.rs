@@ -7,6 +7,7 @@ mod equivocator;
 mod future_sender;
 mod replayer;
 mod silent;
+mod usurper;
 
 use chancery_ledger::ChainIdentity;
 use ed25519_dalek::SigningKey;
@@ -35,6 +36,8 @@ pub enum Behaviour {
     FutureSender,
     /// Also sends, with each message, an old message it received earlier.
     Replayer,
+    /// Also proposes its block in the other rounds of its height, out of turn.
+    Usurper,
 }
 
 impl Behaviour {
@@ -70,6 +73,7 @@ pub(super) fn outgoing(
         }
         Behaviour::FutureSender => future_sender::outgoing(message, peers, sending),
         Behaviour::Replayer => replayer::outgoing(message, peers, sending),
+        Behaviour::Usurper => usurper::outgoing(message, peers, sending),
         Behaviour::Honest | Behaviour::ClockLiar(_) => all(message),
     }
 }
