@@ -394,7 +394,8 @@ impl core::Context for ChanceryContext {
         height: Height,
         round: Round,
     ) -> &'a ConsensusValidator {
-        let round = u64::from(round.as_u32().unwrap_or(0));
+        // The core asks only for rounds it is in; a nil round selects as round 0 does.
+        let round = round.as_i64().max(0) as u64;
         let count = set.validators.len().max(1) as u64;
         if set.equal_powers {
             let index = (height.0.wrapping_add(round) % count) as usize;

@@ -181,6 +181,35 @@ pub enum Output {
     SyncValueRejected(Height, String),
 }
 
+/// Why a proposal is not the round's proposer's own.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposalOriginError {
+    /// For another height.
+    #[error("a proposal for height {height}, not {current}")]
+    Height {
+        /// Its height.
+        height: u64,
+        /// The engine's height.
+        current: u64,
+    },
+    /// Named another proposer than the round's.
+    #[error("{by} is not the proposer of round {round} (that is {proposer})")]
+    NotProposer {
+        /// Who it names.
+        by: PublicKey,
+        /// The round.
+        round: i64,
+        /// The round's proposer.
+        proposer: PublicKey,
+    },
+    /// Not signed by the proposer it names.
+    #[error("the proposal's signature does not verify under its proposer {by}")]
+    Signature {
+        /// Who it names.
+        by: PublicKey,
+    },
+}
+
 /// Why the engine stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -274,26 +303,28 @@ impl Engine {
     /// by the proposer of its round and signed by it. A host checks this before it
     /// executes the proposed block, so that no peer can make it execute (and keep)
     /// blocks nobody entitled proposed.
-    pub fn check_proposal_origin(&self, signed: &malachitebft_core_types::SignedProposal<Ctx>) -> Result<(), String> {
+    pub fn check_proposal_origin(
+        &self,
+        signed: &malachitebft_core_types::SignedProposal<Ctx>,
+    ) -> Result<(), ProposalOriginError> {
         let proposal = &signed.message;
         if proposal.height != self.state.height() {
-            return Err(format!("a proposal for height {}, not {}", proposal.height.0, self.state.height().0));
+            return Err(ProposalOriginError::Height { height: proposal.height.0, current: self.state.height().0 });
         }
         let expected = self.state.get_proposer(proposal.height, proposal.round);
         if proposal.proposer != *expected {
-            return Err(format!(
-                "{} is not the proposer of round {} (that is {})",
-                proposal.proposer.0,
-                proposal.round.as_i64(),
-                expected.0
-            ));
+            return Err(ProposalOriginError::NotProposer {
+                by: proposal.proposer.0,
+                round: proposal.round.as_i64(),
+                proposer: expected.0,
+            });
         }
         let message = proposal.signing_message(&self.effects.chain);
         proposal
             .proposer
             .0
             .verify(&message, &Signature(signed.signature.0))
-            .map_err(|_| format!("the proposal's signature does not verify under its proposer {}", proposal.proposer.0))
+            .map_err(|_| ProposalOriginError::Signature { by: proposal.proposer.0 })
     }
 
     /// The core's state (read-only, for the host).
@@ -339,28 +370,47 @@ impl Engine {
     }
 }
 
-/// A decided certificate as the ledger's `Commit`, signatures sorted by validator.
-pub fn to_commit(cert: &CommitCertificate<Ctx>) -> Commit {
+/// A decided certificate as the ledger's `Commit`, signatures sorted by validator; `None`
+/// for a certificate without a round or with more signatures than a set has validators,
+/// which the core never decides (the engine halts rather than store it).
+pub fn to_commit(cert: &CommitCertificate<Ctx>) -> Option<Commit> {
     let mut signatures: Vec<CommitSig> = cert
         .commit_signatures
         .iter()
         .map(|s| CommitSig { validator: s.address.0, signature: Signature(s.signature.0) })
         .collect();
     signatures.sort_by_key(|s| s.validator);
-    Commit {
+    Some(Commit {
         height: cert.height.0,
-        round: cert.round.as_u32().unwrap_or(0),
+        round: cert.round.as_u32()?,
         block_hash: cert.value_id.0,
-        // A certificate never holds more signers than a validator set has members.
-        signatures: BoundedVec::new(signatures).unwrap_or_default(),
-    }
+        signatures: BoundedVec::new(signatures).ok()?,
+    })
 }
+
+/// The halt reason for a certificate [`to_commit`] refuses.
+const MALFORMED_CERTIFICATE: &str =
+    "the core decided a certificate without a round or with more signatures than validators";
 
 impl Effects {
     fn push(&mut self, output: Output) {
         if self.halted.is_none() {
             self.outputs.push(output);
         }
+    }
+
+    /// Stops the engine: nothing is published from here on.
+    fn halt(&mut self, reason: &str) {
+        if self.halted.is_none() {
+            self.halted = Some(reason.to_string());
+        }
+    }
+
+    /// What the core gets for a message that must not be signed: a signature that
+    /// verifies nowhere, with the engine halted so nothing is published.
+    fn refuse_unsigned(&mut self, what: &str) -> Sig {
+        self.halt(&format!("asked to sign {what}"));
+        Sig([0; 64])
     }
 
     fn sign(&mut self, signer: &mut dyn Signer, request: SignRequest) -> Sig {
@@ -433,12 +483,19 @@ impl Effects {
                 self.push(Output::SyncValueRejected(height, format!("{error:?}")));
                 r.resume_with(())
             }
+            // L49: a decision is stored with the commit that proves it.
             Effect::Decide(cert, _extensions, r) => {
-                self.push(Output::Decide { block: cert.value_id, commit: to_commit(&cert) });
+                match to_commit(&cert) {
+                    Some(commit) => self.push(Output::Decide { block: cert.value_id, commit }),
+                    None => self.halt(MALFORMED_CERTIFICATE),
+                }
                 r.resume_with(())
             }
             Effect::Finalize(cert, _extensions, evidence, r) => {
-                self.push(Output::Finalize { commit: to_commit(&cert), evidence: Box::new(evidence) });
+                match to_commit(&cert) {
+                    Some(commit) => self.push(Output::Finalize { commit, evidence: Box::new(evidence) }),
+                    None => self.halt(MALFORMED_CERTIFICATE),
+                }
                 r.resume_with(())
             }
             Effect::SignVote(vote, r) => {
@@ -446,25 +503,26 @@ impl Effects {
                     malachitebft_core_types::VoteType::Prevote => SignStep::Prevote,
                     malachitebft_core_types::VoteType::Precommit => SignStep::Precommit,
                 };
-                let request = SignRequest {
-                    height: vote.height.0,
-                    round: vote.round.as_u32().unwrap_or(0),
-                    step,
-                    message: vote.signing_message(&self.chain),
-                    key: self.address.0,
+                // The guard keeps its slots by round: a vote without one is never signed.
+                let signature = match vote.round.as_u32() {
+                    Some(round) => {
+                        let message = vote.signing_message(&self.chain);
+                        let request = SignRequest { height: vote.height.0, round, step, message, key: self.address.0 };
+                        self.sign(signer, request)
+                    }
+                    None => self.refuse_unsigned("a vote without a round"),
                 };
-                let signature = self.sign(signer, request);
                 r.resume_with(SignedMessage::new(vote, signature))
             }
             Effect::SignProposal(proposal, r) => {
-                let request = SignRequest {
-                    height: proposal.height.0,
-                    round: proposal.round.as_u32().unwrap_or(0),
-                    step: SignStep::Propose,
-                    message: proposal.signing_message(&self.chain),
-                    key: self.address.0,
+                let signature = match proposal.round.as_u32() {
+                    Some(round) => {
+                        let message = proposal.signing_message(&self.chain);
+                        let (height, key) = (proposal.height.0, self.address.0);
+                        self.sign(signer, SignRequest { height, round, step: SignStep::Propose, message, key })
+                    }
+                    None => self.refuse_unsigned("a proposal without a round"),
                 };
-                let signature = self.sign(signer, request);
                 r.resume_with(SignedMessage::new(proposal, signature))
             }
             Effect::VerifySignature(signed, public_key, r) => {

@@ -81,6 +81,32 @@ pub struct DigestLengthError {
     pub got: usize,
 }
 
+/// Digest text that is not `alg:hex` of a known algorithm and the right length.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DigestTextError {
+    /// No `:` between algorithm and digits.
+    #[error("digest {text:?} is not ALG:HEX (for example sha256:9f86...)")]
+    Form {
+        /// The text given.
+        text: String,
+    },
+    /// An algorithm this ledger does not know.
+    #[error("unknown digest algorithm {alg:?}; use sha256, sha512, sm3 or blake3")]
+    Algorithm {
+        /// The name given.
+        alg: String,
+    },
+    /// The digits are not hex.
+    #[error("digest hex: {reason}")]
+    Hex {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The digest has the wrong length for its algorithm.
+    #[error(transparent)]
+    Length(#[from] DigestLengthError),
+}
+
 impl Digest {
     /// Wraps `bytes` as a digest of `alg`, checking the length.
     pub fn new(alg: DigestAlg, bytes: Vec<u8>) -> Result<Self, DigestLengthError> {
@@ -117,14 +143,11 @@ impl Digest {
     }
 
     /// Parses `alg:hex` (for example `sha256:9f86…`), the form [`Digest::to_text`] prints.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (alg, digits) = text
-            .split_once(':')
-            .ok_or_else(|| format!("digest {text:?} is not ALG:HEX (for example sha256:9f86...)"))?;
-        let alg = DigestAlg::from_name(alg)
-            .ok_or_else(|| format!("unknown digest algorithm {alg:?}; use sha256, sha512, sm3 or blake3"))?;
-        let bytes = hex::decode(digits).map_err(|e| format!("digest hex: {e}"))?;
-        Digest::new(alg, bytes).map_err(|e| e.to_string())
+    pub fn parse(text: &str) -> Result<Self, DigestTextError> {
+        let (alg, digits) = text.split_once(':').ok_or_else(|| DigestTextError::Form { text: text.to_string() })?;
+        let alg = DigestAlg::from_name(alg).ok_or_else(|| DigestTextError::Algorithm { alg: alg.to_string() })?;
+        let bytes = hex::decode(digits).map_err(|e| DigestTextError::Hex { reason: e.to_string() })?;
+        Ok(Digest::new(alg, bytes)?)
     }
 }
 

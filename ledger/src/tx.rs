@@ -157,15 +157,73 @@ impl DocumentSignature {
 
     /// For a hosted signature: that `hash` is the signature's, and that the signature
     /// verifies under its key over `digest`'s bytes. Nothing to check for an external one.
-    pub fn check_hosted(&self, digest: &Digest) -> Result<(), String> {
+    pub fn check_hosted(&self, digest: &Digest) -> Result<(), HostedSignatureError> {
         let SigningMethod::HostedEd25519 { public_key, signature } = &self.method else { return Ok(()) };
         if self.hash != HashContext::DocumentSignature.hash(&signature.0) {
-            return Err("its hash is not the hash of the signature it carries".into());
+            return Err(HostedSignatureError::HashMismatch);
         }
         public_key
             .verify_bytes(digest.bytes(), signature)
-            .map_err(|_| "the signature does not verify under its key over the document digest".to_string())
+            .map_err(|_| HostedSignatureError::BadSignature { key: *public_key })
     }
+}
+
+/// A hosted document signature that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostedSignatureError {
+    /// The recorded hash is not the signature's.
+    #[error("its hash is not the hash of the signature it carries")]
+    HashMismatch,
+    /// The signature does not verify.
+    #[error("the signature does not verify under its key over the document digest")]
+    BadSignature {
+        /// The key it names.
+        key: PublicKey,
+    },
+    /// The signing event names no certificate for the key.
+    #[error("a hosted signature names the certificate of its key; this event names none")]
+    NoCertificate,
+    /// The certificate named is not issued on this chain.
+    #[error("certificate {ca}/{serial} is not issued on this chain")]
+    NotIssued {
+        /// The CA.
+        ca: String,
+        /// The serial, hex.
+        serial: String,
+    },
+    /// The certificate was issued for another key.
+    #[error("certificate {ca}/{serial} was issued for another key than {key}")]
+    OtherKey {
+        /// The CA.
+        ca: String,
+        /// The serial, hex.
+        serial: String,
+        /// The key that signed.
+        key: PublicKey,
+    },
+}
+
+/// A certificate reference given as text that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertRefError {
+    /// The CA id breaks the rules.
+    #[error("ca: {reason}")]
+    Ca {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The serial is not hex.
+    #[error("serial is not hex: {reason}")]
+    SerialHex {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The serial is too long.
+    #[error("serial: {reason}")]
+    Serial {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// A reference to a certificate by its CA and serial.
@@ -181,10 +239,10 @@ pub struct CertRef {
 impl CertRef {
     /// A CA id and a serial in hex, as people and JSON write them; the error names the
     /// part that is wrong.
-    pub fn from_text(ca: &str, serial_hex: &str) -> Result<Self, String> {
-        let ca = CaId::new(ca).map_err(|e| format!("ca: {e}"))?;
-        let bytes = hex::decode(serial_hex.trim()).map_err(|e| format!("serial is not hex: {e}"))?;
-        let serial = CertSerial::new(bytes).map_err(|e| format!("serial: {e}"))?;
+    pub fn from_text(ca: &str, serial_hex: &str) -> Result<Self, CertRefError> {
+        let ca = CaId::new(ca).map_err(|e| CertRefError::Ca { reason: e.to_string() })?;
+        let bytes = hex::decode(serial_hex.trim()).map_err(|e| CertRefError::SerialHex { reason: e.to_string() })?;
+        let serial = CertSerial::new(bytes).map_err(|e| CertRefError::Serial { reason: e.to_string() })?;
         Ok(CertRef { ca, serial })
     }
 }

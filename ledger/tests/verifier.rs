@@ -256,7 +256,10 @@ fn a_hosted_signature_that_does_not_verify_is_rejected_even_if_committed() {
     chain.commit_block(vec![good, forged]);
     assert!(verify(&chain.bundle(0, 0, None), &chain.trust_root(), Some(b"contract")).is_ok());
     let err = verify(&chain.bundle(0, 1, None), &chain.trust_root(), None).expect_err("unbound signature");
-    assert!(matches!(&err, VerifyError::HostedSignature(why) if why.contains("does not verify")), "{err}");
+    assert!(
+        matches!(&err, VerifyError::HostedSignature(chancery_ledger::tx::HostedSignatureError::BadSignature { .. })),
+        "{err}"
+    );
 }
 
 #[test]

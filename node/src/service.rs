@@ -387,7 +387,7 @@ struct HostedRequest {
 
 /// A CA id and a hex serial from RPC arguments.
 fn cert_args(ca: &str, serial: &str) -> Result<(CaId, CertSerial), RpcError> {
-    let cert = CertRef::from_text(ca, serial).map_err(|e| RpcError::new(ErrorCode::BadArgument, e))?;
+    let cert = CertRef::from_text(ca, serial).map_err(|e| RpcError::new(ErrorCode::BadArgument, e.to_string()))?;
     Ok((cert.ca, cert.serial))
 }
 
@@ -491,7 +491,7 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn by_digest(&self, digest: String, after: Option<Hash>) -> Answer<Anchors> {
-        let digest = Digest::parse(&digest).map_err(|e| RpcError::new(ErrorCode::BadArgument, e))?;
+        let digest = Digest::parse(&digest).map_err(|e| RpcError::new(ErrorCode::BadArgument, e.to_string()))?;
         ok(self
             .read(move |shared| {
                 let store = &shared.store;

@@ -753,7 +753,8 @@ impl Cluster {
     }
 
     fn honest_committed(&self) -> u64 {
-        self.nodes.iter().filter(|n| n.behaviour.is_honest()).map(|n| n.store.height()).min().unwrap_or(0)
+        let honest = self.nodes.iter().filter(|n| n.behaviour.is_honest());
+        honest.map(|n| n.store.height()).min().expect("a scenario has an honest validator")
     }
 
     fn check_liveness(&self) -> Result<(), Violation> {

@@ -138,8 +138,7 @@ impl CompactProposal {
             pol_round: proposal.pol_round,
             proposer: proposal.proposer,
             header: proposal.block.header.clone(),
-            // As many hashes as the block has txs, which is within the same bound.
-            tx_hashes: BoundedVec::new(hashes).unwrap_or_default(),
+            tx_hashes: BoundedVec::new(hashes).expect("as many hashes as the block has txs, within the same bound"),
             signature: proposal.signature,
         }
     }

@@ -40,7 +40,7 @@ pub enum GovRule {
     },
     /// The change cannot apply to the state as it stands.
     #[error("the change cannot apply: {0}")]
-    InvalidChange(String),
+    InvalidChange(ChangeRefusal),
     /// No proposal has this id.
     #[error("no proposal {id} is on chain; vote with the id `chancery gov propose` printed")]
     UnknownProposal {
@@ -202,7 +202,7 @@ fn settle<V: StateView>(
                 }
                 RecordedStatus::Executed { height }
             }
-            Err(reason) => RecordedStatus::Failed { height, reason: reason_text(&reason) },
+            Err(reason) => RecordedStatus::Failed { height, reason: reason_text(&reason.to_string()) },
         };
     } else if tally.unreachable() {
         record.status = RecordedStatus::Rejected { height };
@@ -256,8 +256,7 @@ fn reason_text(reason: &str) -> BoundedBytes<GOV_REASON_BYTES_MAX> {
         end -= 1;
     }
     let bytes = reason.as_bytes()[..end].to_vec();
-    // At most GOV_REASON_BYTES_MAX bytes by construction.
-    BoundedBytes::new(bytes).unwrap_or_default()
+    BoundedBytes::new(bytes).expect("at most GOV_REASON_BYTES_MAX bytes by construction")
 }
 
 /// A key rotation by the institution's current admin key: its entry in the next set gets
@@ -298,7 +297,7 @@ pub(super) fn rotate<V: StateView>(
     }
     next = match checked_set(list) {
         Ok(set) => set,
-        Err(reason) => return bad(reason),
+        Err(reason) => return bad(reason.to_string()),
     };
     overlay.put(StateKey::Validators, Some(&next));
     Ok(Ok(()))
@@ -310,9 +309,75 @@ fn next_set<V: StateView>(overlay: &Overlay<'_, V>) -> Result<ValidatorSet, Exec
     super::required(overlay.get(&StateKey::Validators)?, &StateKey::Validators)
 }
 
-fn checked_set(list: Vec<Validator>) -> Result<ValidatorSet, String> {
-    let set = ValidatorSet::new(list).map_err(|_| format!("a set holds at most {VALIDATORS_MAX} validators"))?;
-    set.validate().map_err(|e| e.to_string())?;
+/// Why a governance change cannot apply to the state as it stands (recorded, as text, in
+/// a proposal that passed but failed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeRefusal {
+    /// The key is no member's.
+    #[error("key {key} is not a member")]
+    NotAMember {
+        /// The key.
+        key: PublicKey,
+    },
+    /// No CA has this id.
+    #[error("CA id {ca} is not registered")]
+    CaNotRegistered {
+        /// The id.
+        ca: crate::ids::CaId,
+    },
+    /// A validator's key is a member's.
+    #[error("key {key} is a member's key; a validator needs its own keys")]
+    MembersKey {
+        /// The key.
+        key: PublicKey,
+    },
+    /// No validator has this name.
+    #[error("no validator is named {name:?}")]
+    NoValidator {
+        /// The name.
+        name: String,
+    },
+    /// The set would be too large.
+    #[error("a set holds at most {VALIDATORS_MAX} validators")]
+    SetTooLarge,
+    /// The set would break a rule.
+    #[error(transparent)]
+    InvalidSet(#[from] crate::validator::ValidatorSetError),
+    /// The parameters break a rule.
+    #[error(transparent)]
+    Params(#[from] crate::params::ParamsError),
+    /// A member's key is not a valid Ed25519 key.
+    #[error("member {name:?} has an invalid key")]
+    InvalidMemberKey {
+        /// The member's name.
+        name: String,
+    },
+    /// The key is a member's already.
+    #[error("key {key} is already a member")]
+    AlreadyMember {
+        /// The key.
+        key: PublicKey,
+    },
+    /// A member's key is a validator's.
+    #[error("key {key} is a validator's key; a member needs its own key")]
+    ValidatorsKey {
+        /// The key.
+        key: PublicKey,
+    },
+    /// An integrator with no evidence kind.
+    #[error("an integrator needs at least one evidence kind")]
+    NoEvidenceKinds,
+    /// Another CA has this id.
+    #[error("CA id {ca} is already registered")]
+    CaTaken {
+        /// The id.
+        ca: crate::ids::CaId,
+    },
+}
+
+fn checked_set(list: Vec<Validator>) -> Result<ValidatorSet, ChangeRefusal> {
+    let set = ValidatorSet::new(list).map_err(|_| ChangeRefusal::SetTooLarge)?;
+    set.validate()?;
     Ok(set)
 }
 
@@ -321,29 +386,29 @@ fn checked_set(list: Vec<Validator>) -> Result<ValidatorSet, String> {
 fn plan_change<V: StateView>(
     overlay: &Overlay<'_, V>,
     change: &Change,
-) -> Result<Result<Writes, String>, ExecError<V::Error>> {
+) -> Result<Result<Writes, ChangeRefusal>, ExecError<V::Error>> {
     let next = next_set(overlay)?;
     match change {
         Change::AddMember(member) => plan_member(overlay, &next, member, None),
         Change::UpdateMember(member) => match overlay.member(&member.key)? {
             Some(old) => plan_member(overlay, &next, member, Some(&old)),
-            None => Ok(Err(format!("key {} is not a member", member.key))),
+            None => Ok(Err(ChangeRefusal::NotAMember { key: member.key })),
         },
         Change::RemoveMember(key) => match overlay.member(key)? {
             Some(old) => Ok(Ok(remove_member(&old))),
-            None => Ok(Err(format!("key {key} is not a member"))),
+            None => Ok(Err(ChangeRefusal::NotAMember { key: *key })),
         },
         Change::RemoveCa(ca) => match overlay.get::<PublicKey>(&StateKey::CaOwner(ca.clone()))? {
             Some(owner) => {
                 let member = super::required(overlay.member(&owner)?, &StateKey::Member(owner))?;
                 Ok(Ok(remove_member(&member)))
             }
-            None => Ok(Err(format!("CA id {ca} is not registered"))),
+            None => Ok(Err(ChangeRefusal::CaNotRegistered { ca: ca.clone() })),
         },
         Change::AddValidator(validator) => {
             for key in [validator.consensus_key, validator.p2p_key, validator.admin_key] {
                 if overlay.member(&key)?.is_some() {
-                    return Ok(Err(format!("key {key} is a member's key; a validator needs its own keys")));
+                    return Ok(Err(ChangeRefusal::MembersKey { key }));
                 }
             }
             let mut list = next.validators.to_vec();
@@ -353,20 +418,20 @@ fn plan_change<V: StateView>(
         Change::RemoveValidator(name) => {
             let list: Vec<_> = next.validators.iter().filter(|v| v.name != *name).cloned().collect();
             if list.len() == next.validators.len() {
-                return Ok(Err(format!("no validator is named {:?}", name.as_str())));
+                return Ok(Err(ChangeRefusal::NoValidator { name: name.to_string() }));
             }
             Ok(checked_set(list).map(|set| vec![(StateKey::Validators, Some(encode(&set)))]))
         }
         Change::SetPower { name, power } => {
             let mut list = next.validators.to_vec();
             let Some(entry) = list.iter_mut().find(|v| v.name == *name) else {
-                return Ok(Err(format!("no validator is named {:?}", name.as_str())));
+                return Ok(Err(ChangeRefusal::NoValidator { name: name.to_string() }));
             };
             entry.power = *power;
             Ok(checked_set(list).map(|set| vec![(StateKey::Validators, Some(encode(&set)))]))
         }
         Change::SetParams(params) => {
-            Ok(params.validate().map(|()| vec![(StateKey::Params, Some(encode(params)))]).map_err(|e| e.to_string()))
+            Ok(params.validate().map(|()| vec![(StateKey::Params, Some(encode(params)))]).map_err(ChangeRefusal::from))
         }
     }
 }
@@ -377,15 +442,15 @@ fn plan_member<V: StateView>(
     next: &ValidatorSet,
     member: &Member,
     old: Option<&Member>,
-) -> Result<Result<Writes, String>, ExecError<V::Error>> {
+) -> Result<Result<Writes, ChangeRefusal>, ExecError<V::Error>> {
     if !member.key.is_valid() {
-        return Ok(Err(format!("member {:?} has an invalid key", member.name.as_str())));
+        return Ok(Err(ChangeRefusal::InvalidMemberKey { name: member.name.to_string() }));
     }
     if old.is_none() && overlay.member(&member.key)?.is_some() {
-        return Ok(Err(format!("key {} is already a member", member.key)));
+        return Ok(Err(ChangeRefusal::AlreadyMember { key: member.key }));
     }
     if next.uses_key(&member.key) {
-        return Ok(Err(format!("key {} is a validator's key; a member needs its own key", member.key)));
+        return Ok(Err(ChangeRefusal::ValidatorsKey { key: member.key }));
     }
     let mut writes = Writes::new();
     let old_ca = match old.map(|m| &m.role) {
@@ -393,14 +458,12 @@ fn plan_member<V: StateView>(
         _ => None,
     };
     match &member.role {
-        MemberRole::Integrator { kinds } if kinds.is_empty() => {
-            return Ok(Err("an integrator needs at least one evidence kind".into()))
-        }
+        MemberRole::Integrator { kinds } if kinds.is_empty() => return Ok(Err(ChangeRefusal::NoEvidenceKinds)),
         MemberRole::Integrator { .. } => {}
         MemberRole::CertificateAuthority { ca } if old_ca == Some(ca) => {}
         MemberRole::CertificateAuthority { ca } => {
             if overlay.get::<PublicKey>(&StateKey::CaOwner(ca.clone()))?.is_some() {
-                return Ok(Err(format!("CA id {ca} is already registered")));
+                return Ok(Err(ChangeRefusal::CaTaken { ca: ca.clone() }));
             }
             writes.push((StateKey::CaOwner(ca.clone()), Some(encode(&member.key))));
         }

@@ -19,7 +19,7 @@ use crate::digest::Digest;
 use crate::hash::{Hash, HashContext};
 use crate::limits::CERT_EVENTS_MAX;
 use crate::smt::{NodeSource, Smt, SmtBatch, SmtError, SmtUpdate};
-use crate::tx::{CertEvent, CertEventKind, CertSerial, Evidence, SigningMethod, Tx, TxBody};
+use crate::tx::{CertEvent, CertEventKind, CertSerial, Evidence, HostedSignatureError, SigningMethod, Tx, TxBody};
 use crate::tx_tree::tx_root;
 use crate::validator::{CaId, Member, MemberRole, ValidatorSet};
 
@@ -210,7 +210,7 @@ pub enum TxError {
     BadMisbehaviour(String),
     /// A signing event's hosted document signature is not bound to its certificate.
     #[error("hosted document signature: {0}")]
-    HostedSignature(String),
+    HostedSignature(Box<HostedSignatureError>),
     /// A nonce no later tx could follow.
     #[error("tx nonce {nonce} is the largest nonce, which no later tx could follow; use a smaller nonce above the signer's last")]
     NonceExhausted {
@@ -773,29 +773,21 @@ fn check_hosted_signature<V: StateView>(
 ) -> Result<Result<(), TxError>, ExecError<V::Error>> {
     let Some(signature) = &evidence.signature else { return Ok(Ok(())) };
     let SigningMethod::HostedEd25519 { public_key, .. } = &signature.method else { return Ok(Ok(())) };
-    let refuse = |why: String| Ok(Err(TxError::HostedSignature(why)));
+    let refuse = |why: HostedSignatureError| Ok(Err(TxError::HostedSignature(Box::new(why))));
     if let Err(why) = signature.check_hosted(&evidence.digest) {
         return refuse(why);
     }
     let Some(cert) = &evidence.cert else {
-        return refuse("a hosted signature names the certificate of its key; this event names none".into());
+        return refuse(HostedSignatureError::NoCertificate);
     };
+    let (ca, serial) = (cert.ca.to_string(), hex::encode(cert.serial.as_bytes()));
     let record: Option<CertRecord> = overlay.get(&StateKey::Cert(cert.ca.clone(), cert.serial.clone()))?;
     let issued = record.as_ref().and_then(|r| r.events.first());
     let Some(issued) = issued else {
-        return refuse(format!(
-            "certificate {}/{} is not issued on this chain",
-            cert.ca,
-            hex::encode(cert.serial.as_bytes())
-        ));
+        return refuse(HostedSignatureError::NotIssued { ca, serial });
     };
     if issued.subject_key != Digest::compute(issued.subject_key.alg(), &public_key.0) {
-        return refuse(format!(
-            "certificate {}/{} was issued for another key than {}",
-            cert.ca,
-            hex::encode(cert.serial.as_bytes()),
-            public_key.to_hex()
-        ));
+        return refuse(HostedSignatureError::OtherKey { ca, serial, key: *public_key });
     }
     Ok(Ok(()))
 }

@@ -234,7 +234,10 @@ impl<B: Backend> ChainStore<B> {
         match store.backend.get(Column::Meta, META_GENESIS)? {
             None => store.init(spec)?,
             Some(stored) => {
-                let stored_chain = store.backend.get(Column::Meta, META_CHAIN)?.unwrap_or_default();
+                let stored_chain = store
+                    .backend
+                    .get(Column::Meta, META_CHAIN)?
+                    .ok_or(StoreError::Corrupt { height: 0, what: "stored chain id is missing".into() })?;
                 let stored_hash = Hash(stored.as_slice().try_into().map_err(|_| StoreError::Corrupt {
                     height: 0,
                     what: "stored genesis hash is not 32 bytes".into(),

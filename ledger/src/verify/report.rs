@@ -65,7 +65,7 @@ pub enum VerifyError {
     TxSignature(SignatureError),
     /// A hosted document signature the signing event carries does not verify.
     #[error("hosted document signature: {0}")]
-    HostedSignature(String),
+    HostedSignature(crate::tx::HostedSignatureError),
     /// The tx proof's count is not the header's.
     #[error("tx proof is for a block of {proof} txs, the header says {header}")]
     TxCountMismatch {

@@ -46,7 +46,7 @@ impl HostedKeyInfo {
     /// The certificate reference.
     pub fn cert(&self) -> Result<CertRef, HostedError> {
         CertRef::from_text(&self.ca, &self.serial)
-            .map_err(|message| HostedError::Format { key_id: self.key_id.clone(), message })
+            .map_err(|e| HostedError::Format { key_id: self.key_id.clone(), message: e.to_string() })
     }
 
     /// The digest of the public key a CA names as the certificate's `subject_key`
