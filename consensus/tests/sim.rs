@@ -52,6 +52,8 @@ fn scenarios() -> Vec<Scenario> {
             },
             ..h(4, 8)
         },
+        Scenario { name: "compact-txs-lacking", compact_proposals: true, gossip_txs: false, ..h(4, 8) },
+        Scenario { name: "compact-lossy", compact_proposals: true, network: lossy(), gst_ms: 10_000, ..h(4, 6) },
         Scenario {
             name: "empty-store-restart",
             crashes: vec![(1, 1_500, 2_500)],
@@ -203,6 +205,19 @@ fn a_restart_without_wal_or_guard_is_caught_as_double_signing() {
     for seed in caught {
         Cluster::new(scenario.clone(), seed).run().unwrap_or_else(|v| panic!("seed {seed}: {v}"));
     }
+}
+
+#[test]
+fn compact_proposals_complete_with_txs_fetched_from_the_proposer() {
+    let lacking = scenarios().into_iter().find(|s| s.name == "compact-txs-lacking").expect("scenario");
+    let outcome = run(&lacking, 2);
+    let (local, fetched) = outcome.compact_txs;
+    assert!(fetched > 0, "peers lacked the proposer's txs and fetched them: {outcome:?}");
+    assert!(outcome.txs_committed >= fetched / 3, "{outcome:?}");
+    println!(
+        "compact proposals without tx gossip: {local} txs held, {fetched} fetched, {} committed",
+        outcome.txs_committed
+    );
 }
 
 #[test]

@@ -159,6 +159,14 @@ impl Driver {
                 Action::Broadcast(message) => NetCommand::Broadcast(Arc::new(message)),
                 Action::GossipTxs(txs) => NetCommand::GossipTxs(txs),
                 Action::GetBlock { peer, height } => NetCommand::GetBlock { peer, height },
+                Action::GetProposalTxs { peer, height, round, block_hash, hashes } => {
+                    NetCommand::GetProposalTxs { peer, height, round, block_hash, hashes }
+                }
+                Action::Assembled { local, fetched } => {
+                    self.shared.metrics.proposal_txs_local.inc_by(local as u64);
+                    self.shared.metrics.proposal_txs_fetched.inc_by(fetched as u64);
+                    continue;
+                }
                 Action::Penalise { peer, reason } => NetCommand::Penalise { peer, reason },
             };
             if let Some(net) = &self.net {

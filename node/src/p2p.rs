@@ -8,20 +8,18 @@
 //! that does not decode is disconnected. Configured peers are redialled with
 //! exponential backoff.
 //!
-//! With `compact_proposals`, a proposer sends its block's tx hashes instead of its txs;
-//! each receiver takes the txs from its mempool (txs are gossiped as they are admitted)
-//! and asks the proposer for the ones it lacks, then hands the driver the whole proposal,
-//! so consensus, validation and the WAL see the same thing either way.
+//! With `compact_proposals`, a proposer sends its block's tx hashes instead of its txs
+//! and answers its peers' requests for the ones they lack; the receiving side (complete
+//! from the mempool, ask for the rest) is the consensus host's.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chancery_consensus::host::{OwnProposals, ProposalTxs};
 pub use chancery_consensus::wire::TXS_PER_MESSAGE_MAX;
-use chancery_consensus::wire::{
-    pack_txs, CompactProposal, Message, Reply, WireProposal, MESSAGE_BYTES_MAX, TXS_MESSAGE_BYTES_MAX,
-};
+use chancery_consensus::wire::{pack_txs, Message, Reply, WireProposal, MESSAGE_BYTES_MAX, TXS_MESSAGE_BYTES_MAX};
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::{decode, encode, Hash, PublicKey, Tx};
 use libp2p::futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
@@ -75,6 +73,19 @@ pub enum NetCommand {
         peer: PeerId,
         /// The height.
         height: u64,
+    },
+    /// Ask a proposer for txs of its compact proposal.
+    GetProposalTxs {
+        /// The proposer.
+        peer: PeerId,
+        /// The height.
+        height: u64,
+        /// The round.
+        round: u32,
+        /// The proposed block.
+        block_hash: Hash,
+        /// The txs wanted.
+        hashes: Vec<Hash>,
     },
     /// Refuse exactly these peers from now on (the operator's block list).
     SetBlocked(Vec<PeerId>),
@@ -375,7 +386,7 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         inbound: HashMap::new(),
         admission: Some(admission),
         admission_thread: Some(admission_thread),
-        own_proposals: VecDeque::new(),
+        own_proposals: OwnProposals::default(),
         compact: config.compact_proposals && gossip.is_none(),
         shared,
         driver,
@@ -384,37 +395,11 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
     Ok(Network { commands, peer_id, task })
 }
 
-/// A compact proposal waiting for the txs its receiver lacked.
-struct Assembling {
-    from: PeerId,
-    proposal: CompactProposal,
-    txs: Vec<Option<Tx>>,
-}
-
-/// Most compact proposals waiting for txs from one peer, and in all: each holds a slot
-/// per tx of its block, so a peer cannot make this node hold many.
-pub const ASSEMBLING_PER_PEER_MAX: usize = 2;
-/// See [`ASSEMBLING_PER_PEER_MAX`].
-pub const ASSEMBLING_MAX: usize = 4;
-const _: () = assert!(ASSEMBLING_PER_PEER_MAX <= ASSEMBLING_MAX);
-
 /// What an outbound request was for.
 enum Outbound {
     Block(u64),
-    ProposalTxs(Box<Assembling>),
+    ProposalTxs { height: u64, round: u32, block_hash: Hash },
 }
-
-/// A proposal this node sent in compact form, kept to answer requests for its txs.
-struct OwnProposal {
-    height: u64,
-    round: u32,
-    block_hash: Hash,
-    proposal: Arc<Message>,
-    index: HashMap<Hash, usize>,
-}
-
-/// How many of its own proposals a proposer keeps for tx requests.
-pub const OWN_PROPOSALS_KEPT: usize = 8;
 
 /// A reply made off the network task (a block read), to send on it.
 struct ReadyReply {
@@ -440,7 +425,8 @@ struct Task {
     /// admission thread ends too).
     admission: Option<SyncSender<Vec<Tx>>>,
     admission_thread: Option<std::thread::JoinHandle<()>>,
-    own_proposals: VecDeque<OwnProposal>,
+    /// Proposals this node sent compact, to answer requests for their txs.
+    own_proposals: OwnProposals,
     compact: bool,
     shared: Arc<Shared>,
     driver: SyncSender<DriverMsg>,
@@ -485,7 +471,7 @@ async fn run(
                             continue;
                         }
                         let bytes = match &*message {
-                            Message::Proposal(proposal) if task.compact => task.compact_proposal(proposal, &message),
+                            Message::Proposal(proposal) if task.compact => task.compact_proposal(proposal),
                             _ => encode(&*message),
                         };
                         let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
@@ -505,6 +491,13 @@ async fn run(
                                 swarm.behaviour_mut().streams.send_request(peer, bytes.clone());
                             }
                         }
+                    }
+                    NetCommand::GetProposalTxs { peer, height, round, block_hash, hashes } => {
+                        // A subset of a proposal's hashes: within the same bound.
+                        let hashes = BoundedVec::new(hashes).expect("no more hashes than a block has txs");
+                        let request = Message::GetProposalTxs { height, round, block_hash, hashes };
+                        let id = swarm.behaviour_mut().streams.send_request(&peer, encode(&request));
+                        task.requests.insert(id, Outbound::ProposalTxs { height, round, block_hash });
                     }
                     NetCommand::GetBlock { peer, height } => {
                         let id = swarm.behaviour_mut().streams.send_request(&peer, encode(&Message::GetBlock { height }));
@@ -726,40 +719,8 @@ impl Task {
     }
 
     /// The compact form of our own proposal, kept to answer requests for its txs.
-    fn compact_proposal(&mut self, proposal: &WireProposal, message: &Arc<Message>) -> Vec<u8> {
-        let compact = CompactProposal::of(proposal);
-        let index = compact.tx_hashes.iter().enumerate().map(|(i, h)| (*h, i)).collect();
-        if self.own_proposals.len() >= OWN_PROPOSALS_KEPT {
-            self.own_proposals.pop_front();
-        }
-        self.own_proposals.push_back(OwnProposal {
-            height: proposal.height,
-            round: proposal.round,
-            block_hash: proposal.block.header.hash(),
-            proposal: message.clone(),
-            index,
-        });
-        encode(&Message::CompactProposal(compact))
-    }
-
-    /// The txs of our proposal of `block_hash` at (`height`, `round`) among `hashes`,
-    /// each once: the reply is never larger than the block.
-    fn proposal_txs(&self, height: u64, round: u32, block_hash: &Hash, hashes: &[Hash]) -> Reply {
-        let own =
-            self.own_proposals.iter().find(|p| p.height == height && p.round == round && p.block_hash == *block_hash);
-        let txs = match own.map(|p| (&*p.proposal, &p.index)) {
-            Some((Message::Proposal(proposal), index)) => {
-                let mut seen = std::collections::HashSet::new();
-                hashes
-                    .iter()
-                    .filter(|h| seen.insert(**h))
-                    .filter_map(|h| index.get(h).map(|&i| proposal.block.txs[i].clone()))
-                    .collect()
-            }
-            _ => Vec::new(),
-        };
-        // Distinct txs of one block: within the bound.
-        Reply::ProposalTxs(BoundedVec::new(txs).unwrap_or_default())
+    fn compact_proposal(&mut self, proposal: &WireProposal) -> Vec<u8> {
+        encode(&Message::CompactProposal(self.own_proposals.compact(proposal)))
     }
 
     /// Tx message `seq` of `from`: admitted once the messages before it are.
@@ -782,94 +743,6 @@ impl Task {
                 tracing::warn!("gossip admission queue full: a peer's txs were not admitted here");
             }
         }
-    }
-
-    /// A compact proposal from `from`: completed from the mempool, or the missing txs
-    /// asked for.
-    fn on_compact(&mut self, swarm: &mut Swarm<Behaviour>, from: PeerId, proposal: CompactProposal) {
-        // Only proposals consensus can use now (this height, or the next one while the
-        // last block commits); the driver checks the signature and everything else.
-        let height = self.shared.store.height();
-        if proposal.height < height || proposal.height > height + 1 {
-            tracing::debug!(%from, height = proposal.height, "compact proposal for another height ignored");
-            return;
-        }
-        let waiting = || {
-            self.requests.values().filter_map(|o| match o {
-                Outbound::ProposalTxs(a) => Some(a.from),
-                Outbound::Block(_) => None,
-            })
-        };
-        if waiting().count() >= ASSEMBLING_MAX || waiting().filter(|p| *p == from).count() >= ASSEMBLING_PER_PEER_MAX {
-            tracing::debug!(%from, "too many compact proposals waiting for txs; one ignored");
-            return;
-        }
-        let txs = self.shared.mempool.get_txs(&proposal.tx_hashes);
-        let missing: Vec<Hash> =
-            proposal.tx_hashes.iter().zip(&txs).filter(|(_, tx)| tx.is_none()).map(|(h, _)| *h).collect();
-        let metrics = &self.shared.metrics;
-        metrics.proposal_txs_local.inc_by((txs.len() - missing.len()) as u64);
-        if missing.is_empty() {
-            assembled(&self.driver, Assembling { from, proposal, txs });
-            return;
-        }
-        metrics.proposal_txs_fetched.inc_by(missing.len() as u64);
-        let request = Message::GetProposalTxs {
-            height: proposal.height,
-            round: proposal.round,
-            block_hash: proposal.header.hash(),
-            // A subset of the proposal's hashes: within the same bound.
-            hashes: BoundedVec::new(missing).unwrap_or_default(),
-        };
-        let id = swarm.behaviour_mut().streams.send_request(&from, encode(&request));
-        self.requests.insert(id, Outbound::ProposalTxs(Box::new(Assembling { from, proposal, txs })));
-    }
-
-    /// The proposer's answer: every tx must be one that was asked for.
-    fn on_proposal_txs(&mut self, mut assembling: Assembling, txs: Vec<Tx>) -> Result<(), String> {
-        let fetched = fill(&assembling.proposal.tx_hashes, &mut assembling.txs, txs)?;
-        // The fetched txs go through admission (signatures checked in batches over the
-        // cores) before the driver sees the proposal, so that validation does not check
-        // them one by one.
-        let fetched: Vec<Tx> = fetched.iter().filter_map(|&i| assembling.txs[i].clone()).collect();
-        let (shared, driver) = (self.shared.clone(), self.driver.clone());
-        tokio::task::spawn_blocking(move || {
-            admit(&shared, fetched);
-            assembled(&driver, assembling);
-        });
-        Ok(())
-    }
-}
-
-/// Puts the `supplied` txs into the empty `slots` whose hash they have; returns the
-/// filled slots. A tx that fills no empty slot was not asked for: an error.
-fn fill(hashes: &[Hash], slots: &mut [Option<Tx>], supplied: Vec<Tx>) -> Result<Vec<usize>, String> {
-    let mut supplied: HashMap<Hash, Tx> = supplied.into_iter().map(|tx| (tx.hash(), tx)).collect();
-    let mut filled = Vec::new();
-    for (i, (hash, slot)) in hashes.iter().zip(slots.iter_mut()).enumerate() {
-        if slot.is_none() {
-            if let Some(tx) = supplied.remove(hash) {
-                *slot = Some(tx);
-                filled.push(i);
-            }
-        }
-    }
-    match supplied.len() {
-        0 => Ok(filled),
-        n => Err(format!("{n} txs that were not asked for")),
-    }
-}
-
-fn assembled(driver: &SyncSender<DriverMsg>, assembling: Assembling) {
-    let from = assembling.from;
-    let (height, round) = (assembling.proposal.height, assembling.proposal.round);
-    let Some(txs) = assembling.txs.into_iter().collect::<Option<Vec<Tx>>>() else {
-        tracing::info!(%from, height, round, "proposer no longer has txs of its proposal");
-        return;
-    };
-    match assembling.proposal.complete(txs) {
-        Ok(proposal) => forward(driver, NetEvent::Message { from, message: Message::Proposal(proposal) }),
-        Err(e) => tracing::warn!(%from, height, round, error = %e, "compact proposal does not complete"),
     }
 }
 
@@ -902,12 +775,8 @@ fn handle_event(
                         task.on_txs(peer, seq, txs.into_vec());
                     }
                     Ok(Message::GetProposalTxs { height, round, block_hash, hashes }) => {
-                        let reply = task.proposal_txs(height, round, &block_hash, &hashes);
+                        let reply = task.own_proposals.answer(height, round, &block_hash, &hashes);
                         let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&reply));
-                    }
-                    Ok(Message::CompactProposal(proposal)) => {
-                        let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Ack));
-                        task.on_compact(swarm, peer, proposal);
                     }
                     Ok(message) => {
                         let _ = swarm.behaviour_mut().streams.send_response(channel, encode(&Reply::Ack));
@@ -935,8 +804,10 @@ fn handle_event(
                             forward(driver, NetEvent::NoBlock { from: peer, height, busy: true });
                             None
                         }
-                        (Some(Outbound::ProposalTxs(assembling)), Ok(Reply::ProposalTxs(txs))) => {
-                            task.on_proposal_txs(*assembling, txs.into_vec()).err()
+                        (Some(Outbound::ProposalTxs { height, round, block_hash }), Ok(Reply::ProposalTxs(txs))) => {
+                            let answer = ProposalTxs { height, round, block_hash, txs: Some(txs.into_vec()) };
+                            forward(driver, NetEvent::ProposalTxs { from: peer, answer });
+                            None
                         }
                         (Some(_), Ok(_)) => Some("a reply that does not answer the request".to_string()),
                         (Some(_), Err(e)) => Some(e.to_string()),
@@ -954,8 +825,13 @@ fn handle_event(
             error,
             ..
         })) => {
-            if let Some(Outbound::Block(height)) = task.requests.remove(&request_id) {
-                forward(driver, NetEvent::NoBlock { from: peer, height, busy: false });
+            match task.requests.remove(&request_id) {
+                Some(Outbound::Block(height)) => forward(driver, NetEvent::NoBlock { from: peer, height, busy: false }),
+                Some(Outbound::ProposalTxs { height, round, block_hash }) => {
+                    let answer = ProposalTxs { height, round, block_hash, txs: None };
+                    forward(driver, NetEvent::ProposalTxs { from: peer, answer });
+                }
+                None => {}
             }
             match error {
                 request_response::OutboundFailure::ConnectionClosed
@@ -1041,30 +917,6 @@ mod tests {
             assert!(inbound.receive(seq, one(2), start).is_empty(), "{seq}");
         }
         assert_eq!(inbound.receive(4 + INBOUND_WAITING_MAX as u64, one(2), start).len(), INBOUND_WAITING_MAX + 1);
-    }
-
-    #[test]
-    fn fetched_txs_fill_only_the_slots_that_were_asked_for() {
-        let txs = txs(4);
-        let hashes: Vec<Hash> = txs.iter().map(Tx::hash).collect();
-        let local = || vec![Some(txs[0].clone()), None, Some(txs[2].clone()), None];
-
-        let mut slots = local();
-        assert_eq!(fill(&hashes, &mut slots, vec![txs[3].clone(), txs[1].clone()]), Ok(vec![1, 3]));
-        assert_eq!(slots.into_iter().collect::<Option<Vec<_>>>(), Some(txs.clone()));
-
-        // A partial answer leaves the slot empty (the proposal is then not completed).
-        let mut slots = local();
-        assert_eq!(fill(&hashes, &mut slots, vec![txs[1].clone()]), Ok(vec![1]));
-        assert!(slots[3].is_none());
-
-        // A tx we hold already, or one not in the block: not asked for.
-        let stranger = TestChain::new(4).evidence_tx(b"a document not in the block");
-        for extra in [txs[0].clone(), stranger] {
-            let mut slots = local();
-            let result = fill(&hashes, &mut slots, vec![txs[1].clone(), extra]);
-            assert_eq!(result, Err("1 txs that were not asked for".to_string()));
-        }
     }
 
     #[test]

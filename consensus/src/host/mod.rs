@@ -15,6 +15,7 @@
 //! written) is a [`Halt`]: the caller stops feeding it and an operator decides. It never
 //! signs or commits on a guess.
 
+mod compact;
 mod memory_wal;
 mod proposals;
 mod sync;
@@ -42,6 +43,9 @@ use crate::wire::{Message, WalEntry, WirePolka, WireProposal, WireRoundCertifica
 use mempool::Mempool;
 use produce::{build_block, Built};
 
+pub use compact::{
+    fill, NotAskedFor, OwnProposals, ProposalTxs, ASSEMBLING_MAX, ASSEMBLING_PER_PEER_MAX, OWN_PROPOSALS_KEPT,
+};
 pub use memory_wal::MemoryWal;
 pub use sync::{SYNC_BUSY_BACKOFF_MS, SYNC_PEERS_MAX, SYNC_PEER_BACKOFF_MS, SYNC_REQUEST_TIMEOUT_MS};
 
@@ -112,6 +116,13 @@ pub enum Event<P> {
         /// It was only busy.
         busy: bool,
     },
+    /// A proposer's answer to [`Action::GetProposalTxs`] (or its failure).
+    ProposalTxs {
+        /// The proposer.
+        from: P,
+        /// The answer.
+        answer: ProposalTxs,
+    },
 }
 
 /// A block the host committed (decided by consensus or synced from a peer).
@@ -141,6 +152,28 @@ pub enum Action<P> {
         peer: P,
         /// The height.
         height: u64,
+    },
+    /// Ask a proposer for the txs of its compact proposal this node lacks; the answer
+    /// comes back as [`Event::ProposalTxs`].
+    GetProposalTxs {
+        /// The proposer.
+        peer: P,
+        /// The height.
+        height: u64,
+        /// The round.
+        round: u32,
+        /// The proposed block.
+        block_hash: Hash,
+        /// The txs wanted.
+        hashes: Vec<Hash>,
+    },
+    /// A compact proposal was completed: how many of its txs this node held, how many it
+    /// fetched (for the metrics).
+    Assembled {
+        /// Txs found in the mempool.
+        local: usize,
+        /// Txs fetched from the proposer.
+        fetched: usize,
     },
     /// Drop a peer that sent something provably bad.
     Penalise {
@@ -242,6 +275,8 @@ pub struct Host<B: Backend, S: Signer, W: Wal, P: Peer> {
     /// round each came in, and, once validated, the verdict and the state changes.
     blocks: HashMap<BlockHash, KeptBlock>,
     stashed: Vec<(P, WireProposal)>,
+    /// Compact proposals waiting for txs from their proposers.
+    assembling: Vec<compact::Assembling<P>>,
     sync: sync::SyncState<P>,
     restart_pending: bool,
     /// When a node that does not vote last asked its signer for a key the set names.
@@ -363,6 +398,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             built: HashMap::new(),
             blocks,
             stashed: Vec::new(),
+            assembling: Vec::new(),
             sync: sync::SyncState::default(),
             restart_pending: false,
             key_checked_at_ms: now.ms,
@@ -394,6 +430,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             Event::Message { from, message } => self.on_message(from, message)?,
             Event::Block { from, block, commit } => self.on_synced_block(from, *block, commit)?,
             Event::NoBlock { from, height, busy } => self.sync_failed(from, height, busy),
+            Event::ProposalTxs { from, answer } => self.on_proposal_txs(from, answer)?,
         }
         self.poll()?;
         Ok(std::mem::take(&mut self.actions))
@@ -633,6 +670,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
                 self.feed(Input::RoundCertificate(cert.to_certificate()))
             }
             Message::Proposal(proposal) => self.on_proposal(from, proposal),
+            Message::CompactProposal(proposal) => self.on_compact(from, proposal),
             Message::Status { blocks } => {
                 self.maybe_sync(from, blocks);
                 Ok(())

@@ -49,8 +49,8 @@ pub use signer::GuardedSigner;
 
 use crate::context::Address;
 use crate::host::mempool::{admit, sign_tx, Mempool, MempoolLimits};
-use crate::host::{Action, Event, Halt, Host, HostParts, MemoryWal, Now};
-use crate::wire::{pack_txs, Message};
+use crate::host::{Action, Event, Halt, Host, HostParts, MemoryWal, Now, OwnProposals, ProposalTxs};
+use crate::wire::{pack_txs, Message, Reply};
 
 /// Virtual milliseconds.
 pub type Millis = u64;
@@ -132,6 +132,11 @@ pub struct Scenario {
     pub txs_per_submit: u64,
     /// Each validator's mempool bounds.
     pub mempool: MempoolLimits,
+    /// Whether proposers send tx hashes instead of txs (peers fetch what they lack).
+    pub compact_proposals: bool,
+    /// Whether validators gossip the txs they admit (without it, a proposer's peers lack
+    /// its txs and fetch them for its compact proposals).
+    pub gossip_txs: bool,
     /// Give up after this much virtual time.
     pub limit_ms: Millis,
 }
@@ -160,6 +165,8 @@ impl Scenario {
             byzantine: Vec::new(),
             txs_per_submit: 4,
             mempool: ROOMY_MEMPOOL,
+            compact_proposals: false,
+            gossip_txs: true,
             limit_ms: 3_600_000,
         }
     }
@@ -178,6 +185,8 @@ pub struct Outcome {
     pub txs_committed: u64,
     /// Txs a mempool refused as full.
     pub txs_refused_full: u64,
+    /// Txs of compact proposals that receivers held, and that they fetched.
+    pub compact_txs: (u64, u64),
     /// Equivocations honest validators anchored as misbehaviour txs: (height, offender).
     pub evidence: Vec<(u64, Address)>,
     /// A hash of the committed chain and the end time: identical for identical runs.
@@ -292,6 +301,8 @@ pub enum Violation {
 #[derive(Debug, Clone)]
 enum Wire {
     Message(Message),
+    GetProposalTxs { height: u64, round: u32, block_hash: Hash, hashes: Vec<Hash> },
+    ProposalTxs { height: u64, round: u32, block_hash: Hash, txs: Vec<chancery_ledger::Tx> },
     GetBlock { height: u64 },
     Block { block: Box<Block>, commit: Commit },
     NoBlock { height: u64 },
@@ -328,6 +339,8 @@ struct Node {
     last_commit_ms: Millis,
     seen: Vec<Message>,
     gossip_seq: u64,
+    /// The proposals it sent compact, to answer requests for their txs.
+    own: OwnProposals,
 }
 
 /// A cluster under simulation.
@@ -350,6 +363,7 @@ pub struct Cluster {
     evidence: Vec<(u64, Address)>,
     committed_at: Vec<Millis>,
     txs_refused_full: u64,
+    compact_txs: (u64, u64),
     wal_lost: Vec<usize>,
 }
 
@@ -409,6 +423,7 @@ impl Cluster {
                     last_commit_ms: 0,
                     seen: Vec::new(),
                     gossip_seq: 0,
+                    own: OwnProposals::default(),
                 }
             })
             .collect();
@@ -428,6 +443,7 @@ impl Cluster {
             evidence: Vec::new(),
             committed_at: Vec::new(),
             txs_refused_full: 0,
+            compact_txs: (0, 0),
             wal_lost: Vec::new(),
             scenario,
         }
@@ -485,6 +501,12 @@ impl Cluster {
         let mut sending = mocks::Sending { key: &node.key, chain: &self.chain, rng: &mut self.rng, seen: &node.seen };
         let out = mocks::outgoing(node.behaviour, &message, &peers, &mut sending);
         for (to, message) in out {
+            let message = match message {
+                Message::Proposal(proposal) if self.scenario.compact_proposals => {
+                    Message::CompactProposal(self.nodes[from].own.compact(&proposal))
+                }
+                other => other,
+            };
             self.send(from, to, Wire::Message(message));
         }
     }
@@ -580,6 +602,13 @@ impl Cluster {
                 self.gossip(node, txs);
             }
             Action::GetBlock { peer, height } => self.send(node, peer, Wire::GetBlock { height }),
+            Action::GetProposalTxs { peer, height, round, block_hash, hashes } => {
+                self.send(node, peer, Wire::GetProposalTxs { height, round, block_hash, hashes })
+            }
+            Action::Assembled { local, fetched } => {
+                self.compact_txs.0 += local as u64;
+                self.compact_txs.1 += fetched as u64;
+            }
             // A peer that sent a bad block: the simulated network keeps no connections.
             Action::Penalise { .. } => {}
             Action::Committed(block) => self.check_commit(node, block.header.height)?,
@@ -588,7 +617,7 @@ impl Cluster {
     }
 
     fn gossip(&mut self, node: usize, txs: Vec<chancery_ledger::Tx>) {
-        if self.nodes[node].behaviour == Behaviour::Silent {
+        if self.nodes[node].behaviour == Behaviour::Silent || !self.scenario.gossip_txs {
             return;
         }
         for txs in pack_txs(txs) {
@@ -670,6 +699,17 @@ impl Cluster {
                 self.send(to, from, reply);
                 Ok(())
             }
+            Wire::GetProposalTxs { height, round, block_hash, hashes } => {
+                let Reply::ProposalTxs(txs) = self.nodes[to].own.answer(height, round, &block_hash, &hashes) else {
+                    return Ok(());
+                };
+                self.send(to, from, Wire::ProposalTxs { height, round, block_hash, txs: txs.into_vec() });
+                Ok(())
+            }
+            Wire::ProposalTxs { height, round, block_hash, txs } => {
+                let answer = ProposalTxs { height, round, block_hash, txs: Some(txs) };
+                self.handle(to, Event::ProposalTxs { from, answer })
+            }
             Wire::Block { block, commit } => self.handle(to, Event::Block { from, block, commit }),
             Wire::NoBlock { height } => self.handle(to, Event::NoBlock { from, height, busy: false }),
         }
@@ -739,6 +779,7 @@ impl Cluster {
         n.wake_at = None;
         n.mempool = Arc::new(Mempool::new(self.scenario.mempool, self.spec.genesis_hash));
         n.seen.clear();
+        n.own = OwnProposals::default();
     }
 
     fn restart(&mut self, node: usize) -> Result<(), Violation> {
@@ -873,6 +914,7 @@ impl Cluster {
             committed_at: self.committed_at.clone(),
             txs_committed,
             txs_refused_full: self.txs_refused_full,
+            compact_txs: self.compact_txs,
             evidence: self.evidence.clone(),
             trace: Hash(*trace.finalize().as_bytes()),
         })
