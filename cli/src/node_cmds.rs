@@ -471,3 +471,66 @@ pub fn checkpoint(rpc: &str, height: Option<u64>, since: Option<&Path>, out: &Pa
         Ok(())
     })
 }
+
+/// `chancery init`: a node home for the chain of `genesis_path`, with a fresh consensus
+/// key or a copy of `existing_key`.
+pub fn init(
+    home: &Path,
+    genesis_path: &Path,
+    passphrase_env: Option<String>,
+    existing_key: Option<&Path>,
+) -> Result<()> {
+    use chancery_node::config::{Config, TEMPLATE};
+    let genesis = chancery_genesis::Genesis::from_json(&crate::read_text(genesis_path, "genesis file")?)?;
+    let config_path = home.join("config.toml");
+    if config_path.exists() {
+        anyhow::bail!("{} exists: this home is already initialised", config_path.display());
+    }
+    let passphrase = passphrase(passphrase_env.as_deref())?;
+    let config = Config::template()?;
+    std::fs::create_dir_all(home.join("keys"))?;
+    std::fs::write(home.join("genesis.json"), genesis.to_json())?;
+    let template = match &passphrase_env {
+        Some(var) => TEMPLATE.replacen("passphrase_env = \"\"", &format!("passphrase_env = {var:?}"), 1),
+        None => TEMPLATE.to_string(),
+    };
+    let key_path = Config::resolve(home, &config.keys.consensus_key);
+    let key = match existing_key {
+        Some(source) => {
+            use std::os::unix::fs::PermissionsExt;
+            let key = chancery_node::signer::KeyFile::load(source, passphrase.as_deref())?;
+            std::fs::copy(source, &key_path).with_context(|| format!("copying {}", source.display()))?;
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))?;
+            key
+        }
+        None => chancery_node::signer::generate_consensus_key(
+            &key_path,
+            &Config::resolve(home, &config.keys.signer_state),
+            passphrase.as_deref(),
+        )?,
+    };
+    let public = chancery_ledger::PublicKey(key.verifying_key().to_bytes());
+    if genesis.validators.find(&public).is_none() {
+        eprintln!("note: consensus key {public} is not a validator in this genesis: the node will follow, not vote");
+    }
+    std::fs::write(&config_path, template)?;
+    Config::load(&config_path)?;
+    println!("initialised {} for chain {} (genesis {})", home.display(), genesis.chain_id, genesis.hash());
+    println!("consensus key {public} in {}", key_path.display());
+    if existing_key.is_some() {
+        println!(
+            "this key may have signed on another host: its signer signs nothing until you run `chancery signer resume --home {} --height H` (H above the last height it signed at)",
+            home.display()
+        );
+    }
+    println!("edit {} to change ports and limits", config_path.display());
+    Ok(())
+}
+
+/// `chancery keys generate`: a new key file; prints its public key.
+pub fn keys_generate(out: &Path, passphrase_env: Option<&str>) -> Result<()> {
+    let passphrase = passphrase(passphrase_env)?;
+    let key = KeyFile::generate(out, passphrase.as_deref())?;
+    println!("{}", chancery_ledger::PublicKey(key.verifying_key().to_bytes()));
+    Ok(())
+}
