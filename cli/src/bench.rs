@@ -183,7 +183,7 @@ async fn phase(
     let txs = presign(keys, chain, per_key, tag);
     let total: usize = txs.iter().map(Vec::len).sum();
     let clock = Arc::new(Mutex::new(Clock::default()));
-    let watcher = chancery_rpc::connect(&args.rpc, Duration::from_secs(60)).await.map_err(anyhow::Error::msg)?;
+    let watcher = chancery_rpc::connect(&args.rpc, Duration::from_secs(60)).await?;
     let mut blocks = watcher.subscribe_committed().await.map_err(|e| anyhow::anyhow!("subscribe: {e}"))?;
     let watch_clock = clock.clone();
     let watch = tokio::spawn(async move {
@@ -207,7 +207,7 @@ async fn phase(
     let start = Instant::now();
     let mut senders = Vec::new();
     for set in txs {
-        let client = chancery_rpc::connect(&args.rpc, Duration::from_secs(60)).await.map_err(anyhow::Error::msg)?;
+        let client = chancery_rpc::connect(&args.rpc, Duration::from_secs(60)).await?;
         senders.push(tokio::spawn(send(client, set, batch, interval, clock.clone())));
     }
     for s in senders {
@@ -248,7 +248,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let keys = load_keys(&args.keys)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
-        let client = chancery_rpc::connect(&args.rpc, Duration::from_secs(60)).await.map_err(anyhow::Error::msg)?;
+        let client = chancery_rpc::connect(&args.rpc, Duration::from_secs(60)).await?;
         let info = client.info().await.map_err(|e| anyhow::anyhow!("chain_info: {e}"))?;
         let chain = info.identity()?;
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);

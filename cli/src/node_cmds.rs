@@ -172,7 +172,7 @@ pub fn signer(home: &Path, listen: &str, passphrase_env: Option<String>) -> Resu
         &home.join("keys/signer_state.json"),
     )?;
     let hosted = chancery_node::signer::hosted::HostedKeys::open(&home.join("hosted"), passphrase.as_deref())?;
-    let policy = chancery_node::signer::remote::HostedPolicy::load(home).map_err(anyhow::Error::msg)?;
+    let policy = chancery_node::signer::remote::HostedPolicy::load(home)?;
     let listener = chancery_node::signer::remote::bind_owner_only(Path::new(path))
         .with_context(|| format!("listening on {path}"))?;
     println!("signer for consensus key {} listening on unix:{path}", signer.public_key());
@@ -244,7 +244,7 @@ async fn wait_for_stop_signal() -> Result<()> {
 }
 
 pub async fn connect(rpc: &str) -> Result<Client> {
-    chancery_rpc::connect(rpc, Duration::from_secs(120)).await.map_err(anyhow::Error::msg)
+    Ok(chancery_rpc::connect(rpc, Duration::from_secs(120)).await?)
 }
 
 pub fn call<T>(result: Result<T, chancery_rpc::ClientError>) -> Result<T> {

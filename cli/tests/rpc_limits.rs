@@ -47,7 +47,7 @@ fn idle_connections_are_closed_so_they_cannot_lock_other_clients_out() {
             idle.push(client);
         }
         let refused = match chancery_rpc::connect(&url, Duration::from_secs(10)).await {
-            Err(e) => e,
+            Err(e) => e.to_string(),
             Ok(client) => client.info().await.err().map(|e| e.to_string()).unwrap_or_default(),
         };
         assert!(started.elapsed() < Duration::from_secs(7), "slots filled within the idle timeout");

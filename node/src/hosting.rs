@@ -40,12 +40,12 @@ impl HostedStore {
         info: &HostedKeyInfo,
         digest: &Digest,
         token: &str,
-        cert_proof: impl FnOnce() -> Result<String, String>,
+        cert_proof: impl FnOnce() -> Result<String, HostedError>,
     ) -> Result<Signature, HostedError> {
         match self {
             HostedStore::Local(keys) => keys.sign(&info.key_id, digest),
             HostedStore::Remote(remote) => {
-                let proof = cert_proof().map_err(HostedError::Refused)?;
+                let proof = cert_proof()?;
                 remote.sign(&info.key_id, digest, &info.public_key, token, proof)
             }
         }
@@ -111,7 +111,12 @@ impl HostedSigning {
 /// Sets hosted signing up from `config`: off when the node has no submitter key, or its
 /// RPC listens beyond loopback without `allow_remote`. Writes the token file on first
 /// use. Errors (unreadable keys or token) stop the node.
-pub fn load(home: &Path, config: &Config, rpc_listen: &str, passphrase: Option<&str>) -> Result<HostedAccess, String> {
+pub fn load(
+    home: &Path,
+    config: &Config,
+    rpc_listen: &str,
+    passphrase: Option<&str>,
+) -> Result<HostedAccess, HostingSetupError> {
     let hosted: &HostedConfig = &config.hosted;
     let loopback = rpc_listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
     if !loopback && !hosted.allow_remote {
@@ -130,11 +135,10 @@ pub fn load(home: &Path, config: &Config, rpc_listen: &str, passphrase: Option<&
         Some(path) => HostedStore::Remote(RemoteHosted::new(Path::new(path))),
         None => {
             let dir = Config::resolve(home, &hosted.keys_dir);
-            HostedStore::Local(HostedKeys::open(&dir, passphrase).map_err(|e| e.to_string())?)
+            HostedStore::Local(HostedKeys::open(&dir, passphrase)?)
         }
     };
-    let submitter = KeyFile::load(&submitter_path, passphrase)
-        .map_err(|e| format!("[hosted] submitter_key (the integrator key that anchors hosted signatures): {e}"))?;
+    let submitter = KeyFile::load(&submitter_path, passphrase).map_err(HostingSetupError::Submitter)?;
     let token_path = Config::resolve(home, &hosted.token_file);
     let token = read_or_create_token(&token_path)?;
     tracing::info!(token_file = %token_path.display(), "hosted signing served");
@@ -150,36 +154,78 @@ pub fn load(home: &Path, config: &Config, rpc_listen: &str, passphrase: Option<&
 
 /// The token in `path`, made (owner-only, random) if the file does not exist; refuses a
 /// file others can read.
-pub fn read_or_create_token(path: &Path) -> Result<String, String> {
+pub fn read_or_create_token(path: &Path) -> Result<String, TokenFileError> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let name = path.display();
+    let name = || path.display().to_string();
+    let io = |e: std::io::Error| TokenFileError::Io { path: name(), reason: e.to_string() };
     if path.exists() {
-        let mode = std::fs::metadata(path).map_err(|e| format!("{name}: {e}"))?.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(format!("{name} is readable by others (mode {mode:o}); chmod 600 it"));
+            return Err(TokenFileError::Readable { path: name(), mode });
         }
-        let token = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+        let token = std::fs::read_to_string(path).map_err(io)?;
         let token = token.trim().to_string();
         if token.len() < 32 || token.len() > 256 {
-            return Err(format!("{name}: a token must be 32 to 256 characters"));
+            return Err(TokenFileError::Length { path: name() });
         }
         return Ok(token);
     }
     let mut bytes = [0u8; TOKEN_BYTES];
-    getrandom::getrandom(&mut bytes).map_err(|e| format!("no system randomness: {e}"))?;
+    getrandom::getrandom(&mut bytes).map_err(|e| TokenFileError::Randomness { reason: e.to_string() })?;
     let token = hex::encode(bytes);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| TokenFileError::Io { path: parent.display().to_string(), reason: e.to_string() })?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| format!("{name}: {e}"))?;
-    file.write_all(format!("{token}\n").as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| format!("{name}: {e}"))?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
+    file.write_all(format!("{token}\n").as_bytes()).and_then(|()| file.sync_all()).map_err(io)?;
     Ok(token)
+}
+
+/// Hosted signing that cannot be set up: the node does not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HostingSetupError {
+    /// The hosted keys cannot be read.
+    #[error(transparent)]
+    Keys(#[from] HostedError),
+    /// The submitter key cannot be read.
+    #[error("[hosted] submitter_key (the integrator key that anchors hosted signatures): {0}")]
+    Submitter(crate::signer::KeyFileError),
+    /// The token file cannot be used.
+    #[error(transparent)]
+    Token(#[from] TokenFileError),
+}
+
+/// A hosted-signing token file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenFileError {
+    /// The file system failed.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Others may read it.
+    #[error("{path} is readable by others (mode {mode:o}); chmod 600 it")]
+    Readable {
+        /// The file.
+        path: String,
+        /// Its mode bits.
+        mode: u32,
+    },
+    /// Too short or too long.
+    #[error("{path}: a token must be 32 to 256 characters")]
+    Length {
+        /// The file.
+        path: String,
+    },
+    /// No randomness to make one.
+    #[error("no system randomness: {reason}")]
+    Randomness {
+        /// What failed.
+        reason: String,
+    },
 }

@@ -126,9 +126,23 @@ impl RateLimit {
 }
 
 /// The libp2p peer id of an Ed25519 p2p public key.
-pub fn peer_id(key: &PublicKey) -> Result<PeerId, String> {
-    let public = identity::ed25519::PublicKey::try_from_bytes(&key.0).map_err(|e| e.to_string())?;
+pub fn peer_id(key: &PublicKey) -> Result<PeerId, NetError> {
+    let public = identity::ed25519::PublicKey::try_from_bytes(&key.0).map_err(net_error("p2p key"))?;
     Ok(identity::PublicKey::from(public).to_peer_id())
+}
+
+/// The network cannot start, or a key is no p2p key.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {reason}")]
+pub struct NetError {
+    /// What failed.
+    pub what: String,
+    /// Why.
+    pub reason: String,
+}
+
+fn net_error<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> NetError + '_ {
+    move |e| NetError { what: what.to_string(), reason: e.to_string() }
 }
 
 /// Length-prefixed frames, at most [`MESSAGE_BYTES_MAX`].
@@ -322,13 +336,13 @@ const _: () = assert!(STATUS_INTERVAL.as_millis() < CONNECTION_IDLE_TIMEOUT.as_m
 const _: () = assert!(PING_INTERVAL.as_millis() < REQUEST_TIMEOUT.as_millis());
 
 /// Starts the network on the current tokio runtime.
-pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMsg>) -> Result<Network, String> {
-    let keypair = identity::Keypair::ed25519_from_bytes(config.secret).map_err(|e| e.to_string())?;
+pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMsg>) -> Result<Network, NetError> {
+    let keypair = identity::Keypair::ed25519_from_bytes(config.secret).map_err(net_error("p2p key"))?;
     let peer_id = keypair.public().to_peer_id();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .map_err(|e| format!("p2p transport: {e}"))?
+        .map_err(net_error("p2p transport"))?
         .with_behaviour(|key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
             let config = gossipsub::ConfigBuilder::default()
                 .heartbeat_interval(GOSSIP_HEARTBEAT)
@@ -350,11 +364,11 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
                 ping: ping::Behaviour::new(ping::Config::new().with_interval(PING_INTERVAL)),
             })
         })
-        .map_err(|e| format!("p2p behaviour: {e}"))?
+        .map_err(net_error("p2p behaviour"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(CONNECTION_IDLE_TIMEOUT))
         .build();
-    let set = shared.store.current_validators().map_err(|e| format!("reading the validator set: {e}"))?;
-    let epoch = shared.store.current_epoch().map_err(|e| format!("reading the validator epoch: {e}"))?;
+    let set = shared.store.current_validators().map_err(net_error("reading the validator set"))?;
+    let epoch = shared.store.current_epoch().map_err(net_error("reading the validator epoch"))?;
     let access = Access {
         validators: validator_peers(&set),
         observers: config.observers.iter().copied().collect(),
@@ -364,9 +378,11 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
     for peer in access.validators.iter().chain(&access.observers).filter(|p| access.allows(p)) {
         swarm.behaviour_mut().allow.allow_peer(*peer);
     }
-    swarm.listen_on(config.listen.clone()).map_err(|e| format!("p2p listen on {}: {e}", config.listen))?;
+    swarm
+        .listen_on(config.listen.clone())
+        .map_err(|e| NetError { what: format!("p2p listen on {}", config.listen), reason: e.to_string() })?;
     let topic = gossipsub::IdentTopic::new(CONSENSUS_TOPIC);
-    swarm.behaviour_mut().gossip.subscribe(&topic).map_err(|e| format!("gossip subscribe: {e}"))?;
+    swarm.behaviour_mut().gossip.subscribe(&topic).map_err(net_error("gossip subscribe"))?;
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let redial = config
         .peers
@@ -572,7 +588,7 @@ fn admit(shared: &Shared, txs: Vec<Tx>) -> usize {
 fn start_admission(
     shared: Arc<Shared>,
     driver: SyncSender<DriverMsg>,
-) -> Result<(SyncSender<Vec<Tx>>, std::thread::JoinHandle<()>), String> {
+) -> Result<(SyncSender<Vec<Tx>>, std::thread::JoinHandle<()>), NetError> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Tx>>(ADMISSION_QUEUE);
     let thread = std::thread::Builder::new()
         .name("gossip-admission".into())
@@ -585,7 +601,7 @@ fn start_admission(
                 let _ = driver.try_send(DriverMsg::Wake);
             }
         })
-        .map_err(|e| format!("starting the gossip admission thread: {e}"))?;
+        .map_err(net_error("starting the gossip admission thread"))?;
     Ok((tx, thread))
 }
 

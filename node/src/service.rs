@@ -135,7 +135,7 @@ impl RpcService {
             }
             Err(why) => {
                 let tx_hash = answer.tx_hash;
-                record_use(&hosted, entry.clone(), UseStage::Withheld, None, Some(why.clone())).await?;
+                record_use(&hosted, entry.clone(), UseStage::Withheld, None, Some(why.to_string())).await?;
                 // The event was submitted and may still commit: followed for a while, so
                 // that the log says so if it does.
                 let service = self.clone();
@@ -164,7 +164,7 @@ impl RpcService {
         events: &mut tokio::sync::broadcast::Receiver<Arc<crate::shared::Committed>>,
         tx_hash: &Hash,
         wait: std::time::Duration,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, NotCommitted> {
         use tokio::sync::broadcast::error::RecvError;
         let deadline = tokio::time::Instant::now() + wait;
         let mut stopping = self.stopping.clone();
@@ -179,27 +179,27 @@ impl RpcService {
                 let found = tokio::task::spawn_blocking(move || match shared.store.tx_location(&hash) {
                     Ok(location) => Ok(Some(location.height)),
                     Err(StoreError::NotFound(_)) => Ok(None),
-                    Err(e) => Err(format!("store: {e}")),
+                    Err(e) => Err(NotCommitted::Store { reason: e.to_string() }),
                 })
                 .await
-                .map_err(|e| format!("task failed: {e}"))??;
+                .map_err(|e| NotCommitted::Store { reason: format!("task failed: {e}") })??;
                 if let Some(height) = found {
                     return Ok(height);
                 }
             }
             if let PoolStatus::Dropped(reason) = self.shared.mempool.status(tx_hash) {
-                return Err(format!("dropped from the mempool: {reason}"));
+                return Err(NotCommitted::Dropped { reason });
             }
             let event = tokio::select! {
                 event = tokio::time::timeout_at(deadline, events.recv()) => event,
-                _ = stopping.wait_for(|stopping| *stopping) => return Err("the node is stopping".into()),
+                _ = stopping.wait_for(|stopping| *stopping) => return Err(NotCommitted::Stopping),
             };
             look = match event {
-                Err(_) => return Err(format!("not committed within {} ms", wait.as_millis())),
+                Err(_) => return Err(NotCommitted::Late { wait_ms: wait.as_millis() as u64 }),
                 Ok(Ok(block)) if block.tx_hashes.contains(tx_hash) => return Ok(block.header.height),
                 Ok(Ok(_)) => false,
                 Ok(Err(RecvError::Lagged(_))) => true,
-                Ok(Err(RecvError::Closed)) => return Err("the node is stopping".into()),
+                Ok(Err(RecvError::Closed)) => return Err(NotCommitted::Stopping),
             };
         }
     }
@@ -315,8 +315,8 @@ fn prepare_hosted(
         }
     }
     let proof = || {
-        let proof = shared.store.cert_status_proof(&cert.ca, &cert.serial, now_ms()).map_err(|e| e.to_string())?;
-        Ok(proof.to_json())
+        let proof = shared.store.cert_status_proof(&cert.ca, &cert.serial, now_ms());
+        proof.map(|proof| proof.to_json()).map_err(|e| HostedError::Refused(format!("certificate status proof: {e}")))
     };
     let signature = hosted.keys.sign(&info, &digest, &request.token, proof).map_err(hosted_error)?;
     let signature_hash = crate::signer::hosted::signature_hash(&signature);
@@ -876,4 +876,30 @@ fn proposal_answer(id: Hash, record: ProposalRecord, set: &ValidatorSet, height:
         as_of_height: height,
         proof: None,
     }
+}
+
+/// Why a submitted tx is not (yet) committed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotCommitted {
+    /// The mempool dropped it.
+    #[error("dropped from the mempool: {reason}")]
+    Dropped {
+        /// Why.
+        reason: String,
+    },
+    /// Not within the wait.
+    #[error("not committed within {wait_ms} ms")]
+    Late {
+        /// The wait.
+        wait_ms: u64,
+    },
+    /// The node stops.
+    #[error("the node is stopping")]
+    Stopping,
+    /// The store could not be read.
+    #[error("store: {reason}")]
+    Store {
+        /// Why.
+        reason: String,
+    },
 }

@@ -111,24 +111,47 @@ fn read_guard(path: &Path) -> Result<Option<GuardFile>, GuardError> {
     if text.len() as u64 > GUARD_FILE_BYTES_MAX {
         return Err(io(format!("larger than {GUARD_FILE_BYTES_MAX} bytes; restore it from backup, never delete it")));
     }
-    parse_state(&text).map(Some).map_err(io)
+    parse_state(&text).map(Some).map_err(|e| io(e.to_string()))
 }
 
 /// A guard file's text, checked: a signed mark (with a 64-byte hex signature) or a
 /// resume height.
-pub fn parse_guard(text: &str) -> Result<(), String> {
+pub fn parse_guard(text: &str) -> Result<(), GuardTextError> {
     parse_state(text).map(|_| ())
 }
 
-fn parse_state(text: &str) -> Result<GuardFile, String> {
+/// Guard file text that is not a guard state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuardTextError {
+    /// Not the guard file's JSON.
+    #[error("unreadable ({reason}); restore it from backup, never delete it")]
+    Unreadable {
+        /// The parser's message.
+        reason: String,
+    },
+    /// The signed mark's signature is not 64 bytes of hex.
+    #[error("its signature is not 64 bytes of hex ({reason}); restore it from backup")]
+    Signature {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The step is not prevote, precommit or proposal.
+    #[error("step {step} is not a consensus step; restore it from backup")]
+    Step {
+        /// The step recorded.
+        step: u8,
+    },
+}
+
+fn parse_state(text: &str) -> Result<GuardFile, GuardTextError> {
     let state: GuardFile =
-        serde_json::from_str(text).map_err(|e| format!("unreadable ({e}); restore it from backup, never delete it"))?;
+        serde_json::from_str(text).map_err(|e| GuardTextError::Unreadable { reason: e.to_string() })?;
     if let GuardFile::Signed(mark) = &state {
         let mut bytes = [0u8; 64];
         hex::decode_to_slice(&mark.signature, &mut bytes)
-            .map_err(|e| format!("its signature is not 64 bytes of hex ({e}); restore it from backup"))?;
+            .map_err(|e| GuardTextError::Signature { reason: e.to_string() })?;
         if mark.step > 2 {
-            return Err(format!("step {} is not a consensus step; restore it from backup", mark.step));
+            return Err(GuardTextError::Step { step: mark.step });
         }
     }
     Ok(state)

@@ -94,18 +94,20 @@ pub enum KeyFileError {
     },
 }
 
-fn random<const N: usize>() -> Result<[u8; N], String> {
+fn random<const N: usize>() -> Result<[u8; N], getrandom::Error> {
     let mut bytes = [0u8; N];
-    getrandom::getrandom(&mut bytes).map_err(|e| format!("no system randomness: {e}"))?;
+    getrandom::getrandom(&mut bytes)?;
     Ok(bytes)
 }
 
-fn derive(passphrase: &str, salt: &[u8], memory_kib: u32, passes: u32, lanes: u32) -> Result<[u8; 32], String> {
-    let params = Params::new(memory_kib, passes, lanes, Some(32)).map_err(|e| e.to_string())?;
+fn derive(passphrase: &str, salt: &[u8], memory_kib: u32, passes: u32, lanes: u32) -> Result<[u8; 32], argon2::Error> {
+    let params = Params::new(memory_kib, passes, lanes, Some(32))?;
     let mut key = [0u8; 32];
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_into(passphrase.as_bytes(), salt, &mut key)
-        .map_err(|e| e.to_string())?;
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params).hash_password_into(
+        passphrase.as_bytes(),
+        salt,
+        &mut key,
+    )?;
     Ok(key)
 }
 
@@ -114,14 +116,16 @@ impl KeyFile {
     /// its owner only, encrypted if a passphrase is given. Returns the key.
     pub fn generate(path: &Path, passphrase: Option<&str>) -> Result<SigningKey, KeyFileError> {
         let err = |message: String| KeyFileError::Io { path: path.display().to_string(), message };
-        let key = SigningKey::from_bytes(&random::<32>().map_err(err)?);
+        let no_randomness = |e: getrandom::Error| err(format!("no system randomness: {e}"));
+        let key = SigningKey::from_bytes(&random::<32>().map_err(no_randomness)?);
         let public = key.verifying_key().to_bytes();
         let mut file = KeyFile { version: 1, public_key: hex::encode(public), secret_key: None, encrypted: None };
         match passphrase {
             None => file.secret_key = Some(hex::encode(key.to_bytes())),
             Some(passphrase) => {
-                let (salt, nonce) = (random::<16>().map_err(err)?, random::<12>().map_err(err)?);
-                let secret = derive(passphrase, &salt, KDF_MEMORY_KIB, KDF_PASSES, KDF_LANES).map_err(err)?;
+                let (salt, nonce) = (random::<16>().map_err(no_randomness)?, random::<12>().map_err(no_randomness)?);
+                let secret =
+                    derive(passphrase, &salt, KDF_MEMORY_KIB, KDF_PASSES, KDF_LANES).map_err(|e| err(e.to_string()))?;
                 let cipher = ChaCha20Poly1305::new(Key::from_slice(&secret));
                 let ciphertext = cipher
                     .encrypt(Nonce::from_slice(&nonce), Payload { msg: &key.to_bytes(), aad: &public })
@@ -225,7 +229,8 @@ fn decrypt(
     let mut nonce = [0u8; 12];
     hex::decode_to_slice(&encrypted.nonce, &mut nonce).map_err(|e| format(format!("nonce: {e}")))?;
     let ciphertext = hex::decode(&encrypted.ciphertext).map_err(|e| format(format!("ciphertext: {e}")))?;
-    let secret = derive(passphrase, &salt, encrypted.memory_kib, encrypted.passes, encrypted.lanes).map_err(format)?;
+    let secret = derive(passphrase, &salt, encrypted.memory_kib, encrypted.passes, encrypted.lanes)
+        .map_err(|e| format(e.to_string()))?;
     let plain = ChaCha20Poly1305::new(Key::from_slice(&secret))
         .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ciphertext, aad: public })
         .map_err(|_| KeyFileError::Passphrase {

@@ -203,17 +203,17 @@ pub struct HostedPolicy {
 
 impl HostedPolicy {
     /// The policy of the signer home `home`.
-    pub fn load(home: &Path) -> Result<Self, String> {
+    pub fn load(home: &Path) -> Result<Self, PolicyError> {
         let token = crate::hosting::read_or_create_token(&home.join("keys/hosted.token"))?;
         let genesis_path = home.join("genesis.json");
+        let genesis_error = |reason: String| PolicyError::Genesis { path: genesis_path.display().to_string(), reason };
         let trust = match std::fs::read_to_string(&genesis_path) {
             Ok(text) => {
-                let genesis = chancery_genesis::Genesis::from_json(&text)
-                    .map_err(|e| format!("{}: {e}", genesis_path.display()))?;
+                let genesis = chancery_genesis::Genesis::from_json(&text).map_err(|e| genesis_error(e.to_string()))?;
                 Some(genesis.trust_root())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(format!("{}: {e}", genesis_path.display())),
+            Err(e) => return Err(genesis_error(e.to_string())),
         };
         Ok(HostedPolicy { token: blake3::hash(token.as_bytes()), trust })
     }
@@ -221,53 +221,144 @@ impl HostedPolicy {
     /// Whether a request may be signed by the key of `info`: the token, then the proof
     /// (verified, for this certificate, at the signer's clock, recent, valid, issued for
     /// this key). The error says which and why.
-    fn check(&self, info: &HostedKeyInfo, token: &str, proof: &[u8], now_ms: u64) -> Result<(), String> {
+    fn check(&self, info: &HostedKeyInfo, token: &str, proof: &[u8], now_ms: u64) -> Result<(), PolicyRefusal> {
         use chancery_ledger::tx::TxBody;
         if blake3::hash(token.trim().as_bytes()) != self.token {
-            return Err(
-                "wrong hosted-signing token (the node's [hosted] token_file must hold the signer's keys/hosted.token)"
-                    .into(),
-            );
+            return Err(PolicyRefusal::Token);
         }
-        let Some(trust) = &self.trust else {
-            return Err(
-                "the signer checks certificates against the chain's genesis: put genesis.json in its home".into()
-            );
-        };
-        let text = std::str::from_utf8(proof).map_err(|_| "the certificate proof is not UTF-8 JSON".to_string())?;
-        let proof =
-            chancery_ledger::verify::CertStatusProof::from_json(text).map_err(|e| format!("certificate proof: {e}"))?;
+        let Some(trust) = &self.trust else { return Err(PolicyRefusal::NoGenesis) };
+        let text = std::str::from_utf8(proof).map_err(|_| PolicyRefusal::ProofNotText)?;
+        let proof = chancery_ledger::verify::CertStatusProof::from_json(text)
+            .map_err(|e| PolicyRefusal::Proof { reason: e.to_string() })?;
         let verdict = chancery_ledger::verify::verify_cert_status(&proof, trust)
-            .map_err(|e| format!("certificate proof does not verify: {e}"))?;
+            .map_err(|e| PolicyRefusal::ProofFails { reason: e.to_string() })?;
         let named = format!("certificate {}/{} of hosted key {:?}", info.ca, info.serial, info.key_id);
         if verdict.ca != info.ca || verdict.serial != info.serial {
-            return Err(format!("the proof is for certificate {}/{}, not {named}", verdict.ca, verdict.serial));
+            let proven = format!("{}/{}", verdict.ca, verdict.serial);
+            return Err(PolicyRefusal::OtherCertificate { proven, named });
         }
         if proof.at_ms.abs_diff(now_ms) > CERT_PROOF_CLOCK_SKEW_MS {
-            return Err(format!(
-                "the proof asks the status at {}, not now ({now_ms} by the signer's clock)",
-                proof.at_ms
-            ));
+            return Err(PolicyRefusal::NotNow { at_ms: proof.at_ms, now_ms });
         }
         if now_ms.saturating_sub(verdict.as_of_time_ms) > CERT_PROOF_AGE_MAX_MS {
-            return Err(format!(
-                "the proof is as of block time {}, too old to show a recent revocation",
-                verdict.as_of_time_ms
-            ));
+            return Err(PolicyRefusal::TooOld { as_of_ms: verdict.as_of_time_ms });
         }
         if !verdict.status.is_valid() {
-            return Err(format!("{named} is {} now; the key does not sign", verdict.status.name().replace('_', " ")));
+            return Err(PolicyRefusal::NotValid { named, status: verdict.status.name().replace('_', " ") });
         }
         let issue = proof.events.first().and_then(|e| e.tx.decode::<chancery_ledger::Tx>().ok());
         let subject_key = match issue.map(|tx| tx.body) {
             Some(TxBody::CertEvent(event)) => event.subject_key,
-            _ => return Err(format!("{named}: the proof shows no issue")),
+            _ => return Err(PolicyRefusal::NoIssue { named }),
         };
         if subject_key != Digest::compute(subject_key.alg(), &info.public_key.0) {
-            return Err(format!("{named} was issued for another key (its subject_key is not this key's digest)"));
+            return Err(PolicyRefusal::OtherKey { named });
         }
         Ok(())
     }
+}
+
+/// A signer's hosted-signing policy that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The token file cannot be used.
+    #[error(transparent)]
+    Token(#[from] crate::hosting::TokenFileError),
+    /// The genesis in the signer's home cannot be read.
+    #[error("{path}: {reason}")]
+    Genesis {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Why the signer's policy refuses a hosted signature.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyRefusal {
+    /// The caller's token is not the signer's.
+    #[error("wrong hosted-signing token (the node's [hosted] token_file must hold the signer's keys/hosted.token)")]
+    Token,
+    /// The signer has no genesis to check proofs against.
+    #[error("the signer checks certificates against the chain's genesis: put genesis.json in its home")]
+    NoGenesis,
+    /// The proof is not text.
+    #[error("the certificate proof is not UTF-8 JSON")]
+    ProofNotText,
+    /// The proof does not parse.
+    #[error("certificate proof: {reason}")]
+    Proof {
+        /// Why.
+        reason: String,
+    },
+    /// The proof does not verify.
+    #[error("certificate proof does not verify: {reason}")]
+    ProofFails {
+        /// Why.
+        reason: String,
+    },
+    /// The proof is for another certificate than the key's.
+    #[error("the proof is for certificate {proven}, not {named}")]
+    OtherCertificate {
+        /// The certificate proven.
+        proven: String,
+        /// The key's certificate.
+        named: String,
+    },
+    /// The proof asks the status at another time than now.
+    #[error("the proof asks the status at {at_ms}, not now ({now_ms} by the signer's clock)")]
+    NotNow {
+        /// When it asks.
+        at_ms: u64,
+        /// The signer's clock.
+        now_ms: u64,
+    },
+    /// The proof is as of a block too old to show a recent revocation.
+    #[error("the proof is as of block time {as_of_ms}, too old to show a recent revocation")]
+    TooOld {
+        /// Its block time.
+        as_of_ms: u64,
+    },
+    /// The certificate is not valid now.
+    #[error("{named} is {status} now; the key does not sign")]
+    NotValid {
+        /// The certificate.
+        named: String,
+        /// Its status.
+        status: String,
+    },
+    /// The proof shows no issue of the certificate.
+    #[error("{named}: the proof shows no issue")]
+    NoIssue {
+        /// The certificate.
+        named: String,
+    },
+    /// The certificate was issued for another key.
+    #[error("{named} was issued for another key (its subject_key is not this key's digest)")]
+    OtherKey {
+        /// The certificate.
+        named: String,
+    },
+}
+
+/// The remote signer cannot be reached or does not identify.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// It answered something else than its identity.
+    #[error("the signer answered {answer} to identify")]
+    Answer {
+        /// The answer.
+        answer: String,
+    },
+    /// It could not be reached before the wait ran out.
+    #[error("cannot reach the signer at {path}: {reason}")]
+    Unreachable {
+        /// The socket.
+        path: String,
+        /// The last failure.
+        reason: String,
+    },
 }
 
 /// Signs with a hosted key, if the policy allows, and logs the use before the signature
@@ -286,7 +377,7 @@ fn sign_digest(
     };
     if let Err(why) = policy.check(&info, token, cert_proof, crate::shared::now_ms()) {
         tracing::warn!(key_id, %why, "hosted signature refused");
-        return RemoteReply::Refused(why);
+        return RemoteReply::Refused(why.to_string());
     }
     let signature = match hosted.sign(key_id, digest) {
         Ok(signature) => signature,
@@ -490,7 +581,7 @@ pub struct RemoteSigner {
 impl RemoteSigner {
     /// Connects to the signer at `path` and asks who it is (waiting up to `wait` for it
     /// to come up).
-    pub fn connect(path: &Path, stopping: Arc<AtomicBool>, wait: Duration) -> Result<Self, String> {
+    pub fn connect(path: &Path, stopping: Arc<AtomicBool>, wait: Duration) -> Result<Self, ConnectError> {
         let deadline = std::time::Instant::now() + wait;
         let mut last = String::new();
         while std::time::Instant::now() < deadline {
@@ -509,7 +600,7 @@ impl RemoteSigner {
                             signer.signed_up_to = signed_up_to;
                             return Ok(signer);
                         }
-                        Ok(other) => return Err(format!("the signer answered {other:?} to identify")),
+                        Ok(other) => return Err(ConnectError::Answer { answer: format!("{other:?}") }),
                         Err(e) => last = e.to_string(),
                     }
                 }
@@ -517,7 +608,7 @@ impl RemoteSigner {
             }
             std::thread::sleep(CONNECT_RETRY);
         }
-        Err(format!("cannot reach the signer at {}: {last}", path.display()))
+        Err(ConnectError::Unreachable { path: path.display().to_string(), reason: last })
     }
 
     /// The consensus public key the signer holds in use.
