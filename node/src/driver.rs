@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chancery_consensus::context::Address;
 use chancery_consensus::engine::Signer;
-use chancery_consensus::host::{Action, Event, Halt, Host, HostParts, Now};
+use chancery_consensus::host::{Action, Event, Halt, Host, HostParts, Now, ProposalTxs};
 use chancery_ledger::store::StoreWriter;
 
 use crate::rocks::RocksBackend;
@@ -37,6 +37,9 @@ pub enum DriverMsg {
     Shutdown,
 }
 
+/// Requests the network could not take that are answered to the host as failed within
+/// one step (each backs a peer off or gives a proposal up, so the chain ends anyway).
+pub const UNSENT_REQUESTS_MAX: usize = 64;
 /// How long the driver sleeps when the host wants nothing (a message wakes it earlier).
 pub const IDLE_WAKE: Duration = Duration::from_secs(3600);
 const _: () = assert!(
@@ -112,8 +115,8 @@ impl Driver {
         };
         let started = Instant::now();
         let (host, actions) = Host::start(parts, Now { ms: 0, clock_ms: now_ms() })?;
-        let driver = Driver { host, shared, rx, net, started };
-        driver.carry_out(actions);
+        let mut driver = Driver { host, shared, rx, net, started };
+        driver.carry_out(actions)?;
         Ok(driver)
     }
 
@@ -142,12 +145,27 @@ impl Driver {
                 Ok(DriverMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
             let actions = self.host.handle(event, self.now())?;
-            self.carry_out(actions);
+            self.carry_out(actions)?;
         }
     }
 
-    fn carry_out(&self, actions: Vec<Action<PeerId>>) {
-        for action in actions {
+    /// Carries out `actions`; a request the network could not take is answered to the
+    /// host at once as failed (so it asks another peer rather than wait for nothing),
+    /// and what the host does then is carried out too.
+    fn carry_out(&mut self, actions: Vec<Action<PeerId>>) -> Result<(), Halt> {
+        let mut pending = std::collections::VecDeque::from(actions);
+        // Each failed request backs a peer off or gives a proposal up: a bounded chain.
+        let mut failures_left = UNSENT_REQUESTS_MAX;
+        while let Some(action) = pending.pop_front() {
+            // What the host hears if the network cannot take a request.
+            let failed = match &action {
+                Action::GetBlock { peer, height } => Some(Event::NoBlock { from: *peer, height: *height, busy: true }),
+                Action::GetProposalTxs { peer, height, round, block_hash, .. } => Some(Event::ProposalTxs {
+                    from: *peer,
+                    answer: ProposalTxs { height: *height, round: *round, block_hash: *block_hash, txs: None },
+                }),
+                _ => None,
+            };
             let command = match action {
                 Action::Committed(block) => {
                     if let Some(ms) = block.latency_ms {
@@ -156,25 +174,33 @@ impl Driver {
                     self.shared.committed(Committed::new(block.header, block.tx_hashes));
                     continue;
                 }
+                Action::Assembled { local, fetched } => {
+                    self.shared.metrics.proposal_txs_local.inc_by(local as u64);
+                    self.shared.metrics.proposal_txs_fetched.inc_by(fetched as u64);
+                    continue;
+                }
                 Action::Broadcast(message) => NetCommand::Broadcast(Arc::new(message)),
                 Action::GossipTxs(txs) => NetCommand::GossipTxs(txs),
                 Action::GetBlock { peer, height } => NetCommand::GetBlock { peer, height },
                 Action::GetProposalTxs { peer, height, round, block_hash, hashes } => {
                     NetCommand::GetProposalTxs { peer, height, round, block_hash, hashes }
                 }
-                Action::Assembled { local, fetched } => {
-                    self.shared.metrics.proposal_txs_local.inc_by(local as u64);
-                    self.shared.metrics.proposal_txs_fetched.inc_by(fetched as u64);
-                    continue;
-                }
                 Action::Penalise { peer, reason } => NetCommand::Penalise { peer, reason },
             };
-            if let Some(net) = &self.net {
-                // A full queue: consensus re-sends what matters, sync asks again.
-                if net.try_send(command).is_err() {
-                    tracing::warn!("network queue full: a message for the network was dropped");
-                }
+            let sent = self.net.as_ref().is_some_and(|net| net.try_send(command).is_ok());
+            if sent {
+                continue;
+            }
+            if self.net.is_some() {
+                // Consensus re-sends what matters; a request is failed now.
+                tracing::warn!("network queue full: a message for the network was dropped");
+            }
+            if let (Some(event), true) = (failed, failures_left > 0) {
+                failures_left -= 1;
+                pending.extend(self.host.handle(event, self.now())?);
             }
         }
+        self.shared.update_mempool_metrics();
+        Ok(())
     }
 }

@@ -52,7 +52,9 @@ pub const STREAMS_PER_CONNECTION_MAX: usize = 1024;
 /// Commands queued for the network task.
 pub const COMMAND_QUEUE: usize = 4096;
 /// The protocol name.
-pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/chancery/1");
+/// (Version 2: round certificates are on the wire; a version-1 node would drop a peer
+/// that sends one as undecodable, so the two do not talk.)
+pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/chancery/2");
 /// How often a node tells its peers how many blocks it has.
 pub const STATUS_INTERVAL: Duration = Duration::from_millis(500);
 

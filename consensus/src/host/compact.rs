@@ -22,6 +22,9 @@ pub const ASSEMBLING_PER_PEER_MAX: usize = 2;
 /// See [`ASSEMBLING_PER_PEER_MAX`].
 pub const ASSEMBLING_MAX: usize = 4;
 const _: () = assert!(ASSEMBLING_PER_PEER_MAX <= ASSEMBLING_MAX);
+/// How long a compact proposal waits for its proposer's txs before it is given up (the
+/// node then gets the block by sync if it is decided).
+pub const PROPOSAL_TXS_WAIT_MS: u64 = 5_000;
 /// How many of its own proposals a proposer keeps to answer requests for their txs.
 pub const OWN_PROPOSALS_KEPT: usize = 8;
 
@@ -31,6 +34,8 @@ pub(super) struct Assembling<P> {
     proposal: CompactProposal,
     block_hash: Hash,
     txs: Vec<Option<Tx>>,
+    /// Until when it waits for the proposer's answer.
+    pub(super) until_ms: u64,
 }
 
 /// The txs a peer sent for one of its compact proposals.
@@ -133,7 +138,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         // Only proposals consensus can use now: this height, or the next one while the
         // last block commits. The full proposal gets every other check.
         let height = self.height();
-        self.assembling.retain(|a| a.proposal.height >= height);
+        self.expire_assembling();
         if proposal.height < height || proposal.height > height + 1 {
             return Ok(());
         }
@@ -146,7 +151,8 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         let missing: Vec<Hash> =
             proposal.tx_hashes.iter().zip(&txs).filter(|(_, tx)| tx.is_none()).map(|(h, _)| *h).collect();
         let block_hash = proposal.header.hash();
-        let assembling = Assembling { from, proposal, block_hash, txs };
+        let until_ms = self.now.ms + PROPOSAL_TXS_WAIT_MS;
+        let assembling = Assembling { from, proposal, block_hash, txs, until_ms };
         if missing.is_empty() {
             return self.assembled(assembling, 0);
         }
@@ -189,9 +195,16 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         self.assembled(assembling, fetched.len())
     }
 
+    /// Compact proposals of heights the node has passed, or whose proposer did not answer
+    /// in time, are given up.
+    pub(super) fn expire_assembling(&mut self) {
+        let (height, now) = (self.height(), self.now.ms);
+        self.assembling.retain(|a| a.proposal.height >= height && a.until_ms > now);
+    }
+
     fn assembled(&mut self, assembling: Assembling<P>, fetched: usize) -> Result<(), Halt> {
         let Assembling { from, proposal, txs, .. } = assembling;
-        let local = txs.len() - fetched;
+        let local = txs.iter().flatten().count() - fetched;
         self.actions.push(Action::Assembled { local, fetched });
         let Some(txs) = txs.into_iter().collect::<Option<Vec<Tx>>>() else {
             tracing::info!(

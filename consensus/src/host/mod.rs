@@ -282,6 +282,8 @@ pub struct Host<B: Backend, S: Signer, W: Wal, P: Peer> {
     /// When a node that does not vote last asked its signer for a key the set names.
     key_checked_at_ms: u64,
     reporter: Option<ed25519_dalek::SigningKey>,
+    /// The last nonce this host signed misbehaviour with.
+    anchor_nonce: u64,
     own_proposals: HashMap<Round, BlockValue>,
     voting: bool,
     params: chancery_ledger::Params,
@@ -403,6 +405,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             restart_pending: false,
             key_checked_at_ms: now.ms,
             reporter,
+            anchor_nonce: 0,
             own_proposals,
             voting,
             params,
@@ -439,7 +442,14 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
     /// When the host next wants a [`Event::Tick`] (monotonic milliseconds), if ever.
     pub fn next_wake(&self) -> Option<u64> {
         let key_check = (!self.voting).then_some(self.key_checked_at_ms + KEY_CHECK_INTERVAL_MS);
-        self.timers.iter().map(|(at, _)| *at).chain(self.build.as_ref().map(|b| b.wait_until_ms)).chain(key_check).min()
+        let assembling = self.assembling.iter().map(|a| a.until_ms).min();
+        self.timers
+            .iter()
+            .map(|(at, _)| *at)
+            .chain(self.build.as_ref().map(|b| b.wait_until_ms))
+            .chain(key_check)
+            .chain(assembling)
+            .min()
     }
 
     /// The height consensus works on: the store's next block.
@@ -478,6 +488,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
     /// proposals of this height, the key check of a node that does not vote, timers, a
     /// block build.
     fn poll(&mut self) -> Result<(), Halt> {
+        self.expire_assembling();
         loop {
             let now = self.now.ms;
             if self.restart_pending {
@@ -640,8 +651,10 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         if records.is_empty() {
             return;
         }
-        // Nonces from the clock in microseconds, as clients number theirs.
-        let base = self.now.clock_ms.saturating_mul(1000);
+        // Nonces from the clock in microseconds, as clients number theirs, and above the
+        // last this host used.
+        let base = self.now.clock_ms.saturating_mul(1000).max(self.anchor_nonce.saturating_add(1));
+        self.anchor_nonce = base + records.len() as u64 - 1;
         let txs: Vec<Tx> = records
             .into_iter()
             .enumerate()

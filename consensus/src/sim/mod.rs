@@ -9,7 +9,7 @@
 //! through the host. Byzantine test doubles are in [`mocks`]. The same seed gives the
 //! same trace.
 //!
-//! Invariants, checked at every commit and at the end of a run:
+//! Invariants, checked as the run goes and at its end:
 //! - **agreement**: no two honest validators commit different blocks at a height;
 //! - **validity**: every block an honest validator commits executes, with its commit, on
 //!   an independent replica of the chain (every tx, the state root, the header's roots);
@@ -18,6 +18,9 @@
 //!   honest clock;
 //! - **double-sign**: no honest validator publishes two different votes or proposals for
 //!   one height, round and step, restarts included;
+//! - **origin**: an honest validator executes and keeps only blocks proposed by the
+//!   proposer of the round they came in (checked after every event);
+//! - **penalised**: no honest validator drops an honest peer;
 //! - **liveness**: after GST every honest validator commits each next height within a
 //!   bounded virtual time.
 //!
@@ -271,6 +274,16 @@ pub enum Violation {
         by: chancery_ledger::PublicKey,
         /// The round's proposer.
         proposer: chancery_ledger::PublicKey,
+    },
+    /// An honest validator dropped an honest peer.
+    #[error("penalised: validator {node} dropped honest validator {peer}: {reason}")]
+    Penalised {
+        /// Validator.
+        node: usize,
+        /// The peer it dropped.
+        peer: usize,
+        /// Why.
+        reason: String,
     },
     /// No progress within the bound after GST.
     #[error("liveness: validator {node} committed {committed} of {wanted} heights; none for {stalled_ms} ms after GST (virtual time {virtual_ms} ms)")]
@@ -609,8 +622,13 @@ impl Cluster {
                 self.compact_txs.0 += local as u64;
                 self.compact_txs.1 += fetched as u64;
             }
-            // A peer that sent a bad block: the simulated network keeps no connections.
-            Action::Penalise { .. } => {}
+            // The simulated network keeps no connections; an honest host never has cause to
+            // drop an honest peer.
+            Action::Penalise { peer, reason } => {
+                if self.nodes[node].behaviour.is_honest() && self.nodes[peer].behaviour.is_honest() {
+                    return Err(Violation::Penalised { node, peer, reason });
+                }
+            }
             Action::Committed(block) => self.check_commit(node, block.header.height)?,
         }
         Ok(())
