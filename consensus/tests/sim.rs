@@ -74,19 +74,29 @@ fn run(scenario: &Scenario, seed: u64) -> Outcome {
     Cluster::new(scenario.clone(), seed).run().unwrap_or_else(|v| panic!("scenario {} seed {seed}: {v}\nreplay: CHANCERY_SIM_SCENARIO={} CHANCERY_SIM_SEED={seed} cargo test -p chancery-consensus --test sim replay", scenario.name, scenario.name))
 }
 
+/// Runs every scenario over `seeds_per_scenario` seeds, spread over the machine's cores
+/// (each run is independent and deterministic); panics on the first violation.
 fn sweep(seeds_per_scenario: u64) -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
     let started = std::time::Instant::now();
-    let mut runs = 0;
-    let mut heights = 0;
-    for scenario in scenarios() {
-        for seed in 0..seeds_per_scenario {
-            heights += run(&scenario, seed).heights;
-            runs += 1;
+    let jobs: Vec<(Scenario, u64)> =
+        scenarios().into_iter().flat_map(|s| (0..seeds_per_scenario).map(move |seed| (s.clone(), seed))).collect();
+    let next = AtomicU64::new(0);
+    let heights = AtomicU64::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let job = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some((scenario, seed)) = jobs.get(job) else { break };
+                heights.fetch_add(run(scenario, *seed).heights, Ordering::Relaxed);
+            });
         }
-    }
+    });
+    let (runs, heights) = (jobs.len() as u64, heights.load(Ordering::Relaxed));
     let seconds = started.elapsed().as_secs_f64();
     let line = format!(
-        "{runs} seeded runs over {} scenarios, {heights} heights committed, {:.0} commits per second of wall time",
+        "{runs} seeded runs over {} scenarios, {heights} heights committed, {:.0} commits per second of wall time on {threads} threads",
         scenarios().len(),
         heights as f64 / seconds
     );

@@ -177,6 +177,9 @@ impl Driver {
                 Action::Assembled { local, fetched } => {
                     self.shared.metrics.proposal_txs_local.inc_by(local as u64);
                     self.shared.metrics.proposal_txs_fetched.inc_by(fetched as u64);
+                    // The fetched txs were admitted (the gauges otherwise move with
+                    // submissions and commits; reading them takes the pool's lock).
+                    self.shared.update_mempool_metrics();
                     continue;
                 }
                 Action::Broadcast(message) => NetCommand::Broadcast(Arc::new(message)),
@@ -200,7 +203,6 @@ impl Driver {
                 pending.extend(self.host.handle(event, self.now())?);
             }
         }
-        self.shared.update_mempool_metrics();
         Ok(())
     }
 }

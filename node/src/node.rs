@@ -168,7 +168,7 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         health: Arc::new(move || {
             let h = health(&health_shared);
             let status = if h.status == "ok" { 200 } else { 503 };
-            (status, serde_json::to_string(&h).unwrap_or_default())
+            (status, serde_json::to_string(&h).expect("the health answer serialises to JSON"))
         }),
     };
     let activity = Arc::new(crate::rpc_server::Activity::default());

@@ -581,7 +581,7 @@ async fn run(
 /// Checks txs from a peer like any submission (signatures in batches, state rules) and
 /// admits those that pass; returns how many were refused.
 fn admit(shared: &Shared, txs: Vec<Tx>) -> usize {
-    shared.submit(txs).results.iter().filter(|r| r.is_err()).count()
+    shared.submit(txs).iter().filter(|r| r.is_err()).count()
 }
 
 /// Txs peers admitted are admitted here too, one message after another in the order

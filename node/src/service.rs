@@ -218,11 +218,17 @@ impl RpcService {
         }
         let shared = self.shared.clone();
         let (indices, txs): (Vec<usize>, Vec<Tx>) = decoded.into_iter().unzip();
-        let admitted = tokio::task::spawn_blocking(move || shared.submit(txs))
-            .await
-            .map_err(|e| RpcError::new(ErrorCode::Unavailable, format!("submission task failed: {e}")))?;
-        let accepted = admitted.txs;
-        for (i, outcome) in indices.into_iter().zip(admitted.results) {
+        // A copy for the peers only when there are peers.
+        let gossip = self.net.is_some();
+        let (outcomes, accepted) = tokio::task::spawn_blocking(move || {
+            let copies = if gossip { txs.clone() } else { Vec::new() };
+            let outcomes = shared.submit(txs);
+            let accepted = chancery_consensus::host::mempool::admitted(copies, &outcomes);
+            (outcomes, accepted)
+        })
+        .await
+        .map_err(|e| RpcError::new(ErrorCode::Unavailable, format!("submission task failed: {e}")))?;
+        for (i, outcome) in indices.into_iter().zip(outcomes) {
             results[i] = Some(outcome.map_err(submit_error));
         }
         // Peers' mempools get what ours admitted, so any proposer can include it.

@@ -49,9 +49,9 @@ impl Committed {
     }
 }
 
-/// Plain data with string keys: serialising cannot fail (`null` if it ever did).
+/// Plain data with string keys: serialising cannot fail.
 fn raw_json<T: serde::Serialize>(value: &T) -> Box<serde_json::value::RawValue> {
-    serde_json::value::to_raw_value(value).unwrap_or_default()
+    serde_json::value::to_raw_value(value).expect("plain data with string keys serialises to JSON")
 }
 
 /// Liveness facts for `/health`.
@@ -101,10 +101,13 @@ impl Shared {
 
     /// Offers `txs` to the mempool, checked against the latest state at the clock's time,
     /// and refreshes the mempool gauges; one outcome per tx.
-    pub fn submit(&self, txs: Vec<chancery_ledger::Tx>) -> chancery_consensus::host::mempool::Admitted {
-        let admitted = chancery_consensus::host::mempool::admit(&self.store, &self.mempool, txs, now_ms());
+    pub fn submit(
+        &self,
+        txs: Vec<chancery_ledger::Tx>,
+    ) -> Vec<Result<chancery_ledger::Hash, chancery_consensus::host::mempool::SubmitError>> {
+        let results = chancery_consensus::host::mempool::admit(&self.store, &self.mempool, txs, now_ms());
         self.update_mempool_metrics();
-        admitted
+        results
     }
 
     /// Refreshes the mempool gauges.

@@ -412,23 +412,23 @@ impl Pool {
     }
 }
 
-/// What an admission did: one result per tx offered, and the txs newly admitted or
-/// already pending (to gossip, in the order offered).
-pub struct Admitted {
-    /// One result per tx, in order.
-    pub results: Vec<Result<Hash, SubmitError>>,
-    /// The txs that are in the pool now.
-    pub txs: Vec<Tx>,
-}
-
 /// The one admission path (RPC submissions, peers' gossip, the host's own misbehaviour
 /// reports): `txs` checked against the store's latest state at the clock's time
-/// `clock_ms`, and admitted to `mempool` if they pass.
-pub fn admit<B: Backend>(store: &ChainStore<B>, mempool: &Mempool, txs: Vec<Tx>, clock_ms: u64) -> Admitted {
+/// `clock_ms`, and admitted to `mempool` if they pass; one result per tx, in order.
+pub fn admit<B: Backend>(
+    store: &ChainStore<B>,
+    mempool: &Mempool,
+    txs: Vec<Tx>,
+    clock_ms: u64,
+) -> Vec<Result<Hash, SubmitError>> {
     let ctx = BlockContext { chain_id: store.chain_id().clone(), height: store.height(), time_ms: clock_ms };
-    let results = mempool.submit(store, &ctx, txs.clone());
-    let txs = txs.into_iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(tx, _)| tx).collect();
-    Admitted { results, txs }
+    mempool.submit(store, &ctx, txs)
+}
+
+/// The txs of `offered` that `results` (from [`admit`]) says are in the pool: what a node
+/// gossips, in the order offered.
+pub fn admitted(offered: Vec<Tx>, results: &[Result<Hash, SubmitError>]) -> Vec<Tx> {
+    offered.into_iter().zip(results).filter(|(_, r)| r.is_ok()).map(|(tx, _)| tx).collect()
 }
 
 /// Signs `body` as a tx of `key` on the chain `chain` (its id and genesis hash).

@@ -441,6 +441,10 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
 
     /// When the host next wants a [`Event::Tick`] (monotonic milliseconds), if ever.
     pub fn next_wake(&self) -> Option<u64> {
+        // A block to build and txs to fill it: at once.
+        if self.build.is_some() && self.mempool.size().0 > 0 {
+            return Some(0);
+        }
         let key_check = (!self.voting).then_some(self.key_checked_at_ms + KEY_CHECK_INTERVAL_MS);
         let assembling = self.assembling.iter().map(|a| a.until_ms).min();
         self.timers
@@ -490,6 +494,11 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
     fn poll(&mut self) -> Result<(), Halt> {
         self.expire_assembling();
         loop {
+            // A committed block is announced before more work is done: the caller gets
+            // the actions now and wakes the host again at once (see `next_wake`).
+            if self.actions.iter().any(|a| matches!(a, Action::Committed(_))) {
+                return Ok(());
+            }
             let now = self.now.ms;
             if self.restart_pending {
                 self.restart_pending = false;
@@ -663,12 +672,13 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
                 mempool::sign_tx(reporter, &identity, chancery_ledger::TxBody::Misbehaviour(record), base + i as u64)
             })
             .collect();
-        let admitted = mempool::admit(&self.store, &self.mempool, txs, self.now.clock_ms);
-        for refused in admitted.results.iter().filter_map(|r| r.as_ref().err()) {
+        let results = mempool::admit(&self.store, &self.mempool, txs.clone(), self.now.clock_ms);
+        for refused in results.iter().filter_map(|r| r.as_ref().err()) {
             tracing::info!(reason = %refused, "misbehaviour not anchored by this node");
         }
-        if !admitted.txs.is_empty() {
-            self.actions.push(Action::GossipTxs(admitted.txs));
+        let admitted = mempool::admitted(txs, &results);
+        if !admitted.is_empty() {
+            self.actions.push(Action::GossipTxs(admitted));
         }
     }
 

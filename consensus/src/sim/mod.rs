@@ -51,7 +51,7 @@ pub use mocks::Behaviour;
 pub use signer::GuardedSigner;
 
 use crate::context::Address;
-use crate::host::mempool::{admit, sign_tx, Mempool, MempoolLimits};
+use crate::host::mempool::{admit, admitted, sign_tx, Mempool, MempoolLimits};
 use crate::host::{Action, Event, Halt, Host, HostParts, MemoryWal, Now, OwnProposals, ProposalTxs};
 use crate::wire::{pack_txs, Message, Reply};
 
@@ -701,8 +701,8 @@ impl Cluster {
                     Message::Txs { txs, .. } => {
                         let clock_ms = self.time(to).clock_ms;
                         let n = &self.nodes[to];
-                        let admitted = admit(&n.store, &n.mempool, txs.into_vec(), clock_ms);
-                        self.count_full(&admitted.results);
+                        let results = admit(&n.store, &n.mempool, txs.into_vec(), clock_ms);
+                        self.count_full(&results);
                         self.handle(to, Event::TxsArrived)
                     }
                     message => self.handle(to, Event::Message { from, message }),
@@ -754,10 +754,11 @@ impl Cluster {
             .collect();
         let clock_ms = self.time(node).clock_ms;
         let n = &self.nodes[node];
-        let admitted = admit(&n.store, &n.mempool, txs, clock_ms);
-        self.count_full(&admitted.results);
-        if !admitted.txs.is_empty() {
-            self.gossip(node, admitted.txs);
+        let results = admit(&n.store, &n.mempool, txs.clone(), clock_ms);
+        self.count_full(&results);
+        let admitted = admitted(txs, &results);
+        if !admitted.is_empty() {
+            self.gossip(node, admitted);
         }
         self.handle(node, Event::TxsArrived)
     }
