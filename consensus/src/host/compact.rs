@@ -142,6 +142,19 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         if proposal.height < height || proposal.height > height + 1 {
             return Ok(());
         }
+        // The same proposal again (a proposer re-sends its proposal): its txs are asked
+        // for once. Two requests for one proposal could be answered crosswise, and an
+        // honest proposer would look like one sending txs nobody asked for.
+        let block_hash = proposal.header.hash();
+        let same = |a: &Assembling<P>| {
+            a.from == from
+                && a.proposal.height == proposal.height
+                && a.proposal.round == proposal.round
+                && a.block_hash == block_hash
+        };
+        if self.assembling.iter().any(same) {
+            return Ok(());
+        }
         let waiting_from = self.assembling.iter().filter(|a| a.from == from).count();
         if self.assembling.len() >= ASSEMBLING_MAX || waiting_from >= ASSEMBLING_PER_PEER_MAX {
             tracing::debug!(?from, "too many compact proposals waiting for txs; one ignored");
@@ -150,7 +163,6 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         let txs = self.mempool.get_txs(&proposal.tx_hashes);
         let missing: Vec<Hash> =
             proposal.tx_hashes.iter().zip(&txs).filter(|(_, tx)| tx.is_none()).map(|(h, _)| *h).collect();
-        let block_hash = proposal.header.hash();
         let until_ms = self.now.ms + PROPOSAL_TXS_WAIT_MS;
         let assembling = Assembling { from, proposal, block_hash, txs, until_ms };
         if missing.is_empty() {
