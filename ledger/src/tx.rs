@@ -34,6 +34,16 @@ impl Canonical for Tx {
 }
 
 impl Tx {
+    /// `body` as a tx of `key` (a member's key, an institution's admin key, a node's p2p
+    /// key) on the chain `chain` (its id and genesis hash), signed with `nonce`.
+    pub fn sign(key: &ed25519_dalek::SigningKey, chain: &crate::ids::ChainIdentity, body: TxBody, nonce: u64) -> Tx {
+        use ed25519_dalek::Signer as _;
+        let signer = PublicKey(key.verifying_key().to_bytes());
+        let message = Tx::signing_message(&chain.chain_id, &chain.genesis_hash, &body, &signer, nonce);
+        let signature = Signature(key.sign(message.as_bytes()).to_bytes());
+        Tx { chain_id: chain.chain_id.clone(), body, signer, nonce, signature }
+    }
+
     /// `BLAKE3-derive_key("chancery v1 tx signing", chain_id || genesis_hash || body ||
     /// signer || nonce)`. The genesis hash binds the tx to one chain: a chain relaunched
     /// with the same id and keys accepts none of another's txs.

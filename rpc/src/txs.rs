@@ -3,8 +3,8 @@
 
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::tx::{Evidence, EvidenceKind};
-use chancery_ledger::{encode, ChainIdentity, Digest, PublicKey, Signature, Tx, TxBody};
-use ed25519_dalek::{Signer as _, SigningKey};
+use chancery_ledger::{encode, ChainIdentity, Digest, Tx, TxBody};
+use ed25519_dalek::SigningKey;
 
 /// A signed evidence tx anchoring `digest` as `kind`.
 pub fn evidence_tx(key: &SigningKey, chain: &ChainIdentity, kind: EvidenceKind, digest: Digest, nonce: u64) -> Tx {
@@ -23,10 +23,7 @@ pub fn evidence_tx(key: &SigningKey, chain: &ChainIdentity, kind: EvidenceKind, 
 /// Signs `body` as a tx of `key` (a member's key, or an institution's admin key) on the
 /// chain `chain` (its id and genesis hash).
 pub fn sign_tx(key: &SigningKey, chain: &ChainIdentity, body: TxBody, nonce: u64) -> Tx {
-    let signer = PublicKey(key.verifying_key().to_bytes());
-    let message = Tx::signing_message(&chain.chain_id, &chain.genesis_hash, &body, &signer, nonce);
-    let signature = Signature(key.sign(message.as_bytes()).to_bytes());
-    Tx { chain_id: chain.chain_id.clone(), body, signer, nonce, signature }
+    Tx::sign(key, chain, body, nonce)
 }
 
 /// The hex of a tx's canonical bytes: how txs travel over the RPC.

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use chancery_ledger::crypto::{verify_batch, CheckedKey};
 use chancery_ledger::state::{BlockContext, Execution, StateView, TxError};
 use chancery_ledger::store::{Backend, ChainStore};
-use chancery_ledger::{encode, ChainIdentity, Hash, HashContext, PublicKey, Signature, Tx, TxBody};
+use chancery_ledger::{encode, Hash, HashContext, PublicKey, Tx};
 
 /// Bounds on the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -429,13 +429,4 @@ pub fn admit<B: Backend>(
 /// gossips, in the order offered.
 pub fn admitted(offered: Vec<Tx>, results: &[Result<Hash, SubmitError>]) -> Vec<Tx> {
     offered.into_iter().zip(results).filter(|(_, r)| r.is_ok()).map(|(tx, _)| tx).collect()
-}
-
-/// Signs `body` as a tx of `key` on the chain `chain` (its id and genesis hash).
-pub fn sign_tx(key: &ed25519_dalek::SigningKey, chain: &ChainIdentity, body: TxBody, nonce: u64) -> Tx {
-    use ed25519_dalek::Signer as _;
-    let signer = PublicKey(key.verifying_key().to_bytes());
-    let message = Tx::signing_message(&chain.chain_id, &chain.genesis_hash, &body, &signer, nonce);
-    let signature = Signature(key.sign(message.as_bytes()).to_bytes());
-    Tx { chain_id: chain.chain_id.clone(), body, signer, nonce, signature }
 }

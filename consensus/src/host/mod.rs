@@ -669,7 +669,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             .enumerate()
             .map(|(i, record)| {
                 tracing::warn!(validator = %record.validator, "equivocation seen: anchoring it as misbehaviour");
-                mempool::sign_tx(reporter, &identity, chancery_ledger::TxBody::Misbehaviour(record), base + i as u64)
+                Tx::sign(reporter, &identity, chancery_ledger::TxBody::Misbehaviour(record), base + i as u64)
             })
             .collect();
         let results = mempool::admit(&self.store, &self.mempool, txs.clone(), self.now.clock_ms);

@@ -51,7 +51,7 @@ pub use mocks::Behaviour;
 pub use signer::GuardedSigner;
 
 use crate::context::Address;
-use crate::host::mempool::{admit, admitted, sign_tx, Mempool, MempoolLimits};
+use crate::host::mempool::{admit, admitted, Mempool, MempoolLimits};
 use crate::host::{Action, Event, Halt, Host, HostParts, MemoryWal, Now, OwnProposals, ProposalTxs};
 use crate::wire::{pack_txs, Message, Reply};
 
@@ -749,7 +749,7 @@ impl Cluster {
             .map(|_| {
                 n.nonce += 1;
                 let document = format!("node {node} document {}", n.nonce);
-                sign_tx(&n.integrator, &self.chain, document_evidence(document.as_bytes()), n.nonce)
+                chancery_ledger::Tx::sign(&n.integrator, &self.chain, document_evidence(document.as_bytes()), n.nonce)
             })
             .collect();
         let clock_ms = self.time(node).clock_ms;
