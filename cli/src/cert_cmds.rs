@@ -92,7 +92,7 @@ fn reason(text: &str) -> Result<RevocationReason> {
 
 async fn latest_time(client: &Client) -> Result<u64> {
     let info = call(client.info().await)?;
-    Ok(info.latest_time_ms.unwrap_or_else(chancery_node::shared::now_ms))
+    Ok(info.latest_time_ms.unwrap_or_else(chancery_node::clock::now_ms))
 }
 
 /// Polls until `hash` is committed; returns height and block time.
@@ -183,7 +183,7 @@ pub fn cert_status(args: &CertArgs, at: Option<&str>, out: Option<&Path>, genesi
     let cert = args.parsed()?;
     let at_ms = match at {
         Some(text) => parse_time(text)?,
-        None => chancery_node::shared::now_ms(),
+        None => chancery_node::clock::now_ms(),
     };
     runtime()?.block_on(async {
         let client = connect(&args.rpc).await?;

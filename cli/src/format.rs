@@ -28,7 +28,7 @@ pub fn utc(ms: u64) -> String {
 pub fn parse_time(text: &str) -> anyhow::Result<u64> {
     let text = text.trim();
     if text == "now" {
-        return Ok(chancery_node::shared::now_ms());
+        return Ok(chancery_node::clock::now_ms());
     }
     if let Ok(ms) = text.parse::<u64>() {
         return Ok(ms);

@@ -31,7 +31,7 @@ pub(crate) fn new(chain_id: &str, out: &Path, time_ms: Option<u64>) -> Result<()
     let chain_id = chancery_ledger::ChainId::new(chain_id)?;
     let time_ms = match time_ms {
         Some(t) => t,
-        None => chancery_node::shared::now_ms(),
+        None => chancery_node::clock::now_ms(),
     };
     if out.exists() {
         anyhow::bail!("{} exists; choose a new file", out.display());

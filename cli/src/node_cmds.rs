@@ -42,7 +42,7 @@ pub fn dev(home: Option<PathBuf>, rpc_addr: Option<String>) -> Result<()> {
         println!("RPC            ws://{0}  (HTTP: http://{0}, health: http://{0}/health)", node.rpc_addr);
         println!("genesis        {}", home.join("genesis.json").display());
         println!("integrator key {}", home.join("integrator.key").display());
-        println!("blocks so far  {}", node.shared.store.height());
+        println!("blocks so far  {}", node.store.height());
         println!("Ctrl-C stops the chain; `chancery dev` resumes it.");
     })
 }

@@ -46,7 +46,7 @@ pub(crate) fn verify(proof: &ProofArgs, json: bool) -> Result<()> {
 pub(crate) fn report(proof: &ProofArgs, out: &Path) -> Result<()> {
     let verified = verified(proof)?;
     let name = proof.file.as_ref().map(|p| p.display().to_string());
-    std::fs::write(out, report::html(&verified, name.as_deref(), chancery_node::shared::now_ms()))
+    std::fs::write(out, report::html(&verified, name.as_deref(), chancery_node::clock::now_ms()))
         .with_context(|| format!("writing {}", out.display()))?;
     println!("VERIFIED; wrote the evidence report to {}", out.display());
     Ok(())

@@ -77,7 +77,7 @@ fn hosted_signing_certificate_verdicts_and_hostile_input() {
     let public_key = chancery_ledger::PublicKey::from_hex(public_key).expect("hex key");
 
     // The demo CA issues its certificate: valid from a day ago for a day.
-    let now = chancery_node::shared::now_ms();
+    let now = chancery_node::clock::now_ms();
     let (not_before, not_after) = ((now - 86_400_000).to_string(), (now + 86_400_000).to_string());
     let ca_key = home.join("ca.key");
     let ca_key = ca_key.to_str().expect("path");

@@ -73,7 +73,7 @@ fn four_institutions_commit_survive_crashes_keep_safety_and_resync() {
         // The demo CA issues a certificate through the notary; the observer answers its
         // status with a proof that verifies against the genesis.
         let ca = chancery_node::signer::KeyFile::load(&dir.path().join("ca.key"), None).expect("ca key");
-        let now = chancery_node::shared::now_ms();
+        let now = chancery_node::clock::now_ms();
         let issue = chancery_ledger::TxBody::CertEvent(chancery_ledger::tx::CertEvent {
             ca: chancery_ledger::validator::CaId::new(chancery_node::devchain::DEMO_CA).expect("id"),
             serial: chancery_ledger::tx::CertSerial::new(vec![7]).expect("serial"),

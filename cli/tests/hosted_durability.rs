@@ -37,7 +37,7 @@ fn a_hosted_signature_leaves_only_with_its_committed_signing_event() {
     rt.block_on(wait_blocks(&[&nodes[0]], 2, Duration::from_secs(60)));
     let rpc = nodes[0].rpc.clone();
     let public_key = support::new_hosted_key(&operator, "clerk", "0d");
-    let now = chancery_node::shared::now_ms();
+    let now = chancery_node::clock::now_ms();
     let (from, to) = ((now - 86_400_000).to_string(), (now + 86_400_000).to_string());
     let ca_key = dir.path().join("ca.key");
     let cert = dir.path().join("cert.der");

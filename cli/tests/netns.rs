@@ -231,7 +231,7 @@ impl Cluster {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.hosts.ns(i), env!("CARGO_BIN_EXE_chancery"), "start", "--home"])
             .arg(&self.homes[i])
-            .env(chancery_node::shared::CLOCK_OFFSET_ENV, clock_offset_ms.to_string())
+            .env(chancery_node::clock::CLOCK_OFFSET_ENV, clock_offset_ms.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -474,7 +474,7 @@ fn faults_of_a_real_network_keep_safety_and_heal_to_liveness() {
 
     // A validator whose clock runs 3 drifts ahead: its proposals are refused (its
     // rounds pass to the next proposer), the chain goes on and stays consistent.
-    let drift = chancery_ledger::chain::Params::default().max_clock_drift_ms as i64;
+    let drift = chancery_ledger::block::Params::default().max_clock_drift_ms as i64;
     cluster.kill(2);
     cluster.start(2, 3 * drift);
     let before = rt.block_on(common_height(&cluster, &all));

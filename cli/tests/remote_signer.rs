@@ -46,7 +46,7 @@ fn rpc(addr: &str, method: &str, params: serde_json::Value) -> serde_json::Value
 fn hosted_signing_through_the_signer(addr: &str, home: &std::path::Path, public_key: &chancery_ledger::PublicKey) {
     use chancery_ledger::tx::{CertEvent, CertEventKind, CertSerial, TxBody};
     use chancery_ledger::{Digest, DigestAlg};
-    let now = chancery_node::shared::now_ms();
+    let now = chancery_node::clock::now_ms();
     let issue = TxBody::CertEvent(CertEvent {
         ca: chancery_ledger::validator::CaId::new("demo-ca").expect("id"),
         serial: CertSerial::new(vec![0x0a]).expect("serial"),
@@ -164,7 +164,7 @@ fn a_remote_signer_signs_survives_restarts_and_keeps_its_guard() {
     let proof_at = |serial: &str, at_ms: u64| {
         rpc(&addr, "cert_status", serde_json::json!(["demo-ca", serial, at_ms]))["result"]["proof"].to_string()
     };
-    let now = chancery_node::shared::now_ms();
+    let now = chancery_node::clock::now_ms();
     let refusals = [
         ("wrong token", "0".repeat(64), proof_at("0a", now), "wrong hosted-signing token"),
         ("no proof", token.clone(), String::new(), "certificate proof"),

@@ -130,7 +130,7 @@ fn examples(node: &DevNode) -> Vec<Example> {
     // Certificates: a hosted key made in the node's signer home, its certificate issued
     // by the demo CA, then signing with it.
     let public_key = support::new_hosted_key(&node.home, "clerk-1", "0c01");
-    let now = chancery_node::shared::now_ms();
+    let now = chancery_node::clock::now_ms();
     let issue = TxBody::CertEvent(CertEvent {
         ca: CaId::new("demo-ca").expect("id"),
         serial: CertSerial::new(vec![0x0c, 0x01]).expect("serial"),

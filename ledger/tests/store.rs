@@ -3,7 +3,7 @@
 //! chain are refused; a failed write stops the store; damaged values are reported, never
 //! served. The RocksDB backend's own tests (raw damage, backups) are the node's.
 
-use chancery_ledger::chain::Commit;
+use chancery_ledger::block::Commit;
 use chancery_ledger::codec::BoundedBytes;
 use chancery_ledger::store::memory::MemoryBackend;
 use chancery_ledger::store::{ChainStore, Column, StoreError, TxLocation};
@@ -208,6 +208,11 @@ fn governance_changes_are_proven_from_the_store() {
     let doc = f.doc(b"after the change");
     let after = f.block(vec![doc]);
     assert_eq!(after.header.validators_epoch, 1);
+    // The set that signed each block: genesis up to the change, the new set after it.
+    assert_eq!(f.store.validators_at(1).expect("set").hash(), f.spec.validators.hash());
+    assert_eq!(f.store.validators_at(2).expect("set").validators.len(), 5);
+    assert_eq!(f.store.validators_at(2).expect("set").hash(), after.header.validators_hash);
+    assert!(f.store.validators_at(3).is_err(), "no block 3 yet");
 
     let trust = trust_root(&f.spec);
     let bundle = f.store.proof_bundle(&after.txs[0].hash(), None).expect("bundle");

@@ -103,7 +103,7 @@ fn create_inner(home: &Path) -> Result<(), Box<dyn std::error::Error>> {
     // The institution's governance key: beside the node's keys on a dev chain; a real
     // institution keeps it offline (docs/OPERATIONS.md).
     let admin = KeyFile::generate(&home.join("admin.key"), None)?;
-    let mut genesis = Genesis::new(ChainId::new("chancery-dev")?, crate::shared::now_ms());
+    let mut genesis = Genesis::new(ChainId::new("chancery-dev")?, crate::clock::now_ms());
     genesis.add_validator(Validator {
         name: Name::new("dev-operator")?,
         role: Role::Operator,
@@ -154,7 +154,7 @@ fn create_testnet_inner(out: &Path, base_port: u16) -> Result<Vec<TestnetNode>, 
     if out.join("genesis.json").exists() {
         return Err(format!("{} already holds a testnet", out.display()).into());
     }
-    let mut genesis = Genesis::new(ChainId::new("chancery-testnet")?, crate::shared::now_ms());
+    let mut genesis = Genesis::new(ChainId::new("chancery-testnet")?, crate::clock::now_ms());
     let mut names: Vec<&str> = TESTNET_VALIDATORS.iter().map(|(home, _, _)| *home).collect();
     names.push(TESTNET_OBSERVER);
     let mut nodes = Vec::new();

@@ -21,9 +21,13 @@ use crate::rocks::RocksBackend;
 use libp2p::PeerId;
 use tokio::sync::mpsc;
 
+use crate::admission::refresh_gauges;
+use crate::clock::now_ms;
+use crate::metrics::Metrics;
 use crate::p2p::NetCommand;
-use crate::shared::{now_ms, Committed, Shared};
+use crate::status::{Committed, NodeStatus};
 use crate::wal::FileWal;
+use chancery_consensus::host::mempool::Mempool;
 
 /// What wakes the driver.
 #[allow(clippy::large_enum_variant)]
@@ -66,16 +70,21 @@ pub type NodeHost = Host<RocksBackend, Box<dyn Signer + Send>, FileWal, PeerId>;
 /// The consensus thread's state.
 pub struct Driver {
     host: NodeHost,
-    shared: Arc<Shared>,
+    status: Arc<NodeStatus>,
+    metrics: Arc<Metrics>,
+    mempool: Arc<Mempool>,
     rx: Receiver<DriverMsg>,
     net: Option<mpsc::Sender<NetCommand>>,
     started: Instant,
 }
 
-/// What consensus owns: the store's writer, the signer, the WAL file.
+/// What consensus owns (the store's writer, the signer, the WAL file) and shares (the
+/// mempool).
 pub struct Owned {
-    /// The store's one writer (the RPC and the network read through `Shared`).
+    /// The store's one writer (the RPC and the network read the store through readers).
     pub store: StoreWriter<RocksBackend>,
+    /// The mempool blocks are built from (filled through [`crate::admission`]).
+    pub mempool: Arc<Mempool>,
     /// The holder of the consensus key.
     pub signer: Box<dyn Signer + Send>,
     /// The key to sign with when the signer names none of the set's.
@@ -89,12 +98,13 @@ pub struct Owned {
 impl Driver {
     /// Starts (or resumes after a crash) consensus at the store's next height.
     pub fn start(
-        shared: Arc<Shared>,
+        status: Arc<NodeStatus>,
+        metrics: Arc<Metrics>,
         owned: Owned,
         rx: Receiver<DriverMsg>,
         peers: Option<Peers>,
     ) -> Result<Self, Halt> {
-        let Owned { store, signer, address, wal_path, genesis_time_ms } = owned;
+        let Owned { store, mempool, signer, address, wal_path, genesis_time_ms } = owned;
         let (net, reporter) = match peers {
             Some(p) => (Some(p.commands), Some(p.reporter)),
             None => (None, None),
@@ -103,19 +113,11 @@ impl Driver {
         if let Some(problem) = problem {
             tracing::warn!(%problem, "WAL tail dropped");
         }
-        let parts = HostParts {
-            store,
-            mempool: shared.mempool.clone(),
-            signer,
-            wal,
-            wal_records,
-            address,
-            genesis_time_ms,
-            reporter,
-        };
+        let parts =
+            HostParts { store, mempool: mempool.clone(), signer, wal, wal_records, address, genesis_time_ms, reporter };
         let started = Instant::now();
         let (host, actions) = Host::start(parts, Now { ms: 0, clock_ms: now_ms() })?;
-        let mut driver = Driver { host, shared, rx, net, started };
+        let mut driver = Driver { host, status, metrics, mempool, rx, net, started };
         driver.carry_out(actions)?;
         Ok(driver)
     }
@@ -125,7 +127,7 @@ impl Driver {
         if let Err(halt) = self.run_inner() {
             let reason = halt.to_string();
             tracing::error!(%reason, "consensus halted");
-            self.shared.halt(reason);
+            self.status.halt(reason);
         }
         tracing::info!("consensus driver stopped");
     }
@@ -169,17 +171,20 @@ impl Driver {
             let command = match action {
                 Action::Committed(block) => {
                     if let Some(ms) = block.latency_ms {
-                        self.shared.metrics.commit_latency.observe(ms as f64 / 1000.0);
+                        self.metrics.commit_latency.observe(ms as f64 / 1000.0);
                     }
-                    self.shared.committed(Committed::new(block.header, block.tx_hashes));
+                    self.metrics.blocks.set(block.header.height as i64 + 1);
+                    self.metrics.txs_committed.inc_by(block.tx_hashes.len() as u64);
+                    refresh_gauges(&self.metrics, &self.mempool);
+                    self.status.committed(Committed::new(block.header, block.tx_hashes));
                     continue;
                 }
                 Action::Assembled { local, fetched } => {
-                    self.shared.metrics.proposal_txs_local.inc_by(local as u64);
-                    self.shared.metrics.proposal_txs_fetched.inc_by(fetched as u64);
+                    self.metrics.proposal_txs_local.inc_by(local as u64);
+                    self.metrics.proposal_txs_fetched.inc_by(fetched as u64);
                     // The fetched txs were admitted (the gauges otherwise move with
                     // submissions and commits; reading them takes the pool's lock).
-                    self.shared.update_mempool_metrics();
+                    refresh_gauges(&self.metrics, &self.mempool);
                     continue;
                 }
                 Action::Broadcast(message) => NetCommand::Broadcast(Arc::new(message)),

@@ -3,6 +3,8 @@
 
 #![warn(missing_docs)]
 
+pub mod admission;
+pub mod clock;
 pub mod config;
 pub mod devchain;
 pub mod driver;
@@ -14,6 +16,6 @@ pub mod p2p;
 pub mod rocks;
 pub mod rpc_server;
 pub mod service;
-pub mod shared;
 pub mod signer;
+pub mod status;
 pub mod wal;

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -15,14 +15,14 @@ use chancery_genesis::Genesis;
 use chancery_ledger::store::ChainStore;
 use chancery_rpc::ChanceryApiServer;
 use jsonrpsee::server::ServerHandle;
-use tokio::sync::broadcast;
 
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::driver::{Driver, DriverMsg};
 use crate::metrics::{HttpRoutesLayer, Metrics};
-use crate::service::{health, RpcService};
-use crate::shared::{Liveness, Shared, EVENTS_BUFFERED};
+use crate::service::{RpcService, ServiceParts};
 use crate::signer::LocalSigner;
+use crate::status::NodeStatus;
 use chancery_consensus::host::mempool::{Mempool, MempoolLimits};
 
 /// Why the node cannot start.
@@ -42,8 +42,10 @@ pub use crate::rpc_server::CONNECTIONS_MAX;
 pub struct RunningNode {
     /// Where the RPC listens.
     pub rpc_addr: SocketAddr,
-    /// Shared state (for tests and the dev command).
-    pub shared: Arc<Shared>,
+    /// The store, read only (for tests and the dev command).
+    pub store: Arc<ChainStore<RocksBackend>>,
+    /// Committed blocks and liveness (for tests and the dev command).
+    pub status: Arc<NodeStatus>,
     server: ServerHandle,
     stopping: Arc<std::sync::atomic::AtomicBool>,
     net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
@@ -113,40 +115,48 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         },
         store.genesis_hash(),
     );
+    let mempool = Arc::new(mempool);
     let metrics = Arc::new(Metrics::new());
     metrics.blocks.set(store.height() as i64);
-    let shared = Arc::new(Shared {
-        store: store.reader(),
-        mempool: Arc::new(mempool),
-        genesis: genesis.clone(),
-        events: broadcast::channel(EVENTS_BUFFERED).0,
-        metrics: metrics.clone(),
-        liveness: Mutex::new(Liveness {
-            halted: None,
-            last_commit: Instant::now(),
-            peers: (!config.p2p.listen.is_empty()).then(Default::default),
-        }),
-        moniker: config.moniker.clone(),
-        consensus_key: Some(address.0),
-    });
+    let networked = !config.p2p.listen.is_empty();
+    let status = Arc::new(NodeStatus::new(config.moniker.clone(), address.0, networked));
+    let reader = store.reader();
     let (tx, rx) = sync_channel(DRIVER_QUEUE);
-    let (net, net_task, reporter) = if config.p2p.listen.is_empty() {
-        (None, None, None)
-    } else {
-        let key_path = Config::resolve(home, &config.p2p.p2p_key);
-        let key = crate::signer::KeyFile::load(&key_path, None).map_err(fail("loading the p2p key"))?;
-        let network = start_network(&key, config, shared.clone(), tx.clone())?;
-        (Some(network.commands), Some(network.task), Some(key))
+    let (net, net_commands) = match networked {
+        true => {
+            let (sender, receiver) = crate::p2p::command_queue();
+            (Some(sender), Some(receiver))
+        }
+        false => (None, None),
+    };
+    let admission = Arc::new(Admission::new(reader.clone(), mempool.clone(), metrics.clone(), tx.clone(), net.clone()));
+    let (net_task, reporter) = match net_commands {
+        None => (None, None),
+        Some(commands) => {
+            let key_path = Config::resolve(home, &config.p2p.p2p_key);
+            let key = crate::signer::KeyFile::load(&key_path, None).map_err(fail("loading the p2p key"))?;
+            let parts = crate::p2p::NetParts {
+                store: reader.clone(),
+                admission: admission.clone(),
+                status: status.clone(),
+                metrics: metrics.clone(),
+                driver: tx.clone(),
+            };
+            let network = start_network(&key, config, parts, commands)?;
+            (Some(network.task), Some(key))
+        }
     };
     let owned = crate::driver::Owned {
         store,
+        mempool,
         signer,
         address,
         wal_path: data_dir.join("consensus.wal"),
         genesis_time_ms: genesis.genesis_time_ms,
     };
     let driver = Driver::start(
-        shared.clone(),
+        status.clone(),
+        metrics.clone(),
         owned,
         rx,
         net.clone().zip(reporter).map(|(commands, reporter)| crate::driver::Peers { commands, reporter }),
@@ -162,27 +172,26 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
         .map_err(|e| StartError(format!("hosted signing: {e}")))?;
     let server_config =
         crate::rpc_server::server_config(config.rpc.request_bytes_max, RESPONSE_BYTES_MAX, config.rpc.batch_len_max);
-    let health_shared = shared.clone();
+    let (health_store, health_status, health_admission) = (reader.clone(), status.clone(), admission.clone());
     let routes = HttpRoutesLayer {
         metrics: metrics.clone(),
         health: Arc::new(move || {
-            let h = health(&health_shared);
+            let h = health_status.health(&health_store, health_admission.mempool());
             let status = if h.status == "ok" { 200 } else { 503 };
             (status, serde_json::to_string(&h).expect("the health answer serialises to JSON"))
         }),
     };
     let activity = Arc::new(crate::rpc_server::Activity::default());
     let (rpc_stopping, stopping_rx) = tokio::sync::watch::channel(false);
-    let service = RpcService::new(
-        shared.clone(),
-        tx.clone(),
-        net.clone(),
-        config.rpc.request_bytes_max,
-        config.rpc.batch_len_max,
-        hosted,
-        activity.clone(),
-        stopping_rx,
-    );
+    let parts = ServiceParts {
+        store: reader.clone(),
+        admission,
+        status: status.clone(),
+        metrics: metrics.clone(),
+        request_bytes_max: config.rpc.request_bytes_max,
+        submit_batch_max: config.rpc.batch_len_max,
+    };
+    let service = RpcService::new(parts, &genesis, hosted, activity.clone(), stopping_rx);
     let limits = crate::rpc_server::Limits { idle_timeout: Duration::from_millis(config.rpc.idle_timeout_ms) };
     let (rpc_addr, handle) = crate::rpc_server::serve(
         listen.as_str(),
@@ -195,10 +204,11 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     )
     .await
     .map_err(fail(&format!("listening on {listen} (rpc.listen)")))?;
-    tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = shared.store.height(), "node started");
+    tracing::info!(%rpc_addr, chain = %genesis.chain_id, blocks = reader.height(), "node started");
     Ok(RunningNode {
         rpc_addr,
-        shared,
+        store: reader,
+        status,
         server: handle,
         stopping,
         net,
@@ -236,8 +246,8 @@ const _: () = assert!(DRIVER_QUEUE >= crate::p2p::TXS_PER_MESSAGE_MAX);
 fn start_network(
     key: &ed25519_dalek::SigningKey,
     config: &Config,
-    shared: Arc<Shared>,
-    driver: std::sync::mpsc::SyncSender<DriverMsg>,
+    parts: crate::p2p::NetParts,
+    commands: tokio::sync::mpsc::Receiver<crate::p2p::NetCommand>,
 ) -> Result<crate::p2p::Network, StartError> {
     let mut observers = Vec::new();
     for observer in &config.p2p.observers {
@@ -265,8 +275,8 @@ fn start_network(
             consensus_gossip: config.p2p.consensus_gossip,
             compact_proposals: config.p2p.compact_proposals,
         },
-        shared,
-        driver,
+        parts,
+        commands,
     )
     .map_err(|e| StartError(format!("starting the network: {e}")))?;
     tracing::info!(peer_id = %network.peer_id, "p2p identity");
@@ -303,10 +313,10 @@ impl RunningNode {
         }
         // Blocking reads finishing, a subscriber's last message: a moment at most.
         let deadline = Instant::now() + STORE_RELEASE_WAIT;
-        while Arc::strong_count(&self.shared) > 1 && Instant::now() < deadline {
+        while Arc::strong_count(&self.store) > 1 && Instant::now() < deadline {
             tokio::time::sleep(STOP_POLL).await;
         }
-        let holders = Arc::strong_count(&self.shared) - 1;
+        let holders = Arc::strong_count(&self.store) - 1;
         if holders > 0 {
             tracing::error!(holders, "the store is still referenced after stopping; it is not closed cleanly");
             return false;

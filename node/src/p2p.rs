@@ -31,8 +31,12 @@ use libp2p::{
 };
 use tokio::sync::mpsc;
 
+use crate::admission::{Admission, Source};
 use crate::driver::DriverMsg;
-use crate::shared::Shared;
+use crate::metrics::Metrics;
+use crate::rocks::RocksBackend;
+use crate::status::NodeStatus;
+use chancery_ledger::store::ChainStore;
 
 /// Block reads (store read and encoding, off the network task) one peer may have
 /// outstanding, and all peers together; beyond, a request is answered `Busy` at once.
@@ -240,8 +244,6 @@ const CONSENSUS_TOPIC: &str = "/chancery/consensus/1";
 
 /// A running network task.
 pub struct Network {
-    /// Commands to it.
-    pub commands: mpsc::Sender<NetCommand>,
     /// Our peer id.
     pub peer_id: PeerId,
     /// The task; it ends after [`NetCommand::Shutdown`], once its admission thread has.
@@ -277,9 +279,8 @@ fn follow_validators(
     swarm: &mut Swarm<Behaviour>,
     access: &mut Access,
     redial: &mut HashMap<PeerId, Redial>,
-    shared: &Shared,
+    store: &ChainStore<RocksBackend>,
 ) {
-    let store = &shared.store;
     let epoch = match store.current_epoch() {
         Ok(epoch) if epoch != access.epoch => epoch,
         Ok(_) => return,
@@ -337,8 +338,30 @@ const _: () = assert!(BACKOFF_MIN.as_millis() < BACKOFF_MAX.as_millis());
 const _: () = assert!(STATUS_INTERVAL.as_millis() < CONNECTION_IDLE_TIMEOUT.as_millis());
 const _: () = assert!(PING_INTERVAL.as_millis() < REQUEST_TIMEOUT.as_millis());
 
-/// Starts the network on the current tokio runtime.
-pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMsg>) -> Result<Network, NetError> {
+/// What the network works with besides its configuration.
+pub struct NetParts {
+    /// The store, read only (the validator set, blocks peers ask for).
+    pub store: Arc<ChainStore<RocksBackend>>,
+    /// Where peers' txs are admitted.
+    pub admission: Arc<Admission>,
+    /// Where connected peers are counted.
+    pub status: Arc<NodeStatus>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The consensus driver's queue.
+    pub driver: SyncSender<DriverMsg>,
+}
+
+/// The network task's command queue: made before the network, so that what submits txs
+/// (which gossips them) exists before the network that admits peers' txs through it.
+pub fn command_queue() -> (mpsc::Sender<NetCommand>, mpsc::Receiver<NetCommand>) {
+    mpsc::channel(COMMAND_QUEUE)
+}
+
+/// Starts the network on the current tokio runtime, taking `commands` from the queue
+/// [`command_queue`] made.
+pub fn start(config: NetConfig, parts: NetParts, commands: mpsc::Receiver<NetCommand>) -> Result<Network, NetError> {
+    let NetParts { store, admission, status, metrics, driver } = parts;
     let keypair = identity::Keypair::ed25519_from_bytes(config.secret).map_err(net_error("p2p key"))?;
     let peer_id = keypair.public().to_peer_id();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
@@ -369,8 +392,8 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .map_err(net_error("p2p behaviour"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(CONNECTION_IDLE_TIMEOUT))
         .build();
-    let set = shared.store.current_validators().map_err(net_error("reading the validator set"))?;
-    let epoch = shared.store.current_epoch().map_err(net_error("reading the validator epoch"))?;
+    let set = store.current_validators().map_err(net_error("reading the validator set"))?;
+    let epoch = store.current_epoch().map_err(net_error("reading the validator epoch"))?;
     let access = Access {
         validators: validator_peers(&set),
         observers: config.observers.iter().copied().collect(),
@@ -385,7 +408,6 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .map_err(|e| NetError { what: format!("p2p listen on {}", config.listen), reason: e.to_string() })?;
     let topic = gossipsub::IdentTopic::new(CONSENSUS_TOPIC);
     swarm.behaviour_mut().gossip.subscribe(&topic).map_err(net_error("gossip subscribe"))?;
-    let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let redial = config
         .peers
         .iter()
@@ -394,7 +416,7 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         .collect();
     let gossip = config.consensus_gossip.then_some(topic);
     let (replies, reply_rx) = mpsc::unbounded_channel();
-    let (admission, admission_thread) = start_admission(shared.clone(), driver.clone())?;
+    let (admission_queue, admission_thread) = start_admission(admission.clone())?;
     let task = Task {
         requests: HashMap::new(),
         block_reads: HashMap::new(),
@@ -402,15 +424,18 @@ pub fn start(config: NetConfig, shared: Arc<Shared>, driver: SyncSender<DriverMs
         limits: HashMap::new(),
         txs_sent: 0,
         inbound: HashMap::new(),
-        admission: Some(admission),
+        admission_queue: Some(admission_queue),
         admission_thread: Some(admission_thread),
         own_proposals: OwnProposals::default(),
         compact: config.compact_proposals && gossip.is_none(),
-        shared,
+        store,
+        admission,
+        status,
+        metrics,
         driver,
     };
-    let task = tokio::spawn(run(swarm, rx, reply_rx, redial, access, gossip, task));
-    Ok(Network { commands, peer_id, task })
+    let task = tokio::spawn(run(swarm, commands, reply_rx, redial, access, gossip, task));
+    Ok(Network { peer_id, task })
 }
 
 /// What an outbound request was for.
@@ -441,12 +466,15 @@ struct Task {
     inbound: HashMap<PeerId, Inbound>,
     /// The ordered admission of peers' txs (taken when the task ends, so that the
     /// admission thread ends too).
-    admission: Option<SyncSender<Vec<Tx>>>,
+    admission_queue: Option<SyncSender<Vec<Tx>>>,
     admission_thread: Option<std::thread::JoinHandle<()>>,
     /// Proposals this node sent compact, to answer requests for their txs.
     own_proposals: OwnProposals,
     compact: bool,
-    shared: Arc<Shared>,
+    store: Arc<ChainStore<RocksBackend>>,
+    admission: Arc<Admission>,
+    status: Arc<NodeStatus>,
+    metrics: Arc<Metrics>,
     driver: SyncSender<DriverMsg>,
 }
 
@@ -460,7 +488,7 @@ async fn run(
     mut task: Task,
 ) {
     let mut tick = tokio::time::interval(STATUS_INTERVAL);
-    let shared = task.shared.clone();
+    let (store, metrics) = (task.store.clone(), task.metrics.clone());
     loop {
         tokio::select! {
             event = swarm.select_next_some() => {
@@ -494,7 +522,7 @@ async fn run(
                         };
                         let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
                         if matches!(*message, Message::Proposal(_)) {
-                            shared.metrics.proposal_bytes_sent.inc_by((bytes.len() * peers.len()) as u64);
+                            metrics.proposal_bytes_sent.inc_by((bytes.len() * peers.len()) as u64);
                         }
                         for peer in peers {
                             swarm.behaviour_mut().streams.send_request(&peer, bytes.clone());
@@ -547,7 +575,7 @@ async fn run(
             }
             _ = tick.tick() => {
                 task.release_stalled();
-                follow_validators(&mut swarm, &mut access, &mut redial, &shared);
+                follow_validators(&mut swarm, &mut access, &mut redial, &store);
                 let now = Instant::now();
                 for (peer, r) in redial.iter_mut() {
                     if !swarm.is_connected(peer) && now >= r.next && access.allows(peer) {
@@ -560,7 +588,7 @@ async fn run(
                         r.backoff = (r.backoff * 2).min(BACKOFF_MAX);
                     }
                 }
-                let status = encode(&Message::Status { blocks: shared.store.height() });
+                let status = encode(&Message::Status { blocks: store.height() });
                 let peers: Vec<PeerId> = swarm.connected_peers().copied().collect();
                 for peer in peers {
                     swarm.behaviour_mut().streams.send_request(&peer, status.clone());
@@ -571,36 +599,26 @@ async fn run(
     // Stopping: connections close with the swarm; the admission thread ends once its
     // queue is closed and drained, and holds the store no longer.
     drop(swarm);
-    task.admission = None;
+    task.admission_queue = None;
     if let Some(thread) = task.admission_thread.take() {
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
     tracing::info!("network stopped");
 }
 
-/// Checks txs from a peer like any submission (signatures in batches, state rules) and
-/// admits those that pass; returns how many were refused.
-fn admit(shared: &Shared, txs: Vec<Tx>) -> usize {
-    shared.submit(txs).iter().filter(|r| r.is_err()).count()
-}
-
 /// Txs peers admitted are admitted here too, one message after another in the order
 /// [`Inbound`] releases them; refusals are only logged: the submitter heard from its own
 /// node.
-fn start_admission(
-    shared: Arc<Shared>,
-    driver: SyncSender<DriverMsg>,
-) -> Result<(SyncSender<Vec<Tx>>, std::thread::JoinHandle<()>), NetError> {
+fn start_admission(admission: Arc<Admission>) -> Result<(SyncSender<Vec<Tx>>, std::thread::JoinHandle<()>), NetError> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Tx>>(ADMISSION_QUEUE);
     let thread = std::thread::Builder::new()
         .name("gossip-admission".into())
         .spawn(move || {
             for txs in rx {
-                let refused = admit(&shared, txs);
+                let refused = admission.admit(txs, Source::Peer).iter().filter(|r| r.is_err()).count();
                 if refused > 0 {
                     tracing::debug!(refused, "gossiped txs refused");
                 }
-                let _ = driver.try_send(DriverMsg::Wake);
             }
         })
         .map_err(net_error("starting the gossip admission thread"))?;
@@ -681,8 +699,8 @@ impl Task {
     fn send_pending(&self, swarm: &mut Swarm<Behaviour>, peer: PeerId) {
         let mut budget = TXS_MESSAGE_BYTES_MAX;
         let txs: Vec<Tx> = self
-            .shared
-            .mempool
+            .admission
+            .mempool()
             .candidates(TXS_PER_MESSAGE_MAX)
             .into_iter()
             .take_while(|c| match budget.checked_sub(c.bytes) {
@@ -726,9 +744,9 @@ impl Task {
             return;
         }
         *self.block_reads.entry(peer).or_default() += 1;
-        let (shared, replies) = (self.shared.clone(), self.replies.clone());
+        let (store, replies) = (self.store.clone(), self.replies.clone());
         tokio::task::spawn_blocking(move || {
-            let reply = match (shared.store.block(height), shared.store.commit(height)) {
+            let reply = match (store.block(height), store.commit(height)) {
                 (Ok(block), Ok(commit)) => Reply::Block { block, commit },
                 _ => Reply::NoBlock,
             };
@@ -755,7 +773,7 @@ impl Task {
     }
 
     fn admit_in_order(&mut self, ready: Vec<Vec<Tx>>) {
-        let Some(admission) = &self.admission else { return };
+        let Some(admission) = &self.admission_queue else { return };
         for txs in ready {
             if admission.try_send(txs).is_err() {
                 tracing::warn!("gossip admission queue full: a peer's txs were not admitted here");
@@ -770,8 +788,8 @@ fn handle_event(
     task: &mut Task,
     redial: &mut HashMap<PeerId, Redial>,
 ) {
-    let (shared, driver) = (task.shared.clone(), task.driver.clone());
-    let (shared, driver) = (&shared, &driver);
+    let (status, metrics, driver) = (task.status.clone(), task.metrics.clone(), task.driver.clone());
+    let driver = &driver;
     match event {
         SwarmEvent::Behaviour(BehaviourEvent::Streams(request_response::Event::Message { peer, message, .. })) => {
             match message {
@@ -783,7 +801,7 @@ fn handle_event(
                         .allow(Instant::now()) =>
                 {
                     // Dropped unanswered: the peer's request times out on its side.
-                    shared.metrics.peer_requests_limited.inc();
+                    metrics.peer_requests_limited.inc();
                     tracing::debug!(%peer, "peer over its request rate: request dropped");
                 }
                 request_response::Message::Request { request, channel, .. } => match decode::<Message>(&request) {
@@ -878,7 +896,7 @@ fn handle_event(
             if num_established.get() == 1 {
                 task.send_pending(swarm, peer_id);
             }
-            if let Some(peers) = &mut shared.liveness().peers {
+            if let Some(peers) = &mut status.liveness().peers {
                 peers.insert(peer_id);
             }
             if let Some(r) = redial.get_mut(&peer_id) {
@@ -888,7 +906,7 @@ fn handle_event(
         SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
             tracing::info!(peer = %peer_id, "peer disconnected");
             task.limits.remove(&peer_id);
-            if let Some(peers) = &mut shared.liveness().peers {
+            if let Some(peers) = &mut status.liveness().peers {
                 peers.remove(&peer_id);
             }
         }

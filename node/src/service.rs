@@ -1,7 +1,6 @@
 //! The JSON-RPC service: [`ChanceryApiServer`] over the store, the mempool and the event
 //! bus. Every input is checked and every failure maps to one documented code.
 
-use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 
 use chancery_ledger::codec::BoundedVec;
@@ -22,18 +21,27 @@ use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::PendingSubscriptionSink;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::driver::DriverMsg;
+use crate::admission::{Admission, Source};
+use crate::clock::now_ms;
 use crate::hosting::{HostedAccess, HostedSigning};
-use crate::shared::{now_ms, Committed, Shared};
+use crate::metrics::Metrics;
+use crate::rocks::RocksBackend;
 use crate::signer::hosted::{HostedError, KeyUse, UseStage};
+use crate::status::{Committed, NodeStatus};
 use chancery_consensus::host::mempool::{PoolStatus, SubmitError};
+use chancery_ledger::store::ChainStore;
+use chancery_ledger::TrustRoot;
 
 /// The RPC service.
 #[derive(Clone)]
 pub struct RpcService {
-    shared: Arc<Shared>,
-    wake: SyncSender<DriverMsg>,
-    net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
+    store: Arc<ChainStore<RocksBackend>>,
+    admission: Arc<Admission>,
+    status: Arc<NodeStatus>,
+    metrics: Arc<Metrics>,
+    /// What the node's own proofs are checked against before it answers with them.
+    trust: TrustRoot,
+    genesis_time_ms: u64,
     request_bytes_max: u32,
     submit_batch_max: u32,
     hosted: Arc<HostedAccess>,
@@ -45,28 +53,44 @@ pub struct RpcService {
     stopping: tokio::sync::watch::Receiver<bool>,
 }
 
+/// What the RPC service works with.
+pub struct ServiceParts {
+    /// The store, read only.
+    pub store: Arc<ChainStore<RocksBackend>>,
+    /// The way in to the mempool.
+    pub admission: Arc<Admission>,
+    /// Committed blocks and liveness.
+    pub status: Arc<NodeStatus>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Largest request (`rpc.request_bytes_max`), as `chain_info` tells clients.
+    pub request_bytes_max: u32,
+    /// Most txs per batch (`rpc.batch_len_max`).
+    pub submit_batch_max: u32,
+}
+
 /// How long a withheld hosted signature's event is followed after its caller was
 /// answered, so that a late commit is logged.
 pub const HOSTED_LATE_FOLLOW: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl RpcService {
-    /// A service over `shared`; `wake` tells the driver about new txs; `hosted` says
-    /// whether and how hosted signing is served.
-    #[allow(clippy::too_many_arguments)]
+    /// A service reading `parts.store`, submitting through `parts.admission`, on the
+    /// chain of `genesis`; `hosted` says whether and how hosted signing is served.
     pub fn new(
-        shared: Arc<Shared>,
-        wake: SyncSender<DriverMsg>,
-        net: Option<tokio::sync::mpsc::Sender<crate::p2p::NetCommand>>,
-        request_bytes_max: u32,
-        submit_batch_max: u32,
+        parts: ServiceParts,
+        genesis: &chancery_genesis::Genesis,
         hosted: HostedAccess,
         activity: Arc<crate::rpc_server::Activity>,
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
+        let ServiceParts { store, admission, status, metrics, request_bytes_max, submit_batch_max } = parts;
         RpcService {
-            shared,
-            wake,
-            net,
+            store,
+            admission,
+            status,
+            metrics,
+            trust: genesis.trust_root(),
+            genesis_time_ms: genesis.genesis_time_ms,
             request_bytes_max,
             submit_batch_max,
             hosted: Arc::new(hosted),
@@ -81,11 +105,11 @@ impl RpcService {
     /// calls waits its turn instead of taking every thread.
     async fn read<T: Send + 'static>(
         &self,
-        read: impl FnOnce(&Shared) -> Result<T, RpcError> + Send + 'static,
+        read: impl FnOnce(&ChainStore<RocksBackend>) -> Result<T, RpcError> + Send + 'static,
     ) -> Result<T, RpcError> {
         let _permit = self.reads.clone().acquire_owned().await.map_err(|_| unavailable("the node is stopping"))?;
-        let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || read(&shared))
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || read(&store))
             .await
             .map_err(|e| unavailable(&format!("read task failed: {e}")))?
     }
@@ -108,14 +132,15 @@ impl RpcService {
             ));
         }
         // Subscribed before the event is submitted, so its commit cannot be missed.
-        let mut committed = self.shared.events.subscribe();
+        let mut committed = self.status.subscribe();
         let (entry, mut answer) = {
             let _turn = hosted.turn.lock().await;
-            let (shared, signing) = (self.shared.clone(), hosted.clone());
+            let (store, signing, genesis_time_ms) = (self.store.clone(), hosted.clone(), self.genesis_time_ms);
             // Store reads, key loading, the signature and the synced log: off the runtime.
-            let (tx, entry, answer) = tokio::task::spawn_blocking(move || prepare_hosted(&shared, &signing, request))
-                .await
-                .map_err(|e| unavailable(&format!("hosted signing task failed: {e}")))??;
+            let (tx, entry, answer) =
+                tokio::task::spawn_blocking(move || prepare_hosted(&store, genesis_time_ms, &signing, request))
+                    .await
+                    .map_err(|e| unavailable(&format!("hosted signing task failed: {e}")))??;
             let mut outcome = self.submit_txs(vec![chancery_rpc::txs::tx_hex(&tx)]).await?;
             if let Some(Err(error)) = outcome.pop() {
                 record_use(&hosted, entry, UseStage::Withheld, None, Some(error.message.clone())).await?;
@@ -140,7 +165,7 @@ impl RpcService {
                 // that the log says so if it does.
                 let service = self.clone();
                 tokio::spawn(async move {
-                    let mut events = service.shared.events.subscribe();
+                    let mut events = service.status.subscribe();
                     if let Ok(height) = service.wait_committed(&mut events, &tx_hash, HOSTED_LATE_FOLLOW).await {
                         let note = "committed after the caller was answered without the signature".to_string();
                         if let Err(e) = record_use(&hosted, entry, UseStage::LateCommit, Some(height), Some(note)).await
@@ -161,7 +186,7 @@ impl RpcService {
     /// (dropped from the mempool, or not within `wait`).
     async fn wait_committed(
         &self,
-        events: &mut tokio::sync::broadcast::Receiver<Arc<crate::shared::Committed>>,
+        events: &mut tokio::sync::broadcast::Receiver<Arc<Committed>>,
         tx_hash: &Hash,
         wait: std::time::Duration,
     ) -> Result<u64, NotCommitted> {
@@ -174,9 +199,9 @@ impl RpcService {
         let mut look = true;
         loop {
             if look {
-                let shared = self.shared.clone();
+                let store = self.store.clone();
                 let hash = *tx_hash;
-                let found = tokio::task::spawn_blocking(move || match shared.store.tx_location(&hash) {
+                let found = tokio::task::spawn_blocking(move || match store.tx_location(&hash) {
                     Ok(location) => Ok(Some(location.height)),
                     Err(StoreError::NotFound(_)) => Ok(None),
                     Err(e) => Err(NotCommitted::Store { reason: e.to_string() }),
@@ -187,7 +212,7 @@ impl RpcService {
                     return Ok(height);
                 }
             }
-            if let PoolStatus::Dropped(reason) = self.shared.mempool.status(tx_hash) {
+            if let PoolStatus::Dropped(reason) = self.admission.mempool().status(tx_hash) {
                 return Err(NotCommitted::Dropped { reason });
             }
             let event = tokio::select! {
@@ -216,34 +241,19 @@ impl RpcService {
                 Err(e) => results.push(Some(Err(e))),
             }
         }
-        let shared = self.shared.clone();
+        let admission = self.admission.clone();
         let (indices, txs): (Vec<usize>, Vec<Tx>) = decoded.into_iter().unzip();
-        // A copy for the peers only when there are peers.
-        let gossip = self.net.is_some();
-        let (outcomes, accepted) = tokio::task::spawn_blocking(move || {
-            let copies = if gossip { txs.clone() } else { Vec::new() };
-            let outcomes = shared.submit(txs);
-            let accepted = chancery_consensus::host::mempool::admitted(copies, &outcomes);
-            (outcomes, accepted)
-        })
-        .await
-        .map_err(|e| RpcError::new(ErrorCode::Unavailable, format!("submission task failed: {e}")))?;
+        let outcomes = tokio::task::spawn_blocking(move || admission.admit(txs, Source::Client))
+            .await
+            .map_err(|e| RpcError::new(ErrorCode::Unavailable, format!("submission task failed: {e}")))?;
         for (i, outcome) in indices.into_iter().zip(outcomes) {
             results[i] = Some(outcome.map_err(submit_error));
         }
-        // Peers' mempools get what ours admitted, so any proposer can include it.
-        if let Some(net) = &self.net {
-            if !accepted.is_empty() && net.try_send(crate::p2p::NetCommand::GossipTxs(accepted)).is_err() {
-                tracing::warn!("network queue full: admitted txs were not gossiped (peers get them when they propose from their own mempools or connect again)");
-            }
-        }
-        // A full channel means the driver is already awake.
-        let _ = self.wake.try_send(DriverMsg::Wake);
         Ok(results.into_iter().map(|r| r.unwrap_or_else(|| Err(unavailable("unchecked tx")))).collect())
     }
 
     fn height_arg(&self, height: u64) -> Result<u64, RpcError> {
-        match self.shared.store.height() {
+        match self.store.height() {
             0 => Err(RpcError::new(
                 ErrorCode::NotFound,
                 format!("no block at height {height}: no block is committed yet"),
@@ -258,10 +268,10 @@ impl RpcService {
 }
 
 /// The latest block's time (the genesis time before the first block).
-fn latest_time_ms(shared: &Shared) -> Result<u64, RpcError> {
-    match shared.store.height() {
-        0 => Ok(shared.genesis.genesis_time_ms),
-        blocks => Ok(shared.store.header(blocks - 1).map_err(store_error)?.time_ms),
+fn latest_time_ms(store: &ChainStore<RocksBackend>, genesis_time_ms: u64) -> Result<u64, RpcError> {
+    match store.height() {
+        0 => Ok(genesis_time_ms),
+        blocks => Ok(store.header(blocks - 1).map_err(store_error)?.time_ms),
     }
 }
 
@@ -269,7 +279,8 @@ fn latest_time_ms(shared: &Shared) -> Result<u64, RpcError> {
 /// certificate valid at the latest block time and now, the signature made, the signing
 /// event built and the use logged.
 fn prepare_hosted(
-    shared: &Shared,
+    store: &ChainStore<RocksBackend>,
+    genesis_time_ms: u64,
     hosted: &HostedSigning,
     request: HostedRequest,
 ) -> Result<(Tx, KeyUse, SignDigestAnswer), RpcError> {
@@ -293,11 +304,13 @@ fn prepare_hosted(
     };
     let info = hosted.keys.info(&request.key_id).map_err(hosted_error)?;
     let cert = info.cert().map_err(|e| unavailable(&e.to_string()))?;
-    let record = shared.store.cert_record(&cert.ca, &cert.serial).map_err(store_error)?.unwrap_or_default();
+    let record = store.cert_record(&cert.ca, &cert.serial).map_err(store_error)?.unwrap_or_default();
     let named = format!("certificate {}/{} of hosted key {:?}", info.ca, info.serial, info.key_id);
     // At the latest block's time, and at the clock's (a node that lags behind the chain
     // must not sign with a certificate that has run out since).
-    for (at, which) in [(latest_time_ms(shared)?, "the latest block time"), (now_ms(), "this node's clock")] {
+    for (at, which) in
+        [(latest_time_ms(store, genesis_time_ms)?, "the latest block time"), (now_ms(), "this node's clock")]
+    {
         let status = record.status_at(at);
         if !status.is_valid() {
             let detail = match status {
@@ -321,7 +334,7 @@ fn prepare_hosted(
         }
     }
     let proof = || {
-        let proof = shared.store.cert_status_proof(&cert.ca, &cert.serial, now_ms());
+        let proof = store.cert_status_proof(&cert.ca, &cert.serial, now_ms());
         proof.map(|proof| proof.to_json()).map_err(|e| HostedError::Refused(format!("certificate status proof: {e}")))
     };
     let signature = hosted.keys.sign(&info, &digest, &request.token, proof).map_err(hosted_error)?;
@@ -335,7 +348,7 @@ fn prepare_hosted(
         cert: Some(cert),
         signature: Some(DocumentSignature::hosted(info.public_key, signature)),
     });
-    let tx = chancery_rpc::txs::sign_tx(&hosted.submitter, &shared.store.identity(), body, hosted.next_nonce());
+    let tx = chancery_rpc::txs::sign_tx(&hosted.submitter, &store.identity(), body, hosted.next_nonce());
     let tx_hash = tx.hash();
     let entry = KeyUse {
         stage: UseStage::Pending,
@@ -377,8 +390,8 @@ async fn record_use(
         .map_err(|e| unavailable(&format!("usage log: {e}; the signature is withheld")))
 }
 
-fn location_status(shared: &Shared, location: TxLocation) -> Result<TxStatus, RpcError> {
-    let header = shared.store.header(location.height).map_err(store_error)?;
+fn location_status(store: &ChainStore<RocksBackend>, location: TxLocation) -> Result<TxStatus, RpcError> {
+    let header = store.header(location.height).map_err(store_error)?;
     Ok(TxStatus::Committed { height: location.height, index: location.index, block_time_ms: header.time_ms })
 }
 
@@ -478,15 +491,16 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn status(&self, tx_hash: Hash) -> Answer<TxStatusAnswer> {
+        let admission = self.admission.clone();
         let status = self
-            .read(move |shared| match shared.store.tx_location(&tx_hash) {
-                Ok(location) => location_status(shared, location),
-                Err(StoreError::NotFound(_)) => Ok(match shared.mempool.status(&tx_hash) {
+            .read(move |store| match store.tx_location(&tx_hash) {
+                Ok(location) => location_status(store, location),
+                Err(StoreError::NotFound(_)) => Ok(match admission.mempool().status(&tx_hash) {
                     PoolStatus::Pending => TxStatus::Pending,
                     PoolStatus::Dropped(reason) => TxStatus::Dropped { reason },
                     // Committed between the two reads?
-                    PoolStatus::Unknown => match shared.store.tx_location(&tx_hash) {
-                        Ok(location) => location_status(shared, location)?,
+                    PoolStatus::Unknown => match store.tx_location(&tx_hash) {
+                        Ok(location) => location_status(store, location)?,
                         Err(_) => TxStatus::Unknown,
                     },
                 }),
@@ -499,8 +513,7 @@ impl ChanceryApiServer for RpcService {
     async fn by_digest(&self, digest: String, after: Option<Hash>) -> Answer<Anchors> {
         let digest = Digest::parse(&digest).map_err(|e| RpcError::new(ErrorCode::BadArgument, e.to_string()))?;
         ok(self
-            .read(move |shared| {
-                let store = &shared.store;
+            .read(move |store| {
                 let after = match after {
                     Some(hash) => Some(store.tx_location(&hash).map_err(store_error)?),
                     None => None,
@@ -529,8 +542,8 @@ impl ChanceryApiServer for RpcService {
             self.height_arg(c)?;
         }
         ok(self
-            .read(move |shared| {
-                shared.store.proof_bundle(&tx_hash, checkpoint).map_err(|e| match e {
+            .read(move |store| {
+                store.proof_bundle(&tx_hash, checkpoint).map_err(|e| match e {
                     StoreError::NotFound(_) => RpcError::new(
                         ErrorCode::NotFound,
                         format!("tx {tx_hash} is not committed on this node (see evidence_status)"),
@@ -549,7 +562,7 @@ impl ChanceryApiServer for RpcService {
             }
             None => None,
         };
-        let trust = self.shared.genesis.trust_root();
+        let trust = self.trust.clone();
         let answer = match chancery_ledger::verify(&bundle, &trust, file.as_deref()) {
             Ok(report) => VerifyAnswer { valid: true, error: None, report: serde_json::to_value(&report).ok() },
             Err(e) => VerifyAnswer { valid: false, error: Some(e.to_string()), report: None },
@@ -580,9 +593,8 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn gov_proposal(&self, id: Hash) -> Answer<ProposalAnswer> {
-        let trust = self.shared.genesis.trust_root();
-        let answer = self.read(move |shared| -> Result<ProposalAnswer, RpcError> {
-            let store = &shared.store;
+        let trust = self.trust.clone();
+        let answer = self.read(move |store| -> Result<ProposalAnswer, RpcError> {
             let proof = store.proposal_proof(&id).map_err(store_error)?;
             // The node checks its own proof as any verifier would before it answers, and
             // answers from the record it proves.
@@ -601,8 +613,7 @@ impl ChanceryApiServer for RpcService {
 
     async fn gov_proposals(&self, pending: Option<bool>, after: Option<Hash>) -> Answer<Vec<ProposalAnswer>> {
         ok(self
-            .read(move |shared| {
-                let store = &shared.store;
+            .read(move |store| {
                 let set = store.current_validators().map_err(store_error)?;
                 let height = store.height();
                 let records = if pending.unwrap_or(false) {
@@ -624,7 +635,7 @@ impl ChanceryApiServer for RpcService {
         let (ca, serial) = cert_args(&ca, &serial)?;
         let (ca_read, serial_read) = (ca.clone(), serial.clone());
         let record = self
-            .read(move |shared| shared.store.cert_record(&ca_read, &serial_read).map_err(store_error))
+            .read(move |store| store.cert_record(&ca_read, &serial_read).map_err(store_error))
             .await?
             .unwrap_or_default();
         let events = record
@@ -644,9 +655,9 @@ impl ChanceryApiServer for RpcService {
 
     async fn cert_status(&self, ca: String, serial: String, at_ms: u64) -> Answer<CertStatusAnswer> {
         let (ca, serial) = cert_args(&ca, &serial)?;
-        let trust = self.shared.genesis.trust_root();
-        let answer = self.read(move |shared| -> Result<CertStatusAnswer, RpcError> {
-            let proof = shared.store.cert_status_proof(&ca, &serial, at_ms).map_err(store_error)?;
+        let trust = self.trust.clone();
+        let answer = self.read(move |store| -> Result<CertStatusAnswer, RpcError> {
+            let proof = store.cert_status_proof(&ca, &serial, at_ms).map_err(store_error)?;
             // The node checks its own proof as any verifier would before it answers.
             let verdict = chancery_ledger::verify::verify_cert_status(&proof, &trust)
                 .map_err(|e| unavailable(&format!("the store's certificate proof does not verify: {e}")))?;
@@ -667,14 +678,13 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn subscribe_committed(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        forward(pending, self.shared.events.subscribe(), self, Committed::block_json).await
+        forward(pending, self.status.subscribe(), self, Committed::block_json).await
     }
 
     async fn info(&self) -> Answer<ChainInfo> {
         let (request_bytes_max, submit_batch_max) = (self.request_bytes_max, self.submit_batch_max);
         ok(self
-            .read(move |shared| {
-                let store = &shared.store;
+            .read(move |store| {
                 let blocks = store.height();
                 let latest = if blocks > 0 { Some(store.header(blocks - 1).map_err(store_error)?) } else { None };
                 Ok(ChainInfo {
@@ -693,33 +703,25 @@ impl ChanceryApiServer for RpcService {
 
     async fn header(&self, height: u64) -> Answer<Header> {
         let height = self.height_arg(height)?;
-        ok(self.read(move |shared| shared.store.header(height).map_err(store_error)).await)
+        ok(self.read(move |store| store.header(height).map_err(store_error)).await)
     }
 
     async fn block(&self, height: u64) -> Answer<Block> {
         let height = self.height_arg(height)?;
-        ok(self.read(move |shared| shared.store.block(height).map_err(store_error)).await)
+        ok(self.read(move |store| store.block(height).map_err(store_error)).await)
     }
 
     async fn commit(&self, height: u64) -> Answer<Commit> {
         let height = self.height_arg(height)?;
-        ok(self.read(move |shared| shared.store.commit(height).map_err(store_error)).await)
+        ok(self.read(move |store| store.commit(height).map_err(store_error)).await)
     }
 
     async fn validators(&self, height: Option<u64>) -> Answer<ValidatorSet> {
         let height = height.map(|h| self.height_arg(h)).transpose()?;
         ok(self
-            .read(move |shared| {
-                let store = &shared.store;
+            .read(move |store| {
                 let Some(h) = height else { return store.current_validators().map_err(store_error) };
-                let header = store.header(h).map_err(store_error)?;
-                // The set in force at h: the latest change in force at h, else genesis.
-                let set =
-                    store.changed_set_at(h).map_err(store_error)?.unwrap_or_else(|| shared.genesis.validators.clone());
-                if set.hash() != header.validators_hash {
-                    return Err(unavailable("stored validator sets do not match the header"));
-                }
-                Ok(set)
+                store.validators_at(h).map_err(store_error)
             })
             .await)
     }
@@ -727,14 +729,13 @@ impl ChanceryApiServer for RpcService {
     async fn checkpoint(&self, height: Option<u64>) -> Answer<CheckpointInfo> {
         let height = match height {
             Some(h) => self.height_arg(h)?,
-            None => match self.shared.store.height() {
+            None => match self.store.height() {
                 0 => return ok(Err(RpcError::new(ErrorCode::NotFound, "no block is committed yet"))),
                 blocks => blocks - 1,
             },
         };
         ok(self
-            .read(move |shared| {
-                let store = &shared.store;
+            .read(move |store| {
                 Ok(CheckpointInfo {
                     height,
                     header: store.header(height).map_err(store_error)?,
@@ -746,71 +747,24 @@ impl ChanceryApiServer for RpcService {
     }
 
     async fn consistency_proof(&self, from: u64, to: u64) -> Answer<HistoryConsistency> {
-        let blocks = self.shared.store.height();
+        let blocks = self.store.height();
         if from == 0 || from > to || to > blocks {
             return ok(Err(RpcError::new(
                 ErrorCode::BadArgument,
                 format!("need 0 < from <= to <= {blocks} (the chain's block count); got from {from}, to {to}"),
             )));
         }
-        ok(self.read(move |shared| shared.store.history_consistency(from, to).map_err(store_error)).await)
+        ok(self.read(move |store| store.history_consistency(from, to).map_err(store_error)).await)
     }
 
     async fn subscribe_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        forward(pending, self.shared.events.subscribe(), self, Committed::header_json).await
+        forward(pending, self.status.subscribe(), self, Committed::header_json).await
     }
 
     async fn health(&self) -> Answer<Health> {
-        ok(self.read(|shared| Ok(health(shared))).await)
+        let (status, admission) = (self.status.clone(), self.admission.clone());
+        ok(self.read(move |store| Ok(status.health(store, admission.mempool()))).await)
     }
-}
-
-/// How long without a commit before the node calls itself stalled.
-pub const STALLED_AFTER_MS: u64 = 30_000;
-
-/// The node's health as `node_health` and `GET /health` report it.
-pub fn health(shared: &Shared) -> Health {
-    let liveness = shared.liveness();
-    let since = liveness.last_commit.elapsed().as_millis() as u64;
-    let reach = liveness.peers.as_ref().and_then(|peers| reachable_power(shared, peers));
-    let (status, reason) = match (&liveness.halted, reach) {
-        (Some(reason), _) => ("halted", Some(reason.clone())),
-        (None, Some((reachable, total))) if reachable * 3 <= total * 2 => (
-            "no_quorum",
-            Some(format!(
-                "this node reaches validators with power {reachable} of {total}; more than two thirds must be reachable to commit blocks"
-            )),
-        ),
-        (None, _) if since > STALLED_AFTER_MS => {
-            ("stalled", Some(format!("no block committed for {} s", since / 1000)))
-        }
-        (None, _) => ("ok", None),
-    };
-    let (txs, bytes) = shared.mempool.size();
-    Health {
-        status: status.to_string(),
-        reason,
-        moniker: shared.moniker.clone(),
-        blocks: shared.store.height(),
-        since_last_commit_ms: since,
-        mempool_txs: txs as u64,
-        mempool_bytes: bytes as u64,
-        version: env!("CARGO_PKG_VERSION").to_string(),
-    }
-}
-
-/// Voting power of the validators this node is connected to (itself included when it
-/// is one), and the total.
-fn reachable_power(shared: &Shared, peers: &std::collections::HashSet<libp2p::PeerId>) -> Option<(u64, u64)> {
-    let set = shared.store.current_validators().ok()?;
-    let mut reachable = 0;
-    for v in &set.validators {
-        let connected = crate::p2p::peer_id(&v.p2p_key).is_ok_and(|p| peers.contains(&p));
-        if connected || Some(v.consensus_key) == shared.consensus_key {
-            reachable += v.power;
-        }
-    }
-    Some((reachable, set.total_power()))
 }
 
 /// Sends each committed block's `item` to the subscriber. The JSON is made once per
@@ -832,7 +786,7 @@ async fn forward(
                 Ok(committed) => match sink.try_send(item(&committed).to_owned()) {
                     Ok(()) => {}
                     Err(jsonrpsee::core::server::TrySendError::Full(_)) => {
-                        service.shared.metrics.rpc_subscriptions_dropped.inc();
+                        service.metrics.rpc_subscriptions_dropped.inc();
                         return Err("the subscriber does not read its notifications; closed".into());
                     }
                     Err(jsonrpsee::core::server::TrySendError::Closed(_)) => return Ok(()),

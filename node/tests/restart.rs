@@ -86,12 +86,12 @@ fn a_restarted_proposer_proposes_the_block_it_signed_before() {
     rt.block_on(async {
         let node = start(&home, &config, &Overrides::default()).await.expect("restart");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while node.shared.store.height() == 0 {
-            assert!(node.shared.liveness().halted.is_none(), "halted: {:?}", node.shared.liveness().halted);
+        while node.store.height() == 0 {
+            assert!(node.status.liveness().halted.is_none(), "halted: {:?}", node.status.liveness().halted);
             assert!(Instant::now() < deadline, "block 0 not committed");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let committed = node.shared.store.header(0).expect("header");
+        let committed = node.store.header(0).expect("header");
         assert_eq!(committed.hash(), recorded.header.hash(), "the recorded block is the one committed");
         assert!(node.stop().await, "the store closes");
     });

@@ -15,18 +15,20 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub use backend::{Backend, BackendError, Batch, Column, Entry};
 pub use write::StoreWriter;
 
-use crate::chain::{Block, ChainId, Commit, Header, Params};
 use crate::codec::{decode, encode, BoundedVec, Canonical, DecodeError};
 use crate::digest::Digest;
 use crate::hash::Hash;
 use crate::hex::HexBytes;
-use crate::history::{self, bound_root_at, Blake3History, HistoryConsistency, HistoryError, HistoryNodes, TreeHasher};
 use crate::limits::BLOCK_TXS_MAX;
-use crate::smt::{Child, Node, NodeKey, NodeSource, SmtError};
+use crate::merkle::history::{
+    self, bound_root_at, Blake3History, HistoryConsistency, HistoryError, HistoryNodes, TreeHasher,
+};
+use crate::merkle::smt::{Child, Node, NodeKey, NodeSource, SmtError};
+use crate::merkle::tx_tree::{self, level_widths, TxProof, STORED_LEVEL};
 use crate::state::{apply_with, genesis_changes, CertRecord, ExecError, StateChanges, StateKey, StateView};
-use crate::tx::{CertSerial, Evidence, Tx, TxBody};
-use crate::tx_tree::{self, level_widths, TxProof, STORED_LEVEL};
-use crate::validator::{CaId, Member, ValidatorSet};
+use crate::types::block::{Block, ChainId, Commit, Header, Params};
+use crate::types::tx::{CertSerial, Evidence, Tx, TxBody};
+use crate::types::validator::{CaId, Member, ValidatorSet};
 use crate::verify::{Checkpoint, ProofBundle, ValidatorSetChange};
 
 /// What a store is created from: the genesis, as the ledger sees it.
@@ -212,6 +214,8 @@ pub struct ChainStore<B: Backend> {
     backend: B,
     chain_id: ChainId,
     genesis_hash: Hash,
+    /// The set that signs until the first change takes effect.
+    genesis_validators: ValidatorSet,
     height: AtomicU64,
     poisoned: AtomicBool,
     written_bytes: AtomicU64,
@@ -227,6 +231,7 @@ impl<B: Backend> ChainStore<B> {
             backend,
             chain_id: spec.chain_id.clone(),
             genesis_hash: spec.genesis_hash,
+            genesis_validators: spec.validators.clone(),
             height: AtomicU64::new(0),
             poisoned: AtomicBool::new(false),
             written_bytes: AtomicU64::new(0),
@@ -356,8 +361,8 @@ impl<B: Backend> ChainStore<B> {
     }
 
     /// The chain's identity: id and genesis hash, as signed messages bind them.
-    pub fn identity(&self) -> crate::chain::ChainIdentity {
-        crate::chain::ChainIdentity { chain_id: self.chain_id.clone(), genesis_hash: self.genesis_hash }
+    pub fn identity(&self) -> crate::types::block::ChainIdentity {
+        crate::types::block::ChainIdentity { chain_id: self.chain_id.clone(), genesis_hash: self.genesis_hash }
     }
 
     /// Number of committed blocks, which is also the height of the next block.

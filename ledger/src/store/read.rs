@@ -2,8 +2,8 @@
 //! the integrity check.
 
 use super::*;
-use crate::gov::ProposalRecord;
-use crate::smt::{Smt, Terminal};
+use crate::merkle::smt::{Smt, Terminal};
+use crate::types::gov::ProposalRecord;
 use crate::verify::{CertEventProof, CertStatusProof};
 
 /// Most anchors of one digest returned by one query.
@@ -163,7 +163,7 @@ impl<B: Backend> ChainStore<B> {
     }
 
     /// The chain parameters in force for the next block.
-    pub fn params(&self) -> Result<crate::chain::Params> {
+    pub fn params(&self) -> Result<crate::types::block::Params> {
         self.decoded(Column::State, &encode(&StateKey::Params), self.height())?
             .ok_or_else(|| StoreError::Corrupt { height: self.height(), what: "chain parameters are missing".into() })
     }
@@ -203,7 +203,7 @@ impl<B: Backend> ChainStore<B> {
     /// their ids, in id order.
     pub fn open_proposals(&self) -> Result<Vec<(Hash, ProposalRecord)>> {
         let height = self.height();
-        let open: crate::gov::OpenProposals =
+        let open: crate::types::gov::OpenProposals =
             self.decoded(Column::State, &encode(&StateKey::OpenProposals), height)?.unwrap_or_default();
         let mut records = Vec::with_capacity(open.ids.len());
         for (id, expires_at_height) in open.ids.iter().filter(|(_, expires)| height <= *expires) {
@@ -260,7 +260,7 @@ impl<B: Backend> ChainStore<B> {
 
     /// Proof of a certificate's status at `at_ms` as of the last committed block: its
     /// record proven in that block's state tree, and each event with its inclusion proof
-    /// (see [`crate::cert`]).
+    /// (see [`crate::verify::cert`]).
     pub fn cert_status_proof(&self, ca: &CaId, serial: &CertSerial, at_ms: u64) -> Result<CertStatusProof> {
         let Some(last) = self.height().checked_sub(1) else {
             return Err(StoreError::NotFound("a committed block to prove a certificate's status against".into()));
@@ -341,6 +341,20 @@ impl<B: Backend> ChainStore<B> {
     /// set is), read without the headers and commits that prove the changes.
     pub fn changed_set_at(&self, height: u64) -> Result<Option<ValidatorSet>> {
         Ok(self.changed_sets(height)?.pop().map(|(_, set)| set))
+    }
+
+    /// The validator set that signed block `height`: the last change in force at
+    /// `height`, else the genesis set; checked against the block's header.
+    pub fn validators_at(&self, height: u64) -> Result<ValidatorSet> {
+        let header = self.header(height)?;
+        let set = self.changed_set_at(height)?.unwrap_or_else(|| self.genesis_validators.clone());
+        if set.hash() != header.validators_hash {
+            return Err(StoreError::Corrupt {
+                height,
+                what: "the stored validator set in force does not match the header's validators hash".into(),
+            });
+        }
+        Ok(set)
     }
 
     /// Every validator-set change taking effect at or below `up_to`, in order, each with

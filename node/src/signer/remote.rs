@@ -375,7 +375,7 @@ fn sign_digest(
         Ok(info) => info,
         Err(e) => return hosted_reply(e),
     };
-    if let Err(why) = policy.check(&info, token, cert_proof, crate::shared::now_ms()) {
+    if let Err(why) = policy.check(&info, token, cert_proof, crate::clock::now_ms()) {
         tracing::warn!(key_id, %why, "hosted signature refused");
         return RemoteReply::Refused(why.to_string());
     }
@@ -386,7 +386,7 @@ fn sign_digest(
     let entry = KeyUse {
         stage: hosted::UseStage::Signed,
         height: None,
-        time_ms: crate::shared::now_ms(),
+        time_ms: crate::clock::now_ms(),
         key_id: key_id.to_string(),
         digest: digest.to_text(),
         signature_hash: hosted::signature_hash(&signature),
