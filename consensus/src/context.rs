@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chancery_ledger::chain::{Block, ChainIdentity, Params, ProposalHeader, Vote as LedgerVote, VoteKind};
+use chancery_ledger::block::{Block, ChainIdentity, Params, ProposalHeader, Vote as LedgerVote, VoteKind};
 use chancery_ledger::{Hash, PublicKey, ValidatorSet as LedgerValidatorSet};
 use malachitebft_core_types::{self as core, LinearTimeouts, NilOrVal, Round, SignedExtension, VoteType, VotingPower};
 
@@ -458,7 +458,7 @@ pub fn timeouts(params: &Params) -> LinearTimeouts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chancery_ledger::chain::{Commit, CommitSig};
+    use chancery_ledger::block::{Commit, CommitSig};
     use chancery_ledger::codec::{encode, BoundedVec};
     use chancery_ledger::testkit::{key, public, sign, validator_set};
     use malachitebft_core_types::{Context, ValidatorSet as _};

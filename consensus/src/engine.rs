@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chancery_ledger::chain::{Commit, CommitSig};
+use chancery_ledger::block::{Commit, CommitSig};
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::{ChainIdentity, Hash, PublicKey, Signature};
 use malachitebft_core_consensus::{

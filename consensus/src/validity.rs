@@ -1,7 +1,7 @@
 //! The host's verdict on a proposed block, before consensus may vote for it. Pure: the
 //! caller passes what it knows (parent, clock, current validator set and history root).
 
-use chancery_ledger::chain::Block;
+use chancery_ledger::block::Block;
 use chancery_ledger::{ChainId, Hash};
 
 /// What a proposed block is checked against.

@@ -5,7 +5,7 @@ use chancery_consensus::context::{timeouts, Address, BlockValue, ConsensusValida
 use chancery_consensus::engine::{Engine, EngineError, Output, SignRequest, Signer, SignerRefused, Wal, WalError};
 use chancery_consensus::host::MemoryWal;
 use chancery_consensus::wire::WalEntry;
-use chancery_ledger::chain::Params;
+use chancery_ledger::block::Params;
 use chancery_ledger::testkit::{key, public, validator_set, TestChain};
 use malachitebft_core_consensus::{Input, LocallyProposedValue};
 use malachitebft_core_types::{Round, VoteExtensionPolicy};

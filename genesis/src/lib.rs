@@ -65,7 +65,7 @@ pub enum GenesisError {
     },
     /// A parameter is out of range.
     #[error("genesis {0}")]
-    Params(#[from] chancery_ledger::chain::ParamsError),
+    Params(#[from] chancery_ledger::block::ParamsError),
     /// No validators.
     #[error("genesis has no validators: add at least one with `chancery genesis add-validator`")]
     NoValidators,

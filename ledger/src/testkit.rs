@@ -3,16 +3,16 @@
 
 use ed25519_dalek::{Signer as _, SigningKey};
 
-use crate::chain::{Block, ChainId, Commit, CommitSig, Header};
 use crate::codec::BoundedVec;
 use crate::crypto::{PublicKey, Signature};
 use crate::digest::{Digest, DigestAlg};
-use crate::gov::{Change, GovProposal};
 use crate::hash::{Hash, HashContext};
-use crate::history::{Blake3History, HistoryTree};
-use crate::tx::{Evidence, EvidenceKind, Tx, TxBody};
-use crate::tx_tree::TxTree;
-use crate::validator::{Member, MemberRole, Name, Role, Validator, ValidatorSet};
+use crate::merkle::history::{Blake3History, HistoryTree};
+use crate::merkle::tx_tree::TxTree;
+use crate::types::block::{Block, ChainId, Commit, CommitSig, Header};
+use crate::types::gov::{Change, GovProposal};
+use crate::types::tx::{Evidence, EvidenceKind, Tx, TxBody};
+use crate::types::validator::{Member, MemberRole, Name, Role, Validator, ValidatorSet};
 use crate::verify::TrustRoot;
 use crate::verify::{Checkpoint, ProofBundle, ValidatorSetChange};
 
@@ -172,8 +172,8 @@ impl TestChain {
     }
 
     /// The chain's identity (id and genesis hash).
-    pub fn identity(&self) -> crate::chain::ChainIdentity {
-        crate::chain::ChainIdentity { chain_id: self.chain_id.clone(), genesis_hash: self.genesis_hash }
+    pub fn identity(&self) -> crate::types::block::ChainIdentity {
+        crate::types::block::ChainIdentity { chain_id: self.chain_id.clone(), genesis_hash: self.genesis_hash }
     }
 
     /// The trust root a verifier would derive from this chain's genesis.
@@ -317,7 +317,7 @@ impl TestChain {
 #[derive(Default)]
 pub struct MemoryState {
     values: std::collections::HashMap<crate::state::StateKey, Vec<u8>>,
-    nodes: crate::smt::MemoryNodes,
+    nodes: crate::merkle::smt::MemoryNodes,
     txs: std::collections::HashSet<Hash>,
 }
 
@@ -325,7 +325,7 @@ impl MemoryState {
     /// The state a genesis with these parts starts from (version 0).
     pub fn genesis(
         genesis_hash: &Hash,
-        params: &crate::chain::Params,
+        params: &crate::types::block::Params,
         validators: &ValidatorSet,
         members: &[Member],
     ) -> Self {
@@ -349,12 +349,12 @@ impl MemoryState {
     }
 }
 
-impl crate::smt::NodeSource for MemoryState {
+impl crate::merkle::smt::NodeSource for MemoryState {
     type Error = std::convert::Infallible;
-    fn node(&self, key: &crate::smt::NodeKey) -> Result<Option<crate::smt::Node>, Self::Error> {
+    fn node(&self, key: &crate::merkle::smt::NodeKey) -> Result<Option<crate::merkle::smt::Node>, Self::Error> {
         self.nodes.node(key)
     }
-    fn root(&self, version: u64) -> Result<Option<crate::smt::Child>, Self::Error> {
+    fn root(&self, version: u64) -> Result<Option<crate::merkle::smt::Child>, Self::Error> {
         self.nodes.root(version)
     }
 }
@@ -385,7 +385,7 @@ pub fn chain_spec(n: usize) -> (crate::store::ChainSpec, Vec<SigningKey>) {
         Member {
             name: name("ca-one"),
             key: public(&key(4, 0)),
-            role: MemberRole::CertificateAuthority { ca: crate::validator::CaId::new("ca-one").expect("id") },
+            role: MemberRole::CertificateAuthority { ca: crate::types::validator::CaId::new("ca-one").expect("id") },
         },
     ];
     let chain_id = ChainId::new("store-test").expect("valid id");
@@ -394,7 +394,7 @@ pub fn chain_spec(n: usize) -> (crate::store::ChainSpec, Vec<SigningKey>) {
         crate::store::ChainSpec {
             chain_id,
             genesis_hash,
-            params: crate::chain::Params::default(),
+            params: crate::types::block::Params::default(),
             validators,
             members,
         },
@@ -448,7 +448,7 @@ pub fn seal_block<B: crate::store::Backend>(
         height,
         time_ms,
         prev_hash: if height == 0 { store.genesis_hash() } else { store.header(height - 1)?.hash() },
-        tx_root: crate::tx_tree::tx_root(&tx_hashes),
+        tx_root: crate::merkle::tx_tree::tx_root(&tx_hashes),
         tx_count: txs.len() as u32,
         history_root: store.history_root(height)?,
         validators_hash: validators.hash(),

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chancery_ledger::chain::{Block, ChainId, Commit, Header, Vote, VoteKind};
+use chancery_ledger::block::{Block, ChainId, Commit, Header, Vote, VoteKind};
 use chancery_ledger::codec::{decode, encode, BoundedBytes, BoundedVec, Canonical, DecodeError};
 use chancery_ledger::testkit::{document_evidence, key, public, signed_tx, validator_set, TestChain};
 use chancery_ledger::tx::{

@@ -1,6 +1,6 @@
 //! Misbehaviour evidence on chain: accepted only as proof, from a validator's node, once.
 
-use chancery_ledger::chain::{Params, VoteKind};
+use chancery_ledger::block::{Params, VoteKind};
 use chancery_ledger::misbehaviour::{Equivocation, SignedItem};
 use chancery_ledger::state::{execute, BlockContext, TxError};
 use chancery_ledger::testkit::{key, public, sign, signed_tx, validator_set, MemoryState};

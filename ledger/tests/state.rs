@@ -1,7 +1,7 @@
 //! The state transition, one table row per rule, accepted and rejected, with the error a
 //! user would see.
 
-use chancery_ledger::chain::{ChainId, Params};
+use chancery_ledger::block::{ChainId, Params};
 use chancery_ledger::codec::{BoundedBytes, BoundedVec};
 use chancery_ledger::gov::{Change, GovProposal, GovVote, KeyRotation, ProposalRecord, RecordedStatus, RotatedKey};
 use chancery_ledger::state::{execute, BlockContext, ExecError, StateChanges, StateKey, StateView};
@@ -975,7 +975,7 @@ fn a_rejected_tx_leaves_the_execution_unchanged() {
 
 #[test]
 fn a_header_that_does_not_match_its_content_is_refused() {
-    use chancery_ledger::chain::{Block, Header};
+    use chancery_ledger::block::{Block, Header};
     use chancery_ledger::state::apply;
     use chancery_ledger::tx_tree::tx_root;
     let net = Net::new();

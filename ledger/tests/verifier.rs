@@ -1,7 +1,7 @@
 //! The offline verifier: a valid bundle proves what it should, and each check, broken on
 //! its own, fails with the error that names it.
 
-use chancery_ledger::chain::{ChainId, Commit, CommitError, CommitSig, Header};
+use chancery_ledger::block::{ChainId, Commit, CommitError, CommitSig, Header};
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::hex::HexBytes;
 use chancery_ledger::testkit::{key, public, sign, TestChain};

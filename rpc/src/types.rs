@@ -115,7 +115,7 @@ pub struct ChainInfo {
 
 impl ChainInfo {
     /// The chain's identity (id and genesis hash), which a client signs its txs for.
-    pub fn identity(&self) -> Result<chancery_ledger::ChainIdentity, chancery_ledger::chain::ChainIdError> {
+    pub fn identity(&self) -> Result<chancery_ledger::ChainIdentity, chancery_ledger::block::ChainIdError> {
         let chain_id = chancery_ledger::ChainId::new(&self.chain_id)?;
         Ok(chancery_ledger::ChainIdentity { chain_id, genesis_hash: self.genesis_hash })
     }

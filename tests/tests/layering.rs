@@ -205,6 +205,40 @@ fn modules_of_ledger_and_consensus_import_one_way() {
     }
 }
 
+/// The `crate::name::` paths in `code` whose `name` is not one of `modules`: a module
+/// named through a re-export, which the circle check would not see.
+fn indirect_paths(code: &str, modules: &BTreeSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in code.match_indices("crate::") {
+        let rest = &code[i + "crate::".len()..];
+        let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let name = &rest[..end];
+        if is_module_name(name) && rest[end..].starts_with("::") && !modules.contains(name) {
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn ledger_and_consensus_name_their_modules_by_their_paths() {
+    for name in ["ledger", "consensus"] {
+        let modules = modules(&crate_dir(name).join("src"));
+        let top: BTreeSet<String> = modules.iter().map(|m| m.path[0].clone()).collect();
+        assert!(top.len() > 3, "{name}: the modules were read: {top:?}");
+        for module in &modules {
+            let indirect = indirect_paths(&module.code, &top);
+            assert!(
+                indirect.is_empty(),
+                "{name}::{} names modules through re-exports ({indirect:?}): use their full paths",
+                module.path.join("::")
+            );
+        }
+    }
+    let known: BTreeSet<String> = ["types".to_string()].into();
+    assert_eq!(indirect_paths("use crate::tx::Tx; crate::types::tx::f(); crate::decode(x)", &known), ["tx"]);
+}
+
 #[test]
 fn the_circle_check_finds_a_circle() {
     // Three modules in a ring, and one directory whose children import each other.

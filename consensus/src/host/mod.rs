@@ -517,6 +517,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
                 continue;
             }
             if let Some(i) = self.due_timer(now) {
+                // L57, L61, L65: OnTimeoutPropose, OnTimeoutPrevote, OnTimeoutPrecommit.
                 let (_, timeout) = self.timers.swap_remove(i);
                 self.feed(Input::TimeoutElapsed(timeout))?;
                 continue;
@@ -570,12 +571,14 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
 
     fn carry_out(&mut self, output: Output, queue: &mut VecDeque<Input<Ctx>>) -> Result<(), Halt> {
         match output {
+            // L21, L34, L47: the timeouts the core schedules, fired by `poll`.
             Output::ScheduleTimeout { timeout, after } => {
                 self.timers.retain(|(_, t)| *t != timeout);
                 self.timers.push((self.now.ms + after.as_millis() as u64, timeout));
             }
             Output::CancelTimeout(timeout) => self.timers.retain(|(_, t)| *t != timeout),
             Output::CancelAllTimeouts => self.timers.clear(),
+            // L18: getValue(), the block this proposer builds from its mempool.
             Output::GetValue { height, round, within } => {
                 let wait = EMPTY_BLOCK_WAIT_MS.min(within.as_millis() as u64 / 2);
                 self.build = Some(PendingBuild { height, round, wait_until_ms: self.now.ms + wait });
@@ -613,15 +616,19 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             Output::StartRound { height, round, .. } => {
                 tracing::debug!(height = height.0, round = round.as_i64(), "round started");
             }
+            // L24, L26, L30, L32, L36, L44: broadcast ⟨PREVOTE⟩ and ⟨PRECOMMIT⟩.
             Output::Publish(SignedConsensusMsg::Vote(vote)) | Output::RepublishVote(vote) => {
                 self.actions.push(Action::Broadcast(Message::Vote(WireVote::from_signed(&vote))));
             }
+            // L19: broadcast ⟨PROPOSAL, h, round, proposal, validRound⟩.
             Output::Publish(SignedConsensusMsg::Proposal(proposal)) => {
                 self.actions.push(Action::Broadcast(Message::Proposal(WireProposal::from_signed(&proposal))));
             }
             Output::PublishLiveness(LivenessMsg::Vote(vote)) => {
                 self.actions.push(Action::Broadcast(Message::Vote(WireVote::from_signed(&vote))));
             }
+            // L28 and L36 need 2f+1 prevotes for a round: a polka sent whole, so a
+            // validator that missed some of those prevotes can still act on it.
             Output::PublishLiveness(LivenessMsg::PolkaCertificate(cert)) => {
                 let signatures =
                     cert.polka_signatures.iter().map(|s| (s.address.0, Signature(s.signature.0))).collect();
@@ -685,6 +692,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
     fn on_message(&mut self, from: P, message: Message) -> Result<(), Halt> {
         let height = self.height();
         match message {
+            // L34, L36, L44, L47, L49, L55: votes of this height, counted by the core.
             Message::Vote(vote) if vote.height == height => self.feed(Input::Vote(vote.to_signed())),
             Message::Polka(polka) if polka.height == height => {
                 self.feed(Input::PolkaCertificate(polka.to_certificate()))

@@ -37,7 +37,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
-use chancery_ledger::chain::{Block, Commit, Params};
+use chancery_ledger::block::{Block, Commit, Params};
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::store::memory::MemoryBackend;
 use chancery_ledger::store::{ChainSpec, ChainStore, StoreWriter};

@@ -21,7 +21,7 @@ use crate::codec::{BoundedVec, Canonical};
 use crate::digest::Digest;
 use crate::hash::Hash;
 use crate::limits::{CERT_EVENTS_MAX, STATE_VALUE_BYTES_MAX};
-use crate::tx::{CertEventKind, RevocationReason};
+use crate::types::tx::{CertEventKind, RevocationReason};
 
 /// Every event of one certificate, in chain order.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]

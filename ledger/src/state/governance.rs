@@ -1,17 +1,17 @@
-//! Executing governance txs: proposals, votes and key rotations (rules in [`crate::gov`]).
+//! Executing governance txs: proposals, votes and key rotations (rules in [`crate::types::gov`]).
 //! A change is planned against the state as the block has it so far, without writing;
 //! the plan is checked when the proposal arrives and applied when it passes.
 
 use super::{ExecError, Overlay, Rules, StateKey, StateView, TxError, TxOutcome};
 use crate::codec::{encode, BoundedBytes, BoundedVec};
 use crate::crypto::PublicKey;
-use crate::gov::{
-    Change, GovProposal, GovVote, KeyRotation, OpenProposals, ProposalRecord, RecordedStatus, RotatedKey, VoteEntry,
-};
 use crate::hash::Hash;
 use crate::limits::{GOV_EXPIRY_BLOCKS_MAX, GOV_PENDING_MAX, GOV_REASON_BYTES_MAX, VALIDATORS_MAX};
-use crate::tx::Tx;
-use crate::validator::{Member, MemberRole, Role, Validator, ValidatorSet};
+use crate::types::gov::{
+    Change, GovProposal, GovVote, KeyRotation, OpenProposals, ProposalRecord, RecordedStatus, RotatedKey, VoteEntry,
+};
+use crate::types::tx::Tx;
+use crate::types::validator::{Member, MemberRole, Role, Validator, ValidatorSet};
 
 /// A governance rule broken. Each message says what was wrong and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -323,7 +323,7 @@ pub enum ChangeRefusal {
     #[error("CA id {ca} is not registered")]
     CaNotRegistered {
         /// The id.
-        ca: crate::ids::CaId,
+        ca: crate::types::ids::CaId,
     },
     /// A validator's key is a member's.
     #[error("key {key} is a member's key; a validator needs its own keys")]
@@ -342,10 +342,10 @@ pub enum ChangeRefusal {
     SetTooLarge,
     /// The set would break a rule.
     #[error(transparent)]
-    InvalidSet(#[from] crate::validator::ValidatorSetError),
+    InvalidSet(#[from] crate::types::validator::ValidatorSetError),
     /// The parameters break a rule.
     #[error(transparent)]
-    Params(#[from] crate::params::ParamsError),
+    Params(#[from] crate::types::params::ParamsError),
     /// A member's key is not a valid Ed25519 key.
     #[error("member {name:?} has an invalid key")]
     InvalidMemberKey {
@@ -371,7 +371,7 @@ pub enum ChangeRefusal {
     #[error("CA id {ca} is already registered")]
     CaTaken {
         /// The id.
-        ca: crate::ids::CaId,
+        ca: crate::types::ids::CaId,
     },
 }
 

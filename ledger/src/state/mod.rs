@@ -4,7 +4,7 @@
 //!
 //! The state holds the chain parameters, the validator set for the next height, the
 //! members, each signer's last nonce, and the certificate index (CA and serial to every
-//! event). Every entry is a leaf of the state tree ([`crate::smt`]), whose root is the
+//! event). Every entry is a leaf of the state tree ([`crate::merkle::smt`]), whose root is the
 //! header's `state_root`. Evidence records change no state beyond their signer's nonce:
 //! the same digest may be anchored any number of times, each anchor its own record.
 
@@ -12,16 +12,18 @@ use std::collections::{HashMap, HashSet};
 
 use bincode::{Decode, Encode};
 
-use crate::chain::{Block, ChainId, Params};
 use crate::codec::{decode, encode, BoundedVec, Canonical};
 use crate::crypto::{PublicKey, SignatureError};
 use crate::digest::Digest;
 use crate::hash::{Hash, HashContext};
 use crate::limits::CERT_EVENTS_MAX;
-use crate::smt::{NodeSource, Smt, SmtBatch, SmtError, SmtUpdate};
-use crate::tx::{CertEvent, CertEventKind, CertSerial, Evidence, HostedSignatureError, SigningMethod, Tx, TxBody};
-use crate::tx_tree::tx_root;
-use crate::validator::{CaId, Member, MemberRole, ValidatorSet};
+use crate::merkle::smt::{NodeSource, Smt, SmtBatch, SmtError, SmtUpdate};
+use crate::merkle::tx_tree::tx_root;
+use crate::types::block::{Block, ChainId, Params};
+use crate::types::tx::{
+    CertEvent, CertEventKind, CertSerial, Evidence, HostedSignatureError, SigningMethod, Tx, TxBody,
+};
+use crate::types::validator::{CaId, Member, MemberRole, ValidatorSet};
 
 pub mod cert_record;
 mod governance;
@@ -58,7 +60,7 @@ pub enum StateKey {
     Misbehaviour(PublicKey, u64, u32, u8),
     /// The chain's genesis hash: the state root commits to the chain's identity.
     Genesis,
-    /// The `validators_epoch` of the next height (see [`crate::chain::Header`]).
+    /// The `validators_epoch` of the next height (see [`crate::types::block::Header`]).
     ValidatorsEpoch,
     /// A governance proposal and its votes, by proposal id (its tx hash).
     Proposal(Hash),
@@ -723,7 +725,7 @@ fn apply_tx<V: StateView>(
 fn apply_misbehaviour<V: StateView>(
     overlay: &mut Overlay<'_, V>,
     rules: &Rules<'_>,
-    equivocation: &crate::misbehaviour::Equivocation,
+    equivocation: &crate::types::misbehaviour::Equivocation,
 ) -> Result<Result<(), TxError>, ExecError<V::Error>> {
     let (ctx, validators) = (rules.ctx, rules.validators);
     let (chain, height, round, step) = equivocation.first.slot();

@@ -8,12 +8,12 @@ use crate::codec::{encode, BoundedVec, Canonical};
 use crate::crypto::{PublicKey, Signature};
 use crate::hash::{Hash, HashContext};
 use crate::limits::{BLOCK_BYTES_MAX, BLOCK_TXS_MAX, COMMIT_BYTES_MAX, HEADER_BYTES_MAX, VALIDATORS_MAX};
-use crate::tx::Tx;
-use crate::validator::{QuorumError, ValidatorSet};
+use crate::types::tx::Tx;
+use crate::types::validator::{QuorumError, ValidatorSet};
 
-pub use crate::ids::{ChainId, ChainIdError, ChainIdentity};
-pub use crate::params::{Params, ParamsError, Timeouts};
-pub use crate::vote::{ProposalHeader, Vote, VoteKind};
+pub use crate::types::ids::{ChainId, ChainIdError, ChainIdentity};
+pub use crate::types::params::{Params, ParamsError, Timeouts};
+pub use crate::types::vote::{ProposalHeader, Vote, VoteKind};
 
 /// A block header. Heights start at 0; the block hash is [`Header::hash`].
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]

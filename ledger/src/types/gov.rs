@@ -11,7 +11,7 @@
 //!
 //! Key rotation needs no vote: an institution replaces its own consensus, p2p or admin
 //! key with a tx signed by its current admin key. Every change to the validator set,
-//! rotations included, takes effect at the next height (see [`crate::chain::Header`]'s
+//! rotations included, takes effect at the next height (see [`crate::types::block::Header`]'s
 //! `validators_epoch`).
 
 use bincode::{Decode, Encode};
@@ -21,8 +21,8 @@ use crate::codec::{BoundedBytes, BoundedVec, Canonical};
 use crate::crypto::PublicKey;
 use crate::hash::Hash;
 use crate::limits::{GOV_PENDING_MAX, GOV_REASON_BYTES_MAX, GOV_VOTES_MAX, STATE_VALUE_BYTES_MAX};
-use crate::params::Params;
-use crate::validator::{has_quorum, CaId, Member, Name, Validator, ValidatorSet};
+use crate::types::params::Params;
+use crate::types::validator::{has_quorum, CaId, Member, Name, Validator, ValidatorSet};
 
 /// A change institutions can vote on.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
@@ -55,9 +55,10 @@ impl Change {
     /// The change's name as the CLI and reports write it.
     pub fn name(&self) -> &'static str {
         match self {
-            Change::AddMember(Member { role: crate::validator::MemberRole::CertificateAuthority { .. }, .. }) => {
-                "add_ca"
-            }
+            Change::AddMember(Member {
+                role: crate::types::validator::MemberRole::CertificateAuthority { .. },
+                ..
+            }) => "add_ca",
             Change::AddMember(_) => "add_member",
             Change::UpdateMember(_) => "update_member",
             Change::RemoveMember(_) => "remove_member",

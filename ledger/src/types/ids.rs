@@ -1,6 +1,6 @@
 //! The small identifiers every record names: the chain (id and identity), a CA, a
 //! certificate serial, an evidence kind. They come first in the ledger's types, which
-//! import one way: ids, params, validator, vote, misbehaviour, gov, tx, chain (blocks).
+//! import one way: ids, params, validator, vote, misbehaviour, gov, tx, block.
 
 use bincode::de::{BorrowDecoder, Decoder};
 use bincode::enc::Encoder;

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{encode, Canonical};
 use crate::crypto::{PublicKey, Signature};
 use crate::hash::{Hash, HashContext};
-use crate::ids::ChainId;
-use crate::validator::ValidatorSet;
-use crate::vote::{ProposalHeader, Vote};
+use crate::types::ids::ChainId;
+use crate::types::validator::ValidatorSet;
+use crate::types::vote::{ProposalHeader, Vote};
 
 /// One signed consensus message as evidence carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
@@ -125,7 +125,7 @@ mod tests {
     use super::*;
     use crate::codec::decode;
     use crate::testkit::{key, public, sign, validator_set};
-    use crate::vote::VoteKind;
+    use crate::types::vote::VoteKind;
 
     fn vote(block: Option<&[u8]>, round: u32) -> Vote {
         Vote {

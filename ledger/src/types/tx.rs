@@ -7,9 +7,9 @@ use crate::codec::{encode, BoundedVec, Canonical};
 use crate::crypto::{PublicKey, Signature, SignatureError};
 use crate::digest::Digest;
 use crate::hash::{Hash, HashContext};
-use crate::ids::ChainId;
-pub use crate::ids::{CaId, CertSerial, EvidenceKind};
 use crate::limits::{EVIDENCE_REFS_MAX, TX_BYTES_MAX};
+use crate::types::ids::ChainId;
+pub use crate::types::ids::{CaId, CertSerial, EvidenceKind};
 
 /// A signed transaction. The signature covers the canonical bytes of every other field
 /// (see [`Tx::signing_message`]).
@@ -36,7 +36,12 @@ impl Canonical for Tx {
 impl Tx {
     /// `body` as a tx of `key` (a member's key, an institution's admin key, a node's p2p
     /// key) on the chain `chain` (its id and genesis hash), signed with `nonce`.
-    pub fn sign(key: &ed25519_dalek::SigningKey, chain: &crate::ids::ChainIdentity, body: TxBody, nonce: u64) -> Tx {
+    pub fn sign(
+        key: &ed25519_dalek::SigningKey,
+        chain: &crate::types::ids::ChainIdentity,
+        body: TxBody,
+        nonce: u64,
+    ) -> Tx {
         use ed25519_dalek::Signer as _;
         let signer = PublicKey(key.verifying_key().to_bytes());
         let message = Tx::signing_message(&chain.chain_id, &chain.genesis_hash, &body, &signer, nonce);
@@ -83,14 +88,14 @@ pub enum TxBody {
     CertEvent(CertEvent),
     /// A governance proposal, signed by a voting validator's admin key; its id is its
     /// tx hash.
-    Propose(crate::gov::GovProposal),
+    Propose(crate::types::gov::GovProposal),
     /// A vote on a proposal, signed by a voting validator's admin key.
-    Vote(crate::gov::GovVote),
+    Vote(crate::types::gov::GovVote),
     /// An institution replaces one of its own keys, signed by its current admin key.
-    RotateKey(crate::gov::KeyRotation),
+    RotateKey(crate::types::gov::KeyRotation),
     /// Proof that a validator signed two conflicting consensus messages, anchored by a
     /// validator's node (signed with its p2p key).
-    Misbehaviour(crate::misbehaviour::Equivocation),
+    Misbehaviour(crate::types::misbehaviour::Equivocation),
 }
 
 /// An evidence record. No personal data goes on chain: identity facts are anchored as

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::codec::{encode, BoundedString, BoundedVec, Canonical};
 use crate::crypto::{PublicKey, Signature, SignatureError};
 use crate::hash::{Hash, HashContext};
-use crate::ids::EvidenceKind;
 use crate::limits::{MEMBER_KINDS_MAX, NAME_BYTES_MAX, VALIDATORS_MAX, VALIDATOR_POWER_MAX, VALIDATOR_SET_BYTES_MAX};
+use crate::types::ids::EvidenceKind;
 
-pub use crate::ids::CaId;
+pub use crate::types::ids::CaId;
 
 /// A human-readable name of a validator or member.
 pub type Name = BoundedString<NAME_BYTES_MAX>;

@@ -1,12 +1,12 @@
 //! What validators sign in consensus: votes and proposal headers. A commit is a quorum
-//! of precommit votes ([`crate::chain::Commit`]).
+//! of precommit votes ([`crate::types::block::Commit`]).
 
 use bincode::{Decode, Encode};
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{encode, Canonical};
 use crate::hash::{Hash, HashContext};
-use crate::ids::ChainId;
+use crate::types::ids::ChainId;
 
 /// The two kinds of consensus vote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Encode, Decode, Serialize, Deserialize)]

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use super::cert::CertStatusProof;
 use super::chain::{Checkpoint, ValidatorSetChange};
 use super::json::{BundleError, BUNDLE_VERSION};
-use crate::chain::{ChainId, Commit, Header};
 use crate::hash::Hash;
 use crate::hex::HexBytes;
 use crate::limits::BUNDLE_JSON_BYTES_MAX;
-use crate::tx::Tx;
-use crate::tx_tree::TxProof;
+use crate::merkle::tx_tree::TxProof;
+use crate::types::block::{ChainId, Commit, Header};
+use crate::types::tx::Tx;
 
 /// A proof that one tx is in a committed block of one chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,16 +15,16 @@ use serde::{Deserialize, Serialize};
 use super::chain::{check_chain, check_origin, verify_attested, ValidatorSetChange};
 use super::json::{parse_document, BundleError};
 use super::report::{CertEventReport, CertVerdict, TrustRoot, VerifyError};
-use crate::chain::{ChainId, Commit, Header};
 use crate::codec::decode;
 use crate::hash::Hash;
 use crate::hex::HexBytes;
-use crate::history::verify_block_in_history;
-use crate::smt::{SmtProof, Terminal};
+use crate::merkle::history::verify_block_in_history;
+use crate::merkle::smt::{SmtProof, Terminal};
+use crate::merkle::tx_tree::TxProof;
 use crate::state::{CertRecord, StateKey};
-use crate::tx::{CertSerial, Tx, TxBody};
-use crate::tx_tree::TxProof;
-use crate::validator::CaId;
+use crate::types::block::{ChainId, Commit, Header};
+use crate::types::tx::{CertSerial, Tx, TxBody};
+use crate::types::validator::CaId;
 
 /// Proof of a certificate's status at a time, as of one committed block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,12 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::json::{BundleError, BUNDLE_VERSION};
 use super::report::{Attestation, Attestor, CheckpointReport, TrustRoot, VerifyError};
-use crate::chain::{ChainId, Commit, Header};
 use crate::hash::Hash;
 use crate::hex::HexBytes;
-use crate::history::verify_block_in_history;
 use crate::limits::BUNDLE_SET_CHANGES_MAX;
-use crate::validator::ValidatorSet;
+use crate::merkle::history::verify_block_in_history;
+use crate::types::block::{ChainId, Commit, Header};
+use crate::types::validator::ValidatorSet;
 
 /// A validator-set change: the header that committed the new set (its
 /// `next_validators_hash`), that header's commit by the set in force there, and the new

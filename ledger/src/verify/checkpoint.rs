@@ -14,10 +14,10 @@ use super::bundle::ProofBundle;
 use super::chain::{check_chain, check_origin, verify_attested, ValidatorSetChange};
 use super::json::{parse_document, BundleError, BUNDLE_VERSION};
 use super::report::{Attestation, Report, TrustBasis, TrustRoot, VerifyError};
-use crate::chain::{ChainId, Commit, Header};
 use crate::hash::Hash;
 use crate::hex::HexBytes;
-use crate::history::{bind_root, verify_consistency, Blake3History, HistoryProofError};
+use crate::merkle::history::{bind_root, verify_consistency, Blake3History, HistoryProofError};
+use crate::types::block::{ChainId, Commit, Header};
 
 /// A checkpoint as `chancery checkpoint` saves it (JSON).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

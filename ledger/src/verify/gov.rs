@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 use super::chain::{check_chain, check_origin, verify_attested, ValidatorSetChange};
 use super::json::{parse_document, BundleError};
 use super::report::{Attestation, TrustRoot, VerifyError};
-use crate::chain::{ChainId, Commit, Header};
 use crate::codec::decode;
-use crate::gov::{ProposalRecord, ProposalStatus};
 use crate::hash::Hash;
 use crate::hex::HexBytes;
-use crate::smt::{SmtProof, Terminal};
+use crate::merkle::smt::{SmtProof, Terminal};
 use crate::state::StateKey;
+use crate::types::block::{ChainId, Commit, Header};
+use crate::types::gov::{ProposalRecord, ProposalStatus};
 
 /// A proposal's record proven as of block `B`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,16 +4,16 @@
 use serde::Serialize;
 
 use super::json::BundleError;
-use crate::chain::{ChainId, CommitError};
 use crate::codec::DecodeError;
 use crate::crypto::{PublicKey, SignatureError};
 use crate::digest::{Digest, DigestAlg};
 use crate::hash::Hash;
-use crate::history::HistoryProofError;
+use crate::merkle::history::HistoryProofError;
+use crate::merkle::tx_tree::TxProofError;
 use crate::state::CertStatus;
-use crate::tx::{CertEventKind, CertRef, EvidenceKind};
-use crate::tx_tree::TxProofError;
-use crate::validator::{Member, Role, ValidatorSet, ValidatorSetError};
+use crate::types::block::{ChainId, CommitError};
+use crate::types::tx::{CertEventKind, CertRef, EvidenceKind};
+use crate::types::validator::{Member, Role, ValidatorSet, ValidatorSetError};
 
 /// What a verifier trusts: the chain's genesis.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ pub enum VerifyError {
     TxSignature(SignatureError),
     /// A hosted document signature the signing event carries does not verify.
     #[error("hosted document signature: {0}")]
-    HostedSignature(crate::tx::HostedSignatureError),
+    HostedSignature(crate::types::tx::HostedSignatureError),
     /// The tx proof's count is not the header's.
     #[error("tx proof is for a block of {proof} txs, the header says {header}")]
     TxCountMismatch {
@@ -183,10 +183,10 @@ pub enum VerifyError {
     FileWithoutEvidence,
     /// A certificate status proof's state proof does not lead to its header's root.
     #[error("certificate record is not the one committed in the block's state_root: {0}")]
-    CertState(crate::smt::SmtProofError),
+    CertState(crate::merkle::smt::SmtProofError),
     /// A proposal proof's state proof does not lead to its header's root.
     #[error("proposal record is not the one committed in the block's state_root: {0}")]
-    ProposalState(crate::smt::SmtProofError),
+    ProposalState(crate::merkle::smt::SmtProofError),
     /// A certificate status proof does not match its committed record.
     #[error("certificate status proof: {0}")]
     CertProof(String),
@@ -287,7 +287,7 @@ pub enum Record {
         /// Certificate named.
         cert: Option<CertRef>,
         /// The document signature recorded, if any.
-        signature: Option<crate::tx::DocumentSignature>,
+        signature: Option<crate::types::tx::DocumentSignature>,
     },
     /// Certificate event.
     CertEvent {

@@ -6,9 +6,9 @@ use super::bundle::ProofBundle;
 use super::cert::{verify_cert_status, CertStatusProof};
 use super::chain::{check_chain, check_origin, verify_attested, verify_bundle_checkpoint};
 use super::report::{CertVerdict, Record, Report, Submitter, TrustBasis, TrustRoot, VerifyError};
-use crate::chain::{Commit, Header};
 use crate::digest::Digest;
-use crate::tx::{Tx, TxBody};
+use crate::types::block::{Commit, Header};
+use crate::types::tx::{Tx, TxBody};
 
 /// Verifies a bundle given as JSON (see [`verify`]).
 pub fn verify_json(bundle_json: &str, trust: &TrustRoot, file: Option<&[u8]>) -> Result<Report, VerifyError> {
@@ -26,7 +26,7 @@ pub fn verify(bundle: &ProofBundle, trust: &TrustRoot, file: Option<&[u8]>) -> R
     check_chain("tx", &trust.chain_id, &tx.chain_id)?;
     check_chain("header", &trust.chain_id, &header.chain_id)?;
     tx.verify_signature(&trust.genesis_hash).map_err(VerifyError::TxSignature)?;
-    if let TxBody::Evidence(crate::tx::Evidence { digest, signature: Some(signature), .. }) = &tx.body {
+    if let TxBody::Evidence(crate::types::tx::Evidence { digest, signature: Some(signature), .. }) = &tx.body {
         signature.check_hosted(digest).map_err(VerifyError::HostedSignature)?;
     }
 
