@@ -396,13 +396,17 @@ impl core::Context for ChanceryContext {
     ) -> &'a ConsensusValidator {
         // The core asks only for rounds it is in; a nil round selects as round 0 does.
         let round = round.as_i64().max(0) as u64;
-        let count = set.validators.len().max(1) as u64;
+        // The ledger refuses a set without a validator with power (and every change that
+        // would leave one), so every height has a proposer.
+        assert!(set.total_power > 0, "a validator set has power: the ledger refuses any other");
+        let count = set.validators.len() as u64;
         if set.equal_powers {
             let index = (height.0.wrapping_add(round) % count) as usize;
-            return &set.validators[index.min(set.validators.len().saturating_sub(1))];
+            return &set.validators[index];
         }
         let seed = chancery_ledger::HashContext::Proposal.hash_pair(&height.0.to_le_bytes(), &round.to_le_bytes());
-        let slot = u64::from_le_bytes(seed.0[..8].try_into().unwrap_or([0; 8])) % set.total_power.max(1);
+        let first: [u8; 8] = seed.0[..8].try_into().expect("a hash has 32 bytes");
+        let slot = u64::from_le_bytes(first) % set.total_power;
         let mut cumulative = 0;
         for validator in &set.validators {
             cumulative += validator.power;
@@ -410,7 +414,7 @@ impl core::Context for ChanceryContext {
                 return validator;
             }
         }
-        &set.validators[set.validators.len().saturating_sub(1)]
+        unreachable!("the slot is below the total power, the sum of the validators' powers")
     }
 
     fn new_proposal(

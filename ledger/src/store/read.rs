@@ -399,7 +399,7 @@ impl<B: Backend> ChainStore<B> {
         if widths.iter().sum::<usize>() * 32 != bytes.len() {
             return Err(StoreError::Corrupt { height, what: "stored tx-tree levels do not fit the tx count".into() });
         }
-        let mut hashes = bytes.chunks_exact(32).map(|c| Hash(c.try_into().unwrap_or([0; 32])));
+        let mut hashes = bytes.chunks_exact(32).map(|c| Hash(c.try_into().expect("chunks_exact(32) gives 32 bytes")));
         Ok(widths.iter().map(|w| hashes.by_ref().take(*w).collect()).collect())
     }
 
