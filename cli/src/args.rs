@@ -211,6 +211,14 @@ pub(crate) enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Write the verification page: one self-contained HTML file that verifies proofs in
+    /// the browser, offline (the same verifier, compiled to WebAssembly). Save it, open it
+    /// from disk, drop in the proof, the genesis file and the document.
+    VerifyPage {
+        /// The HTML file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Load a node with pre-signed txs and print committed evidence per second and
     /// submit-to-commit latency, beside the raw batch-verification rate of this machine.
     Bench {

@@ -40,6 +40,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Verify { proof, json } => verify_cmds::verify(&proof, json),
         Command::Report { proof, out } => verify_cmds::report(&proof, &out),
+        Command::VerifyPage { out } => verify_cmds::verify_page(&out),
         Command::Consistency { old, new, genesis } => verify_cmds::consistency(&old, &new, &genesis),
         Command::Genesis { command } => match command {
             GenesisCommand::Validate { file } => genesis_cmds::validate(&file),

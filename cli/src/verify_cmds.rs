@@ -52,6 +52,18 @@ pub(crate) fn report(proof: &ProofArgs, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `chancery verify-page`: the self-contained verification page.
+pub(crate) fn verify_page(out: &Path) -> Result<()> {
+    let page = chancery_court::page::html();
+    std::fs::write(out, &page).with_context(|| format!("writing {}", out.display()))?;
+    println!(
+        "wrote the verification page to {} ({} KiB; it verifies offline: open it from disk in a browser)",
+        out.display(),
+        page.len() / 1024
+    );
+    Ok(())
+}
+
 /// `chancery consistency`: a later checkpoint's history extends an earlier one's.
 pub(crate) fn consistency(old: &Path, new: &Path, genesis: &Path) -> Result<()> {
     let genesis = Genesis::from_json(&read_text(genesis, "genesis file")?)?;

@@ -182,13 +182,16 @@ fn method_label(name: &str) -> &str {
 /// What `/health` answers: status code and body.
 pub type HealthProbe = Arc<dyn Fn() -> (u16, String) + Send + Sync>;
 
-/// Serves `GET /health` and `GET /metrics`; everything else goes to JSON-RPC.
+/// Serves `GET /health`, `GET /metrics` and `GET /verify` (the verification page);
+/// everything else goes to JSON-RPC.
 #[derive(Clone)]
 pub struct HttpRoutesLayer {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// Health.
     pub health: HealthProbe,
+    /// The verification page as this node serves it (naming its genesis).
+    pub verify_page: Arc<String>,
 }
 
 impl<S> tower::Layer<S> for HttpRoutesLayer {
@@ -232,6 +235,17 @@ where
                 "/health" => {
                     let (status, body) = (self.layer.health)();
                     let response = plain(status, "application/json", body);
+                    return Box::pin(async move { Ok(response) });
+                }
+                "/verify" => {
+                    let response = HttpResponse::builder()
+                        .status(200)
+                        .header("content-type", "text/html; charset=utf-8")
+                        .header("content-security-policy", chancery_court::page::CONTENT_SECURITY_POLICY)
+                        .header("x-content-type-options", "nosniff")
+                        .header("referrer-policy", "no-referrer")
+                        .body(HttpBody::from(self.layer.verify_page.as_str().to_string()))
+                        .unwrap_or_else(|_| HttpResponse::new(HttpBody::from("internal error")));
                     return Box::pin(async move { Ok(response) });
                 }
                 "/metrics" => {

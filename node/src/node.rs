@@ -173,8 +173,10 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     let server_config =
         crate::rpc_server::server_config(config.rpc.request_bytes_max, RESPONSE_BYTES_MAX, config.rpc.batch_len_max);
     let (health_store, health_status, health_admission) = (reader.clone(), status.clone(), admission.clone());
+    let verify_page = Arc::new(chancery_court::page::served(genesis.chain_id.as_str(), &genesis.hash()));
     let routes = HttpRoutesLayer {
         metrics: metrics.clone(),
+        verify_page,
         health: Arc::new(move || {
             let h = health_status.health(&health_store, health_admission.mempool());
             let status = if h.status == "ok" { 200 } else { 503 };
