@@ -13,8 +13,9 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Verify a proof bundle offline against the chain's genesis file, and optionally the
-    /// anchored file itself.
+    /// Verify a proof bundle (or a PDF evidence report, whose attached proof is verified
+    /// and its printed text checked against it) offline against the chain's genesis file,
+    /// and optionally the anchored file itself.
     Verify {
         #[command(flatten)]
         proof: ProofArgs,
@@ -203,13 +204,26 @@ pub(crate) enum Command {
         #[arg(long)]
         genesis: PathBuf,
     },
-    /// Write a printable HTML evidence report of what a proof shows (it must verify).
+    /// Write the evidence report of a proof (it must verify): an archival PDF (PDF/A-3,
+    /// English and Chinese, the proof and the genesis attached so that the report verifies
+    /// by itself) when OUT ends in .pdf, a printable HTML page when it ends in .html.
     Report {
         #[command(flatten)]
         proof: ProofArgs,
-        /// The HTML file to write.
+        /// The file to write (.pdf or .html).
         #[arg(long)]
         out: PathBuf,
+        /// The font of the PDF, a Noto Sans CJK collection or any OpenType font with
+        /// Chinese (default: Debian's fonts-noto-cjk).
+        #[arg(long)]
+        font: Option<PathBuf>,
+        /// The bold font of the PDF (default: the same package's bold face).
+        #[arg(long)]
+        bold_font: Option<PathBuf>,
+        /// The face to use in a font collection (default: 2, Simplified Chinese in Noto
+        /// Sans CJK's collections).
+        #[arg(long, default_value_t = chancery_court::pdf_write::SC_FACE)]
+        face: u32,
     },
     /// Write the verification page: one self-contained HTML file that verifies proofs in
     /// the browser, offline (the same verifier, compiled to WebAssembly). Save it, open it
@@ -433,7 +447,7 @@ pub(crate) enum TestnetCommand {
 /// A proof to verify offline.
 #[derive(clap::Args)]
 pub(crate) struct ProofArgs {
-    /// The proof bundle (JSON).
+    /// The proof bundle (JSON), or a PDF evidence report.
     pub(crate) bundle: PathBuf,
     /// The chain's genesis file: the trust root.
     #[arg(long)]

@@ -39,7 +39,9 @@ fn read_text(path: &Path, what: &str) -> Result<String> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Verify { proof, json } => verify_cmds::verify(&proof, json),
-        Command::Report { proof, out } => verify_cmds::report(&proof, &out),
+        Command::Report { proof, out, font, bold_font, face } => {
+            verify_cmds::report(&proof, &out, verify_cmds::Fonts { regular: font, bold: bold_font, face })
+        }
         Command::VerifyPage { out } => verify_cmds::verify_page(&out),
         Command::Consistency { old, new, genesis } => verify_cmds::consistency(&old, &new, &genesis),
         Command::Genesis { command } => match command {

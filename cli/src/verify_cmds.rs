@@ -1,7 +1,7 @@
 //! Offline verification: a proof bundle (with an optional checkpoint), the evidence
 //! report, the consistency of two saved checkpoints, a certificate status proof.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chancery_genesis::{verify_bundle, Genesis};
@@ -10,15 +10,39 @@ use chancery_ledger::verify::{verify_with_checkpoint, SavedCheckpoint};
 use crate::args::ProofArgs;
 use crate::{format, read_text, report};
 
-/// Verifies the proof offline; the error names the check that failed.
-pub(crate) fn verified(proof: &ProofArgs) -> Result<chancery_ledger::Report> {
-    let bundle_json = read_text(&proof.bundle, "proof bundle")?;
-    let genesis_json = read_text(&proof.genesis, "genesis file")?;
-    let document = proof
+/// Whether `path` holds a PDF (an evidence report) rather than a proof bundle.
+fn is_pdf(path: &Path) -> Result<bool> {
+    use std::io::Read as _;
+    let mut head = [0u8; 5];
+    let mut file = std::fs::File::open(path).with_context(|| format!("cannot read the proof {}", path.display()))?;
+    let read = file.read(&mut head).with_context(|| format!("cannot read the proof {}", path.display()))?;
+    Ok(&head[..read] == b"%PDF-")
+}
+
+/// The document of `--file`, if given.
+fn document(proof: &ProofArgs) -> Result<Option<Vec<u8>>> {
+    proof
         .file
         .as_deref()
         .map(|p| std::fs::read(p).with_context(|| format!("cannot read the file {}", p.display())))
-        .transpose()?;
+        .transpose()
+}
+
+/// Verifies the proof offline; the error names the check that failed. A PDF evidence
+/// report is verified by its attached proof, and its printed text checked against it.
+pub(crate) fn verified(proof: &ProofArgs) -> Result<chancery_ledger::Report> {
+    let genesis_json = read_text(&proof.genesis, "genesis file")?;
+    let document = document(proof)?;
+    if is_pdf(&proof.bundle)? {
+        if proof.checkpoint.is_some() {
+            anyhow::bail!("a PDF evidence report is checked against the genesis file alone: drop --checkpoint");
+        }
+        let genesis = Genesis::from_json(&genesis_json)?;
+        let pdf = std::fs::read(&proof.bundle).with_context(|| format!("cannot read {}", proof.bundle.display()))?;
+        let checked = chancery_court::report::check_pdf(&pdf, &genesis, document.as_deref()).context("NOT VERIFIED")?;
+        return Ok(checked.report);
+    }
+    let bundle_json = read_text(&proof.bundle, "proof bundle")?;
     match &proof.checkpoint {
         None => verify_bundle(&bundle_json, &genesis_json, document.as_deref()).context("NOT VERIFIED"),
         Some(path) => {
@@ -38,18 +62,83 @@ pub(crate) fn verify(proof: &ProofArgs, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", format::report(&report));
+        if is_pdf(&proof.bundle)? {
+            println!("  printed text of the report: what its attached proof proves");
+        }
     }
     Ok(())
 }
 
-/// `chancery report`: the printable evidence report of a verified proof.
-pub(crate) fn report(proof: &ProofArgs, out: &Path) -> Result<()> {
+/// The fonts of a PDF report.
+pub(crate) struct Fonts {
+    /// The regular font file.
+    pub(crate) regular: Option<PathBuf>,
+    /// The bold font file.
+    pub(crate) bold: Option<PathBuf>,
+    /// The face in a collection.
+    pub(crate) face: u32,
+}
+
+/// `chancery report`: the evidence report of a verified proof, PDF or HTML by the
+/// output's extension.
+pub(crate) fn report(proof: &ProofArgs, out: &Path, fonts: Fonts) -> Result<()> {
     let verified = verified(proof)?;
-    let name = proof.file.as_ref().map(|p| p.display().to_string());
-    std::fs::write(out, report::html(&verified, name.as_deref(), chancery_node::clock::now_ms()))
-        .with_context(|| format!("writing {}", out.display()))?;
+    let extension = out.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("html") | Some("htm") => {
+            let name = proof.file.as_ref().map(|p| p.display().to_string());
+            std::fs::write(out, report::html(&verified, name.as_deref(), chancery_node::clock::now_ms()))
+                .with_context(|| format!("writing {}", out.display()))?;
+        }
+        Some("pdf") => {
+            if proof.checkpoint.is_some() || is_pdf(&proof.bundle)? {
+                anyhow::bail!("a PDF report is made from a proof bundle and the genesis file alone (no checkpoint, not from another report)");
+            }
+            let pdf = pdf_report(proof, fonts)?;
+            std::fs::write(out, &pdf).with_context(|| format!("writing {}", out.display()))?;
+        }
+        _ => anyhow::bail!("--out {}: name the report .pdf (archival PDF/A-3) or .html", out.display()),
+    }
     println!("VERIFIED; wrote the evidence report to {}", out.display());
     Ok(())
+}
+
+/// The PDF report's bytes: the blocks of the proof verified without the document (so
+/// that anyone can make them again from the attached proof), the proof and the genesis
+/// attached.
+fn pdf_report(proof: &ProofArgs, fonts: Fonts) -> Result<Vec<u8>> {
+    use chancery_court::pdf_write::{DEFAULT_BOLD_FONT, DEFAULT_FONT};
+    let bundle_json = read_text(&proof.bundle, "proof bundle")?;
+    let genesis_json = read_text(&proof.genesis, "genesis file")?;
+    let genesis = Genesis::from_json(&genesis_json)?;
+    let bundle = chancery_ledger::ProofBundle::from_json(&bundle_json).context("NOT VERIFIED")?;
+    let proven = chancery_ledger::verify(&bundle, &genesis.trust_root(), None).context("NOT VERIFIED")?;
+    let load = |path: Option<PathBuf>, default: &str| -> Result<Vec<u8>> {
+        let path = path.unwrap_or_else(|| PathBuf::from(default));
+        std::fs::read(&path).with_context(|| {
+            format!(
+                "cannot read the font {} (install Debian's fonts-noto-cjk, or pass --font and --bold-font)",
+                path.display()
+            )
+        })
+    };
+    let blocks = chancery_court::report::blocks(&proven);
+    let guide = chancery_court::report::guide();
+    let guide_text = format!("{}\n\n{}\n", guide.en, guide.zh);
+    let title = format!("Chancery evidence report: tx {}", proven.tx_hash);
+    let input = chancery_court::pdf_write::ReportInput {
+        blocks: &blocks,
+        qr: &chancery_court::report::qr_payload(&proven),
+        proof_json: &bundle_json,
+        genesis_json: &genesis_json,
+        guide: &guide_text,
+        title: &title,
+        made_ms: chancery_node::clock::now_ms(),
+        regular: load(fonts.regular, DEFAULT_FONT)?,
+        bold: load(fonts.bold, DEFAULT_BOLD_FONT)?,
+        face: fonts.face,
+    };
+    Ok(chancery_court::pdf_write::write(&input)?)
 }
 
 /// `chancery verify-page`: the self-contained verification page.

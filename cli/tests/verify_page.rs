@@ -2,7 +2,8 @@
 //! `tests/browser/verify_page.mjs` (playwright-core, never a downloaded browser). Proofs
 //! come from a real dev chain: an anchored document (SM3 digest, hashed in the page), a
 //! signing event made with a hosted key under a certificate, and that certificate's
-//! status proof; and the 4-validator example of docs/examples. Each verdict is checked
+//! status proof, and the signing event's archival PDF report (and a copy of it whose
+//! printed text was edited); and the 4-validator example of docs/examples. Each verdict is checked
 //! as a person sees it, hostile files are refused naming the check, the language
 //! switches, and the page makes no network request at all. Screenshots of every verdict
 //! are written to target/tmp/verify-page/ for a person to look at.
@@ -180,6 +181,21 @@ fn the_page_verifies_real_proofs_offline_and_names_every_failed_check() {
     let foreign_genesis = dir.path().join("other-genesis.json");
     std::fs::write(&foreign_genesis, foreign.to_string()).expect("write");
 
+    // The signing event's archival PDF report, and a copy whose printed text was edited.
+    let report = dir.path().join("report.pdf");
+    ok(chancery(&[
+        "report",
+        path(&signing),
+        "--genesis",
+        path(&genesis),
+        "--file",
+        path(&signed_doc),
+        "--out",
+        path(&report),
+    ]));
+    let edited_report = dir.path().join("edited-report.pdf");
+    support::edit_pdf_text(&report, &edited_report, dir.path());
+
     // The page, as `chancery verify-page` writes it and as the node serves it.
     let page = dir.path().join("verify.html");
     ok(chancery(&["verify-page", "--out", path(&page)]));
@@ -206,6 +222,8 @@ fn the_page_verifies_real_proofs_offline_and_names_every_failed_check() {
             {"name": "tampered-signature", "url": url, "files": files(&[&tampered, &genesis, &contract])},
             {"name": "foreign-genesis", "url": url, "files": files(&[&bundle, &foreign_genesis, &contract])},
             {"name": "missing-genesis", "url": url, "files": files(&[&bundle, &contract])},
+            {"name": "pdf-report", "url": url, "files": files(&[&report, &genesis, &signed_doc])},
+            {"name": "pdf-edited", "url": url, "files": files(&[&edited_report, &genesis])},
             {"name": "chinese-default", "url": url, "locale": "zh-CN", "files": files(&[&contract, &genesis, &bundle])},
             {"name": "switched-to-english", "url": url, "locale": "zh-CN", "switch_to": "en", "files": files(&[&bundle, &genesis])},
             {"name": "served-by-node", "url": format!("http://{}/verify", node.addr), "files": files(&[&contract, &genesis, &bundle])},
@@ -261,6 +279,15 @@ fn the_page_verifies_real_proofs_offline_and_names_every_failed_check() {
         assert_eq!(case["word"], "NOT VERIFIED", "{name}");
         assert!(case["why"].as_str().expect("why").contains(expected), "{name}: {case}");
     }
+    let pdf = &seen["pdf-report"];
+    assert_eq!(pdf["verdict"], "verified", "{pdf}");
+    assert_eq!(pdf["kinds"], json!(["pdf_report", "genesis", "document"]));
+    assert!(fact(pdf, "Printed report").contains("is what the attached proof proves"), "{pdf}");
+    assert_eq!(fact(pdf, "Document"), "matches the anchored digest");
+    assert!(fact(pdf, "Document signature").contains(&public_key.to_hex()), "{pdf}");
+    let edited = &seen["pdf-edited"];
+    assert_eq!(edited["verdict"], "not_verified", "{edited}");
+    assert!(edited["why"].as_str().expect("why").contains("changed after the report was made"), "{edited}");
     assert_eq!(seen["missing-genesis"]["verdict"], "incomplete");
     assert!(seen["missing-genesis"]["why"].as_str().expect("why").contains("no genesis file"));
 

@@ -223,3 +223,53 @@ pub fn doc_txs(key: &SigningKey, chain: &ChainIdentity, tag: &str, nonce_base: u
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
+
+/// The report with its visible text edited the way an editor would: the content
+/// stream uncompressed (qpdf --qdf), two glyphs of one shown string swapped, lengths
+/// fixed (fix-qdf).
+pub fn edit_pdf_text(report: &Path, out: &Path, dir: &Path) {
+    let qdf = dir.join("qdf.pdf");
+    let made = Command::new("qpdf")
+        .args(["--qdf", "--object-streams=disable"])
+        .arg(report)
+        .arg(&qdf)
+        .output()
+        .expect("qpdf (README's setup)");
+    assert!(made.status.success(), "qpdf: {}", String::from_utf8_lossy(&made.stderr));
+    let mut bytes = std::fs::read(&qdf).expect("qdf");
+    // The page's content stream, as qpdf's QDF form marks it.
+    let find =
+        |from: usize, what: &[u8]| from + bytes[from..].windows(what.len()).position(|w| w == what).expect("found");
+    let contents = find(0, b"%% Contents for page 1");
+    let (stream_start, stream_end) = (find(contents, b"stream\n") + 7, find(contents, b"endstream"));
+    // The 12th shown string with two different glyphs first: a fact's value, well past
+    // the title and the verdict.
+    let mut seen = 0;
+    let mut at = stream_start;
+    let (start, end, swapped) = loop {
+        let open = find(at, b"<");
+        assert!(open < stream_end, "a string to edit");
+        let close = find(open, b">");
+        at = close + 1;
+        if bytes[open + 1] == b'<' {
+            continue;
+        }
+        let Ok(codes) = hex::decode(&bytes[open + 1..close]) else { continue };
+        if codes.len() >= 4 && codes[..2] != codes[2..4] {
+            seen += 1;
+            if seen == 12 {
+                let mut swapped = codes.clone();
+                swapped[..2].copy_from_slice(&codes[2..4]);
+                swapped[2..4].copy_from_slice(&codes[..2]);
+                break (open, close, swapped);
+            }
+        }
+    };
+    let hex = format!("<{}>", hex::encode(&swapped));
+    bytes.splice(start..=end, hex.into_bytes());
+    let edited = dir.join("edited-qdf.pdf");
+    std::fs::write(&edited, &bytes).expect("write");
+    let fixed = Command::new("fix-qdf").arg(&edited).output().expect("fix-qdf (qpdf)");
+    assert!(fixed.status.success(), "fix-qdf: {}", String::from_utf8_lossy(&fixed.stderr));
+    std::fs::write(out, fixed.stdout).expect("write");
+}

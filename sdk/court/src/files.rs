@@ -242,12 +242,6 @@ fn check_kinds(kinds: &[(FileKind, NamedFile<'_>)]) -> Result<Outcome, Checked> 
             "治理提案证明请使用 `chancery gov verify` 核验；本页面核验证明文件和证书状态证明",
         )));
     }
-    if pdf.is_some() {
-        return Err(Checked::Incomplete(Text::new(
-            "a PDF evidence report: give the proof bundle it was made from (reading the proof embedded in a PDF report comes with the archival report format)",
-            "PDF 证据报告：请提供生成该报告的证明文件（从 PDF 报告中读取内嵌证明将随归档报告格式提供）",
-        )));
-    }
     let Some(genesis) = genesis else {
         return Err(Checked::Incomplete(Text::new(
             "no genesis file was given: the proof is checked against the genesis file the court holds",
@@ -261,6 +255,39 @@ fn check_kinds(kinds: &[(FileKind, NamedFile<'_>)]) -> Result<Outcome, Checked> 
     let genesis_hash = genesis.hash();
     let trust = genesis.trust_root();
     let failed = |why: Text| Checked::Failed(Some(genesis_hash), why);
+    if let Some(pdf) = pdf {
+        if checkpoint.is_some() {
+            return Err(Checked::Incomplete(Text::new(
+                "a PDF report is checked with the genesis file (and the document) alone, not a checkpoint",
+                "PDF 报告只需配合创世文件（及原始文件）核验，无需检查点",
+            )));
+        }
+        let checked =
+            crate::report::check_pdf(pdf.bytes, &genesis, document.map(|d| d.bytes)).map_err(|e| failed(e.text()))?;
+        let mut facts = bundle_facts(&checked.report);
+        let pages = checked.read.pages;
+        facts.insert(
+            0,
+            Fact {
+                key: "report_text",
+                label: Text::new("Printed report", "打印的报告"),
+                value: Text::new(
+                    format!("its text ({pages} pages) is what the attached proof proves"),
+                    format!("其文字（共 {pages} 页）与所附证明所证明的内容一致"),
+                ),
+                warning: false,
+            },
+        );
+        return Ok(Outcome {
+            files: Vec::new(),
+            verdict: Verdict::Verified,
+            headline: bundle_headline(&checked.report),
+            failed: None,
+            facts,
+            genesis_hash: Some(genesis_hash),
+            report: Some(serde_json::to_value(&checked.report).expect("a report serialises to JSON")),
+        });
+    }
     if let Some(cert) = cert {
         if document.is_some() || checkpoint.is_some() {
             return Err(Checked::Incomplete(Text::new(
@@ -278,7 +305,7 @@ fn check_kinds(kinds: &[(FileKind, NamedFile<'_>)]) -> Result<Outcome, Checked> 
             failed: None,
             facts: cert_facts(&verdict),
             genesis_hash: Some(genesis_hash),
-            report: serde_json::to_value(&verdict).ok(),
+            report: Some(serde_json::to_value(&verdict).expect("a verdict serialises to JSON")),
         });
     }
     let Some(bundle) = bundle else {
@@ -308,6 +335,6 @@ fn check_kinds(kinds: &[(FileKind, NamedFile<'_>)]) -> Result<Outcome, Checked> 
         failed: None,
         facts: bundle_facts(&report),
         genesis_hash: Some(genesis_hash),
-        report: serde_json::to_value(&report).ok(),
+        report: Some(serde_json::to_value(&report).expect("a report serialises to JSON")),
     })
 }

@@ -13,6 +13,10 @@ pub mod facts;
 pub mod files;
 #[cfg(feature = "page")]
 pub mod page;
+pub mod pdf_read;
+#[cfg(feature = "pdf-write")]
+pub mod pdf_write;
+pub mod report;
 pub mod time;
 
 pub use facts::{Fact, Text};
