@@ -37,6 +37,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("proof_json", proof_json),
     ("genesis", genesis),
     ("store_model", store_model),
+    ("pdf_report", pdf_report),
 ];
 
 /// Decodes `data` as `T`; if it decodes, it must be canonical: encoding gives `data` back.
@@ -145,6 +146,21 @@ pub fn proof_json(data: &[u8]) {
     if let Ok(proof) = ProposalProof::from_json(text) {
         let _ = chancery_ledger::verify::verify_proposal(&proof, trust);
     }
+}
+
+/// A PDF evidence report: reading it and checking it against the example's genesis
+/// never panics, and what reads as a report holds the three attachments and text.
+pub fn pdf_report(data: &[u8]) {
+    static GENESIS: OnceLock<chancery_genesis::Genesis> = OnceLock::new();
+    let genesis = GENESIS.get_or_init(|| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/genesis.json");
+        chancery_genesis::Genesis::from_json(&std::fs::read_to_string(path).expect("the example genesis"))
+            .expect("a valid genesis")
+    });
+    if let Ok(read) = chancery_court::pdf_read::read(data) {
+        assert!(read.pages > 0, "a report read has pages");
+    }
+    let _ = chancery_court::report::check_pdf(data, genesis, Some(b"contract C"));
 }
 
 /// A genesis file: what parses and validates writes out to a file that parses to the
