@@ -43,7 +43,17 @@ pub fn dev(home: Option<PathBuf>, rpc_addr: Option<String>) -> Result<()> {
         println!("genesis        {}", home.join("genesis.json").display());
         println!("integrator key {}", home.join("integrator.key").display());
         println!("blocks so far  {}", node.store.height());
+        println!("verify page    http://{}/verify  (verifies proofs in the browser, offline)", node.rpc_addr);
         println!("Ctrl-C stops the chain; `chancery dev` resumes it.");
+        let (rpc, key, genesis) = (
+            format!("ws://{}", node.rpc_addr),
+            home.join("integrator.key").display().to_string(),
+            home.join("genesis.json").display().to_string(),
+        );
+        println!("next, in another shell, anchor a file, fetch its proof and verify it offline:");
+        println!("  chancery submit --rpc {rpc} --key {key} --wait contract.pdf");
+        println!("  chancery proof --rpc {rpc} --file contract.pdf --out proof.json");
+        println!("  chancery verify proof.json --genesis {genesis} --file contract.pdf");
     })
 }
 

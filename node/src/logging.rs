@@ -16,7 +16,9 @@ pub fn init(format: &str, level: &str) {
         Ok(cap) => filter.add_directive(cap),
         Err(_) => filter,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colours only on a terminal: a log written to a file stays plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     // A second install (tests) keeps the first.
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
 }

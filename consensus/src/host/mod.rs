@@ -806,7 +806,12 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         self.blocks.clear();
         self.own_proposals.clear();
         self.mempool.remove_committed(&tx_hashes);
-        tracing::info!(height = commit.height, txs = tx_hashes.len(), "committed");
+        // An idle chain commits an empty block every interval: those are debug detail.
+        if tx_hashes.is_empty() {
+            tracing::debug!(height = commit.height, txs = 0, "committed");
+        } else {
+            tracing::info!(height = commit.height, txs = tx_hashes.len(), "committed");
+        }
         let latency_ms = built_at.map(|at| self.now.ms.saturating_sub(at));
         self.actions.push(Action::Committed(CommittedBlock { header, tx_hashes, latency_ms, synced_from: None }));
         Ok(())
