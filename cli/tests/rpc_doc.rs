@@ -75,6 +75,26 @@ fn examples(node: &DevNode) -> Vec<Example> {
         "Submit many txs (at most `rpc.batch_len_max`); one outcome per tx, `accepted` with the hash or `refused` with the error.",
         json!([[tx_hex(&txs[1]), tx_hex(&txs[2])]]),
     );
+    // A client without an SDK: the node prepares the tx, the client signs its bytes.
+    let body = json!({"evidence": {
+        "kind": "document",
+        "digest": Digest::compute(DigestAlg::Sha256, b"prepared by the node"),
+        "refs": []
+    }});
+    let signer = chancery_ledger::PublicKey(integrator.verifying_key().to_bytes());
+    let (_, prepared) = call(node, "tx_prepare", json!([body, signer, base + 10]));
+    add(
+        "tx_prepare",
+        "For clients without an SDK: the tx of a body (JSON) by a signer with a nonce, unsigned (its last 64 bytes, the signature, zero), and the exact bytes the signer signs with Ed25519. See below on trusting the node for them.",
+        json!([body, signer, base + 10]),
+    );
+    let sign_bytes = hex::decode(prepared["result"]["sign_bytes"].as_str().expect("sign_bytes")).expect("hex");
+    let signature = ed25519_dalek::Signer::sign(&integrator, &sign_bytes);
+    add(
+        "tx_submitSigned",
+        "Submits `tx_prepare`'s `unsigned_tx` with the signature of its `sign_bytes` (hex, 64 bytes); returns the tx hash once the mempool holds it.",
+        json!([prepared["result"]["unsigned_tx"], hex::encode(signature.to_bytes())]),
+    );
     let hash = txs[0].hash().to_hex();
     support::wait_committed(node, &hash);
     support::wait_committed(node, &txs[2].hash().to_hex());
@@ -296,6 +316,7 @@ fn render(examples: &[Example], notes: &[(&str, &str, Value)]) -> String {
             pretty(&notification)
         ));
     }
+    out.push_str(SIGNING_PREPARED_BYTES);
     out.push_str("## Error codes\n\nEvery failure is `{\"code\": N, \"message\": \"...\"}`; the message says what to do. In `evidence_submitBatch`, per-tx refusals come in the result, the call itself succeeds.\n\n| code | name | meaning |\n|---|---|---|\n");
     for (code, meaning) in JSONRPC_CODES {
         out.push_str(&format!("| {code} | (JSON-RPC) | {meaning} |\n"));
@@ -311,6 +332,20 @@ fn render(examples: &[Example], notes: &[(&str, &str, Value)]) -> String {
     }
     out
 }
+
+/// What a client trusts the node for when it signs `tx_prepare`'s bytes.
+const SIGNING_PREPARED_BYTES: &str = "## Signing bytes a node prepared\n\n\
+`tx_prepare` serves clients without a Chancery SDK (examples/java/Anchor.java uses only the JDK). \
+A client that signs `sign_bytes` it did not compute trusts the node that prepared them: they are a hash, so the client cannot see what it signs. \
+A lying node can make the key sign another tx of that key: any record the key may submit. For an integrator's key, that is evidence of its allowed kinds \
+with another digest, other links or another claimed time, under any nonce (a high one makes the client's later txs stale); \
+or the same for another chain, if the key is a member there too. It cannot make the key sign what the key may not submit \
+(certificate events need a CA owner's key, governance an institution's admin key: keep those keys away from clients that sign prepared bytes), \
+and it cannot sign in the key's name without it.\n\n\
+To check: without an SDK, the unsigned tx is the tx's canonical bytes (PROOF_FORMAT.md section 3): it must contain the client's public key \
+and its digest's bytes and end with 64 zero bytes (the Java example checks these), which does not check `sign_bytes`. \
+With an SDK, compute the signing bytes from the body, the key and the nonce (`Tx::signing_message` in Rust) and compare, \
+or build and sign the tx with the SDK and send it to `evidence_submit`.\n\n";
 
 fn json_blocks(text: &str) -> Vec<Value> {
     text.split("```json\n")
@@ -342,5 +377,6 @@ fn the_rpc_reference_is_made_of_real_calls() {
     for code in ErrorCode::ALL {
         assert!(doc.contains(&format!("| {} | `{}` |", code.code(), code.name())), "code {} undocumented", code.code());
     }
+    assert!(doc.contains(SIGNING_PREPARED_BYTES), "docs/RPC.md lacks the note on signing prepared bytes");
     assert!(node.stop().success());
 }

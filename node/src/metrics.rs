@@ -153,6 +153,8 @@ impl Metrics {
 pub const KNOWN_METHODS: &[&str] = &[
     "evidence_submit",
     "evidence_submitBatch",
+    "tx_prepare",
+    "tx_submitSigned",
     "evidence_status",
     "evidence_byDigest",
     "evidence_proof",

@@ -11,9 +11,11 @@ use chancery_ledger::store::{StoreError, TxLocation};
 use chancery_ledger::tx::{CertRef, CertSerial, DocumentSignature, Evidence, EvidenceKind, TxBody};
 use chancery_ledger::validator::CaId;
 use chancery_ledger::verify::CertStatus;
-use chancery_ledger::{decode, Block, Commit, Digest, Hash, Header, ProofBundle, Tx, ValidatorSet};
+use chancery_ledger::{
+    decode, Block, Commit, Digest, Hash, Header, ProofBundle, PublicKey, Signature, Tx, ValidatorSet,
+};
 use chancery_rpc::types::{
-    Anchor, Anchors, CertHistory, CertHistoryEntry, CertStatusAnswer, ChainInfo, CheckpointInfo, Health,
+    Anchor, Anchors, CertHistory, CertHistoryEntry, CertStatusAnswer, ChainInfo, CheckpointInfo, Health, PreparedTx,
     ProposalAnswer, SignDigestAnswer, SubmitOutcome, TxStatus, TxStatusAnswer, VerifyAnswer, VoteView,
 };
 use chancery_rpc::{ChanceryApiServer, ErrorCode, RpcError};
@@ -464,6 +466,46 @@ impl ChanceryApiServer for RpcService {
     async fn submit(&self, tx: String) -> Answer<Hash> {
         let mut results = self.submit_txs(vec![tx]).await?;
         ok(results.pop().unwrap_or_else(|| Err(unavailable("no result"))))
+    }
+
+    async fn prepare(&self, body: serde_json::Value, signer: PublicKey, nonce: u64) -> Answer<PreparedTx> {
+        let body: TxBody = serde_json::from_value(body).map_err(|e| {
+            RpcError::new(ErrorCode::BadArgument, format!("body: {e} (tx bodies in JSON: docs/RPC.md, tx_prepare)"))
+        })?;
+        let identity = self.store.identity();
+        let tx = Tx { chain_id: identity.chain_id.clone(), body, signer, nonce, signature: Signature([0; 64]) };
+        let bytes = chancery_ledger::encode(&tx);
+        if bytes.len() > chancery_ledger::limits::TX_BYTES_MAX {
+            return ok(Err(RpcError::new(
+                ErrorCode::TxTooLarge,
+                format!("the tx would be {} bytes, above {}", bytes.len(), chancery_ledger::limits::TX_BYTES_MAX),
+            )));
+        }
+        Ok(PreparedTx {
+            unsigned_tx: hex::encode(bytes),
+            sign_bytes: tx.message(&identity.genesis_hash).to_hex(),
+            chain_id: identity.chain_id.to_string(),
+            genesis_hash: identity.genesis_hash,
+        })
+    }
+
+    async fn submit_signed(&self, unsigned_tx: String, signature: String) -> Answer<Hash> {
+        let mut tx = decode_tx(&unsigned_tx)?;
+        if tx.signature.0 != [0; 64] {
+            return ok(Err(RpcError::new(
+                ErrorCode::BadArgument,
+                "unsigned_tx already carries a signature: give tx_prepare's unsigned_tx, or send the signed tx to evidence_submit",
+            )));
+        }
+        let signature: [u8; 64] =
+            hex::decode(signature.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(|| {
+                RpcError::new(
+                    ErrorCode::BadArgument,
+                    "signature: give the 64-byte Ed25519 signature of sign_bytes, in hex",
+                )
+            })?;
+        tx.signature = Signature(signature);
+        self.submit(chancery_rpc::txs::tx_hex(&tx)).await
     }
 
     async fn submit_batch(&self, txs: Vec<String>) -> Answer<Vec<SubmitOutcome>> {

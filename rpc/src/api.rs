@@ -7,8 +7,8 @@ use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 
 use crate::types::{
-    Anchors, CertHistory, CertStatusAnswer, ChainInfo, CheckpointInfo, CommittedBlock, Health, ProposalAnswer,
-    SignDigestAnswer, SubmitOutcome, TxStatusAnswer, VerifyAnswer,
+    Anchors, CertHistory, CertStatusAnswer, ChainInfo, CheckpointInfo, CommittedBlock, Health, PreparedTx,
+    ProposalAnswer, SignDigestAnswer, SubmitOutcome, TxStatusAnswer, VerifyAnswer,
 };
 
 /// Chancery's JSON-RPC API.
@@ -26,6 +26,23 @@ pub trait ChanceryApi {
     /// Where a tx stands.
     #[method(name = "evidence_status")]
     async fn status(&self, tx_hash: Hash) -> RpcResult<TxStatusAnswer>;
+
+    /// For clients without a Chancery SDK: the tx of `body` (a tx body in JSON, as
+    /// docs/RPC.md shows) by `signer` with `nonce` on this chain, unsigned, and the exact
+    /// bytes its signer signs with Ed25519. The node prepares them: see docs/RPC.md on
+    /// what a client trusts the node for when it signs bytes it did not build.
+    #[method(name = "tx_prepare")]
+    async fn prepare(
+        &self,
+        body: serde_json::Value,
+        signer: chancery_ledger::PublicKey,
+        nonce: u64,
+    ) -> RpcResult<PreparedTx>;
+
+    /// Submits a tx from `tx_prepare`'s `unsigned_tx` and the signer's Ed25519 signature
+    /// (hex, 64 bytes) of its `sign_bytes`; returns its hash once the mempool holds it.
+    #[method(name = "tx_submitSigned")]
+    async fn submit_signed(&self, unsigned_tx: String, signature: String) -> RpcResult<Hash>;
 
     /// Txs anchoring a document digest (`alg:hex`), oldest first; `after` continues a page.
     #[method(name = "evidence_byDigest")]

@@ -216,6 +216,23 @@ pub struct SignDigestAnswer {
     pub height: u64,
 }
 
+/// `tx_prepare`: a tx to sign, for clients that cannot build one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreparedTx {
+    /// The tx's canonical bytes (hex) with its 64 signature bytes zero: they are its last
+    /// 64 bytes, so the signed tx is these bytes with the signature put there.
+    pub unsigned_tx: String,
+    /// What the signer signs with Ed25519 (hex, 32 bytes): BLAKE3 `derive_key("chancery
+    /// v1 tx signing", ...)` of the chain id, genesis hash, body, signer and nonce
+    /// (docs/PROOF_FORMAT.md section 2).
+    pub sign_bytes: String,
+    /// The chain the tx is for.
+    pub chain_id: String,
+    /// The genesis hash bound into `sign_bytes`.
+    pub genesis_hash: Hash,
+}
+
 /// `evidence_verify`: the verdict of the offline verifier run by the node against its
 /// own genesis.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
