@@ -144,7 +144,12 @@ pub(crate) enum Command {
         /// Wait until every tx is committed.
         #[arg(long)]
         wait: bool,
-        /// The files.
+        /// Write what was anchored (file, digest, tx, and with --wait height and block
+        /// time) to this file, JSON or CSV by its extension; `chancery proof --manifest`
+        /// fetches every file's proof from it.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// The files, or directories: every file under them.
         files: Vec<PathBuf>,
     },
     /// Where a tx stands: pending, committed (height, block time) or dropped.
@@ -169,10 +174,13 @@ pub(crate) enum Command {
         /// A tx hash.
         #[arg(long, group = "target")]
         tx: Option<String>,
+        /// A manifest `chancery submit --manifest` wrote: one proof per file in it.
+        #[arg(long, group = "target")]
+        manifest: Option<PathBuf>,
         /// Extend the proof to this later block height.
         #[arg(long)]
         checkpoint: Option<u64>,
-        /// Where to write the proof.
+        /// Where to write the proof (with --manifest: a directory, one proof per file).
         #[arg(long)]
         out: PathBuf,
     },

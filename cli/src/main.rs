@@ -8,6 +8,7 @@ mod cert_cmds;
 mod format;
 mod genesis_cmds;
 mod gov_cmds;
+mod manifest;
 mod node_cmds;
 mod report;
 mod store_cmds;
@@ -118,22 +119,24 @@ fn run(cli: Cli) -> Result<()> {
             kind,
             refs,
         }),
-        Command::Submit { rpc, key, kind, alg, wait, files } => node_cmds::submit(node_cmds::SubmitArgs {
+        Command::Submit { rpc, key, kind, alg, wait, manifest, files } => node_cmds::submit(node_cmds::SubmitArgs {
             rpc,
             key: key.unwrap_or_else(|| node_cmds::default_dev_home().join("integrator.key")),
             kind,
             alg,
             wait,
+            manifest,
             files,
         }),
         Command::Status { rpc, tx } => node_cmds::status(&rpc, &tx),
         Command::Checkpoint { rpc, height, since, out } => node_cmds::checkpoint(&rpc, height, since.as_deref(), &out),
-        Command::Proof { rpc, file, digest, tx, checkpoint, out } => {
-            let target = match (file, digest, tx) {
-                (Some(f), _, _) => node_cmds::ProofTarget::File(f),
-                (_, Some(d), _) => node_cmds::ProofTarget::Digest(d),
-                (_, _, Some(t)) => node_cmds::ProofTarget::Tx(t),
-                _ => anyhow::bail!("name what to prove: --file, --digest or --tx"),
+        Command::Proof { rpc, file, digest, tx, manifest, checkpoint, out } => {
+            let target = match (file, digest, tx, manifest) {
+                (Some(f), _, _, _) => node_cmds::ProofTarget::File(f),
+                (_, Some(d), _, _) => node_cmds::ProofTarget::Digest(d),
+                (_, _, Some(t), _) => node_cmds::ProofTarget::Tx(t),
+                (_, _, _, Some(m)) => return node_cmds::proofs_of_manifest(&rpc, &m, checkpoint, &out),
+                _ => anyhow::bail!("name what to prove: --file, --digest, --tx or --manifest"),
             };
             node_cmds::proof(&rpc, target, checkpoint, &out)
         }

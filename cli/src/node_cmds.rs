@@ -276,14 +276,59 @@ pub struct SubmitArgs {
     pub alg: String,
     /// Wait for commit.
     pub wait: bool,
-    /// Files.
+    /// Where to write the manifest.
+    pub manifest: Option<PathBuf>,
+    /// Files and directories.
     pub files: Vec<PathBuf>,
+}
+
+/// How far a long run is: a bar on a terminal, a line per tenth otherwise.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    what: &'static str,
+    total: u64,
+    done: u64,
+}
+
+impl Progress {
+    fn new(what: &'static str, total: usize) -> Self {
+        let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let bar = (terminal && total >= 20).then(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_message(what);
+            bar
+        });
+        Progress { bar, what, total: total as u64, done: 0 }
+    }
+
+    fn add(&mut self, n: u64) {
+        let before = self.done;
+        self.done += n;
+        match &self.bar {
+            Some(bar) => bar.inc(n),
+            None if self.total >= 20 => {
+                let step = (self.total / 10).max(1);
+                if before / step != self.done / step || self.done == self.total {
+                    eprintln!("{} {}/{}", self.what, self.done, self.total);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// `chancery submit`.
 pub fn submit(args: SubmitArgs) -> Result<()> {
-    if args.files.is_empty() {
-        bail!("name at least one file to anchor");
+    let files = crate::manifest::expand(&args.files)?;
+    if let Some(path) = &args.manifest {
+        // Refused before anything is submitted, not after.
+        crate::manifest::check_name(path)?;
     }
     let kind: EvidenceKind = serde_json::from_value(serde_json::Value::String(args.kind.clone()))
         .with_context(|| format!("unknown evidence kind {:?}", args.kind))?;
@@ -296,16 +341,16 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
         let info = call(client.info().await)?;
         let chain = info.identity()?;
         let mut subscription = if args.wait { Some(call(client.subscribe_committed().await)?) } else { None };
-        let progress = indicatif::ProgressBar::new(args.files.len() as u64);
-        if args.files.len() < 20 {
-            progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
+        let mut progress = Progress::new("submitted", files.len());
         let base = clock_nonce();
-        let mut txs: Vec<(PathBuf, Tx)> = Vec::with_capacity(args.files.len());
-        for (i, path) in args.files.iter().enumerate() {
+        let mut txs: Vec<(PathBuf, Tx)> = Vec::with_capacity(files.len());
+        let mut digests: HashMap<Hash, String> = HashMap::new();
+        for (i, path) in files.iter().enumerate() {
             let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let digest = Digest::compute(alg, &bytes);
-            txs.push((path.clone(), evidence_tx(&key, &chain, kind, digest, base + i as u64)));
+            let tx = evidence_tx(&key, &chain, kind, digest.clone(), base + i as u64);
+            digests.insert(tx.hash(), digest.to_text());
+            txs.push((path.clone(), tx));
         }
         let batch = (info.submit_batch_max as usize).clamp(1, 1000);
         let mut waiting: HashMap<Hash, PathBuf> = HashMap::new();
@@ -320,7 +365,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
                 for (item, outcome) in pending.iter().zip(outcomes) {
                     match outcome {
                         SubmitOutcome::Accepted { tx_hash } => {
-                            progress.inc(1);
+                            progress.add(1);
                             order.push((item.0.clone(), tx_hash));
                             waiting.insert(tx_hash, item.0.clone());
                         }
@@ -328,7 +373,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
                             retry.push(*item)
                         }
                         SubmitOutcome::Refused { error } => {
-                            progress.abandon();
+                            progress.finish();
                             bail!("{}: the node refused: {} (code {})", item.0.display(), error.message, error.code);
                         }
                     }
@@ -343,13 +388,30 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
                 pending = retry;
             }
         }
-        progress.finish_and_clear();
+        progress.finish();
+        let manifest = |committed: &HashMap<Hash, (u64, u64)>| -> Result<()> {
+            let Some(path) = &args.manifest else { return Ok(()) };
+            let entries: Vec<crate::manifest::Entry> = order
+                .iter()
+                .map(|(file, hash)| crate::manifest::Entry {
+                    file: file.display().to_string(),
+                    digest: digests[hash].clone(),
+                    tx_hash: *hash,
+                    height: committed.get(hash).map(|c| c.0),
+                    block_time_ms: committed.get(hash).map(|c| c.1),
+                })
+                .collect();
+            crate::manifest::write(path, &entries)?;
+            eprintln!("wrote the manifest of {} files to {}", entries.len(), path.display());
+            Ok(())
+        };
         let Some(subscription) = subscription.as_mut() else {
             for (path, hash) in &order {
                 println!("{}  submitted  tx {hash}", path.display());
             }
-            return Ok(());
+            return manifest(&HashMap::new());
         };
+        let mut waited = Progress::new("committed", waiting.len());
         let deadline = Instant::now() + Duration::from_secs(300);
         let mut committed: HashMap<Hash, (u64, u64)> = HashMap::new();
         // Txs committed before the subscription saw them: ask.
@@ -366,17 +428,20 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
                 Ok(None) => bail!("the node closed the subscription"),
                 Err(_) => bail!("{} txs not committed after 300 s", waiting.len() - committed.len()),
             };
+            let before = committed.len();
             for hash in block.tx_hashes {
                 if waiting.contains_key(&hash) {
                     committed.insert(hash, (block.height, block.time_ms));
                 }
             }
+            waited.add((committed.len() - before) as u64);
         }
+        waited.finish();
         for (path, hash) in &order {
             let (height, time) = committed[hash];
             println!("{}  committed at height {height}, block time {}  tx {hash}", path.display(), utc(time));
         }
-        Ok(())
+        manifest(&committed)
     })
 }
 
@@ -406,6 +471,29 @@ pub enum ProofTarget {
     Digest(String),
     /// A tx hash.
     Tx(String),
+}
+
+/// `chancery proof --manifest`: every file's proof, written under `out`.
+pub fn proofs_of_manifest(rpc: &str, manifest: &Path, checkpoint: Option<u64>, out: &Path) -> Result<()> {
+    let entries = crate::manifest::read(manifest)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    runtime()?.block_on(async {
+        let client = connect(rpc).await?;
+        let mut progress = Progress::new("proofs", entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            let name = Path::new(&entry.file).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name: String =
+                name.chars().map(|c| if c.is_alphanumeric() || ".-_".contains(c) { c } else { '_' }).collect();
+            let path = out.join(format!("{:05}-{name}.proof.json", i + 1));
+            let bundle = call(client.proof(entry.tx_hash, checkpoint).await)
+                .with_context(|| format!("the proof of {} (tx {})", entry.file, entry.tx_hash))?;
+            std::fs::write(&path, bundle.to_json()).with_context(|| format!("writing {}", path.display()))?;
+            progress.add(1);
+        }
+        progress.finish();
+        println!("wrote {} proofs to {}", entries.len(), out.display());
+        Ok(())
+    })
 }
 
 /// The tx that first anchored `digest`.
