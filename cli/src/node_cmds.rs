@@ -418,6 +418,7 @@ pub fn submit(args: SubmitArgs) -> Result<()> {
         for hash in waiting.keys() {
             if let TxStatus::Committed { height, block_time_ms, .. } = call(client.status(*hash).await)?.status {
                 committed.insert(*hash, (height, block_time_ms));
+                waited.add(1);
             }
         }
         while committed.len() < waiting.len() {
