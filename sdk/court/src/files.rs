@@ -140,6 +140,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// A verified proof: its line, its facts, the genesis it was checked against, and
+    /// the verifier's answer (a report or a certificate verdict) as JSON. The files are
+    /// filled in by [`check_files`].
+    fn verified(headline: Text, facts: Vec<Fact>, genesis_hash: Hash, answer: &impl Serialize) -> Self {
+        Outcome {
+            files: Vec::new(),
+            verdict: Verdict::Verified,
+            headline,
+            failed: None,
+            facts,
+            genesis_hash: Some(genesis_hash),
+            report: Some(serde_json::to_value(answer).expect("plain data with string keys serialises to JSON")),
+        }
+    }
+
     fn incomplete(files: Vec<Classified>, why: Text) -> Self {
         Outcome {
             files,
@@ -278,15 +293,7 @@ fn check_kinds(kinds: &[(FileKind, NamedFile<'_>)]) -> Result<Outcome, Checked> 
                 warning: false,
             },
         );
-        return Ok(Outcome {
-            files: Vec::new(),
-            verdict: Verdict::Verified,
-            headline: bundle_headline(&checked.report),
-            failed: None,
-            facts,
-            genesis_hash: Some(genesis_hash),
-            report: Some(serde_json::to_value(&checked.report).expect("a report serialises to JSON")),
-        });
+        return Ok(Outcome::verified(bundle_headline(&checked.report), facts, genesis_hash, &checked.report));
     }
     if let Some(cert) = cert {
         if document.is_some() || checkpoint.is_some() {
@@ -298,15 +305,7 @@ fn check_kinds(kinds: &[(FileKind, NamedFile<'_>)]) -> Result<Outcome, Checked> 
         let proof =
             CertStatusProof::from_json(text_of(cert).map_err(failed)?).map_err(|e| failed(failure_text(&e.into())))?;
         let verdict = verify_cert_status(&proof, &trust).map_err(|e| failed(failure_text(&e)))?;
-        return Ok(Outcome {
-            files: Vec::new(),
-            verdict: Verdict::Verified,
-            headline: cert_headline(&verdict),
-            failed: None,
-            facts: cert_facts(&verdict),
-            genesis_hash: Some(genesis_hash),
-            report: Some(serde_json::to_value(&verdict).expect("a verdict serialises to JSON")),
-        });
+        return Ok(Outcome::verified(cert_headline(&verdict), cert_facts(&verdict), genesis_hash, &verdict));
     }
     let Some(bundle) = bundle else {
         return Err(Checked::Incomplete(Text::new(
@@ -328,13 +327,5 @@ fn check_kinds(kinds: &[(FileKind, NamedFile<'_>)]) -> Result<Outcome, Checked> 
         None => chancery_ledger::verify(&bundle, &trust, file),
     }
     .map_err(|e| failed(failure_text(&e)))?;
-    Ok(Outcome {
-        files: Vec::new(),
-        verdict: Verdict::Verified,
-        headline: bundle_headline(&report),
-        failed: None,
-        facts: bundle_facts(&report),
-        genesis_hash: Some(genesis_hash),
-        report: Some(serde_json::to_value(&report).expect("a report serialises to JSON")),
-    })
+    Ok(Outcome::verified(bundle_headline(&report), bundle_facts(&report), genesis_hash, &report))
 }
