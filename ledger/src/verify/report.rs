@@ -206,6 +206,40 @@ pub enum VerifyError {
     },
 }
 
+impl VerifyError {
+    /// The check that failed, as a stable snake_case name: what SDKs put in the errors
+    /// they raise, so a caller can tell "not the anchored file" from "not committed".
+    pub fn check(&self) -> &'static str {
+        match self {
+            VerifyError::Bundle(_) => "bundle",
+            VerifyError::WrongChain { .. } => "wrong_chain",
+            VerifyError::WrongGenesis { .. } => "wrong_genesis",
+            VerifyError::Decode { .. } => "decode",
+            VerifyError::TxSignature(_) => "tx_signature",
+            VerifyError::HostedSignature(_) => "hosted_signature",
+            VerifyError::TxCountMismatch { .. } => "tx_count_mismatch",
+            VerifyError::TxNotInBlock(_) => "tx_not_in_block",
+            VerifyError::TooManyChanges { .. } => "too_many_changes",
+            VerifyError::ChangeOutOfOrder { .. } => "change_out_of_order",
+            VerifyError::NotAChange { .. } => "not_a_change",
+            VerifyError::EpochMismatch { .. } => "epoch_mismatch",
+            VerifyError::InvalidValidatorSet { .. } => "invalid_validator_set",
+            VerifyError::ChangeNotCommitted { .. } => "change_not_committed",
+            VerifyError::ValidatorSetMismatch { .. } => "validator_set_mismatch",
+            VerifyError::Commit { .. } => "commit",
+            VerifyError::GenesisLinkMismatch { .. } => "genesis_link_mismatch",
+            VerifyError::CheckpointNotLater { .. } => "checkpoint_not_later",
+            VerifyError::NotInCheckpoint(_) => "not_in_checkpoint",
+            VerifyError::FileWithoutEvidence => "file_without_evidence",
+            VerifyError::CertState(_) => "cert_state",
+            VerifyError::ProposalState(_) => "proposal_state",
+            VerifyError::CertProof(_) => "cert_proof",
+            VerifyError::NotConsistent(_) => "not_consistent",
+            VerifyError::FileMismatch { .. } => "file_mismatch",
+        }
+    }
+}
+
 /// What a bundle proved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
