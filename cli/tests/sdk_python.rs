@@ -56,5 +56,5 @@ fn the_python_sdk_passes_its_tests_against_a_dev_chain() {
     );
     let out = String::from_utf8_lossy(&tests.stdout);
     println!("{out}");
-    assert!(out.contains("16 passed"), "not every SDK test ran and passed: {out}");
+    assert!(out.contains("17 passed"), "not every SDK test ran and passed: {out}");
 }

@@ -133,6 +133,8 @@ class Chancery {
     this.timeoutMs = options.timeoutMs ?? 30000;
     this.nextId = 1;
     this.chainInfo = null;
+    this.queued = [];
+    this.flushing = false;
   }
 
   /** Calls a JSON-RPC method; resolves to its result or rejects with an RpcError. */
@@ -165,12 +167,51 @@ class Chancery {
     return this.chainInfo ?? this.info();
   }
 
-  /** Signs a tx body with the client's key and the next nonce; submits it. */
-  async submitBody(body) {
+  /**
+   * Signs a tx body with the client's key and the next nonce and submits it; resolves to
+   * {txHash, tx}. Concurrent calls are signed in nonce order and sent together with
+   * `evidence_submitBatch`, so they reach the node in that order (a node refuses a nonce
+   * below one it already holds) and share round trips.
+   */
+  submitBody(body) {
     if (!this.key) throw new ChanceryError('bad_argument', 'this client has no key: new Chancery(url, {key})');
-    const signed = this.key.signTx(await this.chain(), body, nextNonce());
-    const txHash = await this.request('evidence_submit', [signed.tx]);
-    return { txHash, tx: signed.tx };
+    return new Promise((resolve, reject) => {
+      this.queued.push({ body, resolve, reject });
+      if (!this.flushing) this.flush();
+    });
+  }
+
+  async flush() {
+    this.flushing = true;
+    try {
+      const chain = await this.chain();
+      const max = Math.max(1, Math.min(chain.submit_batch_max ?? 1, 1000));
+      while (this.queued.length > 0) {
+        const signed = [];
+        for (const item of this.queued.splice(0, max)) {
+          try {
+            signed.push({ item, tx: this.key.signTx(chain, item.body, nextNonce()).tx });
+          } catch (e) {
+            item.reject(e);
+          }
+        }
+        if (signed.length === 0) continue;
+        try {
+          const outcomes = await this.request('evidence_submitBatch', [signed.map((s) => s.tx)]);
+          outcomes.forEach((outcome, i) => {
+            const { item, tx } = signed[i];
+            if (outcome.accepted) item.resolve({ txHash: outcome.accepted.tx_hash, tx });
+            else item.reject(new RpcError(outcome.refused.error.code, outcome.refused.error.message, 'evidence_submit'));
+          });
+        } catch (e) {
+          for (const { item } of signed) item.reject(e);
+        }
+      }
+    } catch (e) {
+      for (const item of this.queued.splice(0)) item.reject(e);
+    } finally {
+      this.flushing = false;
+    }
   }
 
   /**

@@ -105,6 +105,14 @@ test('against a dev chain', async (t) => {
     assert.throws(() => verify(edited, genesis), (e) => e instanceof VerifyError && e.check !== undefined);
   });
 
+  await t.test('concurrent anchors of one client reach the node in nonce order', async () => {
+    const anchored = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => client.anchorFile(Buffer.from(`concurrent ${Date.now()} ${i}`))),
+    );
+    assert.equal(new Set(anchored.map((a) => a.txHash)).size, 40);
+    for (const a of anchored) assert.equal((await client.waitCommitted(a.txHash)).status, 'committed');
+  });
+
   await t.test('prepared bytes are the bytes the SDK computes', async () => {
     const key = keys.load(dev.key);
     const info = await client.info();

@@ -133,6 +133,18 @@ def test_anchor_wait_proof_and_verify_with_sdk_and_cli(dev_chain, tmp_path):
     assert e.value.check
 
 
+def test_concurrent_anchors_of_one_client_reach_the_node_in_nonce_order(dev_chain):
+    from concurrent.futures import ThreadPoolExecutor
+
+    client = chancery.Client(dev_chain["url"], key=dev_chain["key"])
+    tag = time.time_ns()
+    with ThreadPoolExecutor(8) as pool:
+        anchored = list(pool.map(lambda i: client.anchor(f"concurrent {tag} {i}".encode()), range(40)))
+    assert len({a.tx_hash for a in anchored}) == 40
+    for a in anchored:
+        assert client.wait_committed(a.tx_hash)["status"] == "committed"
+
+
 def test_prepared_bytes_are_the_bytes_the_sdk_computes(dev_chain):
     client = chancery.Client(dev_chain["url"], key=dev_chain["key"])
     key = chancery.load_key(dev_chain["key"])
