@@ -11,7 +11,7 @@ use chancery_ledger::tx::{CertEvent, CertEventKind, CertSerial, TxBody};
 use chancery_ledger::validator::CaId;
 use chancery_ledger::{Digest, DigestAlg};
 use chancery_rpc::txs::{clock_nonce, sign_tx, tx_hex};
-use chancery_rpc::{ChanceryApiClient, ErrorCode};
+use chancery_rpc::{openrpc, ChanceryApiClient, ErrorCode};
 use serde_json::{json, Value};
 use support::{doc_txs, runtime, DevNode};
 
@@ -63,6 +63,7 @@ fn examples(node: &DevNode) -> Vec<Example> {
     let mut add = |method: &'static str, about: &'static str, params: Value| {
         let (request, response) = call(node, method, params);
         assert!(response.get("result").is_some(), "{method}: {response}");
+        described(method, &request["params"], &response["result"]);
         out.push(Example { method, about, request, response: trim(response) });
     };
     add(
@@ -218,7 +219,51 @@ fn examples(node: &DevNode) -> Vec<Example> {
         "Proposals in id order, at most 100 after `after` (exclusive); only pending ones when `pending` is true.",
         json!([false, null]),
     );
+    let (request, response) = call(node, "rpc.discover", json!([]));
+    described("rpc.discover", &request["params"], &response["result"]);
+    out.push(Example {
+        method: "rpc.discover",
+        about: "The API's OpenRPC 1.2.6 document: every method with its positional parameters, its answer and the error codes it can return, subscriptions with their notifications (`x-notification`), and the JSON Schemas of everything that travels. Generated from one table (`chancery_rpc::openrpc::METHODS`) that the node checks against the methods it serves at start; shown here cut to two of each.",
+        request,
+        response: trim_discover(response),
+    });
     out
+}
+
+/// The OpenRPC schema named `name`, as a reference into the document.
+fn schema(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// Holds a real call to what `rpc.discover` describes: each parameter given, and the
+/// answer, must match the method's schemas.
+fn described(method: &str, params: &Value, result: &Value) {
+    let document = openrpc::document();
+    let spec = openrpc::find(method).unwrap_or_else(|| panic!("{method} is not in openrpc::METHODS"));
+    for (param, value) in spec.params.iter().zip(params.as_array().expect("positional params")) {
+        let wanted = if param.required {
+            schema(param.schema)
+        } else {
+            json!({"anyOf": [schema(param.schema), {"type": "null"}]})
+        };
+        openrpc::validate(&document, &wanted, value)
+            .unwrap_or_else(|e| panic!("{method}: parameter {} is not what rpc.discover says: {e}", param.name));
+    }
+    openrpc::validate(&document, &schema(spec.result), result)
+        .unwrap_or_else(|e| panic!("{method}: the answer is not what rpc.discover says: {e}\n{result}"));
+}
+
+/// The OpenRPC document as the reference shows it: two methods, two schemas, two errors.
+fn trim_discover(mut response: Value) -> Value {
+    for part in ["schemas", "errors"] {
+        if let Some(Value::Object(map)) = response["result"]["components"].get_mut(part) {
+            let kept: serde_json::Map<String, Value> =
+                map.iter().take(2).map(|(k, v)| (k.clone(), v.clone())).collect();
+            *map = kept;
+            map.insert("…".into(), json!("…"));
+        }
+    }
+    trim(response)
 }
 
 /// A real notification of each subscription, taken over WebSocket.
@@ -233,6 +278,12 @@ fn notifications(node: &DevNode) -> Vec<(&'static str, &'static str, Value)> {
         client.submit(tx_hex(&tx[0])).await.expect("submit");
         let block = committed.next().await.expect("a block").expect("decodes");
         let head = heads.next().await.expect("a head").expect("decodes");
+        let document = openrpc::document();
+        for (method, item) in [("evidence_subscribeCommitted", serde_json::to_value(&block)), ("chain_subscribeHeads", serde_json::to_value(&head))] {
+            let subscription = openrpc::find(method).and_then(|m| m.subscription).expect("a described subscription");
+            openrpc::validate(&document, &schema(subscription.item), &item.expect("json"))
+                .unwrap_or_else(|e| panic!("{method}: the notification is not what rpc.discover says: {e}"));
+        }
         vec![
             (
                 "evidence_subscribeCommitted",
@@ -296,7 +347,8 @@ fn render(examples: &[Example], notes: &[(&str, &str, Value)]) -> String {
          Limits: request body `rpc.request_bytes_max` (4 MiB), calls per JSON-RPC batch and txs per `evidence_submitBatch` `rpc.batch_len_max` (1,000), \
          256 connections; a connection with no call in flight, no subscription and no call for `rpc.idle_timeout_ms` (60 s) is closed, and a WebSocket client that answers no ping for two 30 s intervals too; \
          at most 16 subscriptions per connection, and 64 messages waiting to be written on one (a subscriber that does not read has its subscriptions closed); \
-         a call with more positional parameters than its method takes is refused (-32602). Submitted txs wait in the mempool, which is not kept across restarts: a tx is durable once `evidence_status` says `committed`.\n\n## Methods\n\n",
+         a call with more positional parameters than its method takes is refused (-32602). \
+`rpc.discover` answers the OpenRPC document of all of this, with JSON Schemas of every parameter and answer. Submitted txs wait in the mempool, which is not kept across restarts: a tx is durable once `evidence_status` says `committed`.\n\n## Methods\n\n",
     );
     for e in examples {
         out.push_str(&format!(
@@ -344,8 +396,8 @@ or the same for another chain, if the key is a member there too. It cannot make 
 and it cannot sign in the key's name without it.\n\n\
 To check: without an SDK, the unsigned tx is the tx's canonical bytes (PROOF_FORMAT.md section 3): it must contain the client's public key \
 and its digest's bytes and end with 64 zero bytes (the Java example checks these), which does not check `sign_bytes`. \
-With an SDK, compute the signing bytes from the body, the key and the nonce (`Tx::signing_message` in Rust) and compare, \
-or build and sign the tx with the SDK and send it to `evidence_submit`.\n\n";
+With an SDK, compute the signing bytes from the body, the key and the nonce and compare (`signingBytes` in sdk/js, \
+`chancery.signing_bytes` in sdk/python, `Tx::signing_message` in Rust), or build and sign the tx with the SDK and send it to `evidence_submit`.\n\n";
 
 fn json_blocks(text: &str) -> Vec<Value> {
     text.split("```json\n")
@@ -371,9 +423,26 @@ fn the_rpc_reference_is_made_of_real_calls() {
     for (w, g) in want.iter().zip(&got) {
         assert_eq!(skeleton(w), skeleton(g), "docs/RPC.md is out of date (regenerate with CHANCERY_BLESS=1)");
     }
-    for method in chancery_node::metrics::KNOWN_METHODS.iter().filter(|m| !m.contains("unsubscribe")) {
-        assert!(doc.contains(&format!("### `{method}`")), "docs/RPC.md does not document {method}");
+    // Every method rpc.discover lists is served (not -32601) and documented, and the
+    // document lists them all: the node refuses to start serving any other
+    // (`rpc_server::check_described`).
+    let (_, discovered) = call(&node, "rpc.discover", json!([]));
+    let listed: Vec<&str> = discovered["result"]["methods"]
+        .as_array()
+        .expect("methods")
+        .iter()
+        .map(|m| m["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(listed, openrpc::method_names().collect::<Vec<_>>());
+    for method in listed {
+        let (_, answer) = call(&node, method, json!([]));
+        assert_ne!(answer["error"]["code"], json!(-32601), "{method} is described but not served");
+        if !method.contains("unsubscribe") {
+            assert!(doc.contains(&format!("### `{method}`")), "docs/RPC.md does not document {method}");
+        }
     }
+    let (_, unknown) = call(&node, "evidence_nonsense", json!([]));
+    assert_eq!(unknown["error"]["code"], json!(-32601), "an unknown method is not found");
     for code in ErrorCode::ALL {
         assert!(doc.contains(&format!("| {} | `{}` |", code.code(), code.name())), "code {} undocumented", code.code());
     }

@@ -148,37 +148,10 @@ impl Metrics {
     }
 }
 
-/// The methods the API has (anything else is counted as `unknown`, so a caller cannot
-/// grow the label set).
-pub const KNOWN_METHODS: &[&str] = &[
-    "evidence_submit",
-    "evidence_submitBatch",
-    "tx_prepare",
-    "tx_submitSigned",
-    "evidence_status",
-    "evidence_byDigest",
-    "evidence_proof",
-    "evidence_verify",
-    "evidence_subscribeCommitted",
-    "evidence_unsubscribeCommitted",
-    "chain_info",
-    "chain_header",
-    "chain_block",
-    "chain_commit",
-    "chain_validators",
-    "chain_checkpoint",
-    "chain_consistencyProof",
-    "chain_subscribeHeads",
-    "chain_unsubscribeHeads",
-    "node_health",
-    "cert_submit",
-    "cert_history",
-    "cert_status",
-    "signer_signDigest",
-];
-
-fn method_label(name: &str) -> &str {
-    KNOWN_METHODS.iter().find(|m| **m == name).copied().unwrap_or("unknown")
+/// A method's metrics label: its name if the API has it (`chancery_rpc::openrpc::METHODS`),
+/// else `unknown`, so a caller cannot grow the label set.
+fn method_label(name: &str) -> &'static str {
+    chancery_rpc::openrpc::find(name).map(|m| m.name).unwrap_or("unknown")
 }
 
 /// What `/health` answers: status code and body.

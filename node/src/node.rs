@@ -195,13 +195,15 @@ pub async fn start(home: &Path, config: &Config, overrides: &Overrides) -> Resul
     };
     let service = RpcService::new(parts, &genesis, hosted, activity.clone(), stopping_rx);
     let limits = crate::rpc_server::Limits { idle_timeout: Duration::from_millis(config.rpc.idle_timeout_ms) };
+    let module = service.into_rpc();
+    crate::rpc_server::check_described(&module).map_err(fail("the RPC methods"))?;
     let (rpc_addr, handle) = crate::rpc_server::serve(
         listen.as_str(),
         server_config,
         routes,
         metrics.clone(),
         activity,
-        service.into_rpc().into(),
+        module.into(),
         limits,
     )
     .await

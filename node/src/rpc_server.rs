@@ -131,10 +131,27 @@ pub struct ClientGuard<S> {
     id: u32,
 }
 
+/// Checks that `module` serves exactly the methods `chancery_rpc::openrpc::METHODS`
+/// describes (which `rpc.discover` answers and the parameter check uses): a method
+/// added to the API without its description, or described but not served, stops the
+/// node at start with both lists, so every test that starts a node catches it.
+pub fn check_described<T>(module: &jsonrpsee::RpcModule<T>) -> Result<(), String> {
+    let served: std::collections::BTreeSet<&str> = module.method_names().collect();
+    let described: std::collections::BTreeSet<&str> = chancery_rpc::openrpc::method_names().collect();
+    if served == described {
+        return Ok(());
+    }
+    let undescribed: Vec<_> = served.difference(&described).collect();
+    let unserved: Vec<_> = described.difference(&served).collect();
+    Err(format!(
+        "served but not described in openrpc::METHODS: {undescribed:?}; described but not served: {unserved:?}"
+    ))
+}
+
 /// Why a call's parameters are refused, if they are: more positional parameters than the
 /// method takes.
 fn extra_params(method: &str, params: Option<&serde_json::value::RawValue>) -> Option<String> {
-    let max = chancery_rpc::api::params_max(method)?;
+    let max = chancery_rpc::openrpc::params_max(method)?;
     let text = params?.get();
     if !text.trim_start().starts_with('[') {
         return None;
@@ -345,6 +362,26 @@ mod tests {
 
     fn raw(text: &str) -> Box<serde_json::value::RawValue> {
         serde_json::value::RawValue::from_string(text.to_string()).expect("json")
+    }
+
+    fn module_serving(names: &[&'static str]) -> jsonrpsee::RpcModule<()> {
+        let mut module = jsonrpsee::RpcModule::new(());
+        for name in names {
+            module.register_method(name, |_, _, _| "ok").expect("a new name");
+        }
+        module
+    }
+
+    #[test]
+    fn a_method_served_or_described_alone_is_named() {
+        let described: Vec<&'static str> = chancery_rpc::openrpc::method_names().collect();
+        assert_eq!(check_described(&module_serving(&described)), Ok(()));
+        let mut extra = described.clone();
+        extra.push("evidence_secret");
+        let why = check_described(&module_serving(&extra)).expect_err("an undescribed method");
+        assert!(why.contains("evidence_secret"), "{why}");
+        let why = check_described(&module_serving(&described[1..])).expect_err("a described method not served");
+        assert!(why.contains(described[0]), "{why}");
     }
 
     #[test]

@@ -807,6 +807,11 @@ impl ChanceryApiServer for RpcService {
         let (status, admission) = (self.status.clone(), self.admission.clone());
         ok(self.read(move |store| Ok(status.health(store, admission.mempool()))).await)
     }
+
+    async fn discover(&self) -> Answer<serde_json::Value> {
+        static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+        Ok(DOCUMENT.get_or_init(chancery_rpc::openrpc::document).clone())
+    }
 }
 
 /// Sends each committed block's `item` to the subscriber. The JSON is made once per

@@ -144,39 +144,9 @@ pub trait ChanceryApi {
         refs: Vec<Hash>,
         token: String,
     ) -> RpcResult<SignDigestAnswer>;
-}
 
-/// How many positional parameters each method takes at most (optional ones included). A
-/// call with more is refused (-32602), not answered as if the extra ones were absent.
-pub const PARAMS_MAX: &[(&str, usize)] = &[
-    ("evidence_submit", 1),
-    ("evidence_submitBatch", 1),
-    ("evidence_status", 1),
-    ("evidence_byDigest", 2),
-    ("evidence_proof", 2),
-    ("evidence_verify", 2),
-    ("evidence_subscribeCommitted", 0),
-    ("evidence_unsubscribeCommitted", 1),
-    ("chain_info", 0),
-    ("chain_header", 1),
-    ("chain_block", 1),
-    ("chain_commit", 1),
-    ("chain_validators", 1),
-    ("chain_checkpoint", 1),
-    ("chain_consistencyProof", 2),
-    ("chain_subscribeHeads", 0),
-    ("chain_unsubscribeHeads", 1),
-    ("node_health", 0),
-    ("cert_submit", 1),
-    ("cert_history", 2),
-    ("cert_status", 3),
-    ("gov_submit", 1),
-    ("gov_proposal", 1),
-    ("gov_proposals", 2),
-    ("signer_signDigest", 5),
-];
-
-/// The most positional parameters `method` takes, if it is one of the API's.
-pub fn params_max(method: &str) -> Option<usize> {
-    PARAMS_MAX.iter().find(|(name, _)| *name == method).map(|(_, n)| *n)
+    /// The API's OpenRPC 1.2.6 document: every method, its parameter and answer schemas
+    /// and error codes (`crate::openrpc`).
+    #[method(name = "rpc.discover")]
+    async fn discover(&self) -> RpcResult<serde_json::Value>;
 }

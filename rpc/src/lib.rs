@@ -7,6 +7,7 @@
 pub mod api;
 pub mod client;
 pub mod errors;
+pub mod openrpc;
 pub mod txs;
 pub mod types;
 
