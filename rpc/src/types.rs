@@ -75,7 +75,7 @@ pub struct Anchor {
 pub struct Anchors {
     /// The anchors on this page.
     pub anchors: Vec<Anchor>,
-    /// Pass as `after` for the next page; absent on the last page.
+    /// Pass as `after` for the next page; `null` on the last page.
     pub next: Option<Hash>,
 }
 
@@ -138,8 +138,9 @@ pub struct CheckpointInfo {
 /// `node_health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
-    /// `ok`, or `stalled` (no block for longer than expected), or `halted` (consensus
-    /// stopped; see `reason`).
+    /// `ok`, or `stalled` (no block for longer than expected), `no_quorum` (validators
+    /// with more than two thirds of the power are not reachable), or `halted` (consensus
+    /// stopped); `reason` says which and why.
     pub status: String,
     /// Why, when not `ok`.
     pub reason: Option<String>,
