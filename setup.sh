@@ -29,7 +29,11 @@ need=()
 for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
+# The Python SDK (sdk/python, a workspace member) builds against a Python 3.9+ interpreter.
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if $tests; then
+  # Its tests build it into a virtual environment.
+  python3 -c "import venv, ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
   # Node.js may come with its own npm from another package than Debian's, which would
   # conflict with Debian's npm: only a machine without npm gets Debian's.
   command -v npm >/dev/null 2>&1 || need+=(nodejs npm)
@@ -47,5 +51,7 @@ fi
 if $tests; then
   # The browser driver (playwright-core, pinned by tests/browser/package-lock.json).
   npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+  # The JavaScript SDK's test dependencies (ws, TypeScript; sdk/js/package-lock.json).
+  npm ci --prefix sdk/js --no-audit --no-fund --loglevel=error
 fi
 echo "ready: cargo run -p chancery-cli -- dev (a dev chain), cargo test --workspace --locked (the suite)"
