@@ -7,6 +7,7 @@
 const fs = require('node:fs');
 const crypto = require('node:crypto');
 const core = require('./pkg/node/chancery_js.js');
+const websocket = require('./websocket.js');
 
 /** An error of the core: `kind` names the failed check or the argument at fault. */
 class ChanceryError extends Error {
@@ -266,25 +267,27 @@ class Chancery {
    * Resolves once subscribed to an object whose `close()` ends the subscription.
    */
   async subscribeCommitted(callback) {
-    const WebSocket = require('ws');
-    const socket = new WebSocket(this.wsUrl, { maxPayload: 64 * 1024 * 1024 });
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
+    const socket = await websocket.connect(this.wsUrl, { timeoutMs: this.timeoutMs });
     const subscribed = new Promise((resolve, reject) => {
-      socket.on('message', (data) => {
-        const message = JSON.parse(data.toString());
+      socket.onClose = (error) => reject(error ?? new Error('the node closed the subscription'));
+      socket.onMessage = (text) => {
+        const message = JSON.parse(text);
         if (message.id === 1) {
           if (message.error) reject(new RpcError(message.error.code, message.error.message, 'evidence_subscribeCommitted'));
           else resolve(message.result);
         } else if (message.method === 'evidence_subscribeCommitted' && message.params) {
           callback(message.params.result);
         }
-      });
+      };
     });
     socket.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'evidence_subscribeCommitted', params: [] }));
-    await subscribed;
+    try {
+      await subscribed;
+    } catch (e) {
+      socket.close();
+      throw e;
+    }
+    socket.onClose = () => {};
     return { close: () => socket.close() };
   }
 }
