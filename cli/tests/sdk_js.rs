@@ -39,5 +39,5 @@ fn the_javascript_sdk_passes_its_tests_against_a_dev_chain() {
     let out = String::from_utf8_lossy(&run.stdout);
     println!("{out}\n{}", String::from_utf8_lossy(&run.stderr));
     assert!(run.status.success(), "the JavaScript SDK's tests failed (output above)");
-    assert!(out.contains("pass 13") && out.contains("fail 0"), "not every SDK test ran and passed: {out}");
+    assert!(out.contains("pass 14") && out.contains("fail 0"), "not every SDK test ran and passed: {out}");
 }

@@ -146,3 +146,13 @@ test('the typings type-check an example (tsc --strict)', () => {
   const tsc = path.join(__dirname, '..', 'node_modules', '.bin', 'tsc');
   execFileSync(tsc, ['-p', path.join(__dirname, '..', 'tsconfig.json')], { encoding: 'utf8' });
 });
+
+test('the web build is the same core: same digest, same signed golden tx', async () => {
+  const web = await import('../pkg/web/chancery_js.js');
+  web.initSync({ module: fs.readFileSync(path.join(__dirname, '..', 'pkg', 'web', 'chancery_js_bg.wasm')) });
+  assert.equal(web.digest('sha256', Buffer.from('contract')), digestOf(Buffer.from('contract')));
+  const v = vectors.txs[0];
+  const key = web.Key.fromSeed(Buffer.from(v.seed, 'hex'));
+  const signed = JSON.parse(key.signTx(vectors.chain_id, vectors.genesis_hash, JSON.stringify(v.body), String(v.nonce)));
+  assert.equal(signed.tx, golden[v.golden].hex);
+});
