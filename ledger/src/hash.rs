@@ -27,7 +27,7 @@ impl Hash {
 
     /// Lower-case hex.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        crate::hex::encode_hex(&self.0)
     }
 
     /// Parses 64 hex digits.

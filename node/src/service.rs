@@ -418,7 +418,7 @@ fn unavailable(what: &str) -> RpcError {
 
 /// Hex of a tx's canonical bytes, decoded and checked canonical.
 pub fn decode_tx(text: &str) -> Result<Tx, RpcError> {
-    let bytes = hex::decode(text.trim()).map_err(|e| {
+    let bytes = chancery_ledger::hex::decode_hex(text.trim()).map_err(|e| {
         RpcError::new(ErrorCode::TxMalformed, format!("tx is not hex ({e}); send the hex of the tx's canonical bytes"))
     })?;
     decode::<Tx>(&bytes)
