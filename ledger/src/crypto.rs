@@ -138,6 +138,11 @@ impl CheckedKey {
 /// cofactorless and would accept a signer-made torsion component in `R` one time in
 /// eight. The coefficients are derived from all inputs (as ed25519-dalek's are), so a
 /// result is reproducible.
+///
+/// Signatures by one key share its point: `z_i k_i A + z_j k_j A = (z_i k_i + z_j k_j) A`,
+/// so each distinct key enters the multiscalar multiplication once. The sum is the same;
+/// the multiplication has `n + keys + 1` points instead of `2n + 1`, which nearly halves
+/// it when a few integrators' keys sign most txs.
 pub fn verify_batch(items: &[(&CheckedKey, &Hash, &Signature)]) -> Result<(), SignatureError> {
     let Some(first) = items.first() else { return Ok(()) };
     let mismatch = || SignatureError::Mismatch { key: first.0.key.to_hex() };
@@ -151,6 +156,10 @@ pub fn verify_batch(items: &[(&CheckedKey, &Hash, &Signature)]) -> Result<(), Si
     let mut base = Scalar::ZERO;
     let mut scalars = Vec::with_capacity(items.len() * 2 + 1);
     let mut points = Vec::with_capacity(items.len() * 2 + 1);
+    // Each distinct key's summed scalar, in the order keys first appear.
+    let mut key_slot: std::collections::HashMap<[u8; 32], usize> = std::collections::HashMap::new();
+    let mut key_scalars: Vec<Scalar> = Vec::new();
+    let mut key_points: Vec<EdwardsPoint> = Vec::new();
     for (key, message, signature) in items {
         let (r_bytes, s_bytes) = split(signature);
         let r = decompress_canonical(&r_bytes).ok_or_else(mismatch)?;
@@ -161,9 +170,16 @@ pub fn verify_batch(items: &[(&CheckedKey, &Hash, &Signature)]) -> Result<(), Si
         base -= z * s;
         scalars.push(z);
         points.push(r);
-        scalars.push(z * challenge(&r_bytes, &key.key.0, message.as_bytes()));
-        points.push(key.point);
+        let zk = z * challenge(&r_bytes, &key.key.0, message.as_bytes());
+        let slot = *key_slot.entry(key.key.0).or_insert_with(|| {
+            key_scalars.push(Scalar::ZERO);
+            key_points.push(key.point);
+            key_scalars.len() - 1
+        });
+        key_scalars[slot] += zk;
     }
+    scalars.extend(key_scalars);
+    points.extend(key_points);
     scalars.push(base);
     points.push(curve25519_dalek::constants::ED25519_BASEPOINT_POINT);
     // sum z_i R_i + sum z_i k_i A_i - (sum z_i s_i) B, times the cofactor.
@@ -323,6 +339,36 @@ mod tests {
         let (other, m2, _) = signed(2);
         assert!(k.verify(&m2, &s).is_err());
         assert!(other.verify(&m2, &s).is_err());
+    }
+
+    #[test]
+    fn signatures_sharing_keys_batch_like_single_checks() {
+        // Three keys, each signing many messages: the batch sums each key's scalars.
+        let keys = [key(9, 100), key(9, 101), key(9, 102)];
+        let items: Vec<_> = (0..60u16)
+            .map(|n| {
+                let k = &keys[usize::from(n % 3)];
+                let message = Hash(blake3::hash(&n.to_le_bytes()).into());
+                (public(k).checked().expect("valid key"), message, sign(k, &message))
+            })
+            .collect();
+        assert_eq!(batch(&items), Ok(()));
+        for bad in [0, 31, 59] {
+            let mut items = items.clone();
+            items[bad].2 .0[40] ^= 1;
+            assert!(batch(&items).is_err(), "a bad signature at {bad} among shared keys");
+        }
+        // A signature moved to another message of the same key fails, even though the
+        // key's scalars are summed.
+        let mut swapped = items.clone();
+        swapped[3].1 = items[6].1;
+        assert!(batch(&swapped).is_err());
+        // Two signatures of one key whose errors would cancel in a per-key sum if the
+        // coefficients did not separate them: swap their messages.
+        let mut crossed = items.clone();
+        crossed[0].1 = items[3].1;
+        crossed[3].1 = items[0].1;
+        assert!(batch(&crossed).is_err());
     }
 
     #[test]
