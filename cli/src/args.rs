@@ -62,6 +62,10 @@ pub(crate) enum Command {
         /// RPC listen address (default from config.toml: 127.0.0.1:7700).
         #[arg(long)]
         rpc_addr: Option<String>,
+        /// When creating the chain: how long it waits for a tx before it makes an empty
+        /// block, ms (the genesis parameter `empty_block_interval_ms`; default 60000).
+        #[arg(long)]
+        empty_block_interval_ms: Option<u64>,
     },
     /// A local testnet: four validators (operator, notary, court, arbitration) and an
     /// observer, as separate processes on loopback.
@@ -444,6 +448,10 @@ pub(crate) enum TestnetCommand {
         /// First port: node i gets RPC on BASE + 10 i and p2p on BASE + 10 i + 1.
         #[arg(long, default_value_t = 27600)]
         base_port: u16,
+        /// How long the chain waits for a tx before it makes an empty block, ms (the
+        /// genesis parameter `empty_block_interval_ms`; default 60000).
+        #[arg(long)]
+        empty_block_interval_ms: Option<u64>,
     },
     /// Start every node of the testnet as its own process; Ctrl-C stops them all.
     Run {

@@ -238,6 +238,9 @@ pub enum ProposeCommand {
         /// Pause after a commit, ms.
         #[arg(long)]
         commit_ms: Option<u64>,
+        /// How long an idle chain waits for a tx before it makes an empty block, ms.
+        #[arg(long)]
+        empty_block_interval_ms: Option<u64>,
         /// Added to each timeout per round, ms.
         #[arg(long)]
         round_increase_ms: Option<u64>,
@@ -331,6 +334,7 @@ fn change_of(command: ProposeCommand, client_params: chancery_ledger::Params) ->
             prevote_ms,
             precommit_ms,
             commit_ms,
+            empty_block_interval_ms,
             round_increase_ms,
         } => {
             let mut p = client_params;
@@ -344,6 +348,7 @@ fn change_of(command: ProposeCommand, client_params: chancery_ledger::Params) ->
             p.max_block_bytes = max_block_bytes.unwrap_or(p.max_block_bytes);
             p.max_tx_bytes = max_tx_bytes.unwrap_or(p.max_tx_bytes);
             p.max_clock_drift_ms = max_clock_drift_ms.unwrap_or(p.max_clock_drift_ms);
+            p.empty_block_interval_ms = empty_block_interval_ms.unwrap_or(p.empty_block_interval_ms);
             p.validate()?;
             (propose, Change::SetParams(p))
         }

@@ -65,9 +65,11 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::Store { command } => store_cmds::store(command),
-        Command::Dev { home, rpc_addr } => node_cmds::dev(home, rpc_addr),
-        Command::Testnet { command: TestnetCommand::Init { out, base_port } } => {
-            node_cmds::testnet_init(&out, base_port)
+        Command::Dev { home, rpc_addr, empty_block_interval_ms } => {
+            node_cmds::dev(home, rpc_addr, empty_block_interval_ms)
+        }
+        Command::Testnet { command: TestnetCommand::Init { out, base_port, empty_block_interval_ms } } => {
+            node_cmds::testnet_init(&out, base_port, empty_block_interval_ms)
         }
         Command::Testnet { command: TestnetCommand::Run { dir } } => node_cmds::testnet_run(&dir),
         Command::Start { home } => node_cmds::start_node(&home),

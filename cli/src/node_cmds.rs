@@ -30,11 +30,23 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// `chancery dev`.
-pub fn dev(home: Option<PathBuf>, rpc_addr: Option<String>) -> Result<()> {
+pub fn dev(home: Option<PathBuf>, rpc_addr: Option<String>, empty_block_interval_ms: Option<u64>) -> Result<()> {
     let home = home.unwrap_or_else(default_dev_home);
     let created = !home.join("config.toml").exists();
     if created {
-        chancery_node::devchain::create(&home)?;
+        chancery_node::devchain::create(&home, empty_block_interval_ms)?;
+    } else if let Some(asked) = empty_block_interval_ms {
+        // The same command line resumes the chain; another interval cannot change it.
+        let genesis = std::fs::read_to_string(home.join("genesis.json")).context("reading the dev chain's genesis")?;
+        let set = chancery_genesis::Genesis::from_json(&genesis)?.params.empty_block_interval_ms;
+        if set != asked {
+            bail!(
+                "the dev chain in {} has empty_block_interval_ms {set} in its genesis, not {asked}; \
+                 change it on chain with `chancery gov propose set-params --empty-block-interval-ms`, \
+                 or start a new chain in another --home",
+                home.display()
+            );
+        }
     }
     let config = Config::load(&home.join("config.toml"))?;
     run_node(&home, &config, Overrides { rpc_listen: rpc_addr }, |node| {
@@ -58,8 +70,8 @@ pub fn dev(home: Option<PathBuf>, rpc_addr: Option<String>) -> Result<()> {
 }
 
 /// `chancery testnet init`.
-pub fn testnet_init(out: &Path, base_port: u16) -> Result<()> {
-    let nodes = chancery_node::devchain::create_testnet(out, base_port)?;
+pub fn testnet_init(out: &Path, base_port: u16, empty_block_interval_ms: Option<u64>) -> Result<()> {
+    let nodes = chancery_node::devchain::create_testnet(out, base_port, empty_block_interval_ms)?;
     println!("wrote the testnet in {}", out.display());
     println!("genesis        {}", out.join("genesis.json").display());
     println!("integrator key {}", out.join("integrator.key").display());

@@ -318,3 +318,54 @@ async fn futures_blocks(nodes: &[&Node]) -> Vec<u64> {
     }
     out
 }
+
+/// At the default `empty_block_interval_ms` (a minute) an idle testnet makes no block, and
+/// a tx sent to the observer (which gossips it to validators that wait, idle) is committed
+/// in round 0 at the next height, by every node.
+#[test]
+fn an_idle_testnet_waits_for_a_tx_and_commits_it_in_round_0() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut nodes = support::testnet::testnet_with_interval(dir.path(), None);
+    for node in nodes.iter_mut() {
+        node.start();
+    }
+    let key = support::bench_keys(dir.path()).remove(0);
+    let interval = chancery_ledger::params::Params::default().empty_block_interval_ms;
+    let rt = runtime();
+    rt.block_on(async {
+        let all: Vec<&Node> = nodes.iter().collect();
+        wait_blocks(&all, 1, Duration::from_secs(60)).await;
+        // Nodes that started late may add a block as they join; then the chain is idle.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let observer = client(&nodes[4]).await;
+        let idle_from = observer.info().await.expect("info");
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let mut idle_heights = Vec::new();
+        for node in &nodes {
+            idle_heights.push(blocks(node).await);
+        }
+        let last_time = observer.header(idle_from.blocks - 1).await.expect("header").time_ms;
+        // The last block is seconds old, well within the minute: no node made a block.
+        assert!(
+            idle_heights.iter().all(|h| *h == idle_from.blocks),
+            "an idle chain made blocks: {idle_heights:?} after {} (interval {interval} ms)",
+            idle_from.blocks
+        );
+        let hashes = submit_and_wait(&nodes[4], &key, 1, "idle").await;
+        let status = observer.status(hashes[0]).await.expect("status");
+        let TxStatus::Committed { height, .. } = status.status else { panic!("{status:?}") };
+        let commit = observer.commit(height).await.expect("commit");
+        assert_eq!(commit.round, 0, "a tx on an idle chain is decided in the first round: {commit:?}");
+        let header = observer.header(height).await.expect("header");
+        println!(
+            "idle for {} ms since the last block at height {}; the tx committed at height {height}, round 0",
+            header.time_ms - last_time,
+            idle_from.blocks - 1
+        );
+        wait_blocks(&all, height + 1, Duration::from_secs(30)).await;
+        same_chain(&all).await;
+    });
+    for node in nodes.iter_mut() {
+        node.kill();
+    }
+}

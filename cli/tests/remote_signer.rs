@@ -86,7 +86,7 @@ fn hosted_signing_through_the_signer(addr: &str, home: &std::path::Path, public_
 fn a_remote_signer_signs_survives_restarts_and_keeps_its_guard() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("dev");
-    chancery_node::devchain::create(&home).expect("dev home");
+    chancery_node::devchain::create(&home, Some(support::IDLE_BLOCK_MS)).expect("dev home");
     let socket = dir.path().join("signer.sock");
     let config = home.join("config.toml");
     let text = std::fs::read_to_string(&config).expect("config");

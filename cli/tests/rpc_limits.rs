@@ -15,7 +15,7 @@ use support::{doc_txs, DevNode};
 
 /// A dev node whose RPC closes connections idle for `idle_ms`.
 fn node_with_idle_timeout(home: &Path, idle_ms: u64) -> DevNode {
-    chancery_node::devchain::create(home).expect("dev home");
+    chancery_node::devchain::create(home, Some(support::IDLE_BLOCK_MS)).expect("dev home");
     let config = home.join("config.toml");
     let text = std::fs::read_to_string(&config).expect("config");
     std::fs::write(&config, text.replace("idle_timeout_ms = 60000", &format!("idle_timeout_ms = {idle_ms}")))

@@ -240,3 +240,41 @@ fn real_txs_are_committed_and_a_full_mempool_refuses_without_stalling() {
     assert!(outcome.txs_refused_full > 0, "the small pool refused some: {outcome:?}");
     assert!(outcome.txs_committed > 0, "{outcome:?}");
 }
+
+/// An idle chain starts a height only for a tx, a validator's message, or the chain's
+/// `empty_block_interval_ms`: with an integrator's tx now and then, empty blocks come one
+/// interval apart, and each tx (arriving at one validator of an idle chain) is decided in
+/// round 0, well within the propose timeout, the other validators started by its proposal
+/// and votes.
+#[test]
+fn an_idle_chain_waits_its_interval_and_a_tx_starts_the_next_height() {
+    let params = chancery_ledger::params::Params::default();
+    let interval = params.empty_block_interval_ms;
+    let scenario = Scenario { name: "idle", txs_per_submit: 1, submit_interval_ms: 90_000, ..Scenario::healthy(4, 16) };
+    for seed in 0..4 {
+        let outcome = run(&scenario, seed);
+        assert!(outcome.tx_latency_ms.len() >= 2, "seed {seed}: txs were committed: {outcome:?}");
+        let slowest = outcome.tx_latency_ms.iter().max().copied().unwrap_or(0);
+        assert!(slowest < params.timeouts.propose_ms, "seed {seed}: a tx took {slowest} ms: {outcome:?}");
+        assert!(outcome.rounds.iter().all(|(round, _)| *round == 0), "seed {seed}: {:?}", outcome.rounds);
+        let mut empty_gaps = Vec::new();
+        for h in 2..outcome.committed_at.len() {
+            let gap = outcome.committed_at[h] - outcome.committed_at[h - 1];
+            if outcome.rounds[h].1 == 0 {
+                empty_gaps.push(gap);
+                assert!(
+                    gap + 1_000 >= interval && gap <= interval + 500,
+                    "seed {seed}: empty block {h} after {gap} ms"
+                );
+            }
+        }
+        assert!(!empty_gaps.is_empty(), "seed {seed}: the run had idle stretches: {outcome:?}");
+        println!(
+            "seed {seed}: {} heights in {} s virtual, {} txs (slowest {slowest} ms), empty blocks {:?} ms apart",
+            outcome.heights,
+            outcome.virtual_ms / 1000,
+            outcome.tx_latency_ms.len(),
+            empty_gaps
+        );
+    }
+}

@@ -60,6 +60,10 @@ pub const GOV_REASON_BYTES_MAX: usize = 256;
 pub const CLOCK_DRIFT_MS_MAX: u64 = 3_600_000;
 /// Longest consensus timeout a genesis may set: ten minutes.
 pub const TIMEOUT_MS_MAX: u64 = 600_000;
+/// Longest `empty_block_interval_ms` a genesis may set: five minutes, so the latest
+/// block of an idle chain is always well within the age a hosted signer accepts for a
+/// certificate status proof (ten minutes).
+pub const EMPTY_BLOCK_INTERVAL_MS_MAX: u64 = 300_000;
 
 const _: () = assert!(TX_BYTES_MAX <= BLOCK_BYTES_MAX);
 const _: () = assert!(VALIDATOR_SET_BYTES_MAX <= STATE_VALUE_BYTES_MAX);

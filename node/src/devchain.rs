@@ -87,12 +87,16 @@ pub fn add_demo_members(
     Ok(())
 }
 
-/// Creates the dev chain's home on first run: keys, genesis, config.
-pub fn create(home: &Path) -> Result<(), DevError> {
-    create_inner(home).map_err(|e| DevError { home: home.display().to_string(), message: e.to_string() })
+/// Creates the dev chain's home on first run: keys, genesis, config. The genesis sets
+/// `empty_block_interval_ms` if given (else the default of [`Params`]).
+///
+/// [`Params`]: chancery_ledger::params::Params
+pub fn create(home: &Path, empty_block_interval_ms: Option<u64>) -> Result<(), DevError> {
+    create_inner(home, empty_block_interval_ms)
+        .map_err(|e| DevError { home: home.display().to_string(), message: e.to_string() })
 }
 
-fn create_inner(home: &Path) -> Result<(), Box<dyn std::error::Error>> {
+fn create_inner(home: &Path, empty_block_interval_ms: Option<u64>) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(home.join("keys"))?;
     let consensus = crate::signer::generate_consensus_key(
         &home.join("keys/consensus.key"),
@@ -104,6 +108,9 @@ fn create_inner(home: &Path) -> Result<(), Box<dyn std::error::Error>> {
     // institution keeps it offline (docs/OPERATIONS.md).
     let admin = KeyFile::generate(&home.join("admin.key"), None)?;
     let mut genesis = Genesis::new(ChainId::new("chancery-dev")?, crate::clock::now_ms());
+    if let Some(interval) = empty_block_interval_ms {
+        genesis.params.empty_block_interval_ms = interval;
+    }
     genesis.add_validator(Validator {
         name: Name::new("dev-operator")?,
         role: Role::Operator,
@@ -144,17 +151,29 @@ pub struct TestnetNode {
 /// Writes a local testnet under `out`: `genesis.json` (four validators, named and
 /// roled), the demo integrator and bench keys, and the homes of the four validators and
 /// one observer, each with distinct loopback ports from `base_port` (RPC `base_port +
-/// 10 i`, p2p `base_port + 10 i + 1`) and every other node as a peer.
-pub fn create_testnet(out: &Path, base_port: u16) -> Result<Vec<TestnetNode>, DevError> {
-    create_testnet_inner(out, base_port)
+/// 10 i`, p2p `base_port + 10 i + 1`) and every other node as a peer. The genesis sets
+/// `empty_block_interval_ms` if given.
+pub fn create_testnet(
+    out: &Path,
+    base_port: u16,
+    empty_block_interval_ms: Option<u64>,
+) -> Result<Vec<TestnetNode>, DevError> {
+    create_testnet_inner(out, base_port, empty_block_interval_ms)
         .map_err(|e| DevError { home: out.display().to_string(), message: e.to_string() })
 }
 
-fn create_testnet_inner(out: &Path, base_port: u16) -> Result<Vec<TestnetNode>, Box<dyn std::error::Error>> {
+fn create_testnet_inner(
+    out: &Path,
+    base_port: u16,
+    empty_block_interval_ms: Option<u64>,
+) -> Result<Vec<TestnetNode>, Box<dyn std::error::Error>> {
     if out.join("genesis.json").exists() {
         return Err(format!("{} already holds a testnet", out.display()).into());
     }
     let mut genesis = Genesis::new(ChainId::new("chancery-testnet")?, crate::clock::now_ms());
+    if let Some(interval) = empty_block_interval_ms {
+        genesis.params.empty_block_interval_ms = interval;
+    }
     let mut names: Vec<&str> = TESTNET_VALIDATORS.iter().map(|(home, _, _)| *home).collect();
     names.push(TESTNET_OBSERVER);
     let mut nodes = Vec::new();

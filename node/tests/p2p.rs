@@ -63,7 +63,7 @@ async fn ask(secret: [u8; 32], address: Multiaddr) -> Result<Reply, String> {
 fn a_foreign_key_is_refused_and_an_observer_is_served() {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = free_port();
-    let nodes = chancery_node::devchain::create_testnet(dir.path(), base).expect("testnet");
+    let nodes = chancery_node::devchain::create_testnet(dir.path(), base, Some(1_000)).expect("testnet");
     let operator = dir.path().join("operator");
     let mut config = Config::load(&operator.join("config.toml")).expect("config");
     // Only the operator runs: it listens on its own port and dials no one.

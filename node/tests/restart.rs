@@ -23,7 +23,7 @@ use malachitebft_core_types::Round;
 fn a_restarted_proposer_proposes_the_block_it_signed_before() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("dev");
-    chancery_node::devchain::create(&home).expect("dev home");
+    chancery_node::devchain::create(&home, Some(1_000)).expect("dev home");
     let mut config = Config::load(&home.join("config.toml")).expect("config");
     config.rpc.listen = "127.0.0.1:0".into();
     let genesis =

@@ -653,6 +653,7 @@ fn chain_schemas(s: &mut Map<String, Value>) {
         "max_tx_bytes": reference("U32"),
         "max_clock_drift_ms": reference("U64"),
         "timeouts": reference("Timeouts"),
+        "empty_block_interval_ms": reference("U64"),
     });
     add(s, "Params", object(params, &[]));
     let timeouts = json!({
@@ -1329,6 +1330,7 @@ mod tests {
         "latest_block_hash": "35e5bdaea83f30bb82ad3af989fd353c0cbc83cd6c4eb7456c17dc5e06f2234c",
         "latest_time_ms": 1796230710251,
         "params": {
+            "empty_block_interval_ms": 60000,
             "max_block_bytes": 8388608,
             "max_block_txs": 10000,
             "max_clock_drift_ms": 5000,

@@ -16,6 +16,11 @@ use chancery_node::signer::KeyFile;
 use chancery_rpc::txs::evidence_tx;
 use ed25519_dalek::SigningKey;
 
+/// The idle interval of the chains tests make (`empty_block_interval_ms`): tests that wait
+/// for heights or checkpoints get a block a second, as a busy chain would; the default
+/// interval itself is tested in dev_node.rs.
+pub const IDLE_BLOCK_MS: u64 = 1_000;
+
 pub struct DevNode {
     pub child: Child,
     pub addr: String,
@@ -29,6 +34,7 @@ impl DevNode {
             .args(["dev", "--home"])
             .arg(home)
             .args(["--rpc-addr", "127.0.0.1:0"])
+            .args(["--empty-block-interval-ms", &IDLE_BLOCK_MS.to_string()])
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()

@@ -81,21 +81,33 @@ pub fn free_base_port() -> u16 {
     panic!("no free port range");
 }
 
-/// `chancery testnet init` into `dir` on free ports; the base port.
+/// `chancery testnet init` into `dir` on free ports, idle blocks every
+/// [`super::IDLE_BLOCK_MS`]; the base port.
 pub fn init(dir: &Path) -> u16 {
+    init_with_interval(dir, Some(super::IDLE_BLOCK_MS))
+}
+
+/// `chancery testnet init` into `dir` on free ports with `empty_block_interval_ms` (none:
+/// the default); the base port.
+pub fn init_with_interval(dir: &Path, empty_block_interval_ms: Option<u64>) -> u16 {
     let base = free_base_port();
-    let out = Command::new(env!("CARGO_BIN_EXE_chancery"))
-        .args(["testnet", "init", "--out"])
-        .arg(dir)
-        .args(["--base-port", &base.to_string()])
-        .output()
-        .expect("testnet init");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_chancery"));
+    command.args(["testnet", "init", "--out"]).arg(dir).args(["--base-port", &base.to_string()]);
+    if let Some(interval) = empty_block_interval_ms {
+        command.args(["--empty-block-interval-ms", &interval.to_string()]);
+    }
+    let out = command.output().expect("testnet init");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     base
 }
 
 pub fn testnet(dir: &Path) -> Vec<Node> {
-    let base = init(dir);
+    testnet_with_interval(dir, Some(super::IDLE_BLOCK_MS))
+}
+
+/// The testnet's nodes (not started), its genesis with `empty_block_interval_ms`.
+pub fn testnet_with_interval(dir: &Path, empty_block_interval_ms: Option<u64>) -> Vec<Node> {
+    let base = init_with_interval(dir, empty_block_interval_ms);
     NAMES
         .iter()
         .enumerate()

@@ -23,7 +23,7 @@ mod sync;
 pub mod mempool;
 pub mod produce;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt::Debug;
 use std::hash::Hash as StdHash;
 use std::sync::Arc;
@@ -31,7 +31,7 @@ use std::sync::Arc;
 use chancery_ledger::codec::BoundedVec;
 use chancery_ledger::state::StateChanges;
 use chancery_ledger::store::{Backend, StoreError, StoreWriter};
-use chancery_ledger::{Block, Commit, Hash, Header, Signature, Tx};
+use chancery_ledger::{Block, Commit, Hash, Header, PublicKey, Signature, Tx};
 use malachitebft_core_consensus::{Input, LivenessMsg, LocallyProposedValue, SignedConsensusMsg};
 use malachitebft_core_types::{Round, Timeout, Validity, VoteExtensionPolicy};
 
@@ -62,7 +62,9 @@ pub const PROPOSAL_ROUNDS_AHEAD_MAX: u32 = 8;
 /// syncs it from a peer instead of committing it itself).
 pub const BLOCKS_KEPT_MAX: usize = 8;
 const _: () = assert!(STASHED_MAX <= BLOCKS_KEPT_MAX && BLOCKS_KEPT_MAX >= 2);
-/// How long a proposer waits for txs before proposing an empty block, in milliseconds.
+/// How long a proposer whose mempool is empty waits for txs, once its height has
+/// started, before it proposes an empty block, in milliseconds (a peer that started the
+/// height for a tx has gossiped it; it is usually on its way).
 pub const EMPTY_BLOCK_WAIT_MS: u64 = 1000;
 /// How often a node that does not vote asks its signer again for a key the set names.
 pub const KEY_CHECK_INTERVAL_MS: u64 = 1000;
@@ -224,6 +226,16 @@ struct PendingBuild {
     wait_until_ms: u64,
 }
 
+/// The next height, not started: the chain is idle. Its engine rounds (and their
+/// timeouts) begin when a tx is in the mempool, when a validator's vote or proposal for
+/// it arrives, or at `until_ms`, the chain's `empty_block_interval_ms` after the last
+/// block's time. Waiting to start is safe (nothing is signed meanwhile); a start by one
+/// validator starts the others through its messages.
+struct Idle {
+    set: ConsensusValidatorSet,
+    until_ms: u64,
+}
+
 /// A proposed block the host keeps for the engine.
 struct KeptBlock {
     value: BlockValue,
@@ -270,6 +282,10 @@ pub struct Host<B: Backend, S: Signer, W: Wal, P: Peer> {
     genesis_time_ms: u64,
     timers: Vec<(u64, Timeout)>,
     build: Option<PendingBuild>,
+    idle: Option<Idle>,
+    /// The idle interval ran out: the first block of the height is proposed without
+    /// waiting for txs.
+    propose_at_once: bool,
     built: HashMap<BlockHash, (Built, u64)>,
     /// Proposed blocks at this height (shared with the engine's values, not copied): the
     /// round each came in, and, once validated, the verdict and the state changes.
@@ -397,6 +413,8 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             genesis_time_ms,
             timers: Vec::new(),
             build: None,
+            idle: None,
+            propose_at_once: false,
             built: HashMap::new(),
             blocks,
             stashed: Vec::new(),
@@ -412,12 +430,8 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             now,
             actions: Vec::new(),
         };
-        let mut queue = VecDeque::new();
         for output in outputs {
-            host.carry_out(output, &mut queue)?;
-        }
-        while let Some(input) = queue.pop_front() {
-            host.feed(input)?;
+            host.carry_out(output)?;
         }
         host.poll()?;
         let actions = std::mem::take(&mut host.actions);
@@ -445,12 +459,17 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         if self.build.is_some() && self.mempool.size().0 > 0 {
             return Some(0);
         }
+        // A proposal kept for the height just reached (after a commit): at once.
+        if self.stashed.iter().any(|(_, p)| p.height == self.height()) {
+            return Some(0);
+        }
         let key_check = (!self.voting).then_some(self.key_checked_at_ms + KEY_CHECK_INTERVAL_MS);
         let assembling = self.assembling.iter().map(|a| a.until_ms).min();
         self.timers
             .iter()
             .map(|(at, _)| *at)
             .chain(self.build.as_ref().map(|b| b.wait_until_ms))
+            .chain(self.idle.as_ref().map(|idle| if self.mempool.size().0 > 0 { 0 } else { idle.until_ms }))
             .chain(key_check)
             .chain(assembling)
             .min()
@@ -505,6 +524,15 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
                 self.restart_at_store_height()?;
                 continue;
             }
+            if let Some(idle) = &self.idle {
+                if self.mempool.size().0 > 0 || now >= idle.until_ms {
+                    // The engine asks this node for a value at once if it proposes round 0.
+                    self.propose_at_once = now >= idle.until_ms;
+                    self.start_idle_height()?;
+                    self.propose_at_once = false;
+                    continue;
+                }
+            }
             if self.stashed.iter().any(|(_, p)| p.height == self.height()) {
                 self.replay_stashed()?;
                 continue;
@@ -551,25 +579,22 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         if self.engine.state().height().0 < self.height() && !matches!(input, Input::StartHeight(..)) {
             return Ok(());
         }
-        let mut queue = VecDeque::from([input]);
-        while let Some(input) = queue.pop_front() {
-            let outputs = match self.engine.handle(input, &mut self.signer, &mut self.wal) {
-                Ok(outputs) => outputs,
-                Err(e @ EngineError::Halted(_)) => return Err(Halt::Engine(e)),
-                Err(e @ EngineError::Core(_)) => {
-                    // The core refused one input (for example a stale one): log it, go on.
-                    tracing::warn!(error = %e, "consensus input refused");
-                    continue;
-                }
-            };
-            for output in outputs {
-                self.carry_out(output, &mut queue)?;
+        let outputs = match self.engine.handle(input, &mut self.signer, &mut self.wal) {
+            Ok(outputs) => outputs,
+            Err(e @ EngineError::Halted(_)) => return Err(Halt::Engine(e)),
+            Err(e @ EngineError::Core(_)) => {
+                // The core refused one input (for example a stale one): log it, go on.
+                tracing::warn!(error = %e, "consensus input refused");
+                return Ok(());
             }
+        };
+        for output in outputs {
+            self.carry_out(output)?;
         }
         Ok(())
     }
 
-    fn carry_out(&mut self, output: Output, queue: &mut VecDeque<Input<Ctx>>) -> Result<(), Halt> {
+    fn carry_out(&mut self, output: Output) -> Result<(), Halt> {
         match output {
             // L21, L34, L47: the timeouts the core schedules, fired by `poll`.
             Output::ScheduleTimeout { timeout, after } => {
@@ -580,7 +605,10 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             Output::CancelAllTimeouts => self.timers.clear(),
             // L18: getValue(), the block this proposer builds from its mempool.
             Output::GetValue { height, round, within } => {
-                let wait = EMPTY_BLOCK_WAIT_MS.min(within.as_millis() as u64 / 2);
+                let wait = match self.propose_at_once {
+                    true => 0,
+                    false => EMPTY_BLOCK_WAIT_MS.min(within.as_millis() as u64 / 2),
+                };
                 self.build = Some(PendingBuild { height, round, wait_until_ms: self.now.ms + wait });
             }
             Output::Decide { block, commit } => self.commit(block, commit)?,
@@ -603,14 +631,15 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
                         self.restart_pending = true;
                         return Ok(());
                     }
-                    // L8-L10: a new height starts at round 0 with the next validator set.
-                    queue.push_back(Input::StartHeight(
-                        Height(next),
-                        ConsensusValidatorSet::from_ledger(&set),
-                        false,
-                        None,
-                        VoteExtensionPolicy::Disabled,
-                    ));
+                    // L8-L10: a new height starts at round 0 with the next validator set,
+                    // once there is something to commit or the idle interval has passed
+                    // since this block's time (see `Idle`).
+                    let interval = self.store.params().map_err(store("reading the chain parameters"))?;
+                    let interval = interval.empty_block_interval_ms;
+                    let block_ms = self.store.header(commit.height).map_err(store("reading the last header"))?.time_ms;
+                    let wait = (block_ms + interval).saturating_sub(self.now.clock_ms).min(interval);
+                    self.idle =
+                        Some(Idle { set: ConsensusValidatorSet::from_ledger(&set), until_ms: self.now.ms + wait });
                 }
             }
             Output::StartRound { height, round, .. } => {
@@ -691,6 +720,15 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
 
     fn on_message(&mut self, from: P, message: Message) -> Result<(), Halt> {
         let height = self.height();
+        if let Message::Vote(vote) = &message {
+            if vote.height == height && self.idle.is_some() {
+                let signed = vote.to_signed();
+                let message = signed.message.signing_message(&self.store.identity());
+                if self.signed_by_a_validator(&vote.validator, &message, &vote.signature) {
+                    self.start_idle_height()?;
+                }
+            }
+        }
         match message {
             // L34, L36, L44, L47, L49, L55: votes of this height, counted by the core.
             Message::Vote(vote) if vote.height == height => self.feed(Input::Vote(vote.to_signed())),
@@ -710,6 +748,20 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             // requests are the network's.
             _ => Ok(()),
         }
+    }
+
+    /// Whether `key` is a voting validator at the height consensus works on and
+    /// `signature` over `message` is its.
+    fn signed_by_a_validator(&self, key: &PublicKey, message: &Hash, signature: &Signature) -> bool {
+        let is_validator =
+            self.store.current_validators().is_ok_and(|set| set.find(key).is_some_and(|(_, v)| v.power > 0));
+        is_validator && key.verify(message, signature).is_ok()
+    }
+
+    /// Starts the height the idle chain waited at (see `Idle`).
+    fn start_idle_height(&mut self) -> Result<(), Halt> {
+        let Some(Idle { set, .. }) = self.idle.take() else { return Ok(()) };
+        self.feed(Input::StartHeight(Height(self.height()), set, false, None, VoteExtensionPolicy::Disabled))
     }
 
     /// A fresh engine at the store's next height (after a sync moved the store past the
@@ -735,6 +787,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         );
         self.timers.clear();
         self.build = None;
+        self.idle = None;
         self.built.clear();
         self.blocks.clear();
         self.own_proposals.clear();

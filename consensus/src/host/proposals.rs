@@ -1,7 +1,7 @@
 //! Proposals: who may propose, which blocks are executed and kept, the verdict the
 //! engine gets, and next-height proposals kept until the node gets there.
 
-use chancery_ledger::{Block, Signature};
+use chancery_ledger::Block;
 use malachitebft_core_consensus::{Input, ProposedValue};
 use malachitebft_core_types::{Round, Validity, ValueOrigin};
 
@@ -30,6 +30,13 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             return Ok(());
         }
         let signed = proposal.to_signed();
+        if self.idle.is_some() {
+            // A validator started this height (it has txs, or its interval passed).
+            let message = signed.message.signing_message(&self.store.identity());
+            if self.signed_by_a_validator(&proposal.proposer, &message, &proposal.signature) {
+                self.start_idle_height()?;
+            }
+        }
         // Who proposed and signed it, before anything is executed or kept.
         if let Err(why) = self.engine.check_proposal_origin(&signed) {
             tracing::warn!(?from, height, round = proposal.round, %why, "proposal refused");
@@ -107,10 +114,8 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         {
             return;
         }
-        let is_validator = self.store.current_validators().is_ok_and(|set| set.find(&proposal.proposer).is_some());
-        let signed = proposal.to_signed();
-        let message = signed.message.signing_message(&self.store.identity());
-        if !is_validator || proposal.proposer.verify(&message, &Signature(signed.signature.0)).is_err() {
+        let message = proposal.to_signed().message.signing_message(&self.store.identity());
+        if !self.signed_by_a_validator(&proposal.proposer, &message, &proposal.signature) {
             tracing::warn!(
                 ?from,
                 height = proposal.height,

@@ -133,6 +133,8 @@ pub struct Scenario {
     pub byzantine: Vec<(usize, Behaviour)>,
     /// Most txs each integrator submits at once (0: no load).
     pub txs_per_submit: u64,
+    /// How often each integrator submits.
+    pub submit_interval_ms: Millis,
     /// Each validator's mempool bounds.
     pub mempool: MempoolLimits,
     /// Whether proposers send tx hashes instead of txs (peers fetch what they lack).
@@ -167,6 +169,7 @@ impl Scenario {
             empty_store_restarts: Vec::new(),
             byzantine: Vec::new(),
             txs_per_submit: 4,
+            submit_interval_ms: SUBMIT_INTERVAL_MS,
             mempool: ROOMY_MEMPOOL,
             compact_proposals: false,
             gossip_txs: true,
@@ -184,6 +187,10 @@ pub struct Outcome {
     pub virtual_ms: Millis,
     /// Virtual time at which each height was first committed.
     pub committed_at: Vec<Millis>,
+    /// The round each height was decided in, and its tx count.
+    pub rounds: Vec<(u32, usize)>,
+    /// For each committed tx, the virtual time from its submission to its first commit.
+    pub tx_latency_ms: Vec<Millis>,
     /// Txs in the committed blocks.
     pub txs_committed: u64,
     /// Txs a mempool refused as full.
@@ -375,6 +382,9 @@ pub struct Cluster {
     published: HashMap<(usize, u64, u32, &'static str), Hash>,
     evidence: Vec<(u64, Address)>,
     committed_at: Vec<Millis>,
+    rounds: Vec<(u32, usize)>,
+    submitted_at: HashMap<Hash, Millis>,
+    tx_latency_ms: Vec<Millis>,
     txs_refused_full: u64,
     compact_txs: (u64, u64),
     wal_lost: Vec<usize>,
@@ -455,6 +465,9 @@ impl Cluster {
             published: HashMap::new(),
             evidence: Vec::new(),
             committed_at: Vec::new(),
+            rounds: Vec::new(),
+            submitted_at: HashMap::new(),
+            tx_latency_ms: Vec::new(),
             txs_refused_full: 0,
             compact_txs: (0, 0),
             wal_lost: Vec::new(),
@@ -629,7 +642,15 @@ impl Cluster {
                     return Err(Violation::Penalised { node, peer, reason });
                 }
             }
-            Action::Committed(block) => self.check_commit(node, block.header.height)?,
+            Action::Committed(block) => {
+                if self.committed_at.len() <= block.header.height as usize {
+                    for hash in &block.tx_hashes {
+                        let at = self.submitted_at.remove(hash).unwrap_or(self.now);
+                        self.tx_latency_ms.push(self.now - at);
+                    }
+                }
+                self.check_commit(node, block.header.height)?
+            }
         }
         Ok(())
     }
@@ -652,6 +673,9 @@ impl Cluster {
         self.nodes[node].last_commit_ms = self.now;
         if self.committed_at.len() <= height as usize {
             self.committed_at.push(self.now);
+            let commit = self.nodes[node].store.commit(height).ok();
+            let txs = self.nodes[node].store.header(height).map_or(0, |h| h.tx_count as usize);
+            self.rounds.push((commit.map_or(u32::MAX, |c| c.round), txs));
         }
         if !self.nodes[node].behaviour.is_honest() {
             return Ok(());
@@ -757,6 +781,9 @@ impl Cluster {
         let results = admit(&n.store, &n.mempool, txs.clone(), clock_ms);
         self.count_full(&results);
         let admitted = admitted(txs, &results);
+        for tx in &admitted {
+            self.submitted_at.entry(tx.hash()).or_insert(self.now);
+        }
         if !admitted.is_empty() {
             self.gossip(node, admitted);
         }
@@ -857,7 +884,7 @@ impl Cluster {
             let offset = self.rng.below(STATUS_INTERVAL_MS);
             self.schedule(offset, SimEvent::Status { node });
             if self.scenario.txs_per_submit > 0 {
-                let offset = self.rng.below(SUBMIT_INTERVAL_MS);
+                let offset = self.rng.below(self.scenario.submit_interval_ms);
                 self.schedule(offset, SimEvent::Submit { node });
             }
         }
@@ -896,7 +923,7 @@ impl Cluster {
                 }
                 SimEvent::Submit { node } => {
                     self.submit(node)?;
-                    self.schedule(at + SUBMIT_INTERVAL_MS, SimEvent::Submit { node });
+                    self.schedule(at + self.scenario.submit_interval_ms, SimEvent::Submit { node });
                 }
                 SimEvent::Crash { node } => self.crash(node),
                 SimEvent::Restart { node } => self.restart(node)?,
@@ -931,6 +958,8 @@ impl Cluster {
             heights: committed,
             virtual_ms: self.now,
             committed_at: self.committed_at.clone(),
+            rounds: self.rounds.clone(),
+            tx_latency_ms: self.tx_latency_ms.clone(),
             txs_committed,
             txs_refused_full: self.txs_refused_full,
             compact_txs: self.compact_txs,
