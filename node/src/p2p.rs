@@ -41,6 +41,7 @@ use chancery_ledger::store::ChainStore;
 /// Block reads (store read and encoding, off the network task) one peer may have
 /// outstanding, and all peers together; beyond, a request is answered `Busy` at once.
 pub const BLOCK_READS_PER_PEER_MAX: usize = 2;
+const _: () = assert!(chancery_consensus::host::SYNC_REQUESTS_PER_PEER_MAX <= BLOCK_READS_PER_PEER_MAX);
 /// See [`BLOCK_READS_PER_PEER_MAX`].
 pub const BLOCK_READS_MAX: usize = 8;
 /// Inbound requests per second one peer may send (a token bucket of this rate, with a
@@ -829,7 +830,14 @@ fn handle_event(
                         (Some(Outbound::Block(height)), Ok(Reply::Block { block, commit }))
                             if block.header.height == height =>
                         {
-                            forward(driver, NetEvent::Block { from: peer, block: Box::new(block), commit });
+                            // Its txs' signatures are checked in batch here, off the
+                            // consensus thread, which meanwhile executes the block before.
+                            let (admission, driver) = (task.admission.clone(), driver.clone());
+                            tokio::task::spawn_blocking(move || {
+                                let verified = admission.mempool().verify_all(&block.txs);
+                                let block = Box::new(block);
+                                forward(&driver, NetEvent::Block { from: peer, block, commit, verified });
+                            });
                             None
                         }
                         (Some(Outbound::Block(height)), Ok(Reply::NoBlock)) => {

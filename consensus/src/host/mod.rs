@@ -47,7 +47,10 @@ pub use compact::{
     fill, NotAskedFor, OwnProposals, ProposalTxs, ASSEMBLING_MAX, ASSEMBLING_PER_PEER_MAX, OWN_PROPOSALS_KEPT,
 };
 pub use memory_wal::MemoryWal;
-pub use sync::{SYNC_BUSY_BACKOFF_MS, SYNC_PEERS_MAX, SYNC_PEER_BACKOFF_MS, SYNC_REQUEST_TIMEOUT_MS};
+pub use sync::{
+    SYNC_BUSY_BACKOFF_MS, SYNC_PEERS_MAX, SYNC_PEER_BACKOFF_MS, SYNC_REQUESTS_PER_PEER_MAX, SYNC_REQUEST_TIMEOUT_MS,
+    SYNC_WINDOW,
+};
 
 /// Proposals for the next height kept until the node gets there (a proposer may send
 /// its block while this node still commits the last one). Each holds a block of up to
@@ -107,6 +110,9 @@ pub enum Event<P> {
         block: Box<Block>,
         /// Its commit.
         commit: Commit,
+        /// The caller checked every tx's signature (in batch, off the consensus thread);
+        /// `false`: the host checks them.
+        verified: bool,
     },
     /// A peer did not send block `height` it was asked for: it does not have it, the
     /// request failed, or (`busy`) it had too many reads under way.
@@ -445,7 +451,9 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         match event {
             Event::Tick | Event::TxsArrived => {}
             Event::Message { from, message } => self.on_message(from, message)?,
-            Event::Block { from, block, commit } => self.on_synced_block(from, *block, commit)?,
+            Event::Block { from, block, commit, verified } => {
+                self.on_synced_block(sync::Fetched { from, block: *block, commit, verified })?
+            }
             Event::NoBlock { from, height, busy } => self.sync_failed(from, height, busy),
             Event::ProposalTxs { from, answer } => self.on_proposal_txs(from, answer)?,
         }
@@ -459,8 +467,10 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         if self.build.is_some() && self.mempool.size().0 > 0 {
             return Some(0);
         }
-        // A proposal kept for the height just reached (after a commit): at once.
-        if self.stashed.iter().any(|(_, p)| p.height == self.height()) {
+        // A proposal kept for the height just reached (after a commit), or its block
+        // fetched by sync: at once.
+        if self.stashed.iter().any(|(_, p)| p.height == self.height()) || self.sync.fetched.contains_key(&self.height())
+        {
             return Some(0);
         }
         let key_check = (!self.voting).then_some(self.key_checked_at_ms + KEY_CHECK_INTERVAL_MS);
@@ -522,6 +532,9 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             if self.restart_pending {
                 self.restart_pending = false;
                 self.restart_at_store_height()?;
+                continue;
+            }
+            if self.commit_fetched()? {
                 continue;
             }
             if let Some(idle) = &self.idle {

@@ -183,11 +183,86 @@ fn a_peer_claiming_a_height_it_cannot_serve_does_not_stay_the_sync_target() {
     let after = late + SYNC_PEER_BACKOFF_MS;
     let answer = Event::NoBlock { from: liar, height: 0, busy: false };
     host.handle(answer, at(after)).expect("handled");
-    assert_eq!(host.sync.asked.map(|(h, _, p)| (p, h)), Some((honest, 0)));
+    assert_eq!(host.sync.asked.get(&0).map(|(_, p)| *p), Some(honest));
     for i in 1..=5 {
         let when = after + i * SYNC_REQUEST_TIMEOUT_MS;
         if let Some((peer, _)) = asked(host.handle(status(liar, u64::MAX), at(when)).expect("handled")) {
             assert_eq!(peer, honest, "the liar is not asked again while backed off");
         }
     }
+}
+
+/// `count` committed blocks of the bench's chain (another store, the same genesis), with
+/// their commits by every validator, each holding one evidence tx.
+fn chain_ahead(bench: &Bench, count: u64) -> Vec<(Block, Commit)> {
+    let (spec, _) = chain_spec(4);
+    let mut other = ChainStore::open(MemoryBackend::new(), &spec, 10).expect("store");
+    let integrator = key(3, 0);
+    (0..count)
+        .map(|i| {
+            let document = chancery_ledger::testkit::document_evidence(&i.to_le_bytes());
+            let tx =
+                chancery_ledger::testkit::signed_tx(&integrator, &spec.chain_id, &spec.genesis_hash, document, i + 1);
+            let time_ms = GENESIS_MS + 1 + i;
+            chancery_ledger::testkit::produce_block(&mut other, &bench.validators, vec![tx], time_ms, false)
+                .expect("block")
+        })
+        .collect()
+}
+
+#[test]
+fn sync_asks_a_window_ahead_spread_over_peers_and_commits_in_height_order() {
+    let mut bench = bench();
+    let blocks = chain_ahead(&bench, 8);
+    let asked = |actions: &[Action<u32>]| -> Vec<(u32, u64)> {
+        actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::GetBlock { peer, height } => Some((*peer, *height)),
+                _ => None,
+            })
+            .collect()
+    };
+    let status = |from: u32| Event::Message { from, message: Message::Status { blocks: 8 } };
+    let first = bench.host.handle(status(1), now()).expect("handled");
+    assert_eq!(asked(&first), vec![(1, 0), (1, 1)], "two requests of one peer at most");
+    let second = bench.host.handle(status(2), now()).expect("handled");
+    assert_eq!(asked(&second), vec![(2, 2), (2, 3)], "the rest of the window of another");
+    assert!(asked(&bench.host.handle(status(3), now()).expect("handled")).is_empty(), "window full");
+    // Blocks arrive out of order: the later ones wait; nothing is committed before 0.
+    let deliver = |bench: &mut Bench, from: u32, h: usize| {
+        let (block, commit) = blocks[h].clone();
+        let event = Event::Block { from, block: Box::new(block), commit, verified: false };
+        bench.host.handle(event, now()).expect("handled")
+    };
+    for (from, h) in [(2, 3), (2, 2), (1, 1)] {
+        let actions = deliver(&mut bench, from, h);
+        assert!(!actions.iter().any(|a| matches!(a, Action::Committed(_))), "block {h} waits for block 0");
+    }
+    assert_eq!(bench.host.height(), 0);
+    // Block 0 arrives: 0 to 3 are committed one per wake, in order, and the window moves.
+    let mut committed = Vec::new();
+    let mut requests = Vec::new();
+    let mut actions = deliver(&mut bench, 1, 0);
+    for _ in 0..8 {
+        requests.extend(asked(&actions));
+        committed.extend(actions.iter().filter_map(|a| match a {
+            Action::Committed(c) => Some(c.header.height),
+            _ => None,
+        }));
+        if bench.host.next_wake() != Some(0) {
+            break;
+        }
+        actions = bench.host.handle(Event::Tick, now()).expect("handled");
+    }
+    assert_eq!(committed, vec![0, 1, 2, 3]);
+    assert_eq!(bench.host.height(), 4);
+    let heights: Vec<u64> = requests.iter().map(|(_, h)| *h).collect();
+    assert!(heights.iter().all(|h| (4..8).contains(h)), "the window moved on: {requests:?}");
+    for peer in [1, 2, 3] {
+        assert!(requests.iter().filter(|(p, _)| *p == peer).count() <= SYNC_REQUESTS_PER_PEER_MAX);
+    }
+    // A block already committed is not kept.
+    deliver(&mut bench, 3, 0);
+    assert!(!bench.host.sync.fetched.contains_key(&0));
 }

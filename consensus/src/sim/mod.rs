@@ -752,7 +752,7 @@ impl Cluster {
                 let answer = ProposalTxs { height, round, block_hash, txs: Some(txs) };
                 self.handle(to, Event::ProposalTxs { from, answer })
             }
-            Wire::Block { block, commit } => self.handle(to, Event::Block { from, block, commit }),
+            Wire::Block { block, commit } => self.handle(to, Event::Block { from, block, commit, verified: false }),
             Wire::NoBlock { height } => self.handle(to, Event::NoBlock { from, height, busy: false }),
         }
     }
