@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rocksdb::{
     checkpoint::Checkpoint, BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, Direction, IteratorMode,
-    Options, WriteBatch, WriteOptions, DB,
+    MemtableFactory, Options, ReadOptions, SliceTransform, WriteBatch, WriteOptions, DB,
 };
 
 use chancery_ledger::store::{Backend, BackendError, Batch, ChainStore, Column, Entry, StoreError};
@@ -30,8 +30,28 @@ pub const INFO_LOG_FILE_BYTES: usize = 1 << 20;
 /// Rolled-over info log files kept besides the current one.
 pub const INFO_LOG_FILES: usize = 4;
 
-fn column_options() -> Options {
+/// Buckets of the hashed memtables of the two random-key indexes (one entry each, about,
+/// at a full memtable).
+pub const INDEX_MEMTABLE_BUCKETS: usize = 1 << 20;
+/// The key prefix those memtables hash: the first bytes of a tx hash or of a digest (the
+/// name of the transform says it; a store opened with another length would not find
+/// its prefix filters).
+pub const INDEX_PREFIX_BYTES: usize = 8;
+const _: () = assert!(INDEX_PREFIX_BYTES == 8, "the transform's name says 8");
+
+/// The options of `column` (none: a retired one being dropped).
+fn column_options(column: Option<Column>) -> Options {
     let mut options = Options::default();
+    if matches!(column, Some(Column::Txs | Column::Evidence)) {
+        // Every record adds a random key to each of these two indexes: a memtable hashed
+        // on the key's first bytes takes those inserts without a skip-list search (the
+        // store's largest single cost). Their reads are point lookups and scans within
+        // one digest, both within a prefix.
+        // The first bytes, or a shorter key whole: every key is in the domain.
+        let capped: fn(&[u8]) -> &[u8] = |key| &key[..key.len().min(INDEX_PREFIX_BYTES)];
+        options.set_prefix_extractor(SliceTransform::create("chancery.capped_prefix.8", capped, None));
+        options.set_memtable_factory(MemtableFactory::HashLinkList { bucket_count: INDEX_MEMTABLE_BUCKETS });
+    }
     // Point lookups of keys that do not exist (a new tx's hash, a digest never anchored)
     // are answered from the bloom filter without reading a block.
     let mut table = BlockBasedOptions::default();
@@ -48,7 +68,9 @@ impl RocksBackend {
     /// layout created and never used are dropped; one this code does not know is refused
     /// (a store written by a newer Chancery).
     pub fn open(path: &Path) -> Result<Self, BackendError> {
-        let mut options = column_options();
+        let mut options = column_options(None);
+        // The hashed memtables take one writer at a time (as the store writes anyway).
+        options.set_allow_concurrent_memtable_write(false);
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_max_open_files(512);
@@ -72,11 +94,13 @@ impl RocksBackend {
             });
         }
         let retired: Vec<&String> = existing.iter().filter(|name| RETIRED_FAMILIES.contains(&name.as_str())).collect();
-        let families = Column::ALL
-            .iter()
-            .map(|c| c.name())
-            .chain(retired.iter().map(|name| name.as_str()))
-            .map(|name| ColumnFamilyDescriptor::new(name, column_options()));
+        let families =
+            Column::ALL.iter().map(|c| c.name()).chain(retired.iter().map(|name| name.as_str())).map(|name| {
+                ColumnFamilyDescriptor::new(
+                    name,
+                    column_options(Column::ALL.iter().copied().find(|c| c.name() == name)),
+                )
+            });
         let mut db = DB::open_cf_descriptors(&options, path, families).map_err(|e| error("open", e))?;
         for name in retired {
             db.drop_cf(name).map_err(|e| error("drop a retired column family", e))?;
@@ -129,7 +153,12 @@ impl Backend for RocksBackend {
     fn scan(&self, column: Column, prefix: &[u8], from: &[u8], limit: usize) -> Result<Vec<Entry>, BackendError> {
         let mut out = Vec::new();
         let start = if from > prefix { from } else { prefix };
-        for item in self.db.iterator_cf(self.family(column)?, IteratorMode::From(start, Direction::Forward)) {
+        // A column with a prefix extractor (the hashed indexes) iterates within one
+        // prefix only unless told otherwise: a scan shorter than it goes in total order.
+        let mut read = ReadOptions::default();
+        read.set_total_order_seek(prefix.len() < INDEX_PREFIX_BYTES);
+        let mode = IteratorMode::From(start, Direction::Forward);
+        for item in self.db.iterator_cf_opt(self.family(column)?, read, mode) {
             let (key, value) = item.map_err(|e| error("scan", e))?;
             if !key.starts_with(prefix) || out.len() >= limit {
                 break;
