@@ -149,6 +149,33 @@ impl Hosts {
         );
     }
 
+    /// Node `i` drops 5% of its inbound peer-to-peer packets at random (its RPC clients'
+    /// packets all arrive: the benchmark measures consensus under loss, not its client).
+    fn lose_p2p(&self, i: usize) {
+        let port = P2P_PORT.to_string();
+        for direction in ["--dport", "--sport"] {
+            self.iptables(
+                i,
+                &[
+                    "-A",
+                    "INPUT",
+                    "-p",
+                    "tcp",
+                    direction,
+                    &port,
+                    "-m",
+                    "statistic",
+                    "--mode",
+                    "random",
+                    "--probability",
+                    "0.05",
+                    "-j",
+                    "DROP",
+                ],
+            );
+        }
+    }
+
     /// Node `i`'s uplink at 1 Mbit/s with a 200 ms queue.
     fn starve(&self, i: usize) {
         let ns = self.ns(i);
@@ -586,4 +613,63 @@ fn soak() {
         );
     }
     assert_eq!(lost, 0, "acknowledged txs lost");
+}
+
+/// The packet-loss benchmark of docs/BENCHMARKS.md: the namespaced testnet, then
+/// `chancery bench` against the operator, first without loss and then with 5% random
+/// inbound loss of peer-to-peer packets on every node (the bench's own RPC link is
+/// spared: over a lossy link its committed-block subscription falls behind and the node
+/// closes it). `CHANCERY_LOSS_TXS` txs at full load (default 40,000); the paced phase
+/// offers half the measured rate for 10 s, or raw / `CHANCERY_LOSS_DIVISOR`. Prints both
+/// benches' lines.
+/// `cargo test --release -p chancery-cli --test netns loss_bench -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn loss_bench() {
+    if !can_run() {
+        return;
+    }
+    let cluster = Cluster::new();
+    let dir = cluster.homes[0].parent().expect("dir").to_path_buf();
+    let rt = support::runtime();
+    let all = [0, 1, 2, 3, 4];
+    rt.block_on(wait_past(&cluster, &all, 1, Duration::from_secs(60), "start"));
+    let txs = std::env::var("CHANCERY_LOSS_TXS").unwrap_or_else(|_| "40000".into());
+    let divisor = std::env::var("CHANCERY_LOSS_DIVISOR").ok();
+    let bench = |what: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_chancery"))
+            .args(["bench", "--rpc", &cluster.rpc(0), "--keys"])
+            .arg(dir.join("bench"))
+            .args(["--txs", &txs, "--half-load-secs", "10"])
+            .args(divisor.iter().flat_map(|d| ["--paced-raw-divisor", d.as_str()]))
+            .output()
+            .expect("bench");
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        println!("{what}:\n{text}");
+        assert!(out.status.success(), "{what}: bench failed");
+    };
+    // The rounds the blocks of a phase were decided in (a round past 0 is a timeout).
+    let rounds = |from: u64, to: u64| -> BTreeMap<u32, usize> {
+        rt.block_on(async {
+            let c = client(&cluster.rpc(4)).await.expect("observer");
+            let mut rounds = BTreeMap::new();
+            for h in from..to {
+                *rounds.entry(c.commit(h).await.expect("commit").round).or_default() += 1;
+            }
+            rounds
+        })
+    };
+    let start = rt.block_on(common_height(&cluster, &all));
+    bench("no loss");
+    let clean = rt.block_on(common_height(&cluster, &all));
+    for i in all {
+        cluster.hosts.lose_p2p(i);
+    }
+    bench("5% inbound loss of peer-to-peer packets on every node");
+    cluster.hosts.heal_all();
+    let lossy = rt.block_on(common_height(&cluster, &all));
+    println!("blocks by decision round, no loss: {:?}", rounds(start, clean));
+    println!("blocks by decision round, 5% loss: {:?}", rounds(clean, lossy));
+    let checked = rt.block_on(same_chain(&cluster));
+    println!("{checked} heights identical on all 5 nodes");
 }
