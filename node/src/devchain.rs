@@ -87,6 +87,16 @@ pub fn add_demo_members(
     Ok(())
 }
 
+/// A genesis for `chain_id` starting now, with default parameters but the idle interval
+/// if given.
+fn new_genesis(chain_id: &str, empty_block_interval_ms: Option<u64>) -> Result<Genesis, Box<dyn std::error::Error>> {
+    let mut genesis = Genesis::new(ChainId::new(chain_id)?, crate::clock::now_ms());
+    if let Some(interval) = empty_block_interval_ms {
+        genesis.params.empty_block_interval_ms = interval;
+    }
+    Ok(genesis)
+}
+
 /// Creates the dev chain's home on first run: keys, genesis, config. The genesis sets
 /// `empty_block_interval_ms` if given (else the default of [`Params`]).
 ///
@@ -107,10 +117,7 @@ fn create_inner(home: &Path, empty_block_interval_ms: Option<u64>) -> Result<(),
     // The institution's governance key: beside the node's keys on a dev chain; a real
     // institution keeps it offline (docs/OPERATIONS.md).
     let admin = KeyFile::generate(&home.join("admin.key"), None)?;
-    let mut genesis = Genesis::new(ChainId::new("chancery-dev")?, crate::clock::now_ms());
-    if let Some(interval) = empty_block_interval_ms {
-        genesis.params.empty_block_interval_ms = interval;
-    }
+    let mut genesis = new_genesis("chancery-dev", empty_block_interval_ms)?;
     genesis.add_validator(Validator {
         name: Name::new("dev-operator")?,
         role: Role::Operator,
@@ -170,10 +177,7 @@ fn create_testnet_inner(
     if out.join("genesis.json").exists() {
         return Err(format!("{} already holds a testnet", out.display()).into());
     }
-    let mut genesis = Genesis::new(ChainId::new("chancery-testnet")?, crate::clock::now_ms());
-    if let Some(interval) = empty_block_interval_ms {
-        genesis.params.empty_block_interval_ms = interval;
-    }
+    let mut genesis = new_genesis("chancery-testnet", empty_block_interval_ms)?;
     let mut names: Vec<&str> = TESTNET_VALIDATORS.iter().map(|(home, _, _)| *home).collect();
     names.push(TESTNET_OBSERVER);
     let mut nodes = Vec::new();

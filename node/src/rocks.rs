@@ -46,8 +46,8 @@ fn column_options(column: Option<Column>) -> Options {
         // Every record adds a random key to each of these two indexes: a memtable hashed
         // on the key's first bytes takes those inserts without a skip-list search (the
         // store's largest single cost). Their reads are point lookups and scans within
-        // one digest, both within a prefix.
-        // The first bytes, or a shorter key whole: every key is in the domain.
+        // one digest, both within a prefix. The prefix is the first bytes, or a shorter
+        // key whole, so every key is in the extractor's domain.
         let capped: fn(&[u8]) -> &[u8] = |key| &key[..key.len().min(INDEX_PREFIX_BYTES)];
         options.set_prefix_extractor(SliceTransform::create("chancery.capped_prefix.8", capped, None));
         options.set_memtable_factory(MemtableFactory::HashLinkList { bucket_count: INDEX_MEMTABLE_BUCKETS });
@@ -74,8 +74,8 @@ impl RocksBackend {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_max_open_files(512);
-        // RocksDB's own info log: no statistics dumped into it every ten minutes (about
-        // 5 MB a day on an idle node; `/metrics` has what operators watch) and at most
+        // RocksDB's own info log: no statistics dumped into it every ten minutes (several
+        // MB a day on an idle node; `/metrics` has what operators watch) and at most
         // `INFO_LOG_FILES` files of `INFO_LOG_FILE_BYTES`, so it never grows with the
         // chain's age.
         options.set_stats_dump_period_sec(0);
@@ -94,13 +94,10 @@ impl RocksBackend {
             });
         }
         let retired: Vec<&String> = existing.iter().filter(|name| RETIRED_FAMILIES.contains(&name.as_str())).collect();
-        let families =
-            Column::ALL.iter().map(|c| c.name()).chain(retired.iter().map(|name| name.as_str())).map(|name| {
-                ColumnFamilyDescriptor::new(
-                    name,
-                    column_options(Column::ALL.iter().copied().find(|c| c.name() == name)),
-                )
-            });
+        let families = Column::ALL
+            .iter()
+            .map(|c| ColumnFamilyDescriptor::new(c.name(), column_options(Some(*c))))
+            .chain(retired.iter().map(|name| ColumnFamilyDescriptor::new(name.as_str(), column_options(None))));
         let mut db = DB::open_cf_descriptors(&options, path, families).map_err(|e| error("open", e))?;
         for name in retired {
             db.drop_cf(name).map_err(|e| error("drop a retired column family", e))?;

@@ -232,16 +232,6 @@ struct PendingBuild {
     wait_until_ms: u64,
 }
 
-/// The next height, not started: the chain is idle. Its engine rounds (and their
-/// timeouts) begin when a tx is in the mempool, when a validator's vote or proposal for
-/// it arrives, or at `until_ms`, the chain's `empty_block_interval_ms` after the last
-/// block's time. Waiting to start is safe (nothing is signed meanwhile); a start by one
-/// validator starts the others through its messages.
-struct Idle {
-    set: ConsensusValidatorSet,
-    until_ms: u64,
-}
-
 /// A proposed block the host keeps for the engine.
 struct KeptBlock {
     value: BlockValue,
@@ -288,10 +278,12 @@ pub struct Host<B: Backend, S: Signer, W: Wal, P: Peer> {
     genesis_time_ms: u64,
     timers: Vec<(u64, Timeout)>,
     build: Option<PendingBuild>,
-    idle: Option<Idle>,
-    /// The idle interval ran out: the first block of the height is proposed without
-    /// waiting for txs.
-    propose_at_once: bool,
+    /// The next height, not started: the chain is idle. Its engine rounds (and their
+    /// timeouts) begin when a tx is in the mempool, when a validator's vote or proposal
+    /// for it arrives, or at this time, the chain's `empty_block_interval_ms` after the
+    /// last block's time. Waiting to start is safe (nothing is signed meanwhile); a start
+    /// by one validator starts the others through its messages.
+    idle_until_ms: Option<u64>,
     built: HashMap<BlockHash, (Built, u64)>,
     /// Proposed blocks at this height (shared with the engine's values, not copied): the
     /// round each came in, and, once validated, the verdict and the state changes.
@@ -419,8 +411,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             genesis_time_ms,
             timers: Vec::new(),
             build: None,
-            idle: None,
-            propose_at_once: false,
+            idle_until_ms: None,
             built: HashMap::new(),
             blocks,
             stashed: Vec::new(),
@@ -452,7 +443,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             Event::Tick | Event::TxsArrived => {}
             Event::Message { from, message } => self.on_message(from, message)?,
             Event::Block { from, block, commit, verified } => {
-                self.on_synced_block(sync::Fetched { from, block: *block, commit, verified })?
+                self.on_synced_block(sync::Fetched { from, block: *block, commit, verified })
             }
             Event::NoBlock { from, height, busy } => self.sync_failed(from, height, busy),
             Event::ProposalTxs { from, answer } => self.on_proposal_txs(from, answer)?,
@@ -479,7 +470,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             .iter()
             .map(|(at, _)| *at)
             .chain(self.build.as_ref().map(|b| b.wait_until_ms))
-            .chain(self.idle.as_ref().map(|idle| if self.mempool.size().0 > 0 { 0 } else { idle.until_ms }))
+            .chain(self.idle_until_ms.map(|until| if self.mempool.size().0 > 0 { 0 } else { until }))
             .chain(key_check)
             .chain(assembling)
             .min()
@@ -537,12 +528,16 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             if self.commit_fetched()? {
                 continue;
             }
-            if let Some(idle) = &self.idle {
-                if self.mempool.size().0 > 0 || now >= idle.until_ms {
-                    // The engine asks this node for a value at once if it proposes round 0.
-                    self.propose_at_once = now >= idle.until_ms;
+            if let Some(until) = self.idle_until_ms {
+                if self.mempool.size().0 > 0 || now >= until {
                     self.start_idle_height()?;
-                    self.propose_at_once = false;
+                    if now >= until {
+                        // The interval ran out: this node, if it proposes round 0 (the
+                        // engine asked at once), proposes without waiting for txs.
+                        if let Some(build) = &mut self.build {
+                            build.wait_until_ms = now;
+                        }
+                    }
                     continue;
                 }
             }
@@ -618,10 +613,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             Output::CancelAllTimeouts => self.timers.clear(),
             // L18: getValue(), the block this proposer builds from its mempool.
             Output::GetValue { height, round, within } => {
-                let wait = match self.propose_at_once {
-                    true => 0,
-                    false => EMPTY_BLOCK_WAIT_MS.min(within.as_millis() as u64 / 2),
-                };
+                let wait = EMPTY_BLOCK_WAIT_MS.min(within.as_millis() as u64 / 2);
                 self.build = Some(PendingBuild { height, round, wait_until_ms: self.now.ms + wait });
             }
             Output::Decide { block, commit } => self.commit(block, commit)?,
@@ -646,13 +638,12 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
                     }
                     // L8-L10: a new height starts at round 0 with the next validator set,
                     // once there is something to commit or the idle interval has passed
-                    // since this block's time (see `Idle`).
+                    // since this block's time (see `idle_until_ms`).
                     let interval = self.store.params().map_err(store("reading the chain parameters"))?;
                     let interval = interval.empty_block_interval_ms;
                     let block_ms = self.store.header(commit.height).map_err(store("reading the last header"))?.time_ms;
                     let wait = (block_ms + interval).saturating_sub(self.now.clock_ms).min(interval);
-                    self.idle =
-                        Some(Idle { set: ConsensusValidatorSet::from_ledger(&set), until_ms: self.now.ms + wait });
+                    self.idle_until_ms = Some(self.now.ms + wait);
                 }
             }
             Output::StartRound { height, round, .. } => {
@@ -734,7 +725,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
     fn on_message(&mut self, from: P, message: Message) -> Result<(), Halt> {
         let height = self.height();
         if let Message::Vote(vote) = &message {
-            if vote.height == height && self.idle.is_some() {
+            if vote.height == height && self.idle_until_ms.is_some() {
                 let signed = vote.to_signed();
                 let message = signed.message.signing_message(&self.store.identity());
                 if self.signed_by_a_validator(&vote.validator, &message, &vote.signature) {
@@ -771,9 +762,13 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         is_validator && key.verify(message, signature).is_ok()
     }
 
-    /// Starts the height the idle chain waited at (see `Idle`).
+    /// Starts the height the idle chain waited at (see `idle_until_ms`).
     fn start_idle_height(&mut self) -> Result<(), Halt> {
-        let Some(Idle { set, .. }) = self.idle.take() else { return Ok(()) };
+        if self.idle_until_ms.take().is_none() {
+            return Ok(());
+        }
+        let set = self.store.current_validators().map_err(store("reading the validator set"))?;
+        let set = ConsensusValidatorSet::from_ledger(&set);
         self.feed(Input::StartHeight(Height(self.height()), set, false, None, VoteExtensionPolicy::Disabled))
     }
 
@@ -800,7 +795,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         );
         self.timers.clear();
         self.build = None;
-        self.idle = None;
+        self.idle_until_ms = None;
         self.built.clear();
         self.blocks.clear();
         self.own_proposals.clear();

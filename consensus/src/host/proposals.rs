@@ -30,7 +30,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             return Ok(());
         }
         let signed = proposal.to_signed();
-        if self.idle.is_some() {
+        if self.idle_until_ms.is_some() {
             // A validator started this height (it has txs, or its interval passed).
             let message = signed.message.signing_message(&self.store.identity());
             if self.signed_by_a_validator(&proposal.proposer, &message, &proposal.signature) {

@@ -155,16 +155,15 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
 
     /// A block a peer sent with its commit (`verified`: the caller checked its txs'
     /// signatures): the store's next block is committed now, one ahead of it waits.
-    pub(super) fn on_synced_block(&mut self, fetched: Fetched<P>) -> Result<(), Halt> {
+    pub(super) fn on_synced_block(&mut self, fetched: Fetched<P>) {
         let height = self.height();
         let at = fetched.block.header.height;
         if at < height || at >= height + SYNC_WINDOW || self.sync.fetched.contains_key(&at) {
-            return Ok(());
+            return;
         }
         self.sync.asked.remove(&at);
+        // Committed from `poll` (`commit_fetched`), one block per pass, in height order.
         self.sync.fetched.insert(at, fetched);
-        // Committed from `poll`, one block per pass, in height order.
-        Ok(())
     }
 
     /// Commits the fetched block of the store's next height, if it arrived: the store
