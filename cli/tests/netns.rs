@@ -143,10 +143,16 @@ impl Hosts {
 
     /// Node `i` drops 5% of its inbound packets at random.
     fn lose(&self, i: usize) {
-        self.iptables(
-            i,
-            &["-A", "INPUT", "-m", "statistic", "--mode", "random", "--probability", "0.05", "-j", "DROP"],
-        );
+        self.drop_at_random(i, &[]);
+    }
+
+    /// Node `i` drops 5% of its inbound packets that match `only` (iptables match
+    /// arguments; none: every packet) at random.
+    fn drop_at_random(&self, i: usize, only: &[&str]) {
+        let mut rule = vec!["-A", "INPUT"];
+        rule.extend_from_slice(only);
+        rule.extend_from_slice(&["-m", "statistic", "--mode", "random", "--probability", "0.05", "-j", "DROP"]);
+        self.iptables(i, &rule);
     }
 
     /// Node `i` drops 5% of its inbound peer-to-peer packets at random (its RPC clients'
@@ -154,25 +160,7 @@ impl Hosts {
     fn lose_p2p(&self, i: usize) {
         let port = P2P_PORT.to_string();
         for direction in ["--dport", "--sport"] {
-            self.iptables(
-                i,
-                &[
-                    "-A",
-                    "INPUT",
-                    "-p",
-                    "tcp",
-                    direction,
-                    &port,
-                    "-m",
-                    "statistic",
-                    "--mode",
-                    "random",
-                    "--probability",
-                    "0.05",
-                    "-j",
-                    "DROP",
-                ],
-            );
+            self.drop_at_random(i, &["-p", "tcp", direction, &port]);
         }
     }
 
