@@ -265,8 +265,12 @@ pub(crate) enum Command {
         half_load_secs: u64,
         /// Offer raw batch-verification rate / D in the paced phase instead of half the
         /// measured throughput (8 on the testnet: half of its ceiling raw / 4).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "paced_rate")]
         paced_raw_divisor: Option<f64>,
+        /// Offer this many evidence records a second in the paced phase (the same load
+        /// whatever this run's raw rate; for comparing runs).
+        #[arg(long)]
+        paced_rate: Option<f64>,
     },
 }
 

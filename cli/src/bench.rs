@@ -34,6 +34,8 @@ pub struct BenchArgs {
     /// of half the measured throughput (8 on a four-validator testnet: half of the
     /// natural ceiling raw / 4).
     pub paced_raw_divisor: Option<f64>,
+    /// Offer this many txs a second in the paced phase (over the divisor).
+    pub paced_rate: Option<f64>,
 }
 
 /// Raw ed25519-dalek batch verification over all cores: signatures per second.
@@ -267,8 +269,9 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             full.p99_ms
         );
         // Half load: each submitter sends small batches on a fixed beat.
-        let half = match args.paced_raw_divisor {
-            Some(divisor) if divisor > 0.0 => raw / divisor,
+        let half = match (args.paced_rate, args.paced_raw_divisor) {
+            (Some(offered), _) if offered > 0.0 => offered,
+            (_, Some(divisor)) if divisor > 0.0 => raw / divisor,
             _ => rate / 2.0,
         };
         let tick = Duration::from_millis(50);

@@ -142,14 +142,17 @@ fn run(cli: Cli) -> Result<()> {
             };
             node_cmds::proof(&rpc, target, checkpoint, &out)
         }
-        Command::Bench { rpc, keys, txs, batch, half_load_secs, paced_raw_divisor } => bench::bench(bench::BenchArgs {
-            rpc,
-            keys: keys.unwrap_or_else(|| node_cmds::default_dev_home().join("bench")),
-            txs,
-            batch: batch.max(1),
-            half_load_secs,
-            paced_raw_divisor,
-        }),
+        Command::Bench { rpc, keys, txs, batch, half_load_secs, paced_raw_divisor, paced_rate } => {
+            bench::bench(bench::BenchArgs {
+                rpc,
+                keys: keys.unwrap_or_else(|| node_cmds::default_dev_home().join("bench")),
+                txs,
+                batch: batch.max(1),
+                half_load_secs,
+                paced_raw_divisor,
+                paced_rate,
+            })
+        }
         Command::Keys { command: KeysCommand::Rotate { admin, new_key } } => gov_cmds::rotate(admin, new_key),
         Command::Keys { command: KeysCommand::Generate { out, passphrase_env } } => {
             node_cmds::keys_generate(&out, passphrase_env.as_deref())

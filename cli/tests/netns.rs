@@ -136,6 +136,37 @@ impl Hosts {
         run(&args);
     }
 
+    /// Node `i`'s kernel TCP counters (`/proc/net/snmp` and `/proc/net/netstat` of its
+    /// namespace), named `Tcp.RetransSegs`, `TcpExt.TCPLossProbes` and so on.
+    fn tcp_counters(&self, i: usize) -> BTreeMap<String, u64> {
+        let ns = self.ns(i);
+        let out = Command::new("ip")
+            .args(["netns", "exec", &ns, "cat", "/proc/net/snmp", "/proc/net/netstat"])
+            .output()
+            .expect("ip netns exec cat");
+        assert!(out.status.success(), "reading the TCP counters of {ns}");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut counters = BTreeMap::new();
+        // Each group is a line of names and a line of values, both led by "Group:".
+        for pair in lines.windows(2) {
+            let (Some((group, names)), Some((again, values))) = (pair[0].split_once(':'), pair[1].split_once(':'))
+            else {
+                continue;
+            };
+            if group != again || !group.starts_with("Tcp") || names.split_whitespace().any(|n| n.parse::<i64>().is_ok())
+            {
+                continue;
+            }
+            for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
+                if let Ok(value) = value.parse() {
+                    counters.insert(format!("{group}.{name}"), value);
+                }
+            }
+        }
+        counters
+    }
+
     /// Node `i` drops every packet from node `from`.
     fn drop_from(&self, i: usize, from: usize) {
         self.iptables(i, &["-A", "INPUT", "-s", &self.ip(from), "-j", "DROP"]);
@@ -608,8 +639,11 @@ fn soak() {
 /// inbound loss of peer-to-peer packets on every node (the bench's own RPC link is
 /// spared: over a lossy link its committed-block subscription falls behind and the node
 /// closes it). `CHANCERY_LOSS_TXS` txs at full load (default 40,000); the paced phase
-/// offers half the measured rate for 10 s, or raw / `CHANCERY_LOSS_DIVISOR`. Prints both
-/// benches' lines.
+/// offers half the measured rate for 10 s, or raw / `CHANCERY_LOSS_DIVISOR`, or
+/// `CHANCERY_LOSS_RATE` evidence/s (the same load in every run). Prints both benches'
+/// lines, the kernel's TCP counters over the lossy phase, and the blocks of each phase
+/// (decision rounds, time between blocks, txs per block); `CHANCERY_LOSS_LOGS=DIR` keeps
+/// the nodes' logs there.
 /// `cargo test --release -p chancery-cli --test netns loss_bench -- --ignored --nocapture`
 #[test]
 #[ignore]
@@ -624,27 +658,48 @@ fn loss_bench() {
     rt.block_on(wait_past(&cluster, &all, 1, Duration::from_secs(60), "start"));
     let txs = std::env::var("CHANCERY_LOSS_TXS").unwrap_or_else(|_| "40000".into());
     let divisor = std::env::var("CHANCERY_LOSS_DIVISOR").ok();
+    let rate = std::env::var("CHANCERY_LOSS_RATE").ok();
     let bench = |what: &str| {
         let out = Command::new(env!("CARGO_BIN_EXE_chancery"))
             .args(["bench", "--rpc", &cluster.rpc(0), "--keys"])
             .arg(dir.join("bench"))
             .args(["--txs", &txs, "--half-load-secs", "10"])
             .args(divisor.iter().flat_map(|d| ["--paced-raw-divisor", d.as_str()]))
+            .args(rate.iter().flat_map(|r| ["--paced-rate", r.as_str()]))
             .output()
             .expect("bench");
         let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
         println!("{what}:\n{text}");
         assert!(out.status.success(), "{what}: bench failed");
     };
-    // The rounds the blocks of a phase were decided in (a round past 0 is a timeout).
-    let rounds = |from: u64, to: u64| -> BTreeMap<u32, usize> {
+    // The rounds the blocks of a phase were decided in (a round past 0 is a timeout),
+    // and how far apart its non-empty blocks' times are and how many txs they hold.
+    let blocks = |from: u64, to: u64| -> String {
         rt.block_on(async {
             let c = client(&cluster.rpc(4)).await.expect("observer");
-            let mut rounds = BTreeMap::new();
+            let mut rounds: BTreeMap<u32, usize> = BTreeMap::new();
+            let (mut gaps, mut sizes, mut last) = (Vec::new(), Vec::new(), None);
             for h in from..to {
                 *rounds.entry(c.commit(h).await.expect("commit").round).or_default() += 1;
+                let header = c.header(h).await.expect("header");
+                if header.tx_count > 0 {
+                    gaps.extend(last.map(|t: u64| header.time_ms.saturating_sub(t)));
+                    sizes.push(header.tx_count as u64);
+                    last = Some(header.time_ms);
+                }
             }
-            rounds
+            let spread = |mut v: Vec<u64>| {
+                v.sort_unstable();
+                match v.len() {
+                    0 => "none".to_string(),
+                    n => format!("p50 {}, p90 {}, max {}", v[n / 2], v[n * 9 / 10], v[n - 1]),
+                }
+            };
+            format!(
+                "by decision round {rounds:?}; ms between non-empty blocks {}; txs per non-empty block {}",
+                spread(gaps),
+                spread(sizes)
+            )
         })
     };
     let start = rt.block_on(common_height(&cluster, &all));
@@ -653,11 +708,48 @@ fn loss_bench() {
     for i in all {
         cluster.hosts.lose_p2p(i);
     }
+    let counted = |hosts: &Hosts| -> BTreeMap<String, u64> {
+        let mut sum = BTreeMap::new();
+        for i in all {
+            for (name, value) in hosts.tcp_counters(i) {
+                *sum.entry(name).or_default() += value;
+            }
+        }
+        sum
+    };
+    let before = counted(&cluster.hosts);
     bench("5% inbound loss of peer-to-peer packets on every node");
+    let after = counted(&cluster.hosts);
     cluster.hosts.heal_all();
+    // What TCP did about the loss, summed over the five nodes: segments sent and resent,
+    // tail-loss probes, retransmission timeouts (each at least 200 ms), fast retransmits.
+    let watched = [
+        "Tcp.OutSegs",
+        "Tcp.RetransSegs",
+        "TcpExt.TCPLossProbes",
+        "TcpExt.TCPLossProbeRecovery",
+        "TcpExt.TCPTimeouts",
+        "TcpExt.TCPFastRetrans",
+        "TcpExt.TCPLostRetransmit",
+        "TcpExt.TCPSpuriousRTOs",
+    ];
+    let deltas: Vec<String> = watched
+        .iter()
+        .map(|name| {
+            let delta = after.get(*name).unwrap_or(&0).saturating_sub(*before.get(*name).unwrap_or(&0));
+            format!("{name} {delta}")
+        })
+        .collect();
+    println!("kernel TCP counters over the lossy phase, all nodes: {}", deltas.join(", "));
     let lossy = rt.block_on(common_height(&cluster, &all));
-    println!("blocks by decision round, no loss: {:?}", rounds(start, clean));
-    println!("blocks by decision round, 5% loss: {:?}", rounds(clean, lossy));
+    println!("blocks, no loss: {}", blocks(start, clean));
+    println!("blocks, 5% loss: {}", blocks(clean, lossy));
     let checked = rt.block_on(same_chain(&cluster));
     println!("{checked} heights identical on all 5 nodes");
+    // The nodes' logs, kept for reading the lossy phase where asked.
+    if let Ok(keep) = std::env::var("CHANCERY_LOSS_LOGS") {
+        for (i, home) in cluster.homes.iter().enumerate() {
+            std::fs::copy(home.join("node.log"), Path::new(&keep).join(format!("{}.log", NAMES[i]))).expect("copy log");
+        }
+    }
 }

@@ -27,7 +27,7 @@ use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ListenError, NetworkBehaviour, SwarmEvent};
 use libp2p::{
-    allow_block_list, gossipsub, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm,
+    allow_block_list, gossipsub, identity, noise, ping, tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm, Transport,
 };
 use tokio::sync::mpsc;
 
@@ -62,6 +62,58 @@ pub const COMMAND_QUEUE: usize = 4096;
 pub const PROTOCOL: StreamProtocol = StreamProtocol::new("/chancery/2");
 /// How often a node tells its peers how many blocks it has.
 pub const STATUS_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The least retransmission timeout of peer connections (Linux' default is 200 ms).
+///
+/// Everything to a peer goes over one TCP connection, and consensus messages are small
+/// and sparse: when the only segment in flight is lost, Linux resends it after twice the
+/// round trip plus this floor, and if that is lost too, after timeouts that start at the
+/// round trip plus this floor and double; everything sent behind it waits. With 5% of
+/// packets lost on every node, the 200 ms default made blocks take about half a second
+/// and put the p99 submit-to-commit over 2 s (docs/BENCHMARKS.md, "Under packet loss");
+/// 20 ms brought it to a few hundred milliseconds. The timeout still adds the measured
+/// round trip and its variation, so a slow link is not resent early; an early resend
+/// costs one segment.
+pub const TCP_RTO_MIN: Duration = Duration::from_millis(20);
+
+/// `TCP_RTO_MIN_US` of `linux/tcp.h` (Linux 6.15 and later).
+#[cfg(target_os = "linux")]
+const TCP_RTO_MIN_US: nix::libc::c_int = 45;
+
+#[cfg(target_os = "linux")]
+mod sockopt {
+    // The macro names `libc` and its helper macros unqualified.
+    use nix::{getsockopt_impl, libc, setsockopt_impl, sockopt_impl};
+    sockopt_impl!(
+        /// The least retransmission timeout of one TCP socket, in microseconds.
+        RtoMinUs,
+        Both,
+        libc::IPPROTO_TCP,
+        super::TCP_RTO_MIN_US,
+        u32
+    );
+}
+
+/// Sets [`TCP_RTO_MIN`] on a peer connection's socket.
+#[cfg(target_os = "linux")]
+fn set_rto_min(socket: &tokio::net::TcpStream) -> nix::Result<()> {
+    nix::sys::socket::setsockopt(socket, sockopt::RtoMinUs, &(TCP_RTO_MIN.as_micros() as u32))
+}
+
+/// [`set_rto_min`] on each new peer connection. Kernels before 6.15 refuse the option:
+/// the system's floor then applies (`net.ipv4.tcp_rto_min_us`, or a route's `rto_min`,
+/// docs/OPERATIONS.md), which the log says once.
+fn quick_retransmission(socket: &tokio::net::TcpStream) {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = set_rto_min(socket) {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            tracing::warn!(error = %e, "the kernel refused a 20 ms retransmission floor for peer connections (Linux 6.15 and later have it); the system's applies");
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = socket;
+}
 
 /// What the consensus host hears from the network.
 pub type NetEvent = chancery_consensus::host::Event<PeerId>;
@@ -367,7 +419,16 @@ pub fn start(config: NetConfig, parts: NetParts, commands: mpsc::Receiver<NetCom
     let peer_id = keypair.public().to_peer_id();
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .with_other_transport(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+                .map(|stream, _| {
+                    quick_retransmission(&stream.0);
+                    stream
+                })
+                .upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                .authenticate(noise::Config::new(key)?)
+                .multiplex(yamux::Config::default()))
+        })
         .map_err(net_error("p2p transport"))?
         .with_behaviour(|key| -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
             let config = gossipsub::ConfigBuilder::default()
@@ -961,6 +1022,29 @@ mod tests {
             assert!(inbound.receive(seq, one(2), start).is_empty(), "{seq}");
         }
         assert_eq!(inbound.receive(4 + INBOUND_WAITING_MAX as u64, one(2), start).len(), INBOUND_WAITING_MAX + 1);
+    }
+
+    /// The floor is set on a real connection's socket and reads back (rounded to the
+    /// kernel's clock ticks); a kernel without the option (before 6.15) refuses it.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn peer_connections_get_the_retransmission_floor() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let socket = tokio::net::TcpStream::connect(listener.local_addr().expect("addr")).await.expect("connect");
+        let before = nix::sys::socket::getsockopt(&socket, sockopt::RtoMinUs);
+        match set_rto_min(&socket) {
+            Ok(()) => {
+                let now = nix::sys::socket::getsockopt(&socket, sockopt::RtoMinUs).expect("read back");
+                let wanted = TCP_RTO_MIN.as_micros() as u32;
+                assert!((wanted..wanted + 10_000).contains(&now), "floor {now} us, wanted {wanted} us");
+                assert_ne!(before.expect("read before"), now, "the system's floor was not already 20 ms");
+            }
+            Err(nix::errno::Errno::ENOPROTOOPT) => {
+                assert!(before.is_err(), "the option reads but does not set");
+                eprintln!("skipped: this kernel has no TCP_RTO_MIN_US (Linux 6.15 and later)");
+            }
+            Err(e) => panic!("setting the floor: {e}"),
+        }
     }
 
     #[test]

@@ -58,6 +58,15 @@ pub use sync::{
 pub const STASHED_MAX: usize = 8;
 /// Proposals for the next height kept from one proposer.
 pub const STASHED_PER_PROPOSER_MAX: usize = 2;
+/// Votes for the next height kept until the node gets there: a validator that committed
+/// first votes at once, while this node still commits. Without them a node whose
+/// peers' prevotes all came early waited for the engine's rebroadcast (seconds) with the
+/// chain stalled behind it (seen under packet loss, docs/BENCHMARKS.md). Each is checked
+/// to be signed by a validator of the current set; at most this many from one validator
+/// (its prevote and precommit of the first rounds)...
+pub const EARLY_VOTES_PER_VALIDATOR_MAX: usize = 4;
+/// ...and at most this many in all.
+pub const EARLY_VOTES_MAX: usize = 256;
 /// How far beyond the engine's current round a proposal may be and still be executed.
 pub const PROPOSAL_ROUNDS_AHEAD_MAX: u32 = 8;
 /// Proposed blocks kept at one height (the engine may decide any of them); beyond this
@@ -289,6 +298,8 @@ pub struct Host<B: Backend, S: Signer, W: Wal, P: Peer> {
     /// round each came in, and, once validated, the verdict and the state changes.
     blocks: HashMap<BlockHash, KeptBlock>,
     stashed: Vec<(P, WireProposal)>,
+    /// Votes for the next height (see [`EARLY_VOTES_MAX`]).
+    early_votes: Vec<(P, WireVote)>,
     /// Compact proposals waiting for txs from their proposers.
     assembling: Vec<compact::Assembling<P>>,
     sync: sync::SyncState<P>,
@@ -415,6 +426,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             built: HashMap::new(),
             blocks,
             stashed: Vec::new(),
+            early_votes: Vec::new(),
             assembling: Vec::new(),
             sync: sync::SyncState::default(),
             restart_pending: false,
@@ -460,7 +472,9 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         }
         // A proposal kept for the height just reached (after a commit), or its block
         // fetched by sync: at once.
-        if self.stashed.iter().any(|(_, p)| p.height == self.height()) || self.sync.fetched.contains_key(&self.height())
+        if self.stashed.iter().any(|(_, p)| p.height == self.height())
+            || self.early_votes.iter().any(|(_, v)| v.height <= self.height())
+            || self.sync.fetched.contains_key(&self.height())
         {
             return Some(0);
         }
@@ -543,6 +557,10 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
             }
             if self.stashed.iter().any(|(_, p)| p.height == self.height()) {
                 self.replay_stashed()?;
+                continue;
+            }
+            if self.early_votes.iter().any(|(_, v)| v.height <= self.height()) {
+                self.replay_early_votes()?;
                 continue;
             }
             if !self.voting && now >= self.key_checked_at_ms + KEY_CHECK_INTERVAL_MS {
@@ -736,6 +754,10 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         match message {
             // L34, L36, L44, L47, L49, L55: votes of this height, counted by the core.
             Message::Vote(vote) if vote.height == height => self.feed(Input::Vote(vote.to_signed())),
+            Message::Vote(vote) if vote.height == height + 1 => {
+                self.keep_early_vote(from, vote);
+                Ok(())
+            }
             Message::Polka(polka) if polka.height == height => {
                 self.feed(Input::PolkaCertificate(polka.to_certificate()))
             }
@@ -748,10 +770,42 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
                 self.maybe_sync(from, blocks);
                 Ok(())
             }
-            // Votes for other heights no longer (or not yet) matter; txs, block and tx
+            // Votes of heights passed or further ahead no longer (or not yet) matter; txs, block and tx
             // requests are the network's.
             _ => Ok(()),
         }
+    }
+
+    /// Keeps a vote for the next height if it is signed by the validator it names, one
+    /// of the current set, within the rounds and the bounds of [`EARLY_VOTES_MAX`] (a
+    /// peer cannot crowd out a validator's real votes with forgeries).
+    fn keep_early_vote(&mut self, from: P, vote: WireVote) {
+        let same = |v: &WireVote| v.validator == vote.validator && v.round == vote.round && v.kind == vote.kind;
+        let by_validator = self.early_votes.iter().filter(|(_, v)| v.validator == vote.validator).count();
+        if vote.round > PROPOSAL_ROUNDS_AHEAD_MAX
+            || self.early_votes.len() >= EARLY_VOTES_MAX
+            || by_validator >= EARLY_VOTES_PER_VALIDATOR_MAX
+            || self.early_votes.iter().any(|(_, v)| same(v))
+        {
+            return;
+        }
+        let message = vote.to_signed().message.signing_message(&self.store.identity());
+        if self.signed_by_a_validator(&vote.validator, &message, &vote.signature) {
+            self.early_votes.push((from, vote));
+        }
+    }
+
+    /// The kept votes of the height the node has reached, handled as if they arrived
+    /// now; those of heights passed are dropped, those of later heights stay.
+    fn replay_early_votes(&mut self) -> Result<(), Halt> {
+        let height = self.height();
+        let (now, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.early_votes).into_iter().partition(|(_, v)| v.height == height);
+        self.early_votes = later.into_iter().filter(|(_, v)| v.height > height).collect();
+        for (from, vote) in now {
+            self.on_message(from, Message::Vote(vote))?;
+        }
+        Ok(())
     }
 
     /// Whether `key` is a voting validator at the height consensus works on and

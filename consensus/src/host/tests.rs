@@ -266,3 +266,75 @@ fn sync_asks_a_window_ahead_spread_over_peers_and_commits_in_height_order() {
     deliver(&mut bench, 3, 0);
     assert!(!bench.host.sync.fetched.contains_key(&0));
 }
+
+/// A prevote at (`height`, `round`) for `block_hash` by `by`, signed by `signer`.
+fn prevote(
+    bench: &Bench,
+    height: u64,
+    round: u32,
+    by: &ed25519_dalek::SigningKey,
+    signer: &ed25519_dalek::SigningKey,
+) -> WireVote {
+    let mut vote = WireVote {
+        height,
+        round,
+        kind: chancery_ledger::VoteKind::Prevote,
+        block_hash: Some(chancery_ledger::Hash([7; 32])),
+        validator: public(by),
+        signature: Signature([0; 64]),
+    };
+    let message = vote.to_signed().message.signing_message(&bench.host.store.identity());
+    vote.signature = Signature(signer.sign(message.as_bytes()).to_bytes());
+    vote
+}
+
+#[test]
+fn next_height_votes_are_kept_within_bounds_and_counted_once_the_height_starts() {
+    let mut bench = bench();
+    let block = chain_ahead(&bench, 1).remove(0);
+    let validators = bench.validators.clone();
+    let vote = |bench: &mut Bench, vote: WireVote| {
+        bench.host.handle(Event::Message { from: 1, message: Message::Vote(vote) }, now()).expect("handled");
+    };
+    // Height 1 while the node is at 0: every validator's round-0 prevote is kept; one
+    // validator's later rounds only up to its bound.
+    for key in &validators {
+        let early = prevote(&bench, 1, 0, key, key);
+        vote(&mut bench, early);
+    }
+    for round in 1..=EARLY_VOTES_PER_VALIDATOR_MAX as u32 + 2 {
+        let early = prevote(&bench, 1, round, &validators[0], &validators[0]);
+        vote(&mut bench, early);
+    }
+    let kept = validators.len() + EARLY_VOTES_PER_VALIDATOR_MAX - 1;
+    assert_eq!(bench.host.early_votes.len(), kept);
+    // Not kept: forgeries, the same vote again, rounds too far ahead, heights beyond the
+    // next.
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let forgeries = [
+        prevote(&bench, 1, 0, &stranger, &stranger),
+        prevote(&bench, 1, 1, &validators[1], &stranger),
+        prevote(&bench, 1, 0, &validators[2], &validators[2]),
+        prevote(&bench, 1, PROPOSAL_ROUNDS_AHEAD_MAX + 1, &validators[3], &validators[3]),
+        prevote(&bench, 2, 0, &validators[3], &validators[3]),
+    ];
+    for forged in forgeries {
+        vote(&mut bench, forged);
+    }
+    assert_eq!(bench.host.early_votes.len(), kept, "nothing more kept");
+    // Block 0 arrives (synced): at height 1 the kept votes reach the engine.
+    let (block, commit) = block;
+    let mut event = Event::Block { from: 1, block: Box::new(block), commit, verified: false };
+    for _ in 0..8 {
+        bench.host.handle(event, now()).expect("handled");
+        if bench.host.next_wake() != Some(0) {
+            break;
+        }
+        event = Event::Tick;
+    }
+    assert_eq!(bench.host.height(), 1);
+    assert!(bench.host.early_votes.is_empty());
+    let keeper = bench.host.engine.state().driver.votes();
+    let round0 = keeper.per_round(Round::new(0)).expect("round 0 votes").received_votes().len();
+    assert_eq!(round0, validators.len(), "every validator's early prevote counted at round 0");
+}
