@@ -3,13 +3,23 @@
 //! proof-bundle assembly latency, next to raw RocksDB batched puts of the same bytes in
 //! the same run.
 //!
-//! `cargo run --release -p chancery-node --example store_bench -- [BLOCKS] [TXS_PER_BLOCK] [--no-raw]`
+//! `cargo run --release -p chancery-node --example store_bench -- [BLOCKS] [TXS_PER_BLOCK] [--no-raw] [--dir=DIR] [--proofs-only]`
 //! (default 100 blocks of 10 000 records; `--no-raw` leaves out the raw RocksDB runs,
 //! whose random values would need more disk than the store itself at 100M). Each block's txs are signed just before it
 //! is executed (not timed), so the run's memory does not grow with its size: the growth
-//! runs write 10M and 100M records (`-- 1000 10000`, `-- 10000 10000`). The commit rate is
+//! runs write 10M and 100M records (`-- 1000 10000`, `-- 10000 10000 --no-raw`). The commit rate is
 //! printed for the whole run, for each tenth of it and for its last tenth (the rate at that
 //! size).
+//!
+//! `--dir=DIR` writes the store into the new directory DIR and keeps it; with
+//! `--proofs-only` the bench writes nothing and measures proof assembly on the store a
+//! run with `--dir=DIR` left there (TXS_PER_BLOCK must be the one it was written with),
+//! so a 100M store is written once and read under several settings. The proof
+//! measurement makes two passes of 5,000 random records: the first right after the store
+//! was opened (or compacted), when RocksDB opens each table file on first touch, and a
+//! second with the files open, a running node's steady state; each prints its latencies
+//! and the bytes read from the disk per proof (Linux' `read_bytes` of this process:
+//! page-cache misses). Then each step's latency over a third set of records.
 
 use std::time::{Duration, Instant};
 
@@ -58,24 +68,134 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Bytes this process has read from the disk so far (page-cache misses), where the
+/// system reports it.
+fn disk_read_bytes() -> Option<u64> {
+    let io = std::fs::read_to_string("/proc/self/io").ok()?;
+    io.lines().find_map(|line| line.strip_prefix("read_bytes:")).and_then(|n| n.trim().parse().ok())
+}
+
+fn print_latencies(what: &str, latencies: &mut [Duration]) {
+    latencies.sort();
+    println!(
+        "  {what}: p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        percentile(latencies, 0.5),
+        percentile(latencies, 0.99),
+        latencies[latencies.len() - 1]
+    );
+}
+
+const PROOFS: usize = 5_000;
+
+/// Assembles the proof bundles of `PROOFS` random records of the first `records` and
+/// prints their latencies and the bytes read from the disk meanwhile.
+fn proof_pass(
+    what: &str,
+    store: &ChainStore<RocksBackend>,
+    spec: &chancery_ledger::store::ChainSpec,
+    records: u64,
+    rng: &mut u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut latencies = Vec::new();
+    let read_before = disk_read_bytes();
+    for _ in 0..PROOFS {
+        let pick = xorshift(rng) % records;
+        let tx_hash = record(&spec.chain_id, &spec.genesis_hash, pick).hash();
+        let started = Instant::now();
+        let bundle = store.proof_bundle(&tx_hash, None)?;
+        latencies.push(started.elapsed());
+        std::hint::black_box(bundle);
+    }
+    print_latencies(&format!("proof-bundle assembly, {what}, {PROOFS} random records"), &mut latencies);
+    if let (Some(before), Some(after)) = (read_before, disk_read_bytes()) {
+        println!("    read from the disk: {:.0} bytes per proof", (after - before) as f64 / PROOFS as f64);
+    }
+    Ok(())
+}
+
+/// Proof-bundle assembly over random records of the first `records`, twice: the first
+/// pass after the store was opened or compacted (RocksDB opens each table file, reading
+/// its index and bloom filter, when a read first touches it), then over other records
+/// with the files open (a running node's steady state). Then, over others again, the
+/// time of each step a proof takes: the tx index, the tx's group, its block's header and
+/// commit, the validator changes up to it, the block's stored tx-tree levels.
+fn measure_proofs(
+    store: &ChainStore<RocksBackend>,
+    spec: &chancery_ledger::store::ChainSpec,
+    records: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    proof_pass("first pass (table files opened on first touch)", store, spec, records, &mut rng)?;
+    proof_pass("second pass (table files open)", store, spec, records, &mut rng)?;
+    let mut steps: [Vec<Duration>; 6] = Default::default();
+    for _ in 0..PROOFS {
+        let pick = xorshift(&mut rng) % records;
+        let tx_hash = record(&spec.chain_id, &spec.genesis_hash, pick).hash();
+        let started = Instant::now();
+        let location = store.tx_location(&tx_hash)?;
+        let located = Instant::now();
+        std::hint::black_box(store.tx_at(location)?);
+        let read = Instant::now();
+        std::hint::black_box(store.header(location.height)?);
+        let headed = Instant::now();
+        std::hint::black_box(store.commit(location.height)?);
+        let committed = Instant::now();
+        std::hint::black_box(store.validator_changes(location.height)?);
+        let changes = Instant::now();
+        // The levels as stored (keyed by the big-endian height), read but not decoded.
+        std::hint::black_box(store.backend().get(Column::TxTrees, &location.height.to_be_bytes())?);
+        let done = Instant::now();
+        let took =
+            [located - started, read - located, headed - read, committed - headed, changes - committed, done - changes];
+        for (step, took) in steps.iter_mut().zip(took) {
+            step.push(took);
+        }
+    }
+    let names = ["tx index", "tx group", "header", "commit", "validator changes", "tx-tree levels"];
+    for (what, latencies) in names.iter().zip(steps.iter_mut()) {
+        print_latencies(&format!("  step: {what}"), latencies);
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (flags, positional): (Vec<String>, Vec<String>) = std::env::args().skip(1).partition(|a| a.starts_with("--"));
-    let raw_runs = match flags.as_slice() {
-        [] => true,
-        [flag] if flag == "--no-raw" => false,
-        other => return Err(format!("unknown flags {other:?}; the only flag is --no-raw").into()),
-    };
+    let (mut raw_runs, mut kept, mut proofs_only) = (true, None, false);
+    for flag in &flags {
+        match flag.as_str() {
+            "--no-raw" => raw_runs = false,
+            "--proofs-only" => proofs_only = true,
+            _ => match flag.strip_prefix("--dir=") {
+                Some(dir) => kept = Some(std::path::PathBuf::from(dir)),
+                None => return Err(format!("unknown flag {flag}; see the example's doc comment").into()),
+            },
+        }
+    }
     let mut args = positional.into_iter();
     let blocks: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
     let per_block: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(10_000);
-    let records = blocks * per_block;
-    let dir = tempfile::tempdir()?;
     let (spec, keys) = chain_spec(4);
+    if proofs_only {
+        let dir = kept.ok_or("--proofs-only reads the store a run with --dir=DIR kept")?;
+        let store = ChainStore::open(RocksBackend::open(&dir)?, &spec, 0)?;
+        let records = store.height() * per_block;
+        println!("proofs over the {records} records of the {} blocks in {}", store.height(), dir.display());
+        return measure_proofs(&store, &spec, records);
+    }
+    let records = blocks * per_block;
+    let temporary = tempfile::tempdir()?;
+    let store_dir = match &kept {
+        Some(dir) if dir.exists() => {
+            return Err(format!("{} exists; --dir= takes a new directory", dir.display()).into())
+        }
+        Some(dir) => dir.clone(),
+        None => temporary.path().join("store"),
+    };
 
     println!(
         "writing {records} evidence records in {blocks} blocks (each block's txs signed just before, not timed)..."
     );
-    let mut store = ChainStore::open(RocksBackend::open(&dir.path().join("store"))?, &spec, 0)?;
+    let mut store = ChainStore::open(RocksBackend::open(&store_dir)?, &spec, 0)?;
     let (mut execute_time, mut commit_time) = (Duration::ZERO, Duration::ZERO);
     let last_tenth = blocks - blocks / 10;
     let (mut tail_time, mut tail_records) = (Duration::ZERO, 0u64);
@@ -129,31 +249,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let disk = backend.disk_bytes()?.unwrap_or(0);
     println!("  bytes on disk after compaction: {disk} = {:.1} per record", disk as f64 / records as f64);
 
-    // Proof assembly at this size: random records.
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut latencies = Vec::new();
-    for _ in 0..5_000 {
-        let pick = xorshift(&mut rng) % records;
-        let tx_hash = record(&spec.chain_id, &spec.genesis_hash, pick).hash();
-        let started = Instant::now();
-        let bundle = store.proof_bundle(&tx_hash, None)?;
-        latencies.push(started.elapsed());
-        std::hint::black_box(bundle);
-    }
-    latencies.sort();
-    println!(
-        "  proof-bundle assembly over 5000 random records: p50 {:.1?}, p99 {:.1?}, max {:.1?}",
-        percentile(&latencies, 0.5),
-        percentile(&latencies, 0.99),
-        latencies[latencies.len() - 1]
-    );
+    measure_proofs(&store, &spec, records)?;
 
     if !raw_runs {
         return Ok(());
     }
     // Raw RocksDB: the same number of bytes in the same number of synced batches, random
     // 32-byte keys (like tx hashes) and values of the average size.
-    let raw = RocksBackend::open(&dir.path().join("raw"))?;
+    let raw = RocksBackend::open(&temporary.path().join("raw"))?;
     let value_len = (written / records).saturating_sub(32) as usize;
     let started = Instant::now();
     let mut seed = 42u64;
@@ -174,7 +277,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Raw RocksDB with the store's key shape: two random keys per record (the store
     // indexes every record by tx hash and by digest), same bytes. Shows how much of the
     // gap to one-key raw writes is the second index rather than the store's own work.
-    let raw2 = RocksBackend::open(&dir.path().join("raw2"))?;
+    let raw2 = RocksBackend::open(&temporary.path().join("raw2"))?;
     let started = Instant::now();
     for _ in 0..blocks {
         let mut batch = Batch::default();
