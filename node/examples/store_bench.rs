@@ -229,6 +229,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             tenth_time = Duration::ZERO;
         }
     }
+    // RocksDB's write-ahead log files (`NNNNNN.log`) at the end of writing: what a restart
+    // would replay.
+    let wal: u64 = std::fs::read_dir(&store_dir)?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+        .filter_map(|e| e.metadata().ok().map(|m| m.len()))
+        .sum();
     let written = store.written_bytes();
     let total = execute_time + commit_time;
     println!("store: {records} records in {blocks} blocks: execute {execute_time:.2?} + commit {commit_time:.2?} = {total:.2?}");
@@ -243,6 +250,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tail_records as f64 / tail_time.as_secs_f64()
     );
     println!("  bytes written (keys + values): {written} = {:.1} per record", written as f64 / records as f64);
+    println!("  write-ahead log on disk at the end of writing: {wal} bytes");
 
     let backend = store.backend();
     backend.compact()?;

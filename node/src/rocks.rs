@@ -30,6 +30,14 @@ pub const INFO_LOG_FILE_BYTES: usize = 1 << 20;
 /// Rolled-over info log files kept besides the current one.
 pub const INFO_LOG_FILES: usize = 4;
 
+/// Most write-ahead log RocksDB keeps before it flushes the column families that hold
+/// the oldest log file. Without a bound, a column family written rarely (parameters,
+/// validators) keeps every log file since its last write: 2.9 GB of log after 10M
+/// records, more than the 1.9 GB of data (docs/BENCHMARKS.md), all replayed by a restart.
+/// Above the memtables of the busy columns (three of 64 MiB, two each), so they still
+/// flush when full.
+pub const WAL_BYTES_MAX: u64 = 512 << 20;
+
 /// Buckets of the hashed memtables of the two random-key indexes (one entry each, about,
 /// at a full memtable).
 pub const INDEX_MEMTABLE_BUCKETS: usize = 1 << 20;
@@ -74,6 +82,7 @@ impl RocksBackend {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_max_open_files(512);
+        options.set_max_total_wal_size(WAL_BYTES_MAX);
         // RocksDB's own info log: no statistics dumped into it every ten minutes (several
         // MB a day on an idle node; `/metrics` has what operators watch) and at most
         // `INFO_LOG_FILES` files of `INFO_LOG_FILE_BYTES`, so it never grows with the
