@@ -770,8 +770,8 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
                 self.maybe_sync(from, blocks);
                 Ok(())
             }
-            // Votes of heights passed or further ahead no longer (or not yet) matter; txs, block and tx
-            // requests are the network's.
+            // Votes of heights passed, or beyond the next, no longer (or not yet) matter;
+            // txs, block and tx requests are the network's.
             _ => Ok(()),
         }
     }
