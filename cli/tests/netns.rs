@@ -59,6 +59,26 @@ fn unavailable() -> Option<String> {
     None
 }
 
+/// Adds the `Tcp` and `TcpExt` counters of a `/proc/net/snmp` or `/proc/net/netstat` text
+/// to `counters`: each group is a line of names and a line of values, both led by
+/// "Group:".
+fn add_tcp_counters(text: &str, counters: &mut BTreeMap<String, u64>) {
+    let lines: Vec<&str> = text.lines().collect();
+    for pair in lines.windows(2) {
+        let (Some((group, names)), Some((again, values))) = (pair[0].split_once(':'), pair[1].split_once(':')) else {
+            continue;
+        };
+        if group != again || !group.starts_with("Tcp") || names.split_whitespace().any(|n| n.parse::<i64>().is_ok()) {
+            continue;
+        }
+        for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
+            if let Ok(value) = value.parse::<u64>() {
+                *counters.entry(format!("{group}.{name}")).or_default() += value;
+            }
+        }
+    }
+}
+
 /// Skips (with the reason) where namespaces cannot be made, unless CI requires them.
 fn can_run() -> bool {
     match unavailable() {
@@ -136,33 +156,18 @@ impl Hosts {
         run(&args);
     }
 
-    /// Node `i`'s kernel TCP counters (`/proc/net/snmp` and `/proc/net/netstat` of its
-    /// namespace), named `Tcp.RetransSegs`, `TcpExt.TCPLossProbes` and so on.
-    fn tcp_counters(&self, i: usize) -> BTreeMap<String, u64> {
-        let ns = self.ns(i);
-        let out = Command::new("ip")
-            .args(["netns", "exec", &ns, "cat", "/proc/net/snmp", "/proc/net/netstat"])
-            .output()
-            .expect("ip netns exec cat");
-        assert!(out.status.success(), "reading the TCP counters of {ns}");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let lines: Vec<&str> = text.lines().collect();
+    /// The kernel TCP counters of `nodes` (`/proc/net/snmp` and `/proc/net/netstat` of
+    /// their namespaces), summed, named `Tcp.RetransSegs`, `TcpExt.TCPLossProbes` and so on.
+    fn tcp_counters(&self, nodes: &[usize]) -> BTreeMap<String, u64> {
         let mut counters = BTreeMap::new();
-        // Each group is a line of names and a line of values, both led by "Group:".
-        for pair in lines.windows(2) {
-            let (Some((group, names)), Some((again, values))) = (pair[0].split_once(':'), pair[1].split_once(':'))
-            else {
-                continue;
-            };
-            if group != again || !group.starts_with("Tcp") || names.split_whitespace().any(|n| n.parse::<i64>().is_ok())
-            {
-                continue;
-            }
-            for (name, value) in names.split_whitespace().zip(values.split_whitespace()) {
-                if let Ok(value) = value.parse() {
-                    counters.insert(format!("{group}.{name}"), value);
-                }
-            }
+        for i in nodes {
+            let ns = self.ns(*i);
+            let out = Command::new("ip")
+                .args(["netns", "exec", &ns, "cat", "/proc/net/snmp", "/proc/net/netstat"])
+                .output()
+                .expect("ip netns exec cat");
+            assert!(out.status.success(), "reading the TCP counters of {ns}");
+            add_tcp_counters(&String::from_utf8_lossy(&out.stdout), &mut counters);
         }
         counters
     }
@@ -708,18 +713,9 @@ fn loss_bench() {
     for i in all {
         cluster.hosts.lose_p2p(i);
     }
-    let counted = |hosts: &Hosts| -> BTreeMap<String, u64> {
-        let mut sum = BTreeMap::new();
-        for i in all {
-            for (name, value) in hosts.tcp_counters(i) {
-                *sum.entry(name).or_default() += value;
-            }
-        }
-        sum
-    };
-    let before = counted(&cluster.hosts);
+    let before = cluster.hosts.tcp_counters(&all);
     bench("5% inbound loss of peer-to-peer packets on every node");
-    let after = counted(&cluster.hosts);
+    let after = cluster.hosts.tcp_counters(&all);
     cluster.hosts.heal_all();
     // What TCP did about the loss, summed over the five nodes: segments sent and resent,
     // tail-loss probes, retransmission timeouts (each at least 200 ms), fast retransmits.

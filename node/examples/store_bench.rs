@@ -87,6 +87,11 @@ fn print_latencies(what: &str, latencies: &mut [Duration]) {
 
 const PROOFS: usize = 5_000;
 
+/// The hash of a random record of the first `records`.
+fn random_record(spec: &chancery_ledger::store::ChainSpec, records: u64, rng: &mut u64) -> chancery_ledger::Hash {
+    record(&spec.chain_id, &spec.genesis_hash, xorshift(rng) % records).hash()
+}
+
 /// Assembles the proof bundles of `PROOFS` random records of the first `records` and
 /// prints their latencies and the bytes read from the disk meanwhile.
 fn proof_pass(
@@ -99,8 +104,7 @@ fn proof_pass(
     let mut latencies = Vec::new();
     let read_before = disk_read_bytes();
     for _ in 0..PROOFS {
-        let pick = xorshift(rng) % records;
-        let tx_hash = record(&spec.chain_id, &spec.genesis_hash, pick).hash();
+        let tx_hash = random_record(spec, records, rng);
         let started = Instant::now();
         let bundle = store.proof_bundle(&tx_hash, None)?;
         latencies.push(started.elapsed());
@@ -129,8 +133,7 @@ fn measure_proofs(
     proof_pass("second pass (table files open)", store, spec, records, &mut rng)?;
     let mut steps: [Vec<Duration>; 6] = Default::default();
     for _ in 0..PROOFS {
-        let pick = xorshift(&mut rng) % records;
-        let tx_hash = record(&spec.chain_id, &spec.genesis_hash, pick).hash();
+        let tx_hash = random_record(spec, records, &mut rng);
         let started = Instant::now();
         let location = store.tx_location(&tx_hash)?;
         let located = Instant::now();

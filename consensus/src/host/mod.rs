@@ -473,7 +473,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         // A proposal kept for the height just reached (after a commit), or its block
         // fetched by sync: at once.
         if self.stashed.iter().any(|(_, p)| p.height == self.height())
-            || self.early_votes.iter().any(|(_, v)| v.height <= self.height())
+            || self.early_votes_due()
             || self.sync.fetched.contains_key(&self.height())
         {
             return Some(0);
@@ -559,7 +559,7 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
                 self.replay_stashed()?;
                 continue;
             }
-            if self.early_votes.iter().any(|(_, v)| v.height <= self.height()) {
+            if self.early_votes_due() {
                 self.replay_early_votes()?;
                 continue;
             }
@@ -793,6 +793,11 @@ impl<B: Backend, S: Signer, W: Wal, P: Peer> Host<B, S, W, P> {
         if self.signed_by_a_validator(&vote.validator, &message, &vote.signature) {
             self.early_votes.push((from, vote));
         }
+    }
+
+    /// Whether kept votes are of the height the node has reached (or one it passed).
+    fn early_votes_due(&self) -> bool {
+        self.early_votes.iter().any(|(_, v)| v.height <= self.height())
     }
 
     /// The kept votes of the height the node has reached, handled as if they arrived
